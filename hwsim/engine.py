@@ -1,0 +1,369 @@
+"""The engine: runs a mapped trace on a built system as SimPy processes.
+
+Each layer is a process that waits for its producers, then runs its tiles through a
+double-buffered pipeline: a loader process (DMA in), the engine step (cores or AIMC tiles) in
+the layer process itself, and a storer process (DMA out). Buffer ``i`` can be refilled only
+once tile ``i-2`` has been computed (inputs) or stored (outputs): with two buffers an isolated
+layer of n tiles takes ``in + compute + out + (n - 1) * max(in, compute, out)``.
+
+The layer process attributes every picosecond of its span (see :mod:`hwsim.stats`): when it
+waits for a tile's data, the part of the wait during which that data sat in a queue is
+``contention``, the rest ``memory_stall``.
+"""
+from __future__ import annotations
+
+import time as _time
+
+import simpy
+
+from .errors import SimulationError
+from .interconnect import Channel, Interconnect, Transfer
+from .mapper import LayerPlan, Mapping, kernel_throughput, map_trace
+from .platform import AimcTile, CoreCluster, Memory, Platform
+from .stats import CATEGORIES, LayerRecord, ResourceStats, SimulationResult, split_cycles
+from .timeline import Timeline
+from .trace import Trace
+from .units import PS_PER_S
+
+
+class _Acct:
+    """Per-layer accumulator: ps by category, bytes by route, energy by category."""
+
+    __slots__ = ("ps", "bytes", "energy", "waits", "comp_energy")
+
+    def __init__(self):
+        self.ps = dict.fromkeys(CATEGORIES, 0)
+        self.bytes: dict = {}
+        self.energy = {"compute": 0.0, "data_movement": 0.0, "programming": 0.0, "leakage": 0.0}
+        self.waits: dict = {}
+        self.comp_energy: dict = {}
+
+    def add_energy(self, category: str, component: str, pj: float) -> None:
+        self.energy[category] += pj
+        self.comp_energy[component] = self.comp_energy.get(component, 0.0) + pj
+
+
+class Simulation:
+    """One simulation of ``trace`` on ``platform`` (build, run, collect)."""
+
+    def __init__(self, platform: Platform, trace: Trace, mapping: Mapping | None = None,
+                 timeline=None):
+        self.platform, self.trace = platform, trace
+        self.mapping = mapping or map_trace(platform, trace)
+        self.env = simpy.Environment()
+        self.timeline = Timeline(timeline, platform.name, platform.reference_clock) if timeline else None
+        self.ic = Interconnect(self.env, platform, observer=self.timeline)
+        self.engines = {c.name: Channel(self.env, c.name, "engine", c.clock, None, 1, owner=c.name)
+                        for c in platform.components.values() if isinstance(c, (CoreCluster, AimcTile))}
+        self.done = {p.layer.name: self.env.event() for p in self.mapping.plans}
+        self.engine_busy_ps = dict.fromkeys(self.engines, 0)
+        self.accts: dict = {}
+        self.spans: dict = {}
+
+    # ------------------------------------------------------------------------------------
+    def run(self, until_ps: int | None = None) -> SimulationResult:
+        wall0 = _time.perf_counter()
+        for plan in self.mapping.plans:
+            self.env.process(self._layer(plan))
+        try:
+            self.env.run(until=until_ps)
+        finally:
+            if self.timeline is not None:
+                self.timeline.close()
+        unfinished = [n for n, ev in self.done.items() if not ev.processed]
+        if unfinished:
+            raise SimulationError(f"simulation stopped at {self.env.now} ps with {len(unfinished)} "
+                                  f"layers unfinished (first: {unfinished[0]})")
+        wall = _time.perf_counter() - wall0
+        events = next(self.env._eid)  # SimPy numbers every scheduled event
+        result = self._collect()
+        result.perf = {"wall_s": wall, "events": events, "events_per_s": events / wall if wall else 0,
+                       "sim_cycles_per_s": result.cycles / wall if wall else 0}
+        return result
+
+    # ------------------------------------------------------------------------------------
+    def _move(self, src: str, dst: str, nbytes: int, tag, xfers: list, acct: _Acct):
+        """Move bytes from ``src`` to ``dst`` (staged over intermediate memories if needed)."""
+        for route in self.ic.hops(src, dst):
+            t = Transfer(tag, nbytes, route)
+            xfers.append(t)
+            yield from self.ic.transfer(route, nbytes, tag, t)
+            key = f"{route.src}->{route.dst}"
+            acct.bytes[key] = acct.bytes.get(key, 0) + nbytes
+            self._transfer_energy(route, nbytes, acct)
+            if t.waits:
+                for k, v in t.waits.items():
+                    acct.waits[k] = acct.waits.get(k, 0) + v
+
+    def _transfer_energy(self, route, nbytes, acct: _Acct) -> None:
+        comps = self.platform.components
+        src, dst = comps[route.src], comps[route.dst]
+        if isinstance(src, Memory) and src.read_pj_per_byte:
+            acct.add_energy("data_movement", src.name, nbytes * src.read_pj_per_byte)
+        if isinstance(dst, Memory) and dst.write_pj_per_byte:
+            acct.add_energy("data_movement", dst.name, nbytes * dst.write_pj_per_byte)
+        for c in route.channels:
+            if c.kind == "link" and c.pj_per_byte:
+                acct.add_energy("data_movement", c.owner, nbytes * c.pj_per_byte)
+
+    def _wait(self, event, xfers: list, acct: _Acct):
+        """Wait for a tile's data; split the wait into contention and memory stall."""
+        if event.processed:
+            return
+        env = self.env
+        t0 = env.now
+        q0 = max((t.queued_until(t0) for t in xfers), default=0)
+        yield event
+        waited = env.now - t0
+        q1 = max((t.queued_ps for t in xfers), default=0)
+        cont = min(waited, max(0, q1 - q0))
+        acct.ps["contention"] += cont
+        acct.ps["memory_stall"] += waited - cont
+
+    def _hold_engine(self, name: str, acct: _Acct):
+        ev = self.engines[name].acquire()
+        if ev is not None:
+            t0 = self.env.now
+            yield ev
+            acct.ps["contention"] += self.env.now - t0
+            acct.waits[name] = acct.waits.get(name, 0) + self.env.now - t0
+
+    # ------------------------------------------------------------------------------------
+    def _layer(self, plan: LayerPlan):
+        env, layer = self.env, plan.layer
+        deps = [self.done[d] for d in plan.depends_on if not self.done[d].processed]
+        if deps:
+            yield simpy.AllOf(env, deps)
+        start = env.now
+        acct = _Acct()
+        self.accts[layer.name] = acct
+        if plan.aimc is not None and plan.aimc.program_each_inference:
+            yield from self._program(plan, acct)
+
+        tiles, n = plan.tiles, len(plan.tiles)
+        loaded = [env.event() for _ in range(n)]
+        computed = [env.event() for _ in range(n)]
+        stored = [env.event() for _ in range(n)]
+        load_x = [[] for _ in range(n)]
+        store_x = [[] for _ in range(n)]
+        name = layer.name
+
+        def loader():
+            for i, tile in enumerate(tiles):
+                if i >= 2 and not computed[i - 2].processed:
+                    yield computed[i - 2]
+                if len(tile.loads) == 1:
+                    mem, nb = tile.loads[0]
+                    yield from self._move(mem, plan.l1, nb, (name, f"t{i}", "in"), load_x[i], acct)
+                elif tile.loads:
+                    yield simpy.AllOf(env, [env.process(self._move(
+                        mem, plan.l1, nb, (name, f"t{i}", "in"), load_x[i], acct))
+                        for mem, nb in tile.loads])
+                loaded[i].succeed()
+
+        def storer():
+            for i, tile in enumerate(tiles):
+                if not computed[i].processed:
+                    yield computed[i]
+                for mem, nb in tile.stores:
+                    yield from self._move(plan.l1, mem, nb, (name, f"t{i}", "out"), store_x[i], acct)
+                stored[i].succeed()
+
+        env.process(loader())
+        env.process(storer())
+        for i, tile in enumerate(tiles):
+            yield from self._wait(loaded[i], load_x[i], acct)
+            if i >= 2:
+                yield from self._wait(stored[i - 2], store_x[i - 2], acct)
+            if plan.engine_kind == "aimc":
+                yield from self._aimc_step(plan, tile, i, acct)
+            else:
+                yield from self._core_step(plan, tile.ops, layer.op, i, acct)
+            computed[i].succeed()
+        yield from self._wait(stored[n - 1], store_x[n - 1], acct)
+        for i in range(n - 1):  # all stores complete in order; this never waits
+            assert stored[i].processed
+        self.spans[name] = (start, env.now)
+        if self.timeline is not None:
+            self.timeline.span("layers", "layers", name, start, env.now, "layer",
+                               {k: v for k, v in acct.ps.items() if v})
+        self.done[name].succeed()
+
+    def _core_step(self, plan: LayerPlan, ops: int, op: str, i: int, acct: _Acct, label="compute"):
+        cl: CoreCluster = self.platform.components[plan.cluster]
+        thr = kernel_throughput(cl, op, plan.layer.bits_key)
+        cycles = -(-ops // (cl.cores * thr)) + cl.tile_overhead_cycles
+        yield from self._hold_engine(cl.name, acct)
+        t0 = self.env.now
+        dur = cl.clock.cycles_to_ps(int(cycles))
+        yield self.env.timeout(dur)
+        self.engines[cl.name].release()
+        self.engine_busy_ps[cl.name] += dur
+        acct.ps["compute"] += dur
+        e = cl.energy_pj_per_op.get(op, cl.energy_pj_per_op.get("default", 0.0))
+        acct.add_energy("compute", cl.name, ops * e)
+        if self.timeline is not None:
+            self.timeline.span("engines", cl.name, f"{plan.layer.name} t{i} {label}", t0,
+                               self.env.now, "compute", {"ops": ops})
+
+    def _aimc_step(self, plan: LayerPlan, tile, i: int, acct: _Acct):
+        """All crossbars of the layer work in parallel; each streams its inputs from L1,
+        runs ``mvms`` MVMs and streams outputs back, the three overlapped."""
+        env = self.env
+        comps = self.platform.components
+        for xb in plan.aimc.tiles:
+            yield from self._hold_engine(xb, acct)
+        t0 = env.now
+        xfers: list = []
+        procs = []
+        mvm_ps = 0
+        for xb_name in plan.aimc.tiles:
+            xb: AimcTile = comps[xb_name]
+            mvm_ps = xb.clock.cycles_to_ps(tile.mvms * xb.mvm_latency_cycles)
+            procs.append(env.timeout(mvm_ps))
+            procs.append(env.process(self._move(plan.l1, xb_name, tile.stream_in,
+                                                (plan.layer.name, f"t{i}", "stream-in"), xfers, acct)))
+            procs.append(env.process(self._move(xb_name, plan.l1, tile.stream_out,
+                                                (plan.layer.name, f"t{i}", "stream-out"), xfers, acct)))
+            acct.add_energy("compute", xb_name, tile.mvms * xb.energy_pj_per_mvm)
+        yield simpy.AllOf(env, procs)
+        span = env.now - t0
+        for xb in plan.aimc.tiles:
+            self.engines[xb].release()
+            self.engine_busy_ps[xb] += span
+        acct.ps["compute"] += mvm_ps
+        rest = span - mvm_ps
+        q = max((t.queued_ps for t in xfers), default=0)
+        cont = min(rest, q)
+        acct.ps["contention"] += cont
+        acct.ps["memory_stall"] += rest - cont
+        if self.timeline is not None:
+            for xb in plan.aimc.tiles:
+                self.timeline.span("engines", xb, f"{plan.layer.name} t{i} mvm", t0, env.now,
+                                   "compute", {"mvms": tile.mvms})
+        if tile.acc_ops:
+            yield from self._core_step(plan, tile.acc_ops, "add", i, acct, "accumulate")
+
+    def _program(self, plan: LayerPlan, acct: _Acct):
+        """Write the layer's weights into its crossbars: DMA the weights to each tile, then
+        program its rows (tiles in parallel)."""
+        env = self.env
+        comps = self.platform.components
+        t0 = env.now
+        procs = []
+        per_tile = -(-plan.layer.weight_bytes // len(plan.aimc.tiles))
+        rows_per_tile = -(-plan.aimc.rows_used // len(plan.aimc.tiles))
+
+        def one(xb_name):
+            xb: AimcTile = comps[xb_name]
+            yield from self._hold_engine(xb_name, acct)
+            yield from self._move(plan.weight_mem, xb_name, per_tile,
+                                  (plan.layer.name, "weights"), [], acct)
+            yield env.timeout(xb.clock.cycles_to_ps(rows_per_tile * xb.program_cycles_per_row))
+            acct.add_energy("programming", xb_name, rows_per_tile * xb.program_pj_per_row)
+            self.engines[xb_name].release()
+
+        for xb_name in plan.aimc.tiles:
+            procs.append(env.process(one(xb_name)))
+        yield simpy.AllOf(env, procs)
+        acct.ps["programming"] += env.now - t0
+        if self.timeline is not None:
+            for xb in plan.aimc.tiles:
+                self.timeline.span("engines", xb, f"{plan.layer.name} program", t0, env.now,
+                                   "programming")
+
+    # ------------------------------------------------------------------------------------
+    def _collect(self) -> SimulationResult:
+        p, ref = self.platform, self.platform.reference_clock
+        makespan = self.env.now
+        level = {m.name: m.level for m in p.of_type(Memory)}
+        # Leakage: total power x makespan, split over layers by completion order.
+        leak_mw = {c.name: c.leakage_mw for c in p.components.values() if c.leakage_mw}
+        leak_total_mw = sum(leak_mw.values())
+        order = sorted(self.mapping.plans, key=lambda pl: (self.spans[pl.layer.name][1],
+                                                           self.mapping.plans.index(pl)))
+        prev_end = 0
+        for pl in order:
+            end = self.spans[pl.layer.name][1]
+            self.accts[pl.layer.name].energy["leakage"] = leak_total_mw * (end - prev_end) * 1e-3  # mW x ps = 1e-3 pJ
+            prev_end = end
+        records = []
+        for pl in self.mapping.plans:
+            l, acct = pl.layer, self.accts[pl.layer.name]
+            start, end = self.spans[l.name]
+            total = end - start
+            attributed = sum(acct.ps[c] for c in CATEGORIES if c != "idle")
+            if attributed > total:
+                raise SimulationError(f"layer {l.name}: attributed {attributed} ps > span {total} ps")
+            acct.ps["idle"] = total - attributed
+            cyc = split_cycles(ref, [acct.ps[c] for c in CATEGORIES], total)
+            by_level: dict = {}
+            for key, nb in acct.bytes.items():
+                for mem in key.split("->"):
+                    if mem in level:
+                        by_level[level[mem]] = by_level.get(level[mem], 0) + nb
+            worst = max(CATEGORIES, key=lambda c: acct.ps[c])
+            bottleneck = worst
+            if worst in ("memory_stall", "contention") and acct.waits:
+                res = max(sorted(acct.waits), key=lambda k: acct.waits[k])
+                bottleneck = f"{worst}:{res}"
+            elif worst == "memory_stall":
+                bottleneck = "memory_stall"
+            records.append(LayerRecord(
+                name=l.name, op=l.op, engine=pl.engine, engine_kind=pl.engine_kind,
+                start_ps=start, end_ps=end, cycles=sum(cyc),
+                compute_cycles=cyc[0], memory_stall_cycles=cyc[1], contention_cycles=cyc[2],
+                programming_cycles=cyc[3], idle_cycles=cyc[4], macs=l.macs, ops=l.ops,
+                n_tiles=pl.n_tiles, tile_shape=pl.tile_shape, input_in=pl.input_mem,
+                weights_in=(pl.weight_mem or ("crossbar" if pl.aimc else "-")),
+                output_in=pl.output_mem, l1_bytes=pl.l1_bytes, bytes_moved=dict(sorted(acct.bytes.items())),
+                bytes_by_level=dict(sorted(by_level.items())), energy_pj=dict(acct.energy),
+                waits_ps=dict(sorted(acct.waits.items())), bottleneck=bottleneck,
+                crossbar_utilisation=pl.aimc.utilisation if pl.aimc else None))
+        # Energy by component: dynamic (from every layer) + leakage over the makespan.
+        by_comp: dict = {}
+        for acct in self.accts.values():
+            for k, v in acct.comp_energy.items():
+                by_comp[k] = by_comp.get(k, 0.0) + v
+        for name, mw in leak_mw.items():
+            by_comp[name] = by_comp.get(name, 0.0) + mw * 1e-3 * makespan
+        resources = []
+        for ch in self.ic.channels + list(self.engines.values()):
+            busy = self.engine_busy_ps[ch.name] if ch.kind == "engine" else ch.busy_ps
+            clock = ch.clock or ref
+            resources.append(ResourceStats(
+                name=ch.name, kind=ch.kind, capacity=ch.capacity,
+                utilisation=busy / (ch.capacity * makespan) if makespan else 0.0, bytes=ch.bytes,
+                grants=ch.n_grants, waits=ch.n_waits,
+                mean_wait_cycles=(clock.ps_to_cycles_floor(ch.wait_ps) / ch.n_waits) if ch.n_waits else 0.0,
+                max_queue=ch.max_queue))
+        l3 = sum(r.bytes_by_level.get("L3", 0) for r in records)
+        setup = self._setup_cost()
+        return SimulationResult(
+            platform=p.name, trace=self.trace.name, reference_clock=ref, layers=records,
+            makespan_ps=makespan, resources=resources,
+            energy_by_component_pj=dict(sorted(by_comp.items())),
+            totals={"l3_bytes": l3, "l2_bytes": sum(r.bytes_by_level.get("L2", 0) for r in records),
+                    "weights_in_l3_bytes": self.mapping.weights_in_l3_bytes, **setup},
+            mapping=dict(self.mapping.summary))
+
+    def _setup_cost(self) -> dict:
+        """One-time AIMC programming when every AIMC layer keeps its crossbars (not in latency)."""
+        ps, pj = 0, 0.0
+        for pl in self.mapping.program_once:
+            for xb_name in pl.aimc.tiles:
+                xb = self.platform.components[xb_name]
+                rows = -(-pl.aimc.rows_used // len(pl.aimc.tiles))
+                ps = max(ps, xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row))
+                pj += rows * xb.program_pj_per_row
+        return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
+
+
+def simulate(platform: Platform, trace: Trace, timeline=None, until_ps: int | None = None) -> SimulationResult:
+    """Map ``trace`` onto ``platform``, run it, and return the :class:`SimulationResult`.
+
+    Args:
+        timeline: optional path of a Chrome-trace/Perfetto JSON file to write.
+        until_ps: optional limit on simulated time (raises if layers remain).
+    """
+    return Simulation(platform, trace, timeline=timeline).run(until_ps)

@@ -1,0 +1,378 @@
+"""Mapper v1: engine choice, memory placement and L1 tiling, producing a task graph.
+
+Decisions, all recorded in each :class:`LayerPlan` and shown in the report:
+
+* **Engine**: the trace's hint if any; else an AIMC tile group when the layer is a dense
+  matrix product (conv2d / pointwise / linear) whose weights fit the platform's crossbars and
+  whose bit widths the tile supports; else the core cluster (which must have a kernel for the
+  op and bit width). Depthwise layers go to the cores unless pinned: their block-diagonal
+  crossbar mapping wastes most cells.
+* **Placement**: a tensor lives in L2 when every layer touching it has its input+output in L2's
+  capacity, else in L3. Weights fill what L2 has left after the largest resident activation
+  working set, in layer order; the rest stay in L3 and stream from there each inference
+  (staged through L2 when the interconnect has no direct L3->L1 path). Residual tensors kept
+  alive across several layers are not yet counted against L2 (a stated simplification).
+* **Tiling** (DORY-style): the output is cut into ``co_t`` channels x ``ho_t`` rows (full
+  width); input rows include the kernel halo. Buffers are double-buffered (weights single when
+  one channel tile covers the layer). Among the tilings that fit L1, the one moving the fewest
+  DMA bytes wins, then the one with fewest tiles. Loop order: channel tiles outer (each weight
+  tile loaded once), row tiles inner.
+* **AIMC**: im2col mapping, rows = kh*kw*cin, cols = cout, split over ceil(rows/R) x
+  ceil(cols/C) crossbars that work in parallel; row-split partial sums are accumulated on the
+  cores. If all AIMC layers fit the crossbars at once, weights are programmed once (a set-up
+  cost reported apart from latency); otherwise every AIMC layer programs its crossbars each
+  inference, reported as ``programming``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import MappingError
+from .platform import AimcTile, CoreCluster, Memory, Platform
+from .trace import ELEMENTWISE_OPS, Layer, POOL_OPS, Trace
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One step of a layer's double-buffered pipeline.
+
+    loads / stores: ``((memory, bytes), ...)`` moved into / out of L1.
+    ops: work for the engine in kernel-table units. mvms: AIMC matrix-vector products.
+    stream_in / stream_out: bytes the AIMC streamers move per crossbar (L1 <-> tile).
+    acc_ops: partial-sum additions on the cores after an AIMC row split.
+    """
+
+    loads: tuple
+    ops: int
+    stores: tuple
+    mvms: int = 0
+    stream_in: int = 0
+    stream_out: int = 0
+    acc_ops: int = 0
+
+
+@dataclass
+class AimcMapping:
+    tiles: tuple               # AIMC tile component names used (one crossbar each)
+    row_splits: int
+    col_splits: int
+    rows_used: int             # crossbar rows written, summed over crossbars
+    utilisation: float         # weight cells / (crossbars x rows x cols)
+    program_each_inference: bool = False
+
+
+@dataclass
+class LayerPlan:
+    """The mapper's decisions for one layer (a node of the task graph)."""
+
+    layer: Layer
+    engine: str                 # component name
+    engine_kind: str            # "cores" or "aimc"
+    cluster: str                # core cluster that runs digital parts / owns L1
+    l1: str
+    input_mem: str
+    weight_mem: str | None      # None for weight-free layers and stationary AIMC weights
+    output_mem: str
+    tile_shape: dict
+    tiles: tuple
+    l1_bytes: int               # working set in L1 incl. double buffers
+    depends_on: tuple           # producer layer names
+    aimc: AimcMapping | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def n_tiles(self) -> int:
+        return len(self.tiles)
+
+    def planned_bytes(self) -> dict:
+        """Bytes the plan moves, keyed ``"src->dst"`` by memory name."""
+        out: dict = {}
+        for t in self.tiles:
+            for mem, n in t.loads:
+                k = f"{mem}->{self.l1}"
+                out[k] = out.get(k, 0) + n
+            for mem, n in t.stores:
+                k = f"{self.l1}->{mem}"
+                out[k] = out.get(k, 0) + n
+        return out
+
+
+@dataclass
+class Mapping:
+    """The task graph: layer plans in trace order, plus one-time set-up work."""
+
+    plans: list
+    program_once: list          # AIMC plans whose crossbars are programmed once, before inference
+    weights_in_l3_bytes: int
+    summary: dict
+
+
+def kernel_throughput(cluster: CoreCluster, op: str, bits: int) -> float | None:
+    """Per-core ops/cycle for ``op`` at ``bits`` (exact width, else the 'any' entry)."""
+    entry = cluster.kernels.get(op)
+    if not entry:
+        return None
+    return entry.get(bits, entry.get("any"))
+
+
+# ------------------------------------------------------------------------------------------
+def map_trace(platform: Platform, trace: Trace) -> Mapping:
+    """Map every layer of ``trace`` onto ``platform``."""
+    clusters = platform.of_type(CoreCluster)
+    if not clusters:
+        raise MappingError(f"{platform.file}: the mapper needs a core_cluster (it runs the "
+                           "layers no accelerator takes and orchestrates the DMA)")
+    cluster = clusters[0]
+    l1 = platform.components[cluster.l1]
+    aimc_tiles = [a for a in platform.of_type(AimcTile) if a.l1 == cluster.l1]
+    l2 = (platform.memories("L2") or [None])[0]
+    l3 = (platform.memories("L3") or [None])[0]
+    if l2 is None and l3 is None:
+        raise MappingError(f"{platform.file}: no L2 or L3 memory to hold activations and weights")
+
+    engines = {l.name: _choose_engine(l, cluster, aimc_tiles, platform) for l in trace.layers}
+    aimc_layers = [l for l in trace.layers if engines[l.name] == "aimc"]
+    crossbars = {l.name: _crossbars(l, aimc_tiles[0]) for l in aimc_layers}
+    need = sum(r * c for r, c, _ in crossbars.values())
+    program_once = need <= len(aimc_tiles)
+
+    # --- placement ----------------------------------------------------------------------
+    home = l2 or l3
+    producers = {l.name: l for l in trace.layers}
+    tensor_mem: dict = {}   # tensor (producer name or "<input>") -> memory name
+    for l in trace.layers:
+        fits = l2 is not None and l.input_bytes + l.output_bytes <= l2.size_bytes
+        for t in (trace.producers(l) or ("<input>",)) + (l.name,):
+            if not fits:
+                if l3 is None:
+                    raise MappingError(
+                        f"layer {l.name}: input+output {l.input_bytes + l.output_bytes} B exceed "
+                        f"{home.name} ({home.size_bytes} B) and the platform has no L3")
+                tensor_mem[t] = l3.name
+            else:
+                tensor_mem.setdefault(t, home.name)
+    resident_act = max((l.input_bytes + l.output_bytes for l in trace.layers
+                        if tensor_mem[l.name] == home.name), default=0)
+    l2_left = (l2.size_bytes - resident_act) if l2 else 0
+    weight_mem: dict = {}
+    for l in trace.layers:
+        if not l.is_weighted or (engines[l.name] == "aimc" and program_once):
+            continue
+        if l2 is not None and l.weight_bytes <= l2_left:
+            weight_mem[l.name] = l2.name
+            l2_left -= l.weight_bytes
+        elif l3 is not None:
+            weight_mem[l.name] = l3.name
+        else:
+            raise MappingError(f"layer {l.name}: weights ({l.weight_bytes} B) do not fit what is "
+                               f"left of {l2.name} ({max(l2_left, 0)} B) and the platform has no L3")
+
+    # --- per-layer plans ------------------------------------------------------------------
+    plans, next_tile = [], 0
+    for l in trace.layers:
+        kind = engines[l.name]
+        srcs = trace.producers(l)
+        in_mem = tensor_mem[srcs[0]] if srcs else tensor_mem["<input>"]
+        out_mem = tensor_mem[l.name]
+        aimc = None
+        if kind == "aimc":
+            r, c, rows_used = crossbars[l.name]
+            n = r * c
+            if program_once:
+                names = tuple(a.name for a in aimc_tiles[next_tile:next_tile + n])
+                next_tile += n
+            else:
+                names = tuple(a.name for a in aimc_tiles[:n])
+            xb = aimc_tiles[0]
+            aimc = AimcMapping(names, r, c, rows_used,
+                               l.weight_elements / (n * xb.rows * xb.cols),
+                               program_each_inference=not program_once)
+        plan = _tile_layer(l, kind, cluster, l1, in_mem, weight_mem.get(l.name), out_mem, aimc,
+                           aimc_tiles[0] if aimc else None, srcs)
+        plans.append(plan)
+    return Mapping(
+        plans=plans,
+        program_once=[p for p in plans if p.aimc and not p.aimc.program_each_inference],
+        weights_in_l3_bytes=sum(p.layer.weight_bytes for p in plans
+                                if p.weight_mem and l3 is not None and p.weight_mem == l3.name),
+        summary={"crossbars_needed": need, "crossbars_available": len(aimc_tiles),
+                 "aimc_programmed": ("once" if program_once else "each inference")
+                 if aimc_layers else "n/a"},
+    )
+
+
+def _choose_engine(l: Layer, cluster: CoreCluster, aimc_tiles: list, platform) -> str:
+    hint = l.engine
+    if hint in (None, "auto"):
+        if (aimc_tiles and l.op in ("conv2d", "pointwise", "linear") and l.groups == 1
+                and l.bits_input <= aimc_tiles[0].input_bits
+                and math.prod(_crossbars(l, aimc_tiles[0])[:2]) <= len(aimc_tiles)):
+            return "aimc"
+        hint = "cores"
+    if hint == "aimc" or (hint in platform.components and isinstance(platform.components[hint], AimcTile)):
+        if not aimc_tiles:
+            raise MappingError(f"layer {l.name}: engine 'aimc' requested but the platform has no "
+                               "aimc_tile attached to the cluster's L1")
+        if not l.is_weighted:
+            raise MappingError(f"layer {l.name}: op {l.op} has no weights to put on a crossbar")
+        r, c, _ = _crossbars(l, aimc_tiles[0])
+        if r * c > len(aimc_tiles):
+            raise MappingError(f"layer {l.name}: needs {r * c} crossbars of "
+                               f"{aimc_tiles[0].rows}x{aimc_tiles[0].cols}, the platform has "
+                               f"{len(aimc_tiles)}")
+        return "aimc"
+    if hint not in ("cores", cluster.name):
+        raise MappingError(f"layer {l.name}: unknown engine hint {hint!r} (use 'cores', 'aimc', "
+                           "'auto' or a component name)")
+    if kernel_throughput(cluster, l.op, l.bits_key) is None:
+        raise MappingError(f"layer {l.name}: core cluster {cluster.name} has no kernel for "
+                           f"{l.op} at {l.bits_key} bits (add components.{cluster.name}.kernels."
+                           f"{l.op}) and no accelerator can run it")
+    return "cores"
+
+
+def _crossbars(l: Layer, xb: AimcTile) -> tuple:
+    """(row splits, col splits, rows written) of the im2col mapping onto R x C crossbars."""
+    if l.op == "depthwise":  # block-diagonal: each channel uses kh*kw rows and one column
+        k = l.kernel[0] * l.kernel[1]
+        per_xb = max(1, min(xb.rows // k, xb.cols))
+        n = math.ceil(l.out_channels / per_xb)
+        return n, 1, k * l.out_channels
+    rows, cols = l.matrix_rows, l.out_channels
+    return math.ceil(rows / xb.rows), math.ceil(cols / xb.cols), rows * math.ceil(cols / xb.cols)
+
+
+# ------------------------------------------------------------------------------------------
+def _geometry(l: Layer):
+    """(Cout, Ho, Wo, Hin, Win, stride_h, kh, pad_top) with vectors as 1x1 maps."""
+    cout, (ho, wo) = l.out_channels, l.out_hw
+    h, w = l.in_hw
+    return cout, ho, wo, h, w, l.stride[0], l.kernel[0], l.padding[0]
+
+
+def _in_rows(l: Layer, h0: int, h1: int) -> int:
+    """Input rows needed for output rows [h0, h1) (with halo, clipped to the map)."""
+    _, _, _, h, _, s, kh, pt = _geometry(l)
+    if l.op in ELEMENTWISE_OPS or l.op == "linear":
+        return h1 - h0 if l.op in ELEMENTWISE_OPS else 1
+    lo = max(0, h0 * s - pt)
+    hi = min(h, (h1 - 1) * s - pt + kh)
+    return max(0, hi - lo)
+
+
+def _tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
+    """(input, weight, output) bytes of the tile covering channels [.. co) and rows [h0, h1)."""
+    cout, ho, wo, h, w, *_ = _geometry(l)
+    b = l.batch
+    rows = _in_rows(l, h0, h1)
+    if l.op == "linear":
+        inp = l.in_channels * b
+    elif l.op in ("conv2d", "pointwise"):
+        inp = l.in_channels * rows * w * b
+    elif l.op == "depthwise":
+        inp = -(-co * l.in_channels // cout) * rows * w * b
+    elif l.op in ELEMENTWISE_OPS:
+        inp = 2 * co * rows * w * b
+    else:  # pooling
+        inp = co * rows * w * b
+    out = co * (h1 - h0) * wo * b
+    wt = 0
+    if with_weights and l.is_weighted:
+        wt = -(-co * l.matrix_rows * l.bits_weight // 8) + (-(-co * l.bits_bias // 8) if l.bias else 0)
+    return -(-inp * l.bits_input // 8), wt, -(-out * l.bits_output // 8)
+
+
+def _tile_ops(l: Layer, co: int, rows: int) -> int:
+    _, _, wo, *_ = _geometry(l)
+    pix = co * rows * wo * l.batch
+    if l.is_weighted:
+        return pix * l.matrix_rows
+    if l.op in POOL_OPS:
+        return pix * l.kernel[0] * l.kernel[1]
+    return pix
+
+
+def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aimc, xb,
+                producers) -> LayerPlan:
+    cout, ho, wo, *_ = _geometry(l)
+    budget = l1.size_bytes
+    with_w = kind == "cores" and l.is_weighted
+    best = None
+    seen = set()
+    for k in range(1, cout + 1):
+        co = -(-cout // k)
+        if co in seen:
+            continue
+        seen.add(co)
+        n_co = -(-cout // co)
+        wmul = 1 if n_co == 1 else 2
+
+        def ws(rows, co=co, wmul=wmul):
+            i, w, o = _tile_bytes(l, co, 0, rows, with_w)
+            # the worst-case tile: interior halo may exceed the first tile's rows
+            i = max(i, _tile_bytes(l, co, max(0, ho - rows), ho, False)[0],
+                    _tile_bytes(l, co, ho // 2, min(ho, ho // 2 + rows), False)[0])
+            return 2 * (i + o) + wmul * w
+
+        if ws(1) > budget:
+            continue
+        lo, hi = 1, ho
+        while lo < hi:  # largest rows that fit (ws is monotone in rows)
+            mid = (lo + hi + 1) // 2
+            if ws(mid) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        rows = lo
+        n_h = -(-ho // rows)
+        dma = 0
+        for c0 in range(0, cout, co):
+            c1 = min(cout, c0 + co)
+            for h0 in range(0, ho, rows):
+                i, w, o = _tile_bytes(l, c1 - c0, h0, min(ho, h0 + rows), with_w and h0 == 0)
+                dma += i + w + o
+        key = (dma, n_co * n_h, -co)
+        if best is None or key < best[0]:
+            best = (key, co, rows, ws(rows))
+    if best is None:
+        i, w, o = _tile_bytes(l, 1, 0, 1, with_w)
+        raise MappingError(
+            f"layer {l.name} ({l.op}): even the smallest tile (1 channel x 1 row: {i} B in, "
+            f"{w} B weights, {o} B out, double-buffered {2 * (i + o) + w} B) does not fit "
+            f"{l1.name} ({l1.size_bytes} B); enlarge {l1.name}.size_bytes or split the layer")
+    _, co, rows, l1_bytes = best
+    tiles = []
+    for c0 in range(0, cout, co):
+        c1 = min(cout, c0 + co)
+        for h0 in range(0, ho, rows):
+            h1 = min(ho, h0 + rows)
+            i, w, o = _tile_bytes(l, c1 - c0, h0, h1, with_w and h0 == 0)
+            loads = [(in_mem, i)]
+            if w:
+                loads.append((w_mem, w))
+            loads = _merge(loads)
+            tile = Tile(loads=loads, ops=_tile_ops(l, c1 - c0, h1 - h0), stores=((out_mem, o),))
+            if aimc is not None:
+                mvms = (h1 - h0) * wo * l.batch
+                rows_per = min(l.matrix_rows, xb.rows) if l.op != "depthwise" else xb.rows
+                cols_per = min(c1 - c0, xb.cols)
+                tile = Tile(loads=loads, ops=tile.ops, stores=tile.stores, mvms=mvms,
+                            stream_in=-(-mvms * rows_per * l.bits_input // 8),
+                            stream_out=-(-mvms * cols_per * xb.output_bits // 8),
+                            acc_ops=mvms * (c1 - c0) * (aimc.row_splits - 1))
+            tiles.append(tile)
+    notes = []
+    return LayerPlan(
+        layer=l, engine=(aimc.tiles[0] if aimc else cluster.name), engine_kind=kind,
+        cluster=cluster.name, l1=l1.name, input_mem=in_mem, weight_mem=w_mem if with_w else
+        (w_mem if aimc and aimc.program_each_inference else None), output_mem=out_mem,
+        tile_shape={"channels": co, "rows": rows, "cols": wo}, tiles=tuple(tiles),
+        l1_bytes=l1_bytes, depends_on=tuple(producers), aimc=aimc, notes=notes)
+
+
+def _merge(loads):
+    out: dict = {}
+    for mem, n in loads:
+        out[mem] = out.get(mem, 0) + n
+    return tuple((m, n) for m, n in out.items() if n)

@@ -1,0 +1,414 @@
+"""Layer-level traces: the workload hwsim replays.
+
+A trace is a JSON file with one record per layer (see ``docs/formats.md``). Shapes are per
+sample, channel-first: ``[C, H, W]`` for feature maps, ``[F]`` for vectors; ``batch``
+multiplies the activations and the work, never the weights. MACs, parameters and bytes are
+*derived* from the shapes; a trace that also states ``macs`` or ``params`` is checked against
+the derivation so a hand-edited trace cannot silently disagree with itself.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError, did_you_mean
+
+TRACE_FORMAT = "hwsim-trace/1"
+
+#: Operators with weights (mapped as matrix products: rows = kh*kw*cin/groups, cols = cout).
+WEIGHTED_OPS = ("conv2d", "pointwise", "depthwise", "linear")
+#: Weight-free operators, measured in output-element operations.
+ELEMENTWISE_OPS = ("add", "mul")
+POOL_OPS = ("maxpool", "avgpool")
+OPS = WEIGHTED_OPS + ELEMENTWISE_OPS + POOL_OPS
+
+LAYER_FIELDS = {
+    "name", "op", "input_shape", "output_shape", "kernel", "stride", "padding", "groups",
+    "bits", "bias", "activation", "inputs", "engine", "batch", "macs", "params", "comment",
+}
+BITS_FIELDS = {"input", "weight", "output", "bias"}
+
+
+def _bytes(elements: int, bits: int) -> int:
+    return -(-elements * bits // 8)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a trace. Shapes exclude the batch; all sizes in elements unless *_bytes.
+
+    Attributes:
+        name: unique layer name.
+        op: one of :data:`OPS`.
+        input_shape / output_shape: ``(C, H, W)`` or ``(F,)``.
+        kernel, stride: ``(h, w)``. padding: ``(top, left, bottom, right)`` (ONNX order).
+        groups: convolution groups (depthwise: groups == C_in).
+        bits_input / bits_weight / bits_output / bits_bias: operand widths in bits.
+        bias: whether the layer has a bias vector.
+        inputs: names of producer layers; empty = the network input.
+        engine: optional hint (``"cores"``, ``"aimc"`` or a component name).
+        batch: samples processed together.
+    """
+
+    name: str
+    op: str
+    input_shape: tuple
+    output_shape: tuple
+    kernel: tuple = (1, 1)
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0, 0, 0)
+    groups: int = 1
+    bits_input: int = 8
+    bits_weight: int = 8
+    bits_output: int = 8
+    bits_bias: int = 32
+    bias: bool = True
+    activation: str | None = None
+    inputs: tuple = ()
+    engine: str | None = None
+    batch: int = 1
+
+    # -- geometry -------------------------------------------------------------------------
+    @property
+    def in_channels(self) -> int:
+        return self.input_shape[0] if len(self.input_shape) == 3 else math.prod(self.input_shape)
+
+    @property
+    def out_channels(self) -> int:
+        return self.output_shape[0]
+
+    @property
+    def out_hw(self) -> tuple:
+        return tuple(self.output_shape[1:3]) if len(self.output_shape) == 3 else (1, 1)
+
+    @property
+    def in_hw(self) -> tuple:
+        return tuple(self.input_shape[1:3]) if len(self.input_shape) == 3 else (1, 1)
+
+    @property
+    def is_weighted(self) -> bool:
+        return self.op in WEIGHTED_OPS
+
+    @property
+    def matrix_rows(self) -> int:
+        """Rows of the im2col weight matrix of one group: kh * kw * cin / groups."""
+        return self.kernel[0] * self.kernel[1] * (self.in_channels // self.groups)
+
+    @property
+    def matrix_cols(self) -> int:
+        """Columns of the weight matrix of one group: cout / groups."""
+        return self.out_channels // self.groups
+
+    # -- counts ---------------------------------------------------------------------------
+    @property
+    def input_elements(self) -> int:
+        n = math.prod(self.input_shape) * self.batch
+        return 2 * n if self.op in ELEMENTWISE_OPS else n
+
+    @property
+    def output_elements(self) -> int:
+        return math.prod(self.output_shape) * self.batch
+
+    @property
+    def weight_elements(self) -> int:
+        if not self.is_weighted:
+            return 0
+        return self.groups * self.matrix_rows * self.matrix_cols
+
+    @property
+    def params(self) -> int:
+        return self.weight_elements + (self.out_channels if self.is_weighted and self.bias else 0)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates: output elements x (kh * kw * cin / groups) for weighted ops."""
+        if not self.is_weighted:
+            return 0
+        return self.output_elements * self.matrix_rows
+
+    @property
+    def ops(self) -> int:
+        """Work in the unit of the kernel-throughput tables: MACs for weighted ops,
+        output-element operations for elementwise ops, window reads for pooling."""
+        if self.is_weighted:
+            return self.macs
+        if self.op in POOL_OPS:
+            return self.output_elements * self.kernel[0] * self.kernel[1]
+        return self.output_elements
+
+    @property
+    def input_bytes(self) -> int:
+        return _bytes(self.input_elements, self.bits_input)
+
+    @property
+    def output_bytes(self) -> int:
+        return _bytes(self.output_elements, self.bits_output)
+
+    @property
+    def weight_bytes(self) -> int:
+        """Weights plus bias, at their bit widths."""
+        b = _bytes(self.weight_elements, self.bits_weight)
+        if self.is_weighted and self.bias:
+            b += _bytes(self.out_channels, self.bits_bias)
+        return b
+
+    @property
+    def bits_key(self) -> int:
+        """Operand width that selects a kernel-throughput entry (max of input and weight)."""
+        return max(self.bits_input, self.bits_weight if self.is_weighted else 0)
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "op": self.op, "input_shape": list(self.input_shape),
+             "output_shape": list(self.output_shape)}
+        if self.op in WEIGHTED_OPS + POOL_OPS:
+            d.update(kernel=list(self.kernel), stride=list(self.stride),
+                     padding=list(self.padding))
+        if self.groups != 1:
+            d["groups"] = self.groups
+        d["bits"] = {"input": self.bits_input, "weight": self.bits_weight,
+                     "output": self.bits_output, "bias": self.bits_bias}
+        if self.is_weighted:
+            d["bias"] = self.bias
+        for key in ("activation", "engine"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
+        if self.inputs:
+            d["inputs"] = list(self.inputs)
+        if self.batch != 1:
+            d["batch"] = self.batch
+        return d
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A network as an ordered list of layers (a topological order of its graph)."""
+
+    name: str
+    layers: tuple
+    source: str = ""
+    meta: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(l.macs for l in self.layers)
+
+    @property
+    def total_params(self) -> int:
+        return sum(l.params for l in self.layers)
+
+    @property
+    def total_weight_bytes(self) -> int:
+        return sum(l.weight_bytes for l in self.layers)
+
+    def producers(self, layer: Layer) -> tuple:
+        """Names of the layers whose outputs ``layer`` reads: its ``inputs``, else the previous
+        layer; ``()`` for the first layer (it reads the network input)."""
+        if layer.inputs:
+            return layer.inputs
+        i = self.layers.index(layer)
+        return (self.layers[i - 1].name,) if i else ()
+
+    def layer(self, name: str) -> Layer:
+        for l in self.layers:
+            if l.name == name:
+                return l
+        raise KeyError(name)
+
+    def to_dict(self) -> dict:
+        return {"format": TRACE_FORMAT, "name": self.name, "source": self.source,
+                **{k: v for k, v in self.meta.items() if k not in ("format", "name", "source")},
+                "totals": {"layers": len(self.layers), "macs": self.total_macs,
+                           "params": self.total_params},
+                "layers": [l.to_dict() for l in self.layers]}
+
+    def save(self, path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+
+
+# ------------------------------------------------------------------------------------------
+# Loading and validation
+# ------------------------------------------------------------------------------------------
+def _pair(v, file, fld, default):
+    if v is None:
+        return default
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = [v, v]
+    if (not isinstance(v, (list, tuple)) or len(v) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
+        raise ConfigError(file, fld, f"expected a positive integer or [h, w], got {v!r}")
+    return tuple(v)
+
+
+def _padding(v, file, fld):
+    if v is None:
+        return (0, 0, 0, 0)
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = [v] * 4
+    elif isinstance(v, (list, tuple)) and len(v) == 2:
+        v = [v[0], v[1], v[0], v[1]]
+    if (not isinstance(v, (list, tuple)) or len(v) != 4
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)):
+        raise ConfigError(file, fld, f"expected a non-negative integer, [h, w] or "
+                          f"[top, left, bottom, right], got {v!r}")
+    return tuple(v)
+
+
+def _shape(v, file, fld):
+    if (not isinstance(v, (list, tuple)) or len(v) not in (1, 3)
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
+        raise ConfigError(file, fld, f"expected [C, H, W] or [F] of positive integers, got {v!r}")
+    return tuple(v)
+
+
+def _conv_out(size, k, s, pad_lo, pad_hi):
+    return (size + pad_lo + pad_hi - k) // s + 1
+
+
+def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
+    """Build and validate one :class:`Layer` from its JSON record."""
+    if not isinstance(d, dict):
+        raise ConfigError(file, where, f"expected an object, got {type(d).__name__}")
+    for key in d:
+        if key not in LAYER_FIELDS:
+            raise ConfigError(file, f"{where}.{key}", "unknown field", did_you_mean(key, LAYER_FIELDS))
+    for key in ("name", "op", "input_shape", "output_shape"):
+        if key not in d:
+            raise ConfigError(file, f"{where}.{key}", "missing required field")
+    name = d["name"]
+    if not isinstance(name, str) or not name:
+        raise ConfigError(file, f"{where}.name", "expected a non-empty string")
+    where = f"{where} ({name})"
+    op = d["op"]
+    if op not in OPS:
+        raise ConfigError(file, f"{where}.op", f"unknown op {op!r}", did_you_mean(op, OPS))
+    bits = d.get("bits", {}) or {}
+    if isinstance(bits, int) and not isinstance(bits, bool):
+        bits = {"input": bits, "weight": bits, "output": bits}
+    if not isinstance(bits, dict):
+        raise ConfigError(file, f"{where}.bits", "expected an integer or {input, weight, output, bias}")
+    for key, val in bits.items():
+        if key not in BITS_FIELDS:
+            raise ConfigError(file, f"{where}.bits.{key}", "unknown field", did_you_mean(key, BITS_FIELDS))
+        if not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 64:
+            raise ConfigError(file, f"{where}.bits.{key}", f"expected an integer in 1..64, got {val!r}")
+    batch = d.get("batch", 1)
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise ConfigError(file, f"{where}.batch", f"expected a positive integer, got {batch!r}")
+    groups = d.get("groups", 1)
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ConfigError(file, f"{where}.groups", f"expected a positive integer, got {groups!r}")
+    inputs = d.get("inputs", [])
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
+        raise ConfigError(file, f"{where}.inputs", "expected a list of layer names")
+    engine = d.get("engine")
+    if engine is not None and not isinstance(engine, str):
+        raise ConfigError(file, f"{where}.engine", "expected a string such as 'cores' or 'aimc'")
+    layer = Layer(
+        name=name, op=op,
+        input_shape=_shape(d["input_shape"], file, f"{where}.input_shape"),
+        output_shape=_shape(d["output_shape"], file, f"{where}.output_shape"),
+        kernel=_pair(d.get("kernel"), file, f"{where}.kernel", (1, 1)),
+        stride=_pair(d.get("stride"), file, f"{where}.stride", (1, 1)),
+        padding=_padding(d.get("padding"), file, f"{where}.padding"),
+        groups=groups,
+        bits_input=bits.get("input", 8), bits_weight=bits.get("weight", 8),
+        bits_output=bits.get("output", 8), bits_bias=bits.get("bias", 32),
+        bias=bool(d.get("bias", op in WEIGHTED_OPS)),
+        activation=d.get("activation"), inputs=tuple(inputs), engine=engine, batch=batch,
+    )
+    _check_geometry(layer, file, where)
+    for key, derived in (("macs", layer.macs), ("params", layer.params)):
+        if key in d and d[key] != derived:
+            raise ConfigError(file, f"{where}.{key}", f"states {d[key]} but the shapes give {derived}",
+                              f"fix the shapes or remove '{key}' (it is derived)")
+    return layer
+
+
+def _check_geometry(l: Layer, file, where) -> None:
+    def bad(fld, problem, fix=""):
+        raise ConfigError(file, f"{where}.{fld}", problem, fix)
+
+    if l.op == "linear":
+        if len(l.output_shape) != 1:
+            bad("output_shape", f"linear output must be [F], got {list(l.output_shape)}")
+        if l.groups != 1:
+            bad("groups", "linear layers have groups = 1")
+        return
+    if l.op in ELEMENTWISE_OPS:
+        if l.input_shape != l.output_shape:
+            bad("output_shape", f"elementwise op needs equal input and output shapes, got "
+                f"{list(l.input_shape)} -> {list(l.output_shape)}")
+        return
+    if len(l.input_shape) != 3 or len(l.output_shape) != 3:
+        bad("input_shape", f"{l.op} needs [C, H, W] shapes")
+    cin, h, w = l.input_shape
+    cout, ho, wo = l.output_shape
+    exp_h = _conv_out(h, l.kernel[0], l.stride[0], l.padding[0], l.padding[2])
+    exp_w = _conv_out(w, l.kernel[1], l.stride[1], l.padding[1], l.padding[3])
+    if (ho, wo) != (exp_h, exp_w):
+        bad("output_shape", f"spatial size {ho}x{wo} disagrees with input {h}x{w}, kernel "
+            f"{list(l.kernel)}, stride {list(l.stride)}, padding {list(l.padding)} "
+            f"(which give {exp_h}x{exp_w})")
+    if l.op in POOL_OPS:
+        if cin != cout:
+            bad("output_shape", f"pooling keeps channels: {cin} in, {cout} out")
+        return
+    if l.op == "depthwise":
+        if l.groups != cin or cout % cin:
+            bad("groups", f"depthwise needs groups == input channels ({cin}) and output "
+                f"channels a multiple of it; got groups={l.groups}, cout={cout}")
+        return
+    if l.op == "pointwise" and l.kernel != (1, 1):
+        bad("kernel", f"pointwise layers have a 1x1 kernel, got {list(l.kernel)}", "use op conv2d")
+    if cin % l.groups or cout % l.groups:
+        bad("groups", f"channels {cin} -> {cout} are not divisible by groups={l.groups}")
+
+
+def trace_from_dict(data, file="<dict>") -> Trace:
+    """Validate a parsed trace document and build a :class:`Trace`."""
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "a trace is a JSON object with a 'layers' list")
+    fmt = data.get("format", TRACE_FORMAT)
+    if fmt != TRACE_FORMAT:
+        raise ConfigError(file, "format", f"unsupported format {fmt!r}", f"expected {TRACE_FORMAT!r}")
+    layers_raw = data.get("layers")
+    if not isinstance(layers_raw, list) or not layers_raw:
+        raise ConfigError(file, "layers", "missing or empty", "a trace needs at least one layer")
+    layers, seen = [], set()
+    for i, rec in enumerate(layers_raw):
+        layer = layer_from_dict(rec, file, f"layers[{i}]")
+        if layer.name in seen:
+            raise ConfigError(file, f"layers[{i}].name", f"duplicate layer name {layer.name!r}")
+        for src in layer.inputs:
+            if src not in seen:
+                raise ConfigError(file, f"layers[{i}].inputs", f"{src!r} is not an earlier layer",
+                                  "list producers before their consumers")
+        seen.add(layer.name)
+        layers.append(layer)
+    totals = data.get("totals") or {}
+    trace = Trace(name=str(data.get("name") or Path(str(file)).stem), layers=tuple(layers),
+                  source=str(data.get("source", "")),
+                  meta={k: v for k, v in data.items() if k not in ("layers", "totals")})
+    for key, derived in (("macs", trace.total_macs), ("params", trace.total_params)):
+        if key in totals and totals[key] != derived:
+            raise ConfigError(file, f"totals.{key}", f"states {totals[key]} but the layers sum to "
+                              f"{derived}", "regenerate the trace or remove the total")
+    return trace
+
+
+def load_trace(path) -> Trace:
+    """Load and validate a layer trace from a JSON file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(path, "", f"cannot read trace file: {e.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(path, f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}") from None
+    return trace_from_dict(data, str(path))

@@ -1,0 +1,58 @@
+"""Simulation time and clock domains.
+
+hwsim keeps time as an integer number of picoseconds (``ps``) so that components in different
+clock domains share one exact time axis; floats never accumulate. A :class:`Clock` converts
+between its own cycles and picoseconds at component boundaries with integer arithmetic:
+``cycles -> ps`` rounds up (an operation ends on or after its last edge), ``ps -> cycles``
+rounds up too (a partial cycle is still a cycle of the consumer).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PS_PER_S = 10**12
+PS_PER_US = 10**6
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A clock domain.
+
+    Attributes:
+        name: domain name as written in the platform file.
+        freq_hz: frequency in Hz (integer, > 0).
+    """
+
+    name: str
+    freq_hz: int
+
+    def cycles_to_ps(self, cycles: int) -> int:
+        """Duration of ``cycles`` cycles of this clock in ps (ceil to a whole ps)."""
+        return -(-int(cycles) * PS_PER_S // self.freq_hz)
+
+    def ps_to_cycles(self, ps: int) -> int:
+        """Number of cycles of this clock that cover ``ps`` picoseconds (ceil)."""
+        return -(-int(ps) * self.freq_hz // PS_PER_S)
+
+    def ps_to_cycles_floor(self, ps: int) -> int:
+        """Whole cycles of this clock that elapse within ``ps`` picoseconds."""
+        return int(ps) * self.freq_hz // PS_PER_S
+
+    def next_edge_ps(self, ps: int) -> int:
+        """Time of the first rising edge at or after ``ps`` (edges at k / freq_hz seconds)."""
+        return self.cycles_to_ps(self.ps_to_cycles(ps))
+
+
+def ps_to_us_str(ps: int) -> str:
+    """Exact decimal rendering of ``ps`` in microseconds (for Chrome-trace ``ts``/``dur``)."""
+    sign = "-" if ps < 0 else ""
+    ps = abs(int(ps))
+    whole, frac = divmod(ps, PS_PER_US)
+    if frac == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:06d}".rstrip("0")
+
+
+def ps_to_s(ps: int) -> float:
+    """Picoseconds to seconds (float, for reporting only)."""
+    return ps / PS_PER_S
