@@ -18,29 +18,43 @@ equal transfers sharing one channel interleave their bursts FIFO and each see 1/
 """
 from __future__ import annotations
 
-from collections import deque
+from array import array
 
 import networkx as nx
 
+from .arbitration import make_queue
+
 from .errors import ConfigError
-from .platform import AimcTile, CoreCluster, DmaEngine, Memory, Platform
+from .dram import DramTiming
+from .platform import AimcTile, CoreCluster, DmaEngine, Dram, Memory, Platform
 from .units import Clock
 
 
 class Channel:
-    """A FIFO-arbitrated resource with ``capacity`` servers and an optional bandwidth.
+    """An arbitrated resource with ``capacity`` servers and an optional bandwidth.
+
+    Requests beyond capacity queue; ``policy`` (see :mod:`hwsim.arbitration`) picks the next
+    one granted: ``fifo`` (default), ``round_robin`` over requesters, or ``fixed_priority``.
 
     Statistics (all in ps or bytes): ``busy_ps`` (server-time held), ``bytes``,
-    ``n_grants``, ``n_waits``, ``wait_ps``, ``max_queue``.
+    ``n_grants``, ``n_waits`` (grants that had to queue), ``wait_ps`` (sum of queueing
+    times), ``wait_samples`` (every non-zero queueing time, for the distribution: the
+    ``n_grants - n_waits`` others waited 0), ``max_queue``, ``queue_area`` (integral of the
+    queue length over time, in request x ps: divided by the makespan it is the time-average
+    queue depth). An optional ``service`` object (e.g. :class:`hwsim.dram.DramTiming`) sets
+    the time each burst holds the channel from its address and state, instead of
+    ``bandwidth``; an optional ``observer`` is told every queue-length change.
     """
 
     __slots__ = ("env", "name", "kind", "clock", "bandwidth", "capacity", "latency_ps",
                  "pj_per_byte", "in_use", "queue", "busy_ps", "bytes", "n_grants", "n_waits",
-                 "wait_ps", "max_queue", "order", "inflight_bytes", "owner")
+                 "wait_ps", "max_queue", "order", "inflight_bytes", "owner", "policy",
+                 "wait_samples", "queue_area", "queue_t", "service", "observer")
 
     def __init__(self, env, name: str, kind: str, clock: Clock | None = None,
                  bandwidth_bytes_per_cycle: float | None = None, capacity: int = 1,
-                 latency_cycles: int = 0, pj_per_byte: float = 0.0, owner: str = ""):
+                 latency_cycles: int = 0, pj_per_byte: float = 0.0, owner: str = "",
+                 policy: str = "fifo"):
         self.env, self.name, self.kind, self.clock = env, name, kind, clock
         self.bandwidth = bandwidth_bytes_per_cycle
         self.capacity = capacity
@@ -48,28 +62,52 @@ class Channel:
         self.pj_per_byte = pj_per_byte
         self.owner = owner or name
         self.in_use = 0
-        self.queue: deque = deque()
+        self.policy = policy
+        self.queue = make_queue(policy)
         self.busy_ps = self.bytes = self.n_grants = self.n_waits = self.wait_ps = 0
         self.max_queue = 0
         self.order = 0  # global acquisition order (deadlock freedom), set by Interconnect
         self.inflight_bytes = 0
+        self.wait_samples = array("q")
+        self.queue_area = self.queue_t = 0
+        self.service = None
+        self.observer = None
 
-    def acquire(self):
-        """Take a server now (returns ``None``) or return an event that fires when granted."""
+    def acquire(self, requester=None, priority: int = 0):
+        """Take a server now (returns ``None``) or return an event that fires when granted.
+
+        ``requester`` (the master's name) and ``priority`` (lower wins) matter only to the
+        round-robin and fixed-priority policies."""
         self.n_grants += 1
         if self.in_use < self.capacity and not self.queue:
             self.in_use += 1
             return None
-        ev = self.env.event()
-        self.queue.append(ev)
+        env = self.env
+        ev = env.event()
+        if self.policy != "fifo":
+            ev.requester, ev.priority = requester, priority
+        q = self.queue
+        n = len(q)
+        self.queue_area += n * (env.now - self.queue_t)
+        self.queue_t = env.now
+        q.append(ev)
         self.n_waits += 1
-        if len(self.queue) > self.max_queue:
-            self.max_queue = len(self.queue)
+        if n + 1 > self.max_queue:
+            self.max_queue = n + 1
+        if self.observer is not None:
+            self.observer.queue_depth(self, env.now, n + 1)
         return ev
 
     def release(self) -> None:
-        if self.queue:
-            self.queue.popleft().succeed()  # hand the server over directly: FIFO
+        q = self.queue
+        if q:
+            now = self.env.now
+            n = len(q)
+            self.queue_area += n * (now - self.queue_t)
+            self.queue_t = now
+            q.popleft().succeed()  # hand the server over directly to the policy's choice
+            if self.observer is not None:
+                self.observer.queue_depth(self, now, n - 1)
         else:
             self.in_use -= 1
 
@@ -78,19 +116,38 @@ class Channel:
         bw = self.bandwidth
         return -(-cum_bytes_after // bw) - -(-cum_bytes_before // bw)
 
+    def wait_percentile_ps(self, q: float) -> int:
+        """The ``q``-quantile (0..1, nearest rank) of the queueing time over all grants."""
+        n = self.n_grants
+        if not n or not self.wait_samples:
+            return 0
+        rank = max(1, -(-int(q * n * 1000) // 1000))  # nearest rank, ceil(q n)
+        zeros = n - len(self.wait_samples)
+        if rank <= zeros:
+            return 0
+        return sorted(self.wait_samples)[min(rank - zeros, len(self.wait_samples)) - 1]
+
 
 class Route:
     """A precomputed path between two endpoints: the channels a burst holds, in global
     acquisition order, and the once-per-transfer latency in ps."""
 
-    __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names")
+    __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names",
+                 "svc_channels", "requester", "priority", "bottleneck")
 
-    def __init__(self, src, dst, nodes, channels, dma):
+    def __init__(self, src, dst, nodes, channels, dma, requester=None, priority: int = 0):
         self.src, self.dst, self.nodes, self.dma = src, dst, nodes, dma
         self.channels = sorted(channels, key=lambda c: c.order)
         self.bw_channels = [c for c in self.channels if c.bandwidth]
+        self.svc_channels = [c for c in self.channels if c.service is not None]
         self.latency_ps = sum(c.latency_ps for c in channels)
         self.names = [c.name for c in self.channels]
+        #: the master arbitrating for the channels (DMA engine, else the source component)
+        self.requester = requester if requester is not None else (dma.name if dma else src)
+        self.priority = priority
+        #: owner of the rate-limiting channel (lowest bytes/ps; a timed memory counts as
+        #: its peak rate): what a wait for this route's data is attributed to
+        self.bottleneck = _slowest(self.channels)
 
     def __repr__(self):
         return f"Route({' -> '.join(self.nodes)})"
@@ -100,15 +157,29 @@ class Transfer:
     """Bookkeeping of one transfer, read by the engine for stall/contention attribution."""
 
     __slots__ = ("tag", "nbytes", "route", "queued_ps", "waiting_since", "start_ps", "end_ps",
-                 "waits", "done")
+                 "waits", "done", "addr", "row_bytes", "stride_bytes", "waiting_on")
 
-    def __init__(self, tag, nbytes, route):
+    def __init__(self, tag, nbytes, route, addr: int | None = None, row_bytes: int = 0,
+                 stride_bytes: int = 0):
+        """``addr``: byte address in the timed memory of the route (DRAM), if any.
+        ``row_bytes``/``stride_bytes``: a 2D transfer of ``nbytes / row_bytes`` rows of
+        ``row_bytes`` contiguous bytes, row starts ``stride_bytes`` apart (0: 1D)."""
         self.tag, self.nbytes, self.route = tag, nbytes, route
+        self.addr, self.row_bytes, self.stride_bytes = addr, row_bytes, stride_bytes
+        self.waiting_on = None
         self.queued_ps = 0
         self.waiting_since = None
         self.start_ps = self.end_ps = None
         self.waits: dict | None = None  # channel name -> ps waited (only when contended)
         self.done = None
+
+    def address_of(self, offset: int) -> int:
+        """Memory address of byte ``offset`` of this transfer (1D or 2D strided)."""
+        base = self.addr or 0
+        if self.row_bytes:
+            r, c = divmod(offset, self.row_bytes)
+            return base + r * self.stride_bytes + c
+        return base + offset
 
     def queued_until(self, now: int) -> int:
         """Queue time accrued up to ``now`` (including a wait in progress)."""
@@ -133,28 +204,49 @@ class Interconnect:
         self.port: dict[str, Channel] = {}      # memory name -> its port channel
         self.dma_slots: dict[str, Channel] = {}  # dma name -> slot channel
         self.link_dir: dict[tuple, Channel] = {}  # (a, b) -> channel carrying a->b
+        self.dma_queue: dict[str, Channel] = {}  # dma name -> descriptor-queue channel
+        self.dma_dir: dict[tuple, Channel] = {}  # (dma name, "rd"|"wr") -> burst channel
         self.observer = observer
         for comp in platform.components.values():
-            if isinstance(comp, Memory):
+            if isinstance(comp, Dram):
+                ch = Channel(env, f"{comp.name}.port", "memory", comp.clock, None, comp.ports,
+                             0, owner=comp.name, policy=comp.arbitration)
+                ch.service = DramTiming(comp)
+                self.port[comp.name] = self._add(ch)
+            elif isinstance(comp, Memory):
                 self.port[comp.name] = self._add(Channel(
                     env, f"{comp.name}.port", "memory", comp.clock,
                     comp.port_bandwidth_bytes_per_cycle, comp.ports, comp.latency_cycles,
-                    owner=comp.name))
+                    owner=comp.name, policy=comp.arbitration))
             elif isinstance(comp, DmaEngine):
+                if comp.queue_depth:
+                    self.dma_queue[comp.name] = self._add(Channel(
+                        env, f"{comp.name}.queue", "dma", comp.clock, None,
+                        comp.max_outstanding + comp.queue_depth, owner=comp.name))
                 self.dma_slots[comp.name] = self._add(Channel(
                     env, f"{comp.name}.slots", "dma", comp.clock, None, comp.max_outstanding,
                     owner=comp.name))
+                if comp.max_outstanding_bursts or comp.bandwidth_bytes_per_cycle:
+                    for d in ("rd", "wr"):
+                        self.dma_dir[(comp.name, d)] = self._add(Channel(
+                            env, f"{comp.name}.{d}", "dma", comp.clock,
+                            comp.bandwidth_bytes_per_cycle or None,
+                            comp.max_outstanding_bursts or comp.max_outstanding, owner=comp.name))
         for link in platform.links:
             if link.duplex == "half":
                 ch = self._add(Channel(env, f"{link.name}", "link", link.clock,
                                        link.bandwidth_bytes_per_cycle, 1, link.latency_cycles,
-                                       link.pj_per_byte, owner=link.name))
+                                       link.pj_per_byte, owner=link.name, policy=link.arbitration))
                 self.link_dir[(link.a, link.b)] = self.link_dir[(link.b, link.a)] = ch
             else:
                 for a, b in ((link.a, link.b), (link.b, link.a)):
                     self.link_dir[(a, b)] = self._add(Channel(
                         env, f"{a}->{b}", "link", link.clock, link.bandwidth_bytes_per_cycle, 1,
-                        link.latency_cycles, link.pj_per_byte, owner=link.name))
+                        link.latency_cycles, link.pj_per_byte, owner=link.name,
+                        policy=link.arbitration))
+        if observer is not None and hasattr(observer, "queue_depth"):
+            for ch in self.channels:
+                ch.observer = observer
         self._routes: dict = {}
         self._passable = {n for n, d in self.graph.nodes(data=True)
                           if not isinstance(d["component"], (Memory, CoreCluster, AimcTile))}
@@ -203,7 +295,11 @@ class Interconnect:
                 dma = self.platform.components[node]
         for a, b in zip(nodes, nodes[1:]):
             chans.append(self.link_dir[(a, b)])
-        return Route(nodes[0], nodes[-1], list(nodes), chans, dma)
+        if dma is not None and (dma.name, "rd") in self.dma_dir:
+            chans.append(self.dma_dir[(dma.name, _dma_direction(self.platform, nodes))])
+        src = self.platform.components[nodes[0]]
+        prio = dma.priority if dma is not None else getattr(src, "priority", 0)
+        return Route(nodes[0], nodes[-1], list(nodes), chans, dma, priority=prio)
 
     # --------------------------------------------------------------------------------------
     def transfer(self, route: Route, nbytes: int, tag=None, transfer: Transfer | None = None):
@@ -215,18 +311,31 @@ class Interconnect:
         t = transfer or Transfer(tag, nbytes, route)
         t.start_ps = env.now
         obs = self.observer
-        slot = None
+        slot = dq = None
+        who, prio = route.requester, route.priority
         if route.dma is not None:
-            slot = self.dma_slots[route.dma.name]
-            ev = slot.acquire()
+            dma = route.dma
+            setup_ps = dma.clock.cycles_to_ps(dma.setup_cycles) if dma.setup_cycles else 0
+            dq = self.dma_queue.get(dma.name)
+            if dq is not None:
+                # descriptor queue: take an entry, program the descriptor (overlapping the
+                # transfers in flight), then wait for an active slot
+                ev = dq.acquire(who, prio)
+                if ev is not None:
+                    yield from _wait(env, ev, t, dq)
+                if setup_ps:
+                    yield env.timeout(setup_ps)
+            slot = self.dma_slots[dma.name]
+            ev = slot.acquire(who, prio)
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
-            if route.dma.setup_cycles:
-                yield env.timeout(route.dma.clock.cycles_to_ps(route.dma.setup_cycles))
-            burst = route.dma.burst_bytes
+            if setup_ps and dq is None:
+                yield env.timeout(setup_ps)
+            burst = dma.burst_bytes
         else:
             burst = DEFAULT_BURST_BYTES
-        chans, bw_chans = route.channels, route.bw_channels
+        chans, bw_chans, svc_chans = route.channels, route.bw_channels, route.svc_channels
+        row = t.row_bytes
         for c in chans:
             c.inflight_bytes += nbytes
         if obs is not None:
@@ -237,8 +346,10 @@ class Interconnect:
         sent = 0
         while sent < nbytes:
             nxt = min(nbytes, sent + burst)
+            if row:  # 2D: a burst never crosses a row (each row is a new 1D burst train)
+                nxt = min(nxt, (sent // row + 1) * row)
             for c in chans:
-                ev = c.acquire()
+                ev = c.acquire(who, prio)
                 if ev is not None:
                     yield from _wait(env, ev, t, c)
             hold = 0
@@ -249,6 +360,12 @@ class Interconnect:
                 cum_cycles[i], cum_ps[i] = cyc, ps
                 if d > hold:
                     hold = d
+            for c in svc_chans:  # timed memories: hold from address and bank/row state
+                d = c.service.burst_ps(env.now, t, sent, nxt)
+                if d > hold:
+                    hold = d
+            if obs is not None:
+                obs.burst(chans, env.now, hold, nxt - sent)
             yield env.timeout(hold)
             nb = nxt - sent
             for c in chans:
@@ -263,6 +380,9 @@ class Interconnect:
         if slot is not None:
             slot.busy_ps += env.now - t.start_ps
             slot.release()
+        if dq is not None:
+            dq.busy_ps += env.now - t.start_ps
+            dq.release()
         t.end_ps = env.now
         if obs is not None:
             obs.transfer_end(t)
@@ -273,14 +393,40 @@ class Interconnect:
 DEFAULT_BURST_BYTES = 1024
 
 
+def _dma_direction(platform, nodes) -> str:
+    """``rd`` for a load (towards the memory closer to compute: lower level, or into a
+    non-memory engine), ``wr`` for a store."""
+    a, b = platform.components[nodes[0]], platform.components[nodes[-1]]
+    if isinstance(a, Memory) and isinstance(b, Memory):
+        return "rd" if b.level < a.level else "wr"
+    return "wr" if isinstance(b, Memory) else "rd"
+
+
+def _slowest(channels) -> str:
+    best, rate = None, None
+    for c in channels:
+        if c.service is not None:
+            r = c.service.peak_bytes_per_ps
+        elif c.bandwidth:
+            r = c.bandwidth * c.clock.freq_hz / 1e12 * c.capacity
+        else:
+            continue
+        if rate is None or r < rate:
+            best, rate = c.owner, r
+    return best or (channels[0].owner if channels else "")
+
+
 def _wait(env, ev, t: Transfer, ch: Channel):
     t0 = env.now
     t.waiting_since = t0
+    t.waiting_on = ch.owner
     yield ev
     waited = env.now - t0
-    t.waiting_since = None
+    t.waiting_since = t.waiting_on = None
     t.queued_ps += waited
     ch.wait_ps += waited
+    if waited:
+        ch.wait_samples.append(waited)
     if t.waits is None:
         t.waits = {}
     t.waits[ch.owner] = t.waits.get(ch.owner, 0) + waited

@@ -23,6 +23,8 @@ from .errors import ConfigError, did_you_mean
 from .units import Clock
 
 PLATFORM_FORMAT = "hwsim-platform/1"
+#: arbitration policies of links and memory ports (see hwsim.arbitration)
+ARBITRATION = ("fifo", "round_robin", "fixed_priority")
 
 
 def spec(unit: str = "", doc: str = "", min=None, gt=None, kind=None, choices=None, **kw):
@@ -83,6 +85,47 @@ class Memory(Component):
     banks: int = spec("banks", "word-interleaved banks (L1 conflict model)", gt=0, default=1)
     read_pj_per_byte: float = spec("pJ/byte", "read energy", min=0, default=0.0)
     write_pj_per_byte: float = spec("pJ/byte", "write energy", min=0, default=0.0)
+    arbitration: str = spec(doc="port arbitration among masters", choices=ARBITRATION,
+                            default="fifo")
+    bank_model: str = spec(doc="L1 bank-conflict model for the cores' kernels: fast "
+                           "(analytical, default), detailed (cycle-by-cycle), off",
+                           choices=("fast", "detailed", "off"), default="fast")
+
+
+@dataclass(frozen=True)
+class Dram(Memory):
+    """Off-chip DRAM / HyperRAM with a first-order timing model (see :mod:`hwsim.dram`).
+
+    Per bank one row is open (``page_policy: open``); a burst to the open row pays only its
+    data time, a closed bank ``t_rcd`` first, another row ``t_rp + t_rcd`` (precharge no
+    earlier than ``t_ras`` after the activate). ``t_cl`` is paid once per transfer (first
+    data), and per transaction under ``page_policy: closed`` (HyperRAM-like devices, where
+    every transaction pays command/address ``t_rcd`` plus initial latency ``t_cl``). Every
+    ``t_refi`` the device refreshes for ``t_rfc`` and closes all rows. The data bus moves
+    ``data_bus_bits / 8 * transfers_per_cycle`` bytes per cycle of ``clock``. Timing
+    parameters are in cycles of ``clock`` (tCK). ``port_bandwidth_bytes_per_cycle`` and
+    ``latency_cycles`` are derived and must not be given.
+    """
+
+    TYPE = "dram"
+    level: str = spec(doc="hierarchy level", choices=("L2", "L3"), default="L3")
+    data_bus_bits: int = spec("bits", "data bus width (DQ)", gt=0, default=16)
+    transfers_per_cycle: int = spec("transfers/cycle", "2 for DDR, 1 for SDR", gt=0, default=2)
+    burst_length: int = spec("transfers", "column burst length (BL)", gt=0, default=16)
+    row_bytes: int = spec("bytes", "row (page) size per bank", gt=0, default=2048)
+    t_rcd_cycles: int = spec("cycles", "activate to column command (tRCD)", min=0, default=0)
+    t_cl_cycles: int = spec("cycles", "column command to first data (tCL / CAS latency)", min=0,
+                            default=0)
+    t_rp_cycles: int = spec("cycles", "precharge time (tRP)", min=0, default=0)
+    t_ras_cycles: int = spec("cycles", "activate to precharge, minimum (tRAS)", min=0, default=0)
+    t_refi_cycles: int = spec("cycles", "refresh interval (tREFI); 0 = no refresh", min=0, default=0)
+    t_rfc_cycles: int = spec("cycles", "refresh cycle time (tRFC)", min=0, default=0)
+    page_policy: str = spec(doc="open: rows stay open (row hits); closed: every transaction "
+                            "activates", choices=("open", "closed"), default="open")
+    address_map: str = spec(doc="address bit order, high to low", choices=("row_bank_col",
+                            "bank_row_col"), default="row_bank_col")
+    max_transaction_bytes: int = spec("bytes", "longest transaction (e.g. HyperRAM tCSM cap); "
+                                      "0 = unlimited", min=0, default=0)
 
 
 @dataclass(frozen=True)
@@ -95,6 +138,14 @@ class DmaEngine(Component):
     setup_cycles: int = spec("cycles", "descriptor programming per transfer", min=0, default=0)
     burst_bytes: int = spec("bytes", "burst size: one arbitration per burst (accuracy/speed knob)",
                             gt=0, default=1024)
+    queue_depth: int = spec("descriptors", "descriptors programmed ahead while max_outstanding "
+                            "are active (0: program only once a slot is free)", min=0, default=0)
+    max_outstanding_bursts: int = spec("bursts", "bursts in flight per direction on the separate "
+                                       "read/write channels (0: no limit)", min=0, default=0)
+    bandwidth_bytes_per_cycle: float = spec("bytes/cycle", "per-direction (read/write channel) "
+                                            "bandwidth of the engine (0: not limiting)", min=0,
+                                            default=0.0)
+    priority: int = spec(doc="fixed-priority arbitration: lower number wins", min=0, default=0)
 
 
 @dataclass(frozen=True)
@@ -117,6 +168,8 @@ class AimcTile(Component):
     output_bits: int = spec("bits", "ADC / output precision", gt=0, default=8)
     energy_pj_per_mvm: float = spec("pJ", "energy of one full MVM", min=0, default=0.0)
     program_pj_per_row: float = spec("pJ", "energy to program one row", min=0, default=0.0)
+    priority: int = spec(doc="fixed-priority arbitration of its streamers: lower wins", min=0,
+                         default=0)
 
 
 @dataclass(frozen=True)
@@ -126,7 +179,7 @@ class Router(Component):
     TYPE = "router"
 
 
-COMPONENT_TYPES = {cls.TYPE: cls for cls in (CoreCluster, Memory, DmaEngine, AimcTile, Router)}
+COMPONENT_TYPES = {cls.TYPE: cls for cls in (CoreCluster, Memory, Dram, DmaEngine, AimcTile, Router)}
 ENGINE_TYPES = (CoreCluster, AimcTile)
 
 
@@ -148,6 +201,7 @@ class Link:
                        default="full")
     pj_per_byte: float = spec("pJ/byte", "energy per byte moved", min=0, default=0.0)
     name: str = spec(doc="link name (default 'a--b')", default="")
+    arbitration: str = spec(doc="arbitration among masters", choices=ARBITRATION, default="fifo")
 
 
 @dataclass(frozen=True)
@@ -347,6 +401,8 @@ def platform_from_dict(data, file="<dict>") -> Platform:
             raise ConfigError(file, f"{where}.type", f"unknown component type {raw['type']!r}",
                               did_you_mean(raw["type"], COMPONENT_TYPES))
         components[cname] = cls(name=str(cname), **_build(cls, raw, ctx, file, where))
+        if cls is Dram:
+            _check_dram(components[cname], raw, file, where)
     links_raw = data.get("links") or []
     if not isinstance(links_raw, list):
         raise ConfigError(file, "links", "expected a list of links")
@@ -381,6 +437,31 @@ def platform_from_dict(data, file="<dict>") -> Platform:
     _check_references(platform)
     _check_connectivity(platform)
     return platform
+
+
+def _check_dram(d: Dram, raw: dict, file, where) -> None:
+    for key in ("port_bandwidth_bytes_per_cycle", "latency_cycles"):
+        if key in raw:
+            raise ConfigError(file, f"{where}.{key}", "derived for a dram from its data bus and "
+                              "timing parameters", "remove it; set data_bus_bits, "
+                              "transfers_per_cycle and t_*_cycles instead")
+    if d.ports != 1:
+        raise ConfigError(file, f"{where}.ports", "a dram has one data bus (ports: 1)",
+                          "model a second channel as a second dram component")
+    if d.data_bus_bits % 8:
+        raise ConfigError(file, f"{where}.data_bus_bits", "must be a multiple of 8 bits")
+    atom = d.data_bus_bits // 8 * d.burst_length
+    if d.row_bytes % atom:
+        raise ConfigError(file, f"{where}.row_bytes", f"must be a multiple of the burst size "
+                          f"{atom} bytes (data_bus_bits / 8 x burst_length)")
+    if d.banks & (d.banks - 1):
+        raise ConfigError(file, f"{where}.banks", "must be a power of two for the address map")
+    if d.t_refi_cycles and not 0 < d.t_rfc_cycles < d.t_refi_cycles:
+        raise ConfigError(file, f"{where}.t_rfc_cycles", "refresh needs 0 < t_rfc < t_refi",
+                          "or set t_refi_cycles: 0 to disable refresh")
+    if d.max_transaction_bytes and d.max_transaction_bytes % atom:
+        raise ConfigError(file, f"{where}.max_transaction_bytes",
+                          f"must be a multiple of the burst size {atom} bytes")
 
 
 def _check_references(p: Platform) -> None:
