@@ -101,15 +101,28 @@ class Channel:
     def release(self) -> None:
         q = self.queue
         if q:
-            now = self.env.now
-            n = len(q)
-            self.queue_area += n * (now - self.queue_t)
-            self.queue_t = now
-            q.popleft().succeed()  # hand the server over directly to the policy's choice
-            if self.observer is not None:
-                self.observer.queue_depth(self, now, n - 1)
+            if self.policy != "fifo":
+                # decide after the releasing master had the chance to request its next
+                # burst at this same instant (a master with back-to-back bursts keeps its
+                # request up): one zero-delay event, only on contended non-FIFO channels
+                self.env.timeout(0).callbacks.append(self._grant_next)
+                return
+            self._grant_next(None)  # FIFO: hand the server over directly
         else:
             self.in_use -= 1
+
+    def _grant_next(self, _event) -> None:
+        q = self.queue
+        if not q:  # several deferred releases at one instant outnumbered the waiters
+            self.in_use -= 1
+            return
+        now = self.env.now
+        n = len(q)
+        self.queue_area += n * (now - self.queue_t)
+        self.queue_t = now
+        q.popleft().succeed()
+        if self.observer is not None:
+            self.observer.queue_depth(self, now, n - 1)
 
     def hold_cycles(self, cum_bytes_before: int, cum_bytes_after: int) -> int:
         """Cycles of this channel's clock for bytes (before, after] of a transfer."""
