@@ -29,14 +29,19 @@ from .units import PS_PER_S
 class _Acct:
     """Per-layer accumulator: ps by category, bytes by route, energy by category."""
 
-    __slots__ = ("ps", "bytes", "energy", "waits", "comp_energy")
+    __slots__ = ("ps", "bytes", "energy", "waits", "comp_energy", "stall_by")
 
     def __init__(self):
         self.ps = dict.fromkeys(CATEGORIES, 0)
         self.bytes: dict = {}
         self.energy = {"compute": 0.0, "data_movement": 0.0, "programming": 0.0, "leakage": 0.0}
-        self.waits: dict = {}
+        self.waits: dict = {}     # resource -> ps this layer's transfers queued on it
         self.comp_energy: dict = {}
+        self.stall_by: dict = {}  # resource -> ps of the layer's stall/contention it caused
+
+    def add_stall(self, resource: str, ps: int) -> None:
+        if ps:
+            self.stall_by[resource] = self.stall_by.get(resource, 0) + ps
 
     def add_energy(self, category: str, component: str, pj: float) -> None:
         self.energy[category] += pj
@@ -59,6 +64,7 @@ class Simulation:
         self.engine_busy_ps = dict.fromkeys(self.engines, 0)
         self.accts: dict = {}
         self.spans: dict = {}
+        self.dram_cursor: dict = {}  # timed memory -> next byte address (see _address)
 
     # ------------------------------------------------------------------------------------
     def run(self, until_ps: int | None = None) -> SimulationResult:
@@ -85,7 +91,7 @@ class Simulation:
     def _move(self, src: str, dst: str, nbytes: int, tag, xfers: list, acct: _Acct):
         """Move bytes from ``src`` to ``dst`` (staged over intermediate memories if needed)."""
         for route in self.ic.hops(src, dst):
-            t = Transfer(tag, nbytes, route)
+            t = Transfer(tag, nbytes, route, self._address(route, nbytes))
             xfers.append(t)
             yield from self.ic.transfer(route, nbytes, tag, t)
             key = f"{route.src}->{route.dst}"
@@ -106,6 +112,21 @@ class Simulation:
             if c.kind == "link" and c.pj_per_byte:
                 acct.add_energy("data_movement", c.owner, nbytes * c.pj_per_byte)
 
+    def _address(self, route, nbytes: int):
+        """Byte address of a transfer in the timed memory (DRAM) it touches, else None.
+
+        Deterministic layout: each timed memory hands out consecutive addresses in the order
+        transfers touch it (tensors and tiles streamed in program order), wrapping at its
+        size. A first-order stand-in for a tensor allocator: streaming keeps row locality."""
+        for name in (route.src, route.dst):
+            ch = self.ic.port.get(name)
+            if ch is not None and ch.service is not None:
+                size = self.platform.components[name].size_bytes
+                a = self.dram_cursor.get(name, 0)
+                self.dram_cursor[name] = (a + nbytes) % size if size else a + nbytes
+                return a
+        return None
+
     def _wait(self, event, xfers: list, acct: _Acct):
         """Wait for a tile's data; split the wait into contention and memory stall."""
         if event.processed:
@@ -113,12 +134,14 @@ class Simulation:
         env = self.env
         t0 = env.now
         q0 = max((t.queued_until(t0) for t in xfers), default=0)
+        snap = _queued_by_resource(xfers, t0)
         yield event
         waited = env.now - t0
         q1 = max((t.queued_ps for t in xfers), default=0)
         cont = min(waited, max(0, q1 - q0))
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += waited - cont
+        _attribute(acct, xfers, snap, env.now, cont, waited - cont)
 
     def _hold_engine(self, name: str, acct: _Acct):
         ev = self.engines[name].acquire()
@@ -127,6 +150,7 @@ class Simulation:
             yield ev
             acct.ps["contention"] += self.env.now - t0
             acct.waits[name] = acct.waits.get(name, 0) + self.env.now - t0
+            acct.add_stall(name, self.env.now - t0)
 
     # ------------------------------------------------------------------------------------
     def _layer(self, plan: LayerPlan):
@@ -217,6 +241,7 @@ class Simulation:
         xfers: list = []
         procs = []
         mvm_ps = 0
+        snap: dict = {}
         for xb_name in plan.aimc.tiles:
             xb: AimcTile = comps[xb_name]
             mvm_ps = xb.clock.cycles_to_ps(tile.mvms * xb.mvm_latency_cycles)
@@ -237,6 +262,7 @@ class Simulation:
         cont = min(rest, q)
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += rest - cont
+        _attribute(acct, xfers, snap, env.now, cont, rest - cont)
         if self.timeline is not None:
             for xb in plan.aimc.tiles:
                 self.timeline.span("engines", xb, f"{plan.layer.name} t{i} mvm", t0, env.now,
@@ -304,11 +330,12 @@ class Simulation:
                         by_level[level[mem]] = by_level.get(level[mem], 0) + nb
             worst = max(CATEGORIES, key=lambda c: acct.ps[c])
             bottleneck = worst
-            if worst in ("memory_stall", "contention") and acct.waits:
-                res = max(sorted(acct.waits), key=lambda k: acct.waits[k])
-                bottleneck = f"{worst}:{res}"
-            elif worst == "memory_stall":
-                bottleneck = "memory_stall"
+            top, top_ps = "", 0
+            if acct.stall_by:  # the resource the layer waited on most (stall + contention)
+                top = max(sorted(acct.stall_by), key=lambda k: acct.stall_by[k])
+                top_ps = acct.stall_by[top]
+            if worst in ("memory_stall", "contention") and top:
+                bottleneck = f"{worst}:{top}"
             records.append(LayerRecord(
                 name=l.name, op=l.op, engine=pl.engine, engine_kind=pl.engine_kind,
                 start_ps=start, end_ps=end, cycles=sum(cyc),
@@ -318,7 +345,9 @@ class Simulation:
                 weights_in=(pl.weight_mem or ("crossbar" if pl.aimc else "-")),
                 output_in=pl.output_mem, l1_bytes=pl.l1_bytes, bytes_moved=dict(sorted(acct.bytes.items())),
                 bytes_by_level=dict(sorted(by_level.items())), energy_pj=dict(acct.energy),
-                waits_ps=dict(sorted(acct.waits.items())), bottleneck=bottleneck,
+                waits_ps=dict(sorted(acct.stall_by.items())), bottleneck=bottleneck,
+                queued_ps=dict(sorted(acct.waits.items())), top_wait=top,
+                top_wait_cycles=ref.ps_to_cycles(top_ps),
                 crossbar_utilisation=pl.aimc.utilisation if pl.aimc else None))
         # Energy by component: dynamic (from every layer) + leakage over the makespan.
         by_comp: dict = {}
@@ -336,7 +365,7 @@ class Simulation:
                 utilisation=busy / (ch.capacity * makespan) if makespan else 0.0, bytes=ch.bytes,
                 grants=ch.n_grants, waits=ch.n_waits,
                 mean_wait_cycles=(clock.ps_to_cycles_floor(ch.wait_ps) / ch.n_waits) if ch.n_waits else 0.0,
-                max_queue=ch.max_queue))
+                max_queue=ch.max_queue, **_wait_stats(ch, clock, makespan)))
         l3 = sum(r.bytes_by_level.get("L3", 0) for r in records)
         setup = self._setup_cost()
         return SimulationResult(
@@ -357,6 +386,52 @@ class Simulation:
                 ps = max(ps, xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row))
                 pj += rows * xb.program_pj_per_row
         return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
+
+
+def _queued_by_resource(xfers: list, now: int) -> dict:
+    """Queueing time of ``xfers`` so far, by resource (waits in progress included)."""
+    d: dict = {}
+    for t in xfers:
+        if t.waits:
+            for k, v in t.waits.items():
+                d[k] = d.get(k, 0) + v
+        if t.waiting_since is not None:
+            d[t.waiting_on] = d.get(t.waiting_on, 0) + now - t.waiting_since
+    return d
+
+
+def _attribute(acct: _Acct, xfers: list, snap: dict, now: int, cont: int, stall: int) -> None:
+    """Charge a wait of the layer to resources: the contention part to the resources its
+    transfers queued on meanwhile (in proportion to their queueing, largest remainder), the
+    memory-stall part to the rate-limiting resource of the transfer that completed last."""
+    if cont:
+        delta = {k: v - snap.get(k, 0) for k, v in _queued_by_resource(xfers, now).items()}
+        delta = {k: v for k, v in delta.items() if v > 0}
+        total = sum(delta.values())
+        if total:
+            shares = {k: cont * v // total for k, v in delta.items()}
+            left = cont - sum(shares.values())
+            for k in sorted(delta, key=lambda k: (-(cont * delta[k] % total), k))[:left]:
+                shares[k] += 1
+            for k, v in shares.items():
+                acct.add_stall(k, v)
+        else:
+            stall += cont
+    if stall:
+        last = max(xfers, key=lambda t: (t.end_ps or now), default=None)
+        acct.add_stall(last.route.bottleneck if last is not None else "memory", stall)
+
+
+def _wait_stats(ch: Channel, clock, makespan: int) -> dict:
+    """Waiting-time distribution (over all grants, zero waits included) and queue depth."""
+    cyc = clock.ps_to_cycles_floor
+    n = ch.n_grants
+    return {"policy": ch.policy,
+            "mean_wait_all_cycles": cyc(ch.wait_ps) / n if n else 0.0,
+            "p50_wait_cycles": cyc(ch.wait_percentile_ps(0.50)),
+            "p95_wait_cycles": cyc(ch.wait_percentile_ps(0.95)),
+            "max_wait_cycles": cyc(max(ch.wait_samples, default=0)),
+            "mean_queue": ch.queue_area / makespan if makespan else 0.0}
 
 
 def simulate(platform: Platform, trace: Trace, timeline=None, until_ps: int | None = None) -> SimulationResult:

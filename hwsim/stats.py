@@ -55,9 +55,12 @@ class LayerRecord:
     bytes_moved: dict            # "src->dst" -> bytes
     bytes_by_level: dict         # memory level -> bytes read + written by transfers
     energy_pj: dict              # category -> pJ
-    waits_ps: dict               # resource -> ps its transfers queued on it
+    waits_ps: dict               # resource -> ps of this layer's stall + contention it caused
     bottleneck: str              # the category or resource that cost the most time
     crossbar_utilisation: float | None = None
+    queued_ps: dict = field(default_factory=dict)  # resource -> ps its transfers queued on it
+    top_wait: str = ""           # the resource the layer waited on most ("" if it never waited)
+    top_wait_cycles: int = 0     # ... and for how long (reference-clock cycles)
 
     @property
     def time_s(self) -> float:
@@ -79,8 +82,14 @@ class ResourceStats:
     bytes: int
     grants: int
     waits: int
-    mean_wait_cycles: float
+    mean_wait_cycles: float      # mean queueing time of the grants that had to wait
     max_queue: int
+    policy: str = "fifo"         # arbitration policy
+    mean_wait_all_cycles: float = 0.0   # mean queueing time over all grants (0 waits included)
+    p50_wait_cycles: int = 0     # waiting-time distribution over all grants (nearest rank)
+    p95_wait_cycles: int = 0
+    max_wait_cycles: int = 0
+    mean_queue: float = 0.0      # time-average number of waiting requests
 
 
 @dataclass
@@ -179,14 +188,24 @@ class SimulationResult:
                 f"{r.name[:21]:<22}{r.op:<10}{r.engine_kind:<9}{r.n_tiles:>6}{r.cycles:>12,}"
                 f"{r.compute_cycles:>11,}{r.memory_stall_cycles:>10,}{r.contention_cycles:>10,}"
                 f"{r.programming_cycles:>9,}{r.bytes_by_level.get('L2', 0):>11,}"
-                f"{r.bytes_by_level.get('L3', 0):>11,}{r.energy_total_pj / 1e6:>9.3f}  {r.bottleneck}")
+                f"{r.bytes_by_level.get('L3', 0):>11,}{r.energy_total_pj / 1e6:>9.3f}  {r.bottleneck}"
+                + (f" (waited most on {r.top_wait}: {r.top_wait_cycles:,} cyc)"
+                   if r.top_wait and not r.bottleneck.endswith(r.top_wait) else
+                   f" ({r.top_wait_cycles:,} cyc)" if r.top_wait else ""))
         return "\n".join(rows)
 
     def resources_table(self) -> str:
-        hdr = (f"{'resource':<28}{'kind':<8}{'util %':>8}{'bytes':>14}{'grants':>10}{'waits':>9}"
-               f"{'mean wait cyc':>15}{'max queue':>10}")
+        """Per-resource table: utilisation, bytes, grants, waiting-time distribution (mean
+        over all grants, p95, max, in cycles of the resource's clock) and queue depth."""
+        hdr = (f"{'resource':<28}{'kind':<8}{'policy':<9}{'util %':>7}{'bytes':>14}{'grants':>9}"
+               f"{'waits':>8}{'mean wait':>10}{'p95 wait':>9}{'max wait':>10}{'mean q':>8}"
+               f"{'max q':>6}")
         rows = [hdr, "-" * len(hdr)]
         for r in self.resources:
-            rows.append(f"{r.name[:27]:<28}{r.kind:<8}{100 * r.utilisation:>8.1f}{r.bytes:>14,}"
-                        f"{r.grants:>10,}{r.waits:>9,}{r.mean_wait_cycles:>15.1f}{r.max_queue:>10}")
+            rows.append(f"{r.name[:27]:<28}{r.kind:<8}{r.policy[:8]:<9}{100 * r.utilisation:>7.1f}"
+                        f"{r.bytes:>14,}{r.grants:>9,}{r.waits:>8,}{r.mean_wait_all_cycles:>10.1f}"
+                        f"{r.p95_wait_cycles:>9,}{r.max_wait_cycles:>10,}{r.mean_queue:>8.3f}"
+                        f"{r.max_queue:>6}")
+        rows.append("(waits in cycles of each resource's clock; mean over all grants; "
+                    "mean q = time-average queue depth)")
         return "\n".join(rows)

@@ -3,7 +3,10 @@
 Layout: one process (``pid``) per kind of component (layers, engines, DMA, interconnect,
 memories) and one thread (``tid``) per component or DMA slot, named by metadata events.
 Spans are ``X`` events (``ts``/``dur`` in microseconds, written exactly from integer ps);
-bytes in flight on each channel are ``C`` counter events. Cycles of the reference clock are
+bytes in flight on each channel are ``C`` counter events, and so are, for every link
+direction and memory port, its queue depth (``queue <name>``, at every change: waiting
+requests) and its bandwidth (``bandwidth <name>``, GB/s averaged over windows of
+``bandwidth_window_ps``, written at the end of each window with traffic, 0 after a gap). Cycles of the reference clock are
 kept in ``args`` beside the microsecond timestamps. Events are written as they happen, so
 memory stays flat however long the run (the file is valid once :meth:`close` ran).
 """
@@ -19,7 +22,10 @@ PIDS = {"layers": 1, "engines": 2, "dma": 3, "interconnect": 4, "memories": 5}
 class Timeline:
     """Observer of a simulation that writes its events to ``path``."""
 
-    def __init__(self, path, platform_name: str = "", ref_clock=None):
+    def __init__(self, path, platform_name: str = "", ref_clock=None,
+                 bandwidth_window_ps: int = 10_000_000):
+        self.bw_window = bandwidth_window_ps
+        self.bw: dict = {}           # channel name -> [window start ps, bytes, pid name]
         self.f = open(path, "w", buffering=1 << 20)
         self.f.write('{"displayTimeUnit": "ns", "otherData": {"generator": "hwsim", '
                      f'"platform": {json.dumps(platform_name)}}}, "traceEvents": [\n')
@@ -90,7 +96,38 @@ class Timeline:
                 pid = "memories" if c.kind == "memory" else "interconnect"
                 self.counter(pid, c.name, ts, {"bytes_in_flight": c.inflight_bytes})
 
+    # -- channel observer interface (called by Channel and Interconnect.transfer) ---------
+    def queue_depth(self, ch, ts_ps: int, depth: int) -> None:
+        if ch.kind in ("link", "memory"):
+            self.counter("memories" if ch.kind == "memory" else "interconnect",
+                         f"queue {ch.name}", ts_ps, {"waiting": depth})
+
+    def burst(self, chans, start_ps: int, hold_ps: int, nbytes: int) -> None:
+        w = self.bw_window
+        for c in chans:
+            if c.kind not in ("link", "memory"):
+                continue
+            acc = self.bw.get(c.name)
+            if acc is None:
+                acc = self.bw[c.name] = [start_ps - start_ps % w, 0,
+                                         "memories" if c.kind == "memory" else "interconnect"]
+            elif start_ps >= acc[0] + w:
+                self._flush_bw(c.name, acc, start_ps)
+            acc[1] += nbytes
+
+    def _flush_bw(self, name, acc, now_ps) -> None:
+        w = self.bw_window
+        self.counter(acc[2], f"bandwidth {name}", acc[0], {"GB_per_s": round(acc[1] * 1000 / w, 6)})
+        end = acc[0] + w
+        if now_ps is None or now_ps >= end + w:  # an idle gap: drop to zero
+            self.counter(acc[2], f"bandwidth {name}", end, {"GB_per_s": 0})
+        if now_ps is not None:
+            acc[0], acc[1] = now_ps - now_ps % w, 0
+
     def close(self) -> None:
+        for name, acc in sorted(self.bw.items()):
+            if acc[1]:
+                self._flush_bw(name, acc, None)
         self.f.write("\n]}\n")
         self.f.close()
 
