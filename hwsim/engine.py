@@ -18,6 +18,7 @@ import simpy
 
 from .errors import SimulationError
 from .interconnect import Channel, Interconnect, Transfer
+from .l1banks import conflict_overhead
 from .mapper import LayerPlan, Mapping, kernel_throughput, map_trace
 from .platform import AimcTile, CoreCluster, Memory, Platform
 from .stats import CATEGORIES, LayerRecord, ResourceStats, SimulationResult, split_cycles
@@ -220,15 +221,30 @@ class Simulation:
         yield from self._hold_engine(cl.name, acct)
         t0 = self.env.now
         dur = cl.clock.cycles_to_ps(int(cycles))
-        yield self.env.timeout(dur)
+        conflict_ps = self._bank_conflict_ps(cl, op, int(cycles) - cl.tile_overhead_cycles, dur)
+        yield self.env.timeout(dur + conflict_ps)
         self.engines[cl.name].release()
-        self.engine_busy_ps[cl.name] += dur
+        self.engine_busy_ps[cl.name] += dur + conflict_ps
         acct.ps["compute"] += dur
+        if conflict_ps:
+            acct.ps["contention"] += conflict_ps
+            acct.add_stall(f"{cl.l1}.banks", conflict_ps)
         e = cl.energy_pj_per_op.get(op, cl.energy_pj_per_op.get("default", 0.0))
         acct.add_energy("compute", cl.name, ops * e)
         if self.timeline is not None:
             self.timeline.span("engines", cl.name, f"{plan.layer.name} t{i} {label}", t0,
                                self.env.now, "compute", {"ops": ops})
+
+    def _bank_conflict_ps(self, cl: CoreCluster, op: str, kernel_cycles: int, dur: int) -> int:
+        """Extra ps the cores stall on L1 bank conflicts during a tile of ``kernel_cycles``
+        conflict-free cycles (model per the L1's ``bank_model``, see :mod:`hwsim.l1banks`)."""
+        l1 = self.platform.components[cl.l1]
+        if l1.banks <= 1 or l1.bank_model == "off" or kernel_cycles <= 0:
+            return 0
+        ov = conflict_overhead(op, cl.cores, l1.banks, l1.bank_model, kernel_cycles)
+        if not ov:
+            return 0
+        return cl.clock.cycles_to_ps(int(cl.clock.ps_to_cycles(dur) + round(kernel_cycles * ov))) - dur
 
     def _aimc_step(self, plan: LayerPlan, tile, i: int, acct: _Acct):
         """All crossbars of the layer work in parallel; each streams its inputs from L1,
