@@ -142,7 +142,7 @@ class Simulation:
         cont = min(waited, max(0, q1 - q0))
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += waited - cont
-        _attribute(acct, xfers, snap, env.now, cont, waited - cont)
+        _attribute(acct, xfers, snap, t0, env.now, cont, waited - cont)
 
     def _hold_engine(self, name: str, acct: _Acct):
         ev = self.engines[name].acquire()
@@ -278,7 +278,7 @@ class Simulation:
         cont = min(rest, q)
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += rest - cont
-        _attribute(acct, xfers, snap, env.now, cont, rest - cont)
+        _attribute(acct, xfers, snap, t0, env.now, cont, rest - cont)
         if self.timeline is not None:
             for xb in plan.aimc.tiles:
                 self.timeline.span("engines", xb, f"{plan.layer.name} t{i} mvm", t0, env.now,
@@ -416,26 +416,41 @@ def _queued_by_resource(xfers: list, now: int) -> dict:
     return d
 
 
-def _attribute(acct: _Acct, xfers: list, snap: dict, now: int, cont: int, stall: int) -> None:
-    """Charge a wait of the layer to resources: the contention part to the resources its
-    transfers queued on meanwhile (in proportion to their queueing, largest remainder), the
-    memory-stall part to the rate-limiting resource of the transfer that completed last."""
+def _attribute(acct: _Acct, xfers: list, snap: dict, t0: int, now: int, cont: int,
+               stall: int) -> None:
+    """Charge a wait of the layer, ``[t0, now)``, to resources: the contention part to the
+    resources its transfers queued on meanwhile (in proportion to their queueing), the
+    memory-stall part to the rate-limiting resource of each transfer in flight meanwhile (in
+    proportion to its overlap with the wait: a staged L3 -> L2 -> L1 load charges mostly the
+    slow hop). Shares are integer ps by largest remainder, so they sum exactly."""
     if cont:
         delta = {k: v - snap.get(k, 0) for k, v in _queued_by_resource(xfers, now).items()}
-        delta = {k: v for k, v in delta.items() if v > 0}
-        total = sum(delta.values())
-        if total:
-            shares = {k: cont * v // total for k, v in delta.items()}
-            left = cont - sum(shares.values())
-            for k in sorted(delta, key=lambda k: (-(cont * delta[k] % total), k))[:left]:
-                shares[k] += 1
-            for k, v in shares.items():
-                acct.add_stall(k, v)
-        else:
+        if not _split(acct, {k: v for k, v in delta.items() if v > 0}, cont):
             stall += cont
     if stall:
-        last = max(xfers, key=lambda t: (t.end_ps or now), default=None)
-        acct.add_stall(last.route.bottleneck if last is not None else "memory", stall)
+        overlap: dict = {}
+        for t in xfers:
+            if t.start_ps is None:
+                continue
+            o = min(now, t.end_ps if t.end_ps is not None else now) - max(t0, t.start_ps)
+            if o > 0:
+                k = t.route.bottleneck
+                overlap[k] = overlap.get(k, 0) + o
+        if not _split(acct, overlap, stall):
+            acct.add_stall("memory", stall)
+
+
+def _split(acct: _Acct, weights: dict, amount: int) -> bool:
+    total = sum(weights.values())
+    if not total:
+        return False
+    shares = {k: amount * v // total for k, v in weights.items()}
+    left = amount - sum(shares.values())
+    for k in sorted(weights, key=lambda k: (-(amount * weights[k] % total), k))[:left]:
+        shares[k] += 1
+    for k, v in shares.items():
+        acct.add_stall(k, v)
+    return True
 
 
 def _wait_stats(ch: Channel, clock, makespan: int) -> dict:
