@@ -47,7 +47,7 @@ class DramTiming:
                  "t_rp", "t_ras", "t_refi", "t_rfc", "closed", "bank_first", "max_tx",
                  "open_row", "act_ps", "last_end", "next_ref", "bus_free", "ahead_t",
                  "ahead_off", "ahead_ps", "peak_bytes_per_ps", "n_hits", "n_misses",
-                 "n_empty", "n_refresh")
+                 "n_empty", "n_refresh", "simple", "simple_hold")
 
     def __init__(self, dram):
         self.dram = dram
@@ -74,6 +74,8 @@ class DramTiming:
         self.ahead_ps = 0
         self.peak_bytes_per_ps = self.atom / self.atom_ps
         self.n_hits = self.n_misses = self.n_empty = self.n_refresh = 0
+        self.simple = self.closed and self.banks == 1 and not self.t_rp and not self.t_ras
+        self.simple_hold: dict = {}
 
     # -- address map ---------------------------------------------------------------------
     def decode(self, addr: int) -> tuple:
@@ -90,54 +92,99 @@ class DramTiming:
     def burst_ps(self, now: int, t, off0: int, off1: int) -> int:
         """Time in ps the data bus is held for bytes [off0, off1) of transfer ``t``,
         starting at ``now`` (the port was granted at ``now``); updates the device state."""
-        if t.row_bytes or t.addr is None:
-            addr = t.address_of(off0)
-        else:
-            addr = t.addr + off0
-        time = max(now, self.bus_free)
-        # the earliest time a command for this burst could be issued: when the controller
-        # first saw it (one segment of look-ahead within a transfer)
+        addr = t.address_of(off0) if t.row_bytes else (t.addr or 0) + off0
+        time = now if now > self.bus_free else self.bus_free
+        n = off1 - off0
+        atom, atom_ps = self.atom, self.atom_ps
+        nr = self.next_ref
+        act_ps, last_end = self.act_ps, self.last_end
+        if self.simple:
+            # closed page, one bank, no tRP/tRAS (HyperRAM): transactions back to back, each
+            # a fixed duration for its size (cached); refreshes fall between transactions
+            durs = self.simple_hold.get(n)
+            if durs is None:
+                max_tx = self.max_tx or n
+                lat = self.t_rcd + self.t_cl
+                durs = tuple(lat + (-(-min(max_tx, n - k) // atom)) * atom_ps
+                             for k in range(0, n, max_tx))
+                self.simple_hold[n] = durs
+            first = True
+            for d in durs:
+                if nr is not None and time >= nr:
+                    if not first:
+                        self.bus_free = time
+                    time = self._refresh(time)
+                    nr = self.next_ref
+                time += d
+                first = False
+            self.bus_free = self.last_end[0] = time
+            self.n_misses += len(durs)
+            return time - now
+        if self.closed:
+            # every transaction: activate (command/address) + latency + data, then precharge
+            max_tx = self.max_tx or n
+            t_rp, t_ras, lat = self.t_rp, self.t_ras, self.t_rcd + self.t_cl
+            while n > 0:
+                seg = n if n < max_tx else max_tx
+                if nr is not None and time >= nr:
+                    time = self._refresh(time)
+                    nr = self.next_ref
+                bank = self.decode(addr)[0] if self.banks > 1 else 0
+                act = max(time, last_end[bank] + t_rp, act_ps[bank] + t_ras + t_rp)
+                act_ps[bank] = act
+                time = act + lat + (-(-seg // atom)) * atom_ps
+                last_end[bank] = self.bus_free = time
+                self.n_misses += 1
+                addr += seg
+                n -= seg
+            self.bus_free = time
+            return time - now
+        # open page: the earliest time a command for this burst could be issued is when the
+        # controller first saw it (one segment of look-ahead within a transfer)
         cmd = self.ahead_ps if (self.ahead_t is t and self.ahead_off == off0) else now
         first = off0 == 0
-        n = off1 - off0
-        rb = self.row_bytes
+        rb, nbk = self.row_bytes, self.banks
+        open_row = self.open_row
+        t_rcd, t_rp, t_ras = self.t_rcd, self.t_rp, self.t_ras
         while n > 0:
-            bank, row, col = self.decode(addr)
-            if self.closed:
-                seg = n if not self.max_tx else min(n, self.max_tx)
+            if self.bank_first:
+                bank, row, col = self.decode(addr)
             else:
-                seg = min(n, rb - col)
-            time = self._refresh(time)
-            cmd = min(max(cmd, 0), time)
-            if self.closed:
-                act = max(time, self.last_end[bank] + self.t_rp, self.act_ps[bank] + self.t_ras + self.t_rp)
-                self.act_ps[bank] = act
-                ready = act + self.t_rcd + self.t_cl
-                self.n_misses += 1
-            elif self.open_row[bank] == row:
+                rest, col = divmod(addr, rb)
+                rest, bank = rest // nbk, rest % nbk
+                row = rest
+            seg = rb - col
+            if n < seg:
+                seg = n
+            if nr is not None and time >= nr:
+                time = self._refresh(time)
+                nr = self.next_ref
+                open_row = self.open_row
+            if cmd > time:
+                cmd = time
+            if open_row[bank] == row:
                 ready = time
                 self.n_hits += 1
             else:
-                if self.open_row[bank] is None:
-                    act = max(cmd, self.last_end[bank])
+                if open_row[bank] is None:
+                    act = max(cmd, last_end[bank])
                     self.n_empty += 1
                 else:
-                    act = max(cmd, self.act_ps[bank] + self.t_ras, self.last_end[bank]) + self.t_rp
+                    act = max(cmd, act_ps[bank] + t_ras, last_end[bank]) + t_rp
                     self.n_misses += 1
-                self.act_ps[bank] = act
-                self.open_row[bank] = row
-                ready = act + self.t_rcd
-            if first and not self.closed:
+                act_ps[bank] = act
+                open_row[bank] = row
+                ready = act + t_rcd
+            if first:
                 ready += self.t_cl
-            first = False
-            start = max(time, ready)
-            end = start + (-(-seg // self.atom)) * self.atom_ps
-            self.last_end[bank] = end
-            self.bus_free = end
+                first = False
+            start = time if time > ready else ready
+            time = start + (-(-seg // atom)) * atom_ps
+            last_end[bank] = self.bus_free = time
             cmd = start       # the next segment is visible while this one streams
-            time = end
             addr += seg
             n -= seg
+        self.bus_free = time
         self.ahead_t, self.ahead_off, self.ahead_ps = t, off1, cmd
         return time - now
 
@@ -160,7 +207,8 @@ class DramTiming:
             self.n_refresh += 1
             nr += refi
         self.next_ref = nr
-        self.open_row = [None] * self.banks
+        if not self.closed:
+            self.open_row = [None] * self.banks
         return time
 
     # -- closed forms (for tests and docs) -----------------------------------------------
