@@ -18,6 +18,7 @@ equal transfers sharing one channel interleave their bursts FIFO and each see 1/
 """
 from __future__ import annotations
 
+import math
 from array import array
 
 import networkx as nx
@@ -138,7 +139,7 @@ class Channel:
         n = self.n_grants
         if not n or not self.wait_samples:
             return 0
-        rank = max(1, -(-int(q * n * 1000) // 1000))  # nearest rank, ceil(q n)
+        rank = max(1, math.ceil(q * n - 1e-9))  # nearest rank
         zeros = n - len(self.wait_samples)
         if rank <= zeros:
             return 0

@@ -103,3 +103,23 @@ def test_l2_port_contention_between_masters():
     p = _platform(masters=2, l2_ports=2, l2_bw=1, link_bw=1 << 20)
     ends, ic = _run(p, [("l2", "l1_0", n, {}), ("l2", "l1_1", n, {})])
     assert ends == [n * NS, n * NS] and ic.port["l2"].n_waits == 0
+
+
+def test_bad_memory_system_fields_are_config_errors():
+    import pytest
+
+    from hwsim.errors import ConfigError
+    from hwsim.platform import apply_overrides
+    base = {"name": "x", "clocks": {"clk": 1_000_000_000}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "clk", "l1": "l1", "kernels": {"add": 1}},
+        "l1": {"type": "memory", "level": "L1", "clock": "clk"},
+        "dma": {"type": "dma", "clock": "clk"}},
+        "links": [{"between": ["l1", "dma"], "clock": "clk", "bandwidth_bytes_per_cycle": 4}]}
+    for path, value, needle in [("links.0.arbitration", "round-robin", "round_robin"),
+                                ("components.l1.arbitration", "lifo", "arbitration"),
+                                ("components.l1.bank_model", "exact", "bank_model"),
+                                ("components.dma.queue_depth", -1, "queue_depth"),
+                                ("components.dma.max_outstanding_bursts", 1.5, "max_outstanding_bursts")]:
+        with pytest.raises(ConfigError) as e:
+            platform_from_dict(apply_overrides(base, {path: value}))
+        assert needle in str(e.value), str(e.value)
