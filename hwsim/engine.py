@@ -30,7 +30,7 @@ from .units import PS_PER_S
 class _Acct:
     """Per-layer accumulator: ps by category, bytes by route, energy by category."""
 
-    __slots__ = ("ps", "bytes", "energy", "waits", "comp_energy", "stall_by")
+    __slots__ = ("ps", "bytes", "energy", "waits", "comp_energy", "by_res")
 
     def __init__(self):
         self.ps = dict.fromkeys(CATEGORIES, 0)
@@ -38,11 +38,14 @@ class _Acct:
         self.energy = {"compute": 0.0, "data_movement": 0.0, "programming": 0.0, "leakage": 0.0}
         self.waits: dict = {}     # resource -> ps this layer's transfers queued on it
         self.comp_energy: dict = {}
-        self.stall_by: dict = {}  # resource -> ps of the layer's stall/contention it caused
+        # category ("memory_stall" | "contention") -> resource -> ps of the layer's time in
+        # that category charged to the resource (each sums to the category's ps)
+        self.by_res: dict = {"memory_stall": {}, "contention": {}}
 
-    def add_stall(self, resource: str, ps: int) -> None:
+    def add_stall(self, resource: str, ps: int, category: str = "contention") -> None:
         if ps:
-            self.stall_by[resource] = self.stall_by.get(resource, 0) + ps
+            d = self.by_res[category]
+            d[resource] = d.get(resource, 0) + ps
 
     def add_energy(self, category: str, component: str, pj: float) -> None:
         self.energy[category] += pj
@@ -347,11 +350,15 @@ class Simulation:
             worst = max(CATEGORIES, key=lambda c: acct.ps[c])
             bottleneck = worst
             top, top_ps = "", 0
-            if acct.stall_by:  # the resource the layer waited on most (stall + contention)
-                top = max(sorted(acct.stall_by), key=lambda k: acct.stall_by[k])
-                top_ps = acct.stall_by[top]
-            if worst in ("memory_stall", "contention") and top:
-                bottleneck = f"{worst}:{top}"
+            both = dict(acct.by_res["memory_stall"])
+            for k, v in acct.by_res["contention"].items():
+                both[k] = both.get(k, 0) + v
+            if both:  # the resource the layer waited on most (stall + contention)
+                top = max(sorted(both), key=lambda k: both[k])
+                top_ps = both[top]
+            if worst in ("memory_stall", "contention") and acct.by_res[worst]:
+                d = acct.by_res[worst]
+                bottleneck = f"{worst}:{max(sorted(d), key=lambda k: d[k])}"
             records.append(LayerRecord(
                 name=l.name, op=l.op, engine=pl.engine, engine_kind=pl.engine_kind,
                 start_ps=start, end_ps=end, cycles=sum(cyc),
@@ -361,7 +368,8 @@ class Simulation:
                 weights_in=(pl.weight_mem or ("crossbar" if pl.aimc else "-")),
                 output_in=pl.output_mem, l1_bytes=pl.l1_bytes, bytes_moved=dict(sorted(acct.bytes.items())),
                 bytes_by_level=dict(sorted(by_level.items())), energy_pj=dict(acct.energy),
-                waits_ps=dict(sorted(acct.stall_by.items())), bottleneck=bottleneck,
+                waits_ps=dict(sorted(acct.by_res["contention"].items())), bottleneck=bottleneck,
+                stall_ps=dict(sorted(acct.by_res["memory_stall"].items())),
                 queued_ps=dict(sorted(acct.waits.items())), top_wait=top,
                 top_wait_cycles=ref.ps_to_cycles(top_ps),
                 crossbar_utilisation=pl.aimc.utilisation if pl.aimc else None))
@@ -436,11 +444,11 @@ def _attribute(acct: _Acct, xfers: list, snap: dict, t0: int, now: int, cont: in
             if o > 0:
                 k = t.route.bottleneck
                 overlap[k] = overlap.get(k, 0) + o
-        if not _split(acct, overlap, stall):
-            acct.add_stall("memory", stall)
+        if not _split(acct, overlap, stall, "memory_stall"):
+            acct.add_stall("memory", stall, "memory_stall")
 
 
-def _split(acct: _Acct, weights: dict, amount: int) -> bool:
+def _split(acct: _Acct, weights: dict, amount: int, category: str = "contention") -> bool:
     total = sum(weights.values())
     if not total:
         return False
@@ -449,7 +457,7 @@ def _split(acct: _Acct, weights: dict, amount: int) -> bool:
     for k in sorted(weights, key=lambda k: (-(amount * weights[k] % total), k))[:left]:
         shares[k] += 1
     for k, v in shares.items():
-        acct.add_stall(k, v)
+        acct.add_stall(k, v, category)
     return True
 
 

@@ -315,9 +315,13 @@ class Interconnect:
             chans.append(self.link_dir[(a, b)])
         if dma is not None and (dma.name, "rd") in self.dma_dir:
             chans.append(self.dma_dir[(dma.name, _dma_direction(self.platform, nodes))])
-        src = self.platform.components[nodes[0]]
-        prio = dma.priority if dma is not None else getattr(src, "priority", 0)
-        return Route(nodes[0], nodes[-1], list(nodes), chans, dma, priority=prio)
+        comps = self.platform.components
+        # the master: the DMA engine, else the endpoint that is not a memory (AIMC streamer)
+        master = next((n for n in (nodes[0], nodes[-1]) if not isinstance(comps[n], Memory)),
+                      nodes[0])
+        prio = dma.priority if dma is not None else getattr(comps[master], "priority", 0)
+        return Route(nodes[0], nodes[-1], list(nodes), chans, dma,
+                     requester=dma.name if dma is not None else master, priority=prio)
 
     # --------------------------------------------------------------------------------------
     def transfer(self, route: Route, nbytes: int, tag=None, transfer: Transfer | None = None):

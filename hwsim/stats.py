@@ -55,9 +55,10 @@ class LayerRecord:
     bytes_moved: dict            # "src->dst" -> bytes
     bytes_by_level: dict         # memory level -> bytes read + written by transfers
     energy_pj: dict              # category -> pJ
-    waits_ps: dict               # resource -> ps of this layer's stall + contention it caused
+    waits_ps: dict               # resource -> ps of this layer's contention charged to it
     bottleneck: str              # the category or resource that cost the most time
     crossbar_utilisation: float | None = None
+    stall_ps: dict = field(default_factory=dict)   # resource -> ps of memory stall charged to it
     queued_ps: dict = field(default_factory=dict)  # resource -> ps its transfers queued on it
     top_wait: str = ""           # the resource the layer waited on most ("" if it never waited)
     top_wait_cycles: int = 0     # ... and for how long (reference-clock cycles)

@@ -12,19 +12,23 @@ TRACE = "traces/mobilenetv2_bottleneck.json"
 
 
 def test_stall_attribution_is_complete_and_names_the_resource():
-    """Every ps of memory stall and contention of every layer is charged to exactly one
-    resource (waits_ps sums to it), and the bottleneck/top_wait name the largest."""
+    """Every ps of memory stall (stall_ps) and contention (waits_ps) of every layer is
+    charged to exactly one resource, and the bottleneck / top_wait name the largest."""
     sim = Simulation(load_platform("platforms/pulp_cluster.yaml"), load_trace(TRACE))
     res = sim.run()
     for rec in res.layers:
         acct = sim.accts[rec.name]
-        assert sum(rec.waits_ps.values()) == acct.ps["memory_stall"] + acct.ps["contention"]
-        if rec.waits_ps:
-            top = max(rec.waits_ps.values())
-            assert rec.waits_ps[rec.top_wait] == top
+        assert sum(rec.waits_ps.values()) == acct.ps["contention"]
+        assert sum(rec.stall_ps.values()) == acct.ps["memory_stall"]
+        both = {k: rec.waits_ps.get(k, 0) + rec.stall_ps.get(k, 0)
+                for k in set(rec.waits_ps) | set(rec.stall_ps)}
+        if both:
+            top = max(both.values())
+            assert both[rec.top_wait] == top
             assert rec.top_wait_cycles == res.reference_clock.ps_to_cycles(top)
-            if rec.bottleneck.startswith(("memory_stall", "contention")):
-                assert rec.bottleneck.endswith(":" + rec.top_wait)
+            for cat, d in (("memory_stall", rec.stall_ps), ("contention", rec.waits_ps)):
+                if rec.bottleneck.startswith(cat + ":"):
+                    assert d[rec.bottleneck.split(":", 1)[1]] == max(d.values())
 
 
 def test_slow_dram_becomes_the_named_bottleneck():
