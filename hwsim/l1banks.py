@@ -170,9 +170,14 @@ def _run(streams, banks: int, accesses, seed: int, find_period: bool, max_cycles
     seen: dict = {}
     hist = []
     cycle = 0
-    total = accesses if accesses is not None else None
+    if accesses is None:
+        total = None
+    elif isinstance(accesses, int):
+        total = [accesses] * n
+    else:
+        total = list(accesses)
     while True:
-        if total is not None and all(d >= total for d in done) and all(p < 0 for p in pending):
+        if total is not None and all(d >= m for d, m in zip(done, total)) and all(p < 0 for p in pending):
             break
         if cycle >= max_cycles:
             break
@@ -193,7 +198,7 @@ def _run(streams, banks: int, accesses, seed: int, find_period: bool, max_cycles
         for i, s in enumerate(streams):
             b = pending[i]
             if b < 0:
-                if total is not None and done[i] >= total:
+                if total is not None and done[i] >= total[i]:
                     continue
                 if s.random:
                     if buf[bpos] % den[i] >= num[i]:    # Bernoulli(activity)
@@ -237,8 +242,9 @@ def _result(streams, cycles, presented, conflicts, stalls, done) -> BankResult:
                       st / ideal if ideal else 0.0)
 
 
-def detailed(streams, banks: int, accesses: int, seed: int = 0) -> BankResult:
-    """Simulate ``accesses`` accesses of every stream, cycle by cycle."""
+def detailed(streams, banks: int, accesses, seed: int = 0) -> BankResult:
+    """Simulate ``accesses`` accesses of every stream (an int, or one count per stream),
+    cycle by cycle."""
     if banks <= 0:
         raise ValueError("banks must be > 0")
     out = _run(streams, banks, accesses, seed, False, max_cycles=1 << 62)
@@ -313,8 +319,8 @@ def conflict_overhead(op: str, cores: int, banks: int, mode: str = "fast",
     if v is None:
         streams = kernel_streams(kernel, cores)
         if mode == "detailed":
-            acts = max(1, int(cycles * max(float(s.activity) for s in streams if s.core)))
-            v = detailed(streams, banks, acts).overhead
+            # each requester's accesses in ``cycles`` conflict-free cycles
+            v = detailed(streams, banks, [max(1, math.ceil(cycles * s.activity)) for s in streams]).overhead
         else:
             v = fast(streams, banks).overhead
         _CACHE[key] = v
