@@ -112,7 +112,14 @@ class Channel:
                 # request up): one zero-delay event, only on contended non-FIFO channels
                 self.env.timeout(0).callbacks.append(self._grant_next)
                 return
-            self._grant_next(None)  # FIFO: hand the server over directly
+            # FIFO: hand the server over directly (Channel._grant_next, inlined)
+            now = self.env.now
+            n = len(q)
+            self.queue_area += n * (now - self.queue_t)
+            self.queue_t = now
+            q.popleft().succeed()
+            if self.observer is not None:
+                self.observer.queue_depth(self, now, n - 1)
         else:
             self.in_use -= 1
 
