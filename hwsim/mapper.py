@@ -119,6 +119,9 @@ def kernel_throughput(cluster: CoreCluster, op: str, bits: int) -> float | None:
 # ------------------------------------------------------------------------------------------
 def map_trace(platform: Platform, trace: Trace) -> Mapping:
     """Map every layer of ``trace`` onto ``platform``."""
+    from .hetero_mapper import map_hetero, uses_hetero_mapper
+    if uses_hetero_mapper(platform):   # AIMC tiles, depthwise accelerators, several clusters
+        return map_hetero(platform, trace)
     clusters = platform.of_type(CoreCluster)
     if not clusters:
         raise MappingError(f"{platform.file}: the mapper needs a core_cluster (it runs the "
@@ -294,7 +297,7 @@ def _tile_ops(l: Layer, co: int, rows: int) -> int:
 
 
 def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aimc, xb,
-                producers) -> LayerPlan:
+                producers, prefer_row_tiles: bool = False) -> LayerPlan:
     cout, ho, wo, *_ = _geometry(l)
     budget = l1.size_bytes
     with_w = kind == "cores" and l.is_weighted
@@ -332,7 +335,7 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
             for h0 in range(0, ho, rows):
                 i, w, o = _tile_bytes(l, c1 - c0, h0, min(ho, h0 + rows), with_w and h0 == 0)
                 dma += i + w + o
-        key = (dma, n_co * n_h, -co)
+        key = (dma, n_co * n_h, -co) if not prefer_row_tiles else (n_co, dma, n_co * n_h, -co)
         if best is None or key < best[0]:
             best = (key, co, rows, ws(rows))
     if best is None:
