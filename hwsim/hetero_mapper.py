@@ -243,14 +243,10 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
                                f"left of {l2.name} ({max(l2_left, 0)} B) and the platform has no L3")
 
     # --- plans ------------------------------------------------------------------------------
-    plans = []
     engines_of: dict = {}
+    blocks_of: dict = {}
     for l in trace.layers:
         kind, cl = kinds[l.name], cls[home_of[l.name]]
-        srcs = trace.producers(l)
-        in_mem = tensor_mem[srcs[0]] if srcs else tensor_mem["<input>"]
-        out_mem = tensor_mem[l.name]
-        l1 = cl.l1 if not multi else dataclasses.replace(cl.l1, size_bytes=cl.l1.size_bytes // 2)
         if kind == "dw_accelerator":
             engines_of[l.name] = {cl.dw[0].name}
         elif kind == "aimc":
@@ -259,20 +255,34 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
                 blocks = tuple((pool[i][1].name, r, c) for i, r, c in assign[l.name])
             else:
                 blocks = tuple((pool[i][1].name, r, c) for i, (r, c) in enumerate(lb.blocks))
-            names = tuple(dict.fromkeys(b[0] for b in blocks))
-            engines_of[l.name] = set(names) | ({cl.core.name} if lb.partials > 1 else set())
+            blocks_of[l.name] = blocks
+            engines_of[l.name] = {b[0] for b in blocks} | ({cl.core.name} if lb.partials > 1 else set())
         else:
             engines_of[l.name] = {cl.core.name}
-        pipelined = bool(pol.pipeline and srcs and
-                         all(not (engines_of[s] & engines_of[l.name]) for s in srcs))
+    piped = {l.name: bool(pol.pipeline and trace.producers(l) and all(
+        not (engines_of[s] & engines_of[l.name]) for s in trace.producers(l))) for l in trace.layers}
+    in_pipe = {n for n, v in piped.items() if v}
+    in_pipe |= {s for l in trace.layers if piped[l.name] for s in trace.producers(l)}
+    plans = []
+    for l in trace.layers:
+        kind, cl = kinds[l.name], cls[home_of[l.name]]
+        srcs = trace.producers(l)
+        in_mem = tensor_mem[srcs[0]] if srcs else tensor_mem["<input>"]
+        out_mem = tensor_mem[l.name]
+        l1 = cl.l1 if not multi else dataclasses.replace(cl.l1, size_bytes=cl.l1.size_bytes // 2)
+        pipelined = piped[l.name]
+        # row tiles first (full channel groups) so a pipelined consumer can start early
         plan = _tile_layer(l, "cores" if kind != "aimc" else "aimc", cl.core, l1, in_mem,
                            weight_mem.get(l.name), out_mem, None, None, srcs,
-                           prefer_row_tiles=pol.pipeline)
+                           prefer_row_tiles=l.name in in_pipe)
         plan.l1 = cl.l1.name
         plan.pipelined = pipelined
         if kind == "dw_accelerator":
             plan.engine, plan.engine_kind = cl.dw[0].name, "dw_accelerator"
         elif kind == "aimc":
+            lb = lbs[l.name]
+            blocks = blocks_of[l.name]
+            names = tuple(dict.fromkeys(b[0] for b in blocks))
             xb = pool[0][1]
             pl = AimcPlacement(
                 tiles=names, row_splits=lb.row_splits, col_splits=lb.col_splits,
