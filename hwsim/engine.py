@@ -18,6 +18,7 @@ import simpy
 
 from .errors import SimulationError
 from .interconnect import Channel, Interconnect, Transfer
+from .efficiency import efficiency_totals
 from .pipeline import RowProgress, rows_needed, steady_state, tile_rows
 from .mapper import LayerPlan, Mapping, kernel_throughput, map_trace
 from .platform import AimcTile, CoreCluster, Memory, Platform
@@ -415,6 +416,7 @@ class Simulation:
         busy = dict(self.engine_busy_ps)
         busy.update({ch.name: ch.busy_ps / ch.capacity for ch in self.ic.channels})
         setup.update(steady_state(busy, makespan))
+        setup.update(efficiency_totals(p, records, makespan, sum(by_comp.values())))
         return SimulationResult(
             platform=p.name, trace=self.trace.name, reference_clock=ref, layers=records,
             makespan_ps=makespan, resources=resources,
