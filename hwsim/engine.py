@@ -187,6 +187,8 @@ class Simulation:
         env.process(loader())
         env.process(storer())
         for i, tile in enumerate(tiles):
+            if pipelined:   # waiting for the producer's rows is idle time, not a memory stall
+                yield from self._await_rows(plan, i)
             yield from self._wait(loaded[i], load_x[i], acct)
             if i >= 2:
                 yield from self._wait(stored[i - 2], store_x[i - 2], acct)
@@ -318,7 +320,9 @@ class Simulation:
 
             def one(xb_name=xb_name, rows=rows, nbytes=nbytes):
                 xb: AimcTile = comps[xb_name]
-                yield from self._hold_engine(xb_name, acct)
+                ev = self.engines[xb_name].acquire()   # its wait is part of the programming span
+                if ev is not None:
+                    yield ev
                 yield from self._move(plan.weight_mem, xb_name, nbytes,
                                       (plan.layer.name, "weights"), [], acct)
                 dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)

@@ -172,8 +172,18 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     cls = _clusters(platform)
     multi = len(cls) > 1
     pool = [(ci, t) for ci, c in enumerate(cls) for t in c.tiles]   # all crossbars, cluster order
-    kinds = {l.name: _choose(platform, l, cls, pol, len(pool)) for l in trace.layers}
     xb0 = pool[0][1] if pool else None
+    # dense layers first; a depthwise layer may take crossbars only while every weight so far
+    # stays stationary (the "fastest" policy never trades stationarity for a crossbar)
+    kinds = {l.name: _choose(platform, l, cls, pol, len(pool)) for l in trace.layers if l.op != "depthwise"}
+    left = len(pool) - sum(layer_blocks(l, xb0).n_blocks for l in trace.layers
+                           if kinds.get(l.name) == "aimc")
+    for l in trace.layers:
+        if l.op == "depthwise":
+            fixed = l.engine not in (None, "auto") or pol.depthwise != "fastest"
+            kinds[l.name] = _choose(platform, l, cls, pol, len(pool) if fixed else max(0, left))
+            if kinds[l.name] == "aimc":
+                left -= layer_blocks(l, xb0).n_blocks
     demands = [(l.name, layer_blocks(l, xb0)) for l in trace.layers if kinds[l.name] == "aimc"]
     lbs = dict(demands)
 
@@ -259,8 +269,20 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
             engines_of[l.name] = {b[0] for b in blocks} | ({cl.core.name} if lb.partials > 1 else set())
         else:
             engines_of[l.name] = {cl.core.name}
+    # crossbars reprogrammed per layer: no pipelining into them, and each waits for the previous
+    # layer that used one of its crossbars (its weights are overwritten)
     piped = {l.name: bool(pol.pipeline and trace.producers(l) and all(
-        not (engines_of[s] & engines_of[l.name]) for s in trace.producers(l))) for l in trace.layers}
+        not (engines_of[s] & engines_of[l.name]) for s in trace.producers(l))
+        and not (kinds[l.name] == "aimc" and not program_once)) for l in trace.layers}
+    extra_deps: dict = {}
+    if not program_once:
+        last_user: dict = {}
+        for l in trace.layers:
+            if kinds[l.name] == "aimc":
+                prev = {last_user[b[0]] for b in blocks_of[l.name] if b[0] in last_user}
+                extra_deps[l.name] = tuple(sorted(prev - set(trace.producers(l))))
+                for b in blocks_of[l.name]:
+                    last_user[b[0]] = l.name
     in_pipe = {n for n, v in piped.items() if v}
     in_pipe |= {s for l in trace.layers if piped[l.name] for s in trace.producers(l)}
     plans = []
@@ -277,6 +299,9 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
                            prefer_row_tiles=l.name in in_pipe)
         plan.l1 = cl.l1.name
         plan.pipelined = pipelined
+        if extra_deps.get(l.name):
+            plan.depends_on = plan.depends_on + extra_deps[l.name]
+            plan.notes.append("waits for " + ", ".join(extra_deps[l.name]) + " (shared crossbars)")
         if kind == "dw_accelerator":
             plan.engine, plan.engine_kind = cl.dw[0].name, "dw_accelerator"
         elif kind == "aimc":
