@@ -300,6 +300,7 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
     with_w = kind == "cores" and l.is_weighted
     best = None
     seen = set()
+    in_total: dict = {}   # rows per tile -> input bytes over all row tiles (all channels)
     for k in range(1, cout + 1):
         co = -(-cout // k)
         if co in seen:
@@ -326,12 +327,12 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
                 hi = mid - 1
         rows = lo
         n_h = -(-ho // rows)
-        dma = 0
-        for c0 in range(0, cout, co):
-            c1 = min(cout, c0 + co)
-            for h0 in range(0, ho, rows):
-                i, w, o = _tile_bytes(l, c1 - c0, h0, min(ho, h0 + rows), with_w and h0 == 0)
-                dma += i + w + o
+        # Weights and outputs move once whatever the tiling; inputs (with their halo) are
+        # reloaded for every channel tile unless the op is channel-wise.
+        if rows not in in_total:
+            in_total[rows] = sum(_tile_bytes(l, cout, h0, min(ho, h0 + rows), False)[0]
+                                 for h0 in range(0, ho, rows))
+        dma = in_total[rows] * (n_co if l.op in ("conv2d", "pointwise", "linear") else 1)
         key = (dma, n_co * n_h, -co)
         if best is None or key < best[0]:
             best = (key, co, rows, ws(rows))
