@@ -148,6 +148,12 @@ class Simulation:
         acct = _Acct()
         self.accts[layer.name] = acct
         if plan.aimc is not None and plan.aimc.program_each_inference:
+            # A layer that (re)programs its crossbars owns them from programming to its last
+            # MVM: another layer must not rewrite them in between. Layers with stationary
+            # weights hold their crossbars per tile step only, so layers packed on one
+            # crossbar, or pipelined, interleave their MVMs.
+            for xb in plan.aimc.tiles:
+                yield from self._hold_engine(xb, acct)
             yield from self._program(plan, acct)
 
         tiles, n = plan.tiles, len(plan.tiles)
@@ -198,8 +204,9 @@ class Simulation:
                 yield from self._core_step(plan, tile.ops, layer.op, i, acct)
             computed[i].succeed()
         yield from self._wait(stored[n - 1], store_x[n - 1], acct)
-        for i in range(n - 1):  # all stores complete in order; this never waits
-            assert stored[i].processed
+        if plan.aimc is not None and plan.aimc.program_each_inference:
+            for xb in plan.aimc.tiles:
+                self.engines[xb].release()
         self.spans[name] = (start, env.now)
         self.progress[name].advance(self.progress[name].total)
         if self.timeline is not None:
@@ -246,8 +253,10 @@ class Simulation:
         env = self.env
         comps = self.platform.components
         pl = plan.aimc
-        for xb in pl.tiles:
-            yield from self._hold_engine(xb, acct)
+        own = not pl.program_each_inference     # else the layer holds them already
+        if own:
+            for xb in pl.tiles:
+                yield from self._hold_engine(xb, acct)
         t0 = env.now
         xfers: list = []
         blocks = getattr(pl, "blocks", None) or tuple((n, None, None) for n in pl.tiles)
@@ -274,7 +283,8 @@ class Simulation:
         yield simpy.AllOf(env, procs)
         span = env.now - t0
         for xb in pl.tiles:
-            self.engines[xb].release()
+            if own:
+                self.engines[xb].release()
             self.engine_busy_ps[xb] += span
         acct.ps["compute"] += mvm_ps
         rest = span - mvm_ps
@@ -310,8 +320,9 @@ class Simulation:
             yield simpy.AllOf(env, [env.timeout(mvm_ps), env.process(s_in()), env.process(s_out())])
 
     def _program(self, plan: LayerPlan, acct: _Acct):
-        """Write the layer's weights into its crossbars: DMA each block's weights to its tile,
-        then program its rows (``program_cycles_per_row`` each; tiles in parallel)."""
+        """Write the layer's weights into its crossbars (already held by the layer): DMA each
+        block's weights to its tile, then program its rows (``program_cycles_per_row`` each;
+        tiles in parallel)."""
         env = self.env
         comps = self.platform.components
         t0 = env.now
@@ -320,20 +331,17 @@ class Simulation:
 
             def one(xb_name=xb_name, rows=rows, nbytes=nbytes):
                 xb: AimcTile = comps[xb_name]
-                ev = self.engines[xb_name].acquire()   # its wait is part of the programming span
-                if ev is not None:
-                    yield ev
                 yield from self._move(plan.weight_mem, xb_name, nbytes,
                                       (plan.layer.name, "weights"), [], acct)
                 dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
                 yield env.timeout(dur)
-                self.engine_busy_ps[xb_name] += dur
                 acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
-                self.engines[xb_name].release()
 
             procs.append(env.process(one()))
         yield simpy.AllOf(env, procs)
         acct.ps["programming"] += env.now - t0
+        for xb in plan.aimc.tiles:
+            self.engine_busy_ps[xb] += env.now - t0
         if self.timeline is not None:
             for xb in plan.aimc.tiles:
                 self.timeline.span("engines", xb, f"{plan.layer.name} program", t0, env.now,

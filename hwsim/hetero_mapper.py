@@ -271,8 +271,11 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
             engines_of[l.name] = {cl.core.name}
     # crossbars reprogrammed per layer: no pipelining into them, and each waits for the previous
     # layer that used one of its crossbars (its weights are overwritten)
-    piped = {l.name: bool(pol.pipeline and trace.producers(l) and all(
-        not (engines_of[s] & engines_of[l.name]) for s in trace.producers(l))
+    def deps(l):
+        return [s for s in trace.producers(l) if s in engines_of]   # not the network input
+
+    piped = {l.name: bool(pol.pipeline and deps(l) and all(
+        not (engines_of[s] & engines_of[l.name]) for s in deps(l))
         and not (kinds[l.name] == "aimc" and not program_once)) for l in trace.layers}
     extra_deps: dict = {}
     if not program_once:
@@ -284,7 +287,7 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
                 for b in blocks_of[l.name]:
                     last_user[b[0]] = l.name
     in_pipe = {n for n, v in piped.items() if v}
-    in_pipe |= {s for l in trace.layers if piped[l.name] for s in trace.producers(l)}
+    in_pipe |= {s for l in trace.layers if piped[l.name] for s in deps(l)}
     plans = []
     for l in trace.layers:
         kind, cl = kinds[l.name], cls[home_of[l.name]]

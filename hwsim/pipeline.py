@@ -53,6 +53,8 @@ class RowProgress:
 def tile_rows(plan, i: int) -> tuple:
     """(channel group index, h0, h1, last channel group?) of tile ``i`` of ``plan``."""
     ho = plan.layer.out_hw[0]
+    if "rows" not in plan.tile_shape:   # a hand-built plan: rows complete with its last tile
+        return 0, 0, ho, i == len(plan.tiles) - 1
     rows = plan.tile_shape["rows"]
     n_h = -(-ho // rows)
     n_c = -(-plan.layer.out_channels // plan.tile_shape["channels"])

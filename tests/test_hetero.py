@@ -10,7 +10,7 @@ from hwsim.errors import ConfigError
 from hwsim.generate import expand_generators
 from hwsim.platform import platform_from_dict
 
-from test_aimc import L, trace, xbar_platform
+from .test_aimc import L, trace, xbar_platform
 
 PLATFORMS = ["platforms/pulp_imc_cluster.yaml", "platforms/diana_soc.yaml",
              "platforms/pulp_imc_cluster_multi.yaml"]
