@@ -51,7 +51,11 @@ def run_compare(trace_path: str, platform_args: list) -> list:
     rows = []
     for arg in platform_args:
         path, ov, label = parse_platform_arg(arg)
-        res = simulate(load_platform(path, ov or None), trace)
+        try:
+            res = simulate(load_platform(path, ov or None), trace)
+        except HwsimError as e:     # one platform that cannot run the network: say why
+            rows.append({"platform": label, "trace": trace.name, "error": str(e)})
+            continue
         d = res.summary_dict()
         cyc = d["cycles_by_category"]
         tot = sum(cyc.values()) or 1
@@ -78,6 +82,9 @@ def format_table(rows: list, markdown: bool = False) -> str:
            "energy: ideal/excess/data/post/prog/leak %", "engines c/a/dw", "AIMC weights"]
     body = []
     for r in rows:
+        if "error" in r:
+            body.append([r["platform"], "cannot run: " + r["error"][:120]] + [""] * (len(hdr) - 2))
+            continue
         ts = "/".join(f"{100 * r['time_split'][c]:.0f}" for c in CATEGORIES)
         es = "/".join(f"{100 * r['energy_split'][k]:.0f}" for k in GAP_KEYS)
         eng = r["engines"]
@@ -103,6 +110,7 @@ def plot(rows: list, path: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise HwsimError("--plot needs matplotlib: pip install 'hwsim[plot]'") from None
+    rows = [r for r in rows if "error" not in r]
     names = [r["platform"] for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4 + 0.2 * len(rows)))
     axes[0].barh(names, [r["latency_ms"] for r in rows])

@@ -254,12 +254,16 @@ class Simulation:
         comps = self.platform.components
         pl = plan.aimc
         own = not pl.program_each_inference     # else the layer holds them already
+        blocks = getattr(pl, "blocks", None) or tuple((n, None, None) for n in pl.tiles)
+        active = getattr(plan, "tile_blocks", None)
+        if active is not None:   # only the blocks producing this tile's channels work
+            blocks = tuple(blocks[k] for k in active[i])
+        names = tuple(dict.fromkeys(b[0] for b in blocks))
         if own:
-            for xb in pl.tiles:
+            for xb in names:
                 yield from self._hold_engine(xb, acct)
         t0 = env.now
         xfers: list = []
-        blocks = getattr(pl, "blocks", None) or tuple((n, None, None) for n in pl.tiles)
         islices = getattr(pl, "islices", 1)
         pix = tile.mvms // islices
         per: dict = {}
@@ -274,7 +278,7 @@ class Simulation:
             acc[1] += b_out
         procs = []
         mvm_ps = 0
-        for xb_name in pl.tiles:
+        for xb_name in names:
             xb: AimcTile = comps[xb_name]
             mps = xb.clock.cycles_to_ps(tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles))
             mvm_ps = max(mvm_ps, mps)
@@ -282,7 +286,7 @@ class Simulation:
             acct.add_energy("compute", xb_name, tile.mvms * xb.energy_pj_per_mvm)
         yield simpy.AllOf(env, procs)
         span = env.now - t0
-        for xb in pl.tiles:
+        for xb in names:
             if own:
                 self.engines[xb].release()
             self.engine_busy_ps[xb] += span
@@ -293,7 +297,7 @@ class Simulation:
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += rest - cont
         if self.timeline is not None:
-            for xb in pl.tiles:
+            for xb in names:
                 self.timeline.span("engines", xb, f"{plan.layer.name} t{i} mvm", t0, env.now,
                                    "compute", {"mvms": tile.mvms})
         if tile.acc_ops:

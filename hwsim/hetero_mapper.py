@@ -299,7 +299,7 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
         # row tiles first (full channel groups) so a pipelined consumer can start early
         plan = _tile_layer(l, "cores" if kind != "aimc" else "aimc", cl.core, l1, in_mem,
                            weight_mem.get(l.name), out_mem, None, None, srcs,
-                           prefer_row_tiles=l.name in in_pipe)
+                           prefer_row_tiles=l.name in in_pipe or kind == "aimc")
         plan.l1 = cl.l1.name
         plan.pipelined = pipelined
         if extra_deps.get(l.name):
@@ -321,7 +321,7 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
                 packed=packed and lb.n_blocks == 1)
             plan.engine, plan.engine_kind, plan.aimc = names[0], "aimc", pl
             plan.weight_mem = weight_mem.get(l.name) if not program_once else None
-            plan.tiles = _aimc_tiles(l, plan, pl, xb)
+            plan.tiles, plan.tile_blocks = _aimc_tiles(l, plan, pl, xb)
             if pl.packed:
                 plan.notes.append("packed with other layers on a shared crossbar")
         if multi:   # data already in this L1 need no DMA
@@ -350,23 +350,45 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     )
 
 
+def _block_channels(l: Layer, pl: AimcPlacement, xb: AimcTile) -> list:
+    """Output channels ``[c0, c1)`` each block of ``pl`` produces."""
+    out = []
+    if pl.diagonal:
+        c0 = 0
+        for _, _, c in pl.blocks:
+            ch = c // pl.wslices
+            out.append((c0, c0 + ch))
+            c0 += ch
+        return out
+    for k in range(len(pl.blocks)):
+        j = k % pl.col_splits
+        lo, hi = j * xb.cols, min((j + 1) * xb.cols, l.out_channels * pl.wslices)
+        out.append((lo // pl.wslices, -(-hi // pl.wslices)))
+    return out
+
+
 def _aimc_tiles(l: Layer, plan: LayerPlan, pl: AimcPlacement, xb: AimcTile) -> tuple:
-    """Rebuild the tiling's tiles with AIMC work: per crossbar ``mvms = pixels * islices``;
-    stream bytes summed over the layer's blocks; ``(partials - 1)`` additions per output."""
+    """Rebuild the tiling's tiles with AIMC work. A tile of output channels ``[c0, c1)`` uses
+    the blocks producing them (``tile_blocks[i]``: indices into ``pl.blocks``); each runs
+    ``pixels * islices`` MVMs; stream bytes are summed over those blocks; ``partials - 1``
+    additions per output."""
     cout, ho, wo, *_ = _geometry(l)
     co, rows = plan.tile_shape["channels"], plan.tile_shape["rows"]
-    out, i = [], 0
+    chans = _block_channels(l, pl, xb)
+    out, active, i = [], [], 0
     for c0 in range(0, cout, co):
         c1 = min(cout, c0 + co)
+        act = tuple(k for k, (b0, b1) in enumerate(chans) if b0 < c1 and b1 > c0)
         for h0 in range(0, ho, rows):
             h1 = min(ho, h0 + rows)
             t = plan.tiles[i]
             i += 1
             pix = (h1 - h0) * wo * l.batch
             out.append(Tile(loads=t.loads, ops=t.ops, stores=t.stores, mvms=pix * pl.islices,
-                            stream_in=sum(-(-pix * r * l.bits_input // 8) for _, r, _ in pl.blocks),
-                            stream_out=sum(-(-pix * pl.islices * c * xb.output_bits // 8)
-                                           for _, _, c in pl.blocks),
+                            stream_in=sum(-(-pix * pl.blocks[k][1] * l.bits_input // 8) for k in act),
+                            stream_out=sum(-(-pix * pl.islices * pl.blocks[k][2] * xb.output_bits // 8)
+                                           for k in act),
                             acc_ops=pix * (c1 - c0) * (pl.partials - 1)))
+            active.append(act)
     assert i == len(plan.tiles)
-    return tuple(out)
+    return tuple(out), tuple(active)

@@ -289,3 +289,18 @@ def test_aimc_hint_too_large_is_a_mapping_error():
     p = platform_from_dict(xbar_platform(64, 64, tiles=1))
     with pytest.raises(MappingError, match="crossbars"):
         hwsim.mapper.map_trace(p, trace(L("a", "pointwise", 128, 64, engine="aimc")))
+
+
+def test_channel_tiles_only_run_their_crossbars():
+    """cout 512 on 256-column crossbars: 2 column blocks. An L1 too small for a full-channel
+    output row forces channel tiles; each tile runs only the block producing its channels, so
+    the MVM count (and energy) is pixels x 2 blocks whatever the tiling."""
+    e = 1000.0
+    t = trace({"name": "a", "op": "pointwise", "input_shape": [64, 2, 64], "output_shape": [512, 2, 64]})
+    p = platform_from_dict(xbar_platform(tiles=2, e_mvm=e, l1_size=48 * 1024))
+    sim = Simulation(p, t)
+    r = sim.run()
+    plan = sim.mapping.plans[0]
+    assert plan.tile_shape["channels"] < 512
+    assert {len(a) for a in plan.tile_blocks} == {1}
+    assert r.layer("a").energy_pj["compute"] == pytest.approx(2 * 64 * 2 * e)
