@@ -186,6 +186,14 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
                 left -= layer_blocks(l, xb0).n_blocks
     demands = [(l.name, layer_blocks(l, xb0)) for l in trace.layers if kinds[l.name] == "aimc"]
     lbs = dict(demands)
+    if demands and pol.overflow == "cores" and dedicated(demands)[1] > len(pool) \
+            and pack(demands, xb0.rows, xb0.cols, capacity=len(pool))[0] is None:
+        keep = _keep_stationary(trace, demands, cls[0].core, xb0, len(pool))
+        if keep is not None:
+            for name, _ in demands:
+                if name not in keep:
+                    kinds[name] = "cores"
+            demands = [d for d in demands if d[0] in keep]
 
     # --- crossbar allocation ----------------------------------------------------------------
     assign, need = dedicated(demands)
@@ -348,6 +356,27 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
                  "pipelined_layers": sum(1 for p in plans if p.pipelined),
                  "depthwise_policy": pol.depthwise},
     )
+
+
+def _keep_stationary(trace, demands, core, xb0, capacity):
+    """Greedy subset of AIMC layers that fits the crossbars (packed), most MACs per block
+    first; layers pinned to ``aimc`` or without a core kernel must stay. None if they cannot."""
+    layers = {l.name: l for l in trace.layers}
+    order = {n: i for i, (n, _) in enumerate(demands)}
+
+    def must(n):
+        l = layers[n]
+        return l.engine not in (None, "auto", "cores") or kernel_throughput(core, l.op, l.bits_key) is None
+
+    ranked = sorted(demands, key=lambda d: (not must(d[0]), -layers[d[0]].macs / d[1].n_blocks, order[d[0]]))
+    keep: set = set()
+    for name, lb in ranked:
+        trial = [d for d in demands if d[0] in keep or d[0] == name]
+        if pack(trial, xb0.rows, xb0.cols, capacity=capacity)[0] is not None:
+            keep.add(name)
+        elif must(name):
+            return None
+    return keep
 
 
 def _block_channels(l: Layer, pl: AimcPlacement, xb: AimcTile) -> list:

@@ -5,6 +5,7 @@ mapping:
   depthwise: fastest      # fastest | crossbar | cores | dw_accelerator
   pipeline: true          # layers on disjoint engines overlap at row granularity
   accelerators: on        # off: every layer on the cores (a digital-only run of the same chip)
+  overflow: cores         # cores | reprogram: what happens when the weights exceed the crossbars
 ```
 
 * ``depthwise``: where depthwise layers run. ``fastest`` estimates each candidate's time with
@@ -16,6 +17,10 @@ mapping:
   as soon as the producer has written them (row-tile granularity).
 * ``accelerators``: ``off`` pins every layer to the core cluster, for the "same chip without
   its accelerators" baseline.
+* ``overflow``: when the crossbar-eligible layers' weights exceed the arrays even packed,
+  ``cores`` keeps the layers with the most MACs per crossbar block stationary (greedy) and runs
+  the others on the cores; ``reprogram`` keeps every such layer on the crossbars and programs
+  them each inference (time and energy reported as ``programming``).
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ class Policy:
     depthwise: str = "fastest"
     pipeline: bool = True
     accelerators: bool = True
+    overflow: str = "cores"
 
 
 def _bool(v, file, fld):
@@ -46,7 +52,7 @@ def parse_policy(raw, file="<dict>") -> Policy:
         return Policy()
     if not isinstance(raw, dict):
         raise ConfigError(file, "mapping", "expected a mapping, e.g. {depthwise: fastest}")
-    allowed = ("depthwise", "pipeline", "accelerators")
+    allowed = ("depthwise", "pipeline", "accelerators", "overflow")
     for k in raw:
         if k not in allowed:
             raise ConfigError(file, f"mapping.{k}", "unknown mapping policy field", did_you_mean(k, allowed))
@@ -55,7 +61,10 @@ def parse_policy(raw, file="<dict>") -> Policy:
         raise ConfigError(file, "mapping.depthwise", f"invalid value {dw!r}",
                           did_you_mean(str(dw), DEPTHWISE_CHOICES) or
                           "one of " + ", ".join(DEPTHWISE_CHOICES))
-    return Policy(depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
+    ov = raw.get("overflow", "cores")
+    if ov not in ("cores", "reprogram"):
+        raise ConfigError(file, "mapping.overflow", f"invalid value {ov!r}", "one of cores, reprogram")
+    return Policy(overflow=ov, depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
                   accelerators=_bool(raw.get("accelerators", True), file, "mapping.accelerators"))
 
 

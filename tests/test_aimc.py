@@ -220,8 +220,19 @@ def test_programming_once_when_weights_fit():
     assert d["setup_programming_s"] == pytest.approx(64 * 1000 / 100e6)
 
 
-def test_programming_each_inference_when_weights_exceed_arrays():
+def test_overflow_to_cores_keeps_the_busiest_layers_stationary():
+    # 3 crossbars, two 2-block layers: only one stays; b has more MACs per block (hw 8 vs 4)
     p = platform_from_dict(xbar_platform(64, 64, tiles=3, prog_cycles=1000, prog_pj=50.0))
+    t = trace(L("a", "pointwise", 128, 64, hw=4), L("b", "pointwise", 128, 64, hw=8, inputs=["a"]))
+    r = hwsim.simulate(p, t)
+    assert [l.engine_kind for l in r.layers] == ["cores", "aimc"]
+    assert r.mapping["aimc_programmed"] == "once"
+    assert all(l.programming_cycles == 0 for l in r.layers)
+
+
+def test_programming_each_inference_when_weights_exceed_arrays():
+    p = platform_from_dict(xbar_platform(64, 64, tiles=3, prog_cycles=1000, prog_pj=50.0,
+                                         mapping={"overflow": "reprogram"}))
     r = hwsim.simulate(p, _two_split_layers())
     assert r.mapping["aimc_programmed"] == "each inference"
     assert r.summary_dict()["setup_programming_pj"] == 0
