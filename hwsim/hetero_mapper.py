@@ -6,8 +6,9 @@
 
 * **Engine choice** per layer: the trace hint, else the platform's ``mapping`` policy
   (:mod:`hwsim.policy`): dense layers (conv2d / pointwise / linear, groups = 1) go to the
-  crossbars when their blocks fit the platform's arrays; depthwise layers go where the policy
-  says (``fastest`` compares the closed-form estimates of :func:`estimate_ps`).
+  crossbars when their blocks fit the platform's arrays and (``dense: fastest``) the
+  closed-form estimate of :func:`estimate_ps` is no slower than the cores'; depthwise layers go
+  where the policy says (``fastest`` compares the estimates of every engine that can run them).
 * **Crossbar allocation** (:mod:`hwsim.aimc`): one crossbar per block in layer order when all
   blocks fit the arrays (weights programmed once, before inference); else single-block layers
   are packed several per crossbar; if even that does not fit, every AIMC layer programs its
@@ -157,7 +158,8 @@ def _choose(platform, l: Layer, cls: list, pol, n_tiles: int) -> str:
                 raise MappingError(f"layer {l.name}: mapping.depthwise pins {pol.depthwise}, "
                                    "which cannot run it on this platform")
     elif l.op in ("conv2d", "pointwise", "linear") and l.groups == 1 and aimc_ok:
-        kind = "aimc"
+        faster = estimate_ps(platform, l, "aimc", cl0, lb) <= estimate_ps(platform, l, "cores", cl0)
+        kind = "aimc" if pol.dense == "crossbar" or faster else "cores"
     else:
         kind = "cores"
     if kind == "cores" and kernel_throughput(cl0.core, l.op, l.bits_key) is None:

@@ -6,6 +6,7 @@ mapping:
   pipeline: true          # layers on disjoint engines overlap at row granularity
   accelerators: on        # off: every layer on the cores (a digital-only run of the same chip)
   overflow: cores         # cores | reprogram: what happens when the weights exceed the crossbars
+  dense: fastest          # fastest | crossbar: conv / pointwise / linear layers that fit a crossbar
 ```
 
 * ``depthwise``: where depthwise layers run. ``fastest`` estimates each candidate's time with
@@ -17,6 +18,9 @@ mapping:
   as soon as the producer has written them (row-tile granularity).
 * ``accelerators``: ``off`` pins every layer to the core cluster, for the "same chip without
   its accelerators" baseline.
+* ``dense``: ``fastest`` puts a dense layer (conv2d / pointwise / linear) on the crossbars only
+  when its closed-form estimate is no slower than the cores' (a tiny layer can lose: each MVM
+  costs the full analog latency however few cells it uses); ``crossbar`` whenever it fits.
 * ``overflow``: when the crossbar-eligible layers' weights exceed the arrays even packed,
   ``cores`` keeps the layers with the most MACs per crossbar block stationary (greedy) and runs
   the others on the cores; ``reprogram`` keeps every such layer on the crossbars and programs
@@ -37,6 +41,7 @@ class Policy:
     pipeline: bool = True
     accelerators: bool = True
     overflow: str = "cores"
+    dense: str = "fastest"
 
 
 def _bool(v, file, fld):
@@ -52,7 +57,7 @@ def parse_policy(raw, file="<dict>") -> Policy:
         return Policy()
     if not isinstance(raw, dict):
         raise ConfigError(file, "mapping", "expected a mapping, e.g. {depthwise: fastest}")
-    allowed = ("depthwise", "pipeline", "accelerators", "overflow")
+    allowed = ("depthwise", "pipeline", "accelerators", "overflow", "dense")
     for k in raw:
         if k not in allowed:
             raise ConfigError(file, f"mapping.{k}", "unknown mapping policy field", did_you_mean(k, allowed))
@@ -64,7 +69,10 @@ def parse_policy(raw, file="<dict>") -> Policy:
     ov = raw.get("overflow", "cores")
     if ov not in ("cores", "reprogram"):
         raise ConfigError(file, "mapping.overflow", f"invalid value {ov!r}", "one of cores, reprogram")
-    return Policy(overflow=ov, depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
+    dn = raw.get("dense", "fastest")
+    if dn not in ("fastest", "crossbar"):
+        raise ConfigError(file, "mapping.dense", f"invalid value {dn!r}", "one of fastest, crossbar")
+    return Policy(dense=dn, overflow=ov, depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
                   accelerators=_bool(raw.get("accelerators", True), file, "mapping.accelerators"))
 
 

@@ -315,3 +315,11 @@ def test_channel_tiles_only_run_their_crossbars():
     assert plan.tile_shape["channels"] < 512
     assert {len(a) for a in plan.tile_blocks} == {1}
     assert r.layer("a").energy_pj["compute"] == pytest.approx(2 * 64 * 2 * e)
+
+
+@pytest.mark.parametrize("dense,kind", [("fastest", "cores"), ("crossbar", "aimc")])
+def test_dense_policy(dense, kind):
+    # an 8x8 pointwise layer: 16 MVMs of 10,000 cycles on the crossbar vs 1,024 MACs / 16 per
+    # cycle = 64 cycles on the cores -> "fastest" keeps it on the cores
+    p = platform_from_dict(xbar_platform(mvm=10_000, mapping={"dense": dense}))
+    assert hwsim.mapper.map_trace(p, trace(L("a", "pointwise", 8, 8, hw=4))).plans[0].engine_kind == kind
