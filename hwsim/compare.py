@@ -112,21 +112,25 @@ def plot(rows: list, path: str) -> None:
         raise HwsimError("--plot needs matplotlib: pip install 'hwsim[plot]'") from None
     rows = [r for r in rows if "error" not in r]
     names = [r["platform"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4 + 0.2 * len(rows)))
+    fig, axes = plt.subplots(1, 3, sharey=True, figsize=(17, 1.8 + 0.45 * len(rows)),
+                             gridspec_kw={"width_ratios": [1, 1.4, 1]})
     axes[0].barh(names, [r["latency_ms"] for r in rows])
-    axes[0].set_xlabel("latency (ms)")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("latency (ms, log)")
     left = [0.0] * len(rows)
     for k in GAP_KEYS:
         vals = [r["energy_split"][k] * r["energy_uj"] for r in rows]
         axes[1].barh(names, vals, left=left, label=k)
         left = [a + b for a, b in zip(left, vals)]
-    axes[1].set_xlabel("energy per inference (uJ)")
-    axes[1].legend(fontsize=7)
+    axes[1].set_xlabel("energy per inference (uJ) by where it went")
+    axes[1].legend(fontsize=7, loc="lower right")
     axes[2].barh(names, [r["achieved_tops_per_w"] for r in rows], label="achieved")
-    axes[2].scatter([r["peak_tops_per_w"] for r in rows], names, marker="|", s=200, color="k", label="peak")
+    axes[2].scatter([r["peak_tops_per_w"] for r in rows], names, marker="|", s=300, color="k",
+                    label="peak (best engine)")
     axes[2].set_xscale("log")
-    axes[2].set_xlabel("TOPS/W")
-    axes[2].legend(fontsize=7)
+    axes[2].set_xlabel("TOPS/W (log)")
+    axes[2].legend(fontsize=7, loc="lower right")
+    axes[0].invert_yaxis()
     fig.suptitle(rows[0]["trace"] if rows else "")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
