@@ -258,7 +258,7 @@ class Simulation:
         active = getattr(plan, "tile_blocks", None)
         if active is not None:   # only the blocks producing this tile's channels work
             blocks = tuple(blocks[k] for k in active[i])
-        names = tuple(dict.fromkeys(b[0] for b in blocks))
+        names = tuple(sorted({b[0] for b in blocks}))   # one global order: no hold cycles
         if own:
             for xb in names:
                 yield from self._hold_engine(xb, acct)
@@ -431,7 +431,7 @@ class Simulation:
         setup = self._setup_cost()
         busy = dict(self.engine_busy_ps)
         busy.update({ch.name: ch.busy_ps / ch.capacity for ch in self.ic.channels})
-        setup.update(steady_state(busy, makespan))
+        setup.update(steady_state(busy, makespan, stages=set(self.engine_busy_ps)))
         setup.update(efficiency_totals(p, records, makespan, sum(by_comp.values())))
         return SimulationResult(
             platform=p.name, trace=self.trace.name, reference_clock=ref, layers=records,

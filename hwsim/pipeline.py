@@ -75,8 +75,11 @@ def rows_needed(consumer, producer, h0: int, h1: int) -> int:
     return max(0, min(p_rows, (h1 - 1) * s - pt + kh))
 
 
-def steady_state(busy_ps: dict, makespan_ps: int) -> dict:
-    """Period, throughput and per-stage utilisation from per-inference busy times (ps)."""
+def steady_state(busy_ps: dict, makespan_ps: int, stages=None) -> dict:
+    """Period, throughput and per-stage utilisation from per-inference busy times (ps).
+
+    ``busy_ps`` covers every resource (the period is the busiest one's); ``stages`` names the
+    engines reported as pipeline stages (default: all resources)."""
     busy = {k: v for k, v in busy_ps.items() if v > 0}
     if not busy:
         return {"steady_state_period_s": 0.0, "steady_state_inferences_per_s": 0.0,
@@ -86,4 +89,5 @@ def steady_state(busy_ps: dict, makespan_ps: int) -> dict:
     return {"steady_state_period_s": period / 1e12,
             "steady_state_inferences_per_s": 1e12 / period if period else math.inf,
             "pipeline_bottleneck": name,
-            "stage_utilisation": {k: v / period for k, v in sorted(busy.items())}}
+            "stage_utilisation": {k: v / period for k, v in sorted(busy.items())
+                                  if stages is None or k in stages}}

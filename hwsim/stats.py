@@ -171,7 +171,9 @@ class SimulationResult:
                 f"{k} {100 * v / d['energy_pj']:.1f}%" for k, v in gap.items() if v and d["energy_pj"]))
         if d.get("steady_state_inferences_per_s"):
             lines.append(f"pipeline     steady state {d['steady_state_inferences_per_s']:.2f} inferences/s "
-                         f"(bottleneck {d['pipeline_bottleneck']})")
+                         f"(bottleneck {d['pipeline_bottleneck']}); stage utilisation " + ", ".join(
+                             f"{k} {100 * v:.0f}%" for k, v in sorted(
+                                 d["stage_utilisation"].items(), key=lambda kv: -kv[1])[:4]))
         if self.mapping.get("aimc_programmed", "n/a") != "n/a":
             lines.append(f"AIMC         weights programmed {self.mapping['aimc_programmed']}"
                          f" ({self.mapping['crossbars_needed']} of "
