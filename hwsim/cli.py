@@ -42,6 +42,18 @@ def _run(args) -> int:
     return 0
 
 
+def _import_onnx(args) -> int:
+    from .onnx_import import import_onnx
+
+    trace = import_onnx(args.model, name=args.name, bits=args.bits,
+                        on_unsupported="skip-with-warning" if args.skip_unsupported else "error")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    trace.save(args.output)
+    print(f"{args.output}: {len(trace.layers)} layers, {trace.total_macs:,} MACs, "
+          f"{trace.total_params:,} params")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="hwsim", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -55,6 +67,16 @@ def main(argv=None) -> int:
     run.add_argument("--resources", action="store_true", help="print the per-resource table")
     run.add_argument("-q", "--quiet", action="store_true", help="summary only, no layer table")
     run.set_defaults(func=_run)
+    imp = sub.add_parser("import-onnx", help="convert an ONNX model into a layer trace")
+    imp.add_argument("model", help="ONNX model file")
+    imp.add_argument("-o", "--output", required=True, metavar="FILE", help="trace JSON to write")
+    imp.add_argument("--name", help="trace name (default: the ONNX graph name)")
+    imp.add_argument("--bits", type=int, default=8,
+                     help="bit width of tensors no Quantize/DequantizeLinear specifies (default 8)")
+    imp.add_argument("--skip-unsupported", action="store_true",
+                     help="replace unsupported nodes by free pass-throughs (with a warning) "
+                          "instead of failing")
+    imp.set_defaults(func=_import_onnx)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
