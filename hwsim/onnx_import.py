@@ -202,7 +202,8 @@ class _Importer:
         bits_in = self.act_bits.get(in_tensors[0], self.bits)
         lay = dict(name=name, op=op, input_shape=tuple(input_shape),
                    output_shape=tuple(output_shape), bits_input=bits_in,
-                   bits_weight=bits_in, bits_output=self.bits,  # weight-free: unused bias=False, activation=None,
+                   bits_weight=bits_in, bits_output=self.bits,  # weight: set by weighted ops
+                   bias=False, activation=None,
                    inputs=tuple(self.producer[t] for t in in_tensors), batch=self.batch,
                    _out=out_tensor)
         lay.update(kw)
