@@ -81,11 +81,10 @@ SUPPORTED = LAYER_OPS | FREE_OPS | CONST_OPS | set(ACTIVATIONS)
 
 def _onnx():
     try:
-        import onnx  # noqa: F401
+        import onnx
     except ImportError:  # pragma: no cover - exercised only without the extra
         raise ConfigError("<onnx>", "", "the 'onnx' package is not installed",
                           "pip install 'hwsim[onnx]' (or pip install onnx)") from None
-    import onnx
     return onnx
 
 

@@ -64,8 +64,8 @@ def _x_rows(l: Layer, h0: int, h1: int) -> int:
 def tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool) -> tuple:
     """(input, weight, output) bytes of a tile of ``co`` domain channels x rows [h0, h1)."""
     bt = l.batch
-    cout, (ho, wo) = l.out_channels, l.out_hw
-    cin, (h, w) = l.in_channels, l.in_hw
+    cout, wo = l.out_channels, l.out_hw[1]
+    cin, w = l.in_channels, l.in_hw[1]
     if l.op == "optimizer_step":
         s = OPTIMIZERS[l.optimizer]["state_tensors"]
         state = _b(co * s, l.bits_output)
@@ -85,7 +85,7 @@ def tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool) -> tuple
         return _b(x, l.bits_input) + _b(dy, l.bits_output), wt, 0
     # grad_input and pooling gradients: the domain is the forward input
     if l.fwd_op == "linear":
-        dy, xin, rows_w = cout * bt, 0, bt
+        dy, xin = cout * bt, 0
         out = co * bt
     else:
         dyc = cout if l.fwd_op in ("conv2d", "pointwise") else -(-co * cout // cin)

@@ -26,7 +26,6 @@ def trace_to_onnx(trace, *, bn=False, matmul=False, qdq=False, batch=1, opset=17
     x = "x"
     in_shape = [batch] + list(first.input_shape)
     tensor = {NETWORK_INPUT: x}
-    qbits = {8: TensorProto.INT8, 16: TensorProto.INT16}
 
     def q(t, bits, name):
         """QuantizeLinear + DequantizeLinear of activation t (QDQ format)."""

@@ -161,3 +161,16 @@ def test_cli_import_onnx(tmp_path):
     assert normalised(trace) == normalised(ds_cnn())
     assert json.loads(out.read_text())["totals"]["macs"] == ds_cnn().total_macs
     assert main(["import-onnx", str(tmp_path / "missing.onnx"), "-o", str(out)]) == 2
+
+
+def test_cli_skip_unsupported(tmp_path, capsys):
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("Erf", ["c"], ["y"], name="erf")]
+    path = tmp_path / "erf.onnx"
+    onnx.save(_tiny(nodes, [_w("w", [4, 3, 3, 3])]), path)
+    out = tmp_path / "erf.json"
+    assert main(["import-onnx", str(path), "-o", str(out)]) == 2
+    assert "Erf (node 'erf')" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="Erf"):
+        assert main(["import-onnx", str(path), "-o", str(out), "--skip-unsupported"]) == 0
+    assert [l.name for l in load_trace(out).layers] == ["conv"]

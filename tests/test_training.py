@@ -7,7 +7,6 @@ Adam keeps 2 state tensors per parameter (Kingma & Ba, ICLR 2015, Algorithm 1: m
 momentum SGD 1, SGD none.
 """
 import copy
-import math
 
 import pytest
 
@@ -249,3 +248,20 @@ def test_cli_train(tmp_path, capsys):
     assert main(args + ["--train", "last:1", "--precision", "fp16"]) == 0
     assert main(args + ["--batch", "2"]) == 2
     assert main(args + ["--train", "last:x"]) == 2
+
+
+@pytest.mark.slow
+def test_training_table_in_docs_is_current():
+    """docs/training.md's table is what tools/training_table.py produces now."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "tools"))
+    try:
+        import training_table
+    finally:
+        sys.path.pop(0)
+    doc = (root / "docs" / "training.md").read_text()
+    body = doc.split(training_table.BEGIN, 1)[1].split(training_table.END, 1)[0]
+    assert body.strip() == training_table.table().strip()
