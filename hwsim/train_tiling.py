@@ -12,7 +12,8 @@ asks, per tile, for (input, weight, output) bytes and the ops. For the training 
 * ``*_grad_input``: domain = the forward input (C_in, H, W) (``[F]`` -> F x 1 x 1). A dX tile
   of ``ci`` channels x rows [a, b) reads the dY rows that reach it, ``o`` in
   ``[ceil((a + pad_top - kh + 1) / s), floor((b - 1 + pad_top) / s)]`` clipped to the map,
-  of all C_out channels (depthwise: its ``ci * C_out / C_in``), and the W slice of its input
+  of the C_out / groups channels of each group its channels belong to (all C_out for
+  groups = 1, ``ci * C_out / C_in`` for depthwise), and the W slice of its input
   channels (``ci * kh*kw * C_out / groups`` at ``bits.weight``, loaded once per channel
   tile). Ops: the layer's MACs shared in proportion to the tile's dX elements (rounded up; a
   tile cannot know its exact share of the stride/padding pattern, so a layer's tile ops may
@@ -88,7 +89,9 @@ def tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool) -> tuple
         dy, xin = cout * bt, 0
         out = co * bt
     else:
-        dyc = cout if l.fwd_op in ("conv2d", "pointwise") else -(-co * cout // cin)
+        # dY channels of the groups the tile's input channels belong to (all for groups = 1,
+        # its own channels x multiplier for depthwise; pooling: its own channels)
+        dyc = min(cout, -(-co // (cin // l.groups)) * (cout // l.groups))
         dy = dyc * _dy_rows(l, h0, h1) * wo * bt
         out = co * (h1 - h0) * w * bt
         xin = out if l.op == "maxpool_grad" else 0
