@@ -91,7 +91,8 @@ def tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool) -> tuple
     else:
         # dY channels of the groups the tile's input channels belong to (all for groups = 1,
         # its own channels x multiplier for depthwise; pooling: its own channels)
-        dyc = min(cout, -(-co // (cin // l.groups)) * (cout // l.groups))
+        dyc = co if l.fwd_op in ("maxpool", "avgpool") else \
+            min(cout, -(-co // (cin // l.groups)) * (cout // l.groups))
         dy = dyc * _dy_rows(l, h0, h1) * wo * bt
         out = co * (h1 - h0) * w * bt
         xin = out if l.op == "maxpool_grad" else 0

@@ -265,3 +265,25 @@ def test_training_table_in_docs_is_current():
     doc = (root / "docs" / "training.md").read_text()
     body = doc.split(training_table.BEGIN, 1)[1].split(training_table.END, 1)[0]
     assert body.strip() == training_table.table().strip()
+
+
+def test_pool_and_depthwise_grad_tiles_read_their_own_channels():
+    """Channel-tiled dX of a depthwise conv / max-pool reads only its channels of dY (and, for
+    max-pool, its X rows): with L1 forcing channel tiles, the planned bytes sum to the whole
+    tensors exactly once (stride 1 and 'same' padding, so no halo rows are re-read at the
+    edges of a full-height tile)."""
+    first = Layer("c0", "pointwise", (16, 8, 8), (16, 8, 8))
+    dw = Layer("dw", "depthwise", (16, 8, 8), (16, 8, 8), kernel=(3, 3), padding=(1, 1, 1, 1),
+               groups=16, inputs=("c0",))
+    pool = Layer("pool", "maxpool", (16, 8, 8), (16, 8, 8), kernel=(3, 3),
+                 padding=(1, 1, 1, 1), bias=False, inputs=("dw",))
+    fwd = Trace("t", (first, dw, pool))
+    step = training_step(fwd, "all", precision="int8")
+    plans = {pl.layer.name: pl for pl in map_trace(platform(**{"components.l1.size_bytes": 2600}),
+                                                   step).plans}
+    gi = plans["dw.grad_input"]
+    assert gi.tile_shape["channels"] < 16 and gi.tile_shape["rows"] == 8
+    assert gi.planned_bytes() == {"l2->l1": 16 * 64 + 16 * 9, "l1->l2": 16 * 64}
+    gp = plans["pool.grad_input"]
+    assert gp.tile_shape["channels"] < 16 and gp.tile_shape["rows"] == 8
+    assert gp.planned_bytes() == {"l2->l1": 2 * 16 * 64, "l1->l2": 16 * 64}
