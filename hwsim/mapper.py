@@ -220,7 +220,7 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
     return Mapping(
         plans=plans,
         program_once=[p for p in plans if p.aimc and not p.aimc.program_each_inference],
-        weights_in_l3_bytes=sum(p.layer.weight_bytes for p in plans
+        weights_in_l3_bytes=sum(p.layer.stored_param_bytes for p in plans
                                 if p.weight_mem and l3 is not None and p.weight_mem == l3.name),
         summary={"crossbars_needed": need, "crossbars_available": len(aimc_tiles),
                  "aimc_programmed": ("once" if program_once else "each inference")
