@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from .aimc import LayerBlocks, dedicated, layer_blocks, mvm_job_cycles, pack
 from .dw_accel import DwAccelerator, digital_clusters
 from .errors import MappingError
-from .mapper import AimcMapping, LayerPlan, Mapping, Tile, _geometry, _tile_layer, kernel_throughput
+from .mapper import (AimcMapping, LayerPlan, Mapping, Tile, _geometry, _place, _tile_layer,
+                     kernel_throughput)
 from .platform import AimcTile, Platform
 from .policy import policy_of
 from .trace import Layer, Trace
@@ -228,39 +229,14 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     l3 = (platform.memories("L3") or [None])[0]
     if l2 is None and l3 is None:
         raise MappingError(f"{platform.file}: no L2 or L3 memory to hold activations and weights")
-    home = l2 or l3
-    tensor_mem: dict = {}
-    for l in trace.layers:
-        fits = l2 is not None and l.input_bytes + l.output_bytes <= l2.size_bytes
-        for t in (trace.producers(l) or ("<input>",)) + (l.name,):
-            if not fits:
-                if l3 is None:
-                    raise MappingError(
-                        f"layer {l.name}: input+output {l.input_bytes + l.output_bytes} B exceed "
-                        f"{home.name} ({home.size_bytes} B) and the platform has no L3")
-                tensor_mem[t] = l3.name
-            else:
-                tensor_mem.setdefault(t, home.name)
+    training = trace.meta.get("training") or {}
+    updated = set(training.get("trainable", ()))     # weights rewritten by a training step
+    tensor_mem, weight_mem = _place(trace, l2, l3, kinds, program_once, updated)
     if multi:   # outputs resident in their home L1 when they fit half of it
         for l in trace.layers:
             l1 = cls[home_of[l.name]].l1
             if l.output_bytes <= l1.size_bytes // 2:
                 tensor_mem[l.name] = l1.name
-    resident_act = max((l.input_bytes + l.output_bytes for l in trace.layers
-                        if tensor_mem[l.name] == home.name), default=0)
-    l2_left = (l2.size_bytes - resident_act) if l2 else 0
-    weight_mem: dict = {}
-    for l in trace.layers:
-        if not l.is_weighted or (kinds[l.name] == "aimc" and program_once):
-            continue
-        if l2 is not None and l.weight_bytes <= l2_left:
-            weight_mem[l.name] = l2.name
-            l2_left -= l.weight_bytes
-        elif l3 is not None:
-            weight_mem[l.name] = l3.name
-        else:
-            raise MappingError(f"layer {l.name}: weights ({l.weight_bytes} B) do not fit what is "
-                               f"left of {l2.name} ({max(l2_left, 0)} B) and the platform has no L3")
 
     # --- plans ------------------------------------------------------------------------------
     engines_of: dict = {}
@@ -326,11 +302,12 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
                 tiles=names, row_splits=lb.row_splits, col_splits=lb.col_splits,
                 rows_used=sum(b[1] for b in blocks),
                 utilisation=lb.weight_cells / (len(names) * xb.rows * xb.cols),
-                program_each_inference=not program_once, blocks=blocks, islices=lb.islices,
+                program_each_inference=not program_once or l.name in updated, blocks=blocks,
+                islices=lb.islices,
                 wslices=lb.wslices, partials=lb.partials, diagonal=lb.diagonal,
                 packed=packed and lb.n_blocks == 1)
             plan.engine, plan.engine_kind, plan.aimc = names[0], "aimc", pl
-            plan.weight_mem = weight_mem.get(l.name) if not program_once else None
+            plan.weight_mem = weight_mem.get(l.name) if pl.program_each_inference else None
             plan.tiles, plan.tile_blocks = _aimc_tiles(l, plan, pl, xb)
             if pl.packed:
                 plan.notes.append("packed with other layers on a shared crossbar")
@@ -346,7 +323,7 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     return Mapping(
         plans=plans,
         program_once=[p for p in plans if p.aimc and not p.aimc.program_each_inference],
-        weights_in_l3_bytes=sum(p.layer.weight_bytes for p in plans
+        weights_in_l3_bytes=sum(p.layer.stored_param_bytes for p in plans
                                 if p.weight_mem and p.weight_mem == l3name),
         summary={"crossbars_needed": need, "crossbars_available": len(pool),
                  "crossbars_used": len(used), "crossbar_packing": packed,
