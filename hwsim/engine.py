@@ -16,7 +16,8 @@ import time as _time
 
 import simpy
 
-from .errors import SimulationError
+from .errors import DeadlockError, SimulationError, SimulationLimitError
+from .faults import LIVELOCK_EVENTS, drive, wait_report
 from .interconnect import Channel, Interconnect, Transfer
 from .mapper import LayerPlan, Mapping, kernel_throughput, map_trace
 from .platform import AimcTile, CoreCluster, Memory, Platform
@@ -61,25 +62,55 @@ class Simulation:
         self.spans: dict = {}
 
     # ------------------------------------------------------------------------------------
-    def run(self, until_ps: int | None = None) -> SimulationResult:
+    def run(self, until_ps: int | None = None, max_sim_s: float | None = None,
+            max_wall_s: float | None = None, livelock_events: int = LIVELOCK_EVENTS) -> SimulationResult:
+        """Run to completion. Limits (see :mod:`hwsim.faults`): ``until_ps`` / ``max_sim_s``
+        on simulated time, ``max_wall_s`` on wall-clock time; hitting one with layers left
+        raises :class:`SimulationLimitError`. A drained event queue (deadlock) or
+        ``livelock_events`` events without time advancing raise :class:`DeadlockError`."""
         wall0 = _time.perf_counter()
-        for plan in self.mapping.plans:
-            self.env.process(self._layer(plan))
+        self.procs = {plan.layer.name: self.env.process(self._layer(plan))
+                      for plan in self.mapping.plans}
+        limit_ps = until_ps
+        if max_sim_s is not None:
+            s_ps = int(max_sim_s * PS_PER_S)
+            limit_ps = s_ps if limit_ps is None else min(limit_ps, s_ps)
         try:
-            self.env.run(until=until_ps)
+            why = drive(self.env, limit_ps, max_wall_s, livelock_events)
         finally:
             if self.timeline is not None:
                 self.timeline.close()
         unfinished = [n for n, ev in self.done.items() if not ev.processed]
         if unfinished:
-            raise SimulationError(f"simulation stopped at {self.env.now} ps with {len(unfinished)} "
-                                  f"layers unfinished (first: {unfinished[0]})")
+            self._fault(why, unfinished, limit_ps, max_wall_s)
         wall = _time.perf_counter() - wall0
         events = next(self.env._eid)  # SimPy numbers every scheduled event
         result = self._collect()
         result.perf = {"wall_s": wall, "events": events, "events_per_s": events / wall if wall else 0,
                        "sim_cycles_per_s": result.cycles / wall if wall else 0}
         return result
+
+    def _fault(self, why: str, unfinished: list, limit_ps, max_wall_s):
+        """Raise the error that says why the run stopped with ``unfinished`` layers."""
+        now, total = self.env.now, len(self.done)
+        done_n = total - len(unfinished)
+        running = [n for n in unfinished if n in self.accts]
+        got = (f"{done_n} of {total} layers done, simulated time reached {now} ps "
+               f"({self.platform.reference_clock.ps_to_cycles(now):,} cycles of "
+               f"{self.platform.reference_clock.name})")
+        if running:
+            got += "; running: " + ", ".join(running[:5]) + (" ..." if len(running) > 5 else "")
+        if why in ("sim_limit", "wall_limit"):
+            what = (f"simulated-time limit {limit_ps} ps" if why == "sim_limit"
+                    else f"wall-clock limit {max_wall_s} s")
+            raise SimulationLimitError(f"{what} reached: {got}", why[:-6], now, done_n, total, running)
+        report = wait_report(self.ic.channels + list(self.engines.values()), self.done, self.procs,
+                             {p.layer.name: p.depends_on for p in self.mapping.plans})
+        if why == "livelock":
+            raise DeadlockError(f"livelock: simulated time stopped advancing at {now} ps while "
+                                f"layers remain ({got})", report, now, done_n, total, "livelock")
+        raise DeadlockError(f"deadlock: no event left to process while layers remain ({got})",
+                            report, now, done_n, total, "deadlock")
 
     # ------------------------------------------------------------------------------------
     def _move(self, src: str, dst: str, nbytes: int, tag, xfers: list, acct: _Acct):
@@ -359,11 +390,18 @@ class Simulation:
         return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
 
 
-def simulate(platform: Platform, trace: Trace, timeline=None, until_ps: int | None = None) -> SimulationResult:
+def simulate(platform: Platform, trace: Trace, timeline=None, until_ps: int | None = None,
+             max_sim_s: float | None = None, max_wall_s: float | None = None) -> SimulationResult:
     """Map ``trace`` onto ``platform``, run it, and return the :class:`SimulationResult`.
 
     Args:
         timeline: optional path of a Chrome-trace/Perfetto JSON file to write.
-        until_ps: optional limit on simulated time (raises if layers remain).
+        until_ps / max_sim_s: optional limit on simulated time (ps / seconds).
+        max_wall_s: optional limit on wall-clock seconds.
+
+    Raises (all :class:`~hwsim.errors.HwsimError`, see ``docs/errors.md``):
+        MappingError: the trace cannot be mapped onto the platform.
+        SimulationLimitError: a limit hit with layers left (says how far the run got).
+        DeadlockError: deadlock or livelock, with a report of who waits on whom.
     """
-    return Simulation(platform, trace, timeline=timeline).run(until_ps)
+    return Simulation(platform, trace, timeline=timeline).run(until_ps, max_sim_s, max_wall_s)
