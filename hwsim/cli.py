@@ -1,4 +1,8 @@
-"""Command-line interface: ``hwsim run PLATFORM TRACE [--timeline FILE] [--json FILE]``."""
+"""Command-line interface: ``hwsim run PLATFORM TRACE [--timeline FILE] [--json FILE]``,
+``hwsim schema platform|trace``.
+
+Every :class:`~hwsim.errors.HwsimError` (and an unreadable output path) ends the command with
+one ``hwsim: error: ...`` line on stderr and exit status 2; see ``docs/errors.md``."""
 from __future__ import annotations
 
 import argparse
@@ -17,13 +21,17 @@ def _run(args) -> int:
         if not _:
             raise HwsimError(f"--set expects path=value, got {item!r}")
         import yaml
-        overrides[key] = yaml.safe_load(value)
+        try:
+            overrides[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise HwsimError(f"--set {key}: cannot read value {value!r}") from None
     platform = load_platform(args.platform, overrides or None)
     trace = load_trace(args.trace)
     for path in (args.timeline, args.json):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    result = simulate(platform, trace, timeline=args.timeline)
+    result = simulate(platform, trace, timeline=args.timeline, max_sim_s=args.max_sim_s,
+                      max_wall_s=args.max_wall_s)
     if not args.quiet:
         print(result.layers_table())
         print()
@@ -54,13 +62,36 @@ def main(argv=None) -> int:
                      help="override a platform field, e.g. components.l1.size_bytes=131072")
     run.add_argument("--resources", action="store_true", help="print the per-resource table")
     run.add_argument("-q", "--quiet", action="store_true", help="summary only, no layer table")
+    run.add_argument("--max-sim-s", type=float, metavar="S",
+                     help="stop after S simulated seconds (reports how far the run got)")
+    run.add_argument("--max-wall-s", type=float, metavar="S",
+                     help="stop after S wall-clock seconds (reports how far the run got)")
     run.set_defaults(func=_run)
+    sch = sub.add_parser("schema", help="print the JSON Schema of the platform or trace format")
+    sch.add_argument("kind", choices=("platform", "trace"))
+    sch.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    sch.set_defaults(func=_schema)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except HwsimError as e:
         print(f"hwsim: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # an output file or directory that cannot be written
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"hwsim: error: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        return 2
+
+
+def _schema(args) -> int:
+    from .schema import schema_text
+
+    text = schema_text(args.kind)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 if __name__ == "__main__":
