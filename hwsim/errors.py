@@ -31,7 +31,8 @@ class ConfigError(HwsimError, ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
+        where = f"{self.file}:{self.line}" if self.line and not self.field.startswith("line ") \
+            else self.file
         msg = f"{where}: {self.field}: {self.problem}" if self.field else f"{where}: {self.problem}"
         if self.fix:
             msg += f" ({self.fix})"

@@ -425,8 +425,9 @@ def trace_from_dict(data, file="<dict>") -> Trace:
     if not isinstance(layers_raw, list) or not layers_raw:
         fix = "a trace needs at least one layer"
         if "layers" not in data:
-            close = did_you_mean("layers", data)
-            fix += "; " + close if close.startswith("did") else ""
+            import difflib
+            close = difflib.get_close_matches("layers", [str(k) for k in data], n=1)
+            fix += f"; found {close[0]!r}: did you mean 'layers'?" if close else ""
         raise ConfigError(file, "layers", "missing or empty", fix)
     layers, seen = [], set()
     for i, rec in enumerate(layers_raw):
