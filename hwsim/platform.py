@@ -405,6 +405,9 @@ def platform_from_dict(data, file="<dict>") -> Platform:
             pair = raw.pop("between")
             if not isinstance(pair, list) or len(pair) != 2:
                 raise ConfigError(file, f"{where}.between", "expected [a, b]")
+            if "a" in raw or "b" in raw:
+                raise ConfigError(file, f"{where}.between", "both 'between' and 'a'/'b' given",
+                                  "use either between: [a, b] or a: and b:")
             raw["a"], raw["b"] = pair
         vals = _build(Link, raw, ctx, file, where, skip=())
         for end in ("a", "b"):
