@@ -284,10 +284,15 @@ class Simulation:
         procs = []
         per_tile = -(-plan.layer.weight_bytes // len(plan.aimc.tiles))
         rows_per_tile = -(-plan.aimc.rows_used // len(plan.aimc.tiles))
+        engine_wait: dict = {}
 
         def one(xb_name):
             xb: AimcTile = comps[xb_name]
-            yield from self._hold_engine(xb_name, acct)
+            # the crossbars are claimed in parallel: their waits overlap, so they are
+            # attributed once below (max wait), never summed (that over-attributed the span)
+            scratch = _Acct()
+            yield from self._hold_engine(xb_name, scratch)
+            engine_wait[xb_name] = scratch.ps["contention"]
             yield from self._move(plan.weight_mem, xb_name, per_tile,
                                   (plan.layer.name, "weights"), [], acct)
             yield env.timeout(xb.clock.cycles_to_ps(rows_per_tile * xb.program_cycles_per_row))
@@ -297,7 +302,13 @@ class Simulation:
         for xb_name in plan.aimc.tiles:
             procs.append(env.process(one(xb_name)))
         yield simpy.AllOf(env, procs)
-        acct.ps["programming"] += env.now - t0
+        window = env.now - t0
+        cont = min(window, max(engine_wait.values(), default=0))
+        acct.ps["contention"] += cont
+        acct.ps["programming"] += window - cont
+        for xb_name, w in engine_wait.items():
+            if w:
+                acct.waits[xb_name] = acct.waits.get(xb_name, 0) + w
         if self.timeline is not None:
             for xb in plan.aimc.tiles:
                 self.timeline.span("engines", xb, f"{plan.layer.name} program", t0, env.now,

@@ -235,6 +235,7 @@ class Interconnect:
             ev = slot.acquire()
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
+            slot_t0 = env.now  # the slot is busy from its grant, not from the request
             if route.dma.setup_cycles:
                 yield env.timeout(route.dma.clock.cycles_to_ps(route.dma.setup_cycles))
             burst = route.dma.burst_bytes
@@ -275,7 +276,7 @@ class Interconnect:
         for c in chans:
             c.inflight_bytes -= nbytes
         if slot is not None:
-            slot.busy_ps += env.now - t.start_ps
+            slot.busy_ps += env.now - slot_t0
             slot.release()
         t.end_ps = env.now
         if obs is not None:
