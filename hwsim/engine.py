@@ -250,8 +250,9 @@ class Simulation:
         mvm_ps = 0
         for xb_name in plan.aimc.tiles:
             xb: AimcTile = comps[xb_name]
-            mvm_ps = xb.clock.cycles_to_ps(tile.mvms * xb.mvm_latency_cycles)
-            procs.append(env.timeout(mvm_ps))
+            xb_ps = xb.clock.cycles_to_ps(tile.mvms * xb.mvm_latency_cycles)
+            mvm_ps = max(mvm_ps, xb_ps)  # the slowest crossbar (tiles may differ in clock/latency)
+            procs.append(env.timeout(xb_ps))
             procs.append(env.process(self._move(plan.l1, xb_name, tile.stream_in,
                                                 (plan.layer.name, f"t{i}", "stream-in"), xfers, acct)))
             procs.append(env.process(self._move(xb_name, plan.l1, tile.stream_out,

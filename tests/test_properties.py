@@ -271,9 +271,9 @@ def check_invariants(platform, trace, result, mapping, timeline_path):
             compute = sum(cl.clock.cycles_to_ps(int(-(-t.ops // (cl.cores * thr)) + cl.tile_overhead_cycles))
                           for t in plan.tiles)
         else:
-            xb = comps[plan.aimc.tiles[0]]
             cl = comps[plan.cluster]
-            compute = sum(xb.clock.cycles_to_ps(t.mvms * xb.mvm_latency_cycles) for t in plan.tiles)
+            compute = sum(max(comps[x].clock.cycles_to_ps(t.mvms * comps[x].mvm_latency_cycles)
+                              for x in plan.aimc.tiles) for t in plan.tiles)
             thr = kernel_throughput(cl, "add", plan.layer.bits_key)
             compute += sum(cl.clock.cycles_to_ps(int(-(-t.acc_ops // (cl.cores * thr)) + cl.tile_overhead_cycles))
                            for t in plan.tiles if t.acc_ops)
