@@ -390,13 +390,13 @@ def mutated(draw, doc_strategy):
         key = path[-1]
         how = draw(st.sampled_from(["value", "value", "delete", "rename", "add"]))
         if how == "value":
-            parent[key] = draw(BAD_VALUES)
+            parent[key] = copy.deepcopy(draw(BAD_VALUES))
         elif how == "delete":
             del parent[key]
         elif how == "rename" and isinstance(parent, dict):
             parent[str(key) + draw(st.sampled_from(["x", "_", "s"]))] = parent.pop(key)
         elif how == "add" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["bandwith", "colour", "size", "type"]))] = draw(BAD_VALUES)
+            parent[draw(st.sampled_from(["bandwith", "colour", "size", "type"]))] = copy.deepcopy(draw(BAD_VALUES))
     return doc
 
 
