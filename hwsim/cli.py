@@ -1,4 +1,8 @@
-"""Command-line interface: ``hwsim run PLATFORM TRACE [--timeline FILE] [--json FILE]``."""
+"""Command-line interface: ``hwsim run PLATFORM TRACE [--timeline FILE] [--json FILE]``,
+``hwsim schema platform|trace``.
+
+Every :class:`~hwsim.errors.HwsimError` (and an unreadable output path) ends the command with
+one ``hwsim: error: ...`` line on stderr and exit status 2; see ``docs/errors.md``."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +21,10 @@ def _run(args) -> int:
         if not _:
             raise HwsimError(f"--set expects path=value, got {item!r}")
         import yaml
-        overrides[key] = yaml.safe_load(value)
+        try:
+            overrides[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise HwsimError(f"--set {key}: cannot read value {value!r}") from None
     platform = load_platform(args.platform, overrides or None)
     trace = load_trace(args.trace)
     if args.train:
@@ -30,7 +37,8 @@ def _run(args) -> int:
     for path in (args.timeline, args.json):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    result = simulate(platform, trace, timeline=args.timeline)
+    result = simulate(platform, trace, timeline=args.timeline, max_sim_s=args.max_sim_s,
+                      max_wall_s=args.max_wall_s)
     if not args.quiet:
         print(result.layers_table())
         print()
@@ -100,6 +108,10 @@ def main(argv=None) -> int:
     run.add_argument("--precision", metavar="fp32|fp16|int8|F,G[,O]", type=_precision,
                      help="training bit widths: a preset or forward,gradient[,optimizer] bits "
                           "(default: forward as the trace, gradients and optimizer 32)")
+    run.add_argument("--max-sim-s", type=float, metavar="S",
+                     help="stop after S simulated seconds (reports how far the run got)")
+    run.add_argument("--max-wall-s", type=float, metavar="S",
+                     help="stop after S wall-clock seconds (reports how far the run got)")
     run.set_defaults(func=_run)
     imp = sub.add_parser("import-onnx", help="convert an ONNX model into a layer trace")
     imp.add_argument("model", help="ONNX model file")
@@ -113,6 +125,10 @@ def main(argv=None) -> int:
     imp.set_defaults(func=_import_onnx)
     from .compare import add_parser as _add_compare
     _add_compare(sub)
+    sch = sub.add_parser("schema", help="print the JSON Schema of the platform or trace format")
+    sch.add_argument("kind", choices=("platform", "trace"))
+    sch.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    sch.set_defaults(func=_schema)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
@@ -122,6 +138,21 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         sys.stderr.close()
         return 0
+    except OSError as e:  # an output file or directory that cannot be written
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"hwsim: error: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        return 2
+
+
+def _schema(args) -> int:
+    from .schema import schema_text
+
+    text = schema_text(args.kind)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ import time as _time
 
 import simpy
 
-from .errors import SimulationError
+from .errors import DeadlockError, SimulationError, SimulationLimitError
+from .faults import LIVELOCK_EVENTS, drive, wait_report
+from .aimc import blocks_to_program, crossbar_streams
 from .interconnect import Channel, Interconnect, Transfer
 from .efficiency import efficiency_totals
 from .pipeline import RowProgress, rows_needed, steady_state, tile_rows
@@ -67,25 +69,55 @@ class Simulation:
         self.plan_of = {p.layer.name: p for p in self.mapping.plans}
 
     # ------------------------------------------------------------------------------------
-    def run(self, until_ps: int | None = None) -> SimulationResult:
+    def run(self, until_ps: int | None = None, max_sim_s: float | None = None,
+            max_wall_s: float | None = None, livelock_events: int = LIVELOCK_EVENTS) -> SimulationResult:
+        """Run to completion. Limits (see :mod:`hwsim.faults`): ``until_ps`` / ``max_sim_s``
+        on simulated time, ``max_wall_s`` on wall-clock time; hitting one with layers left
+        raises :class:`SimulationLimitError`. A drained event queue (deadlock) or
+        ``livelock_events`` events without time advancing raise :class:`DeadlockError`."""
         wall0 = _time.perf_counter()
-        for plan in self.mapping.plans:
-            self.env.process(self._layer(plan))
+        self.procs = {plan.layer.name: self.env.process(self._layer(plan))
+                      for plan in self.mapping.plans}
+        limit_ps = until_ps
+        if max_sim_s is not None:
+            s_ps = int(max_sim_s * PS_PER_S)
+            limit_ps = s_ps if limit_ps is None else min(limit_ps, s_ps)
         try:
-            self.env.run(until=until_ps)
+            why = drive(self.env, limit_ps, max_wall_s, livelock_events)
         finally:
             if self.timeline is not None:
                 self.timeline.close()
         unfinished = [n for n, ev in self.done.items() if not ev.processed]
         if unfinished:
-            raise SimulationError(f"simulation stopped at {self.env.now} ps with {len(unfinished)} "
-                                  f"layers unfinished (first: {unfinished[0]})")
+            self._fault(why, unfinished, limit_ps, max_wall_s)
         wall = _time.perf_counter() - wall0
         events = next(self.env._eid)  # SimPy numbers every scheduled event
         result = self._collect()
         result.perf = {"wall_s": wall, "events": events, "events_per_s": events / wall if wall else 0,
                        "sim_cycles_per_s": result.cycles / wall if wall else 0}
         return result
+
+    def _fault(self, why: str, unfinished: list, limit_ps, max_wall_s):
+        """Raise the error that says why the run stopped with ``unfinished`` layers."""
+        now, total = self.env.now, len(self.done)
+        done_n = total - len(unfinished)
+        running = [n for n in unfinished if n in self.accts]
+        got = (f"{done_n} of {total} layers done, simulated time reached {now} ps "
+               f"({self.platform.reference_clock.ps_to_cycles(now):,} cycles of "
+               f"{self.platform.reference_clock.name})")
+        if running:
+            got += "; running: " + ", ".join(running[:5]) + (" ..." if len(running) > 5 else "")
+        if why in ("sim_limit", "wall_limit"):
+            what = (f"simulated-time limit {limit_ps} ps" if why == "sim_limit"
+                    else f"wall-clock limit {max_wall_s} s")
+            raise SimulationLimitError(f"{what} reached: {got}", why[:-6], now, done_n, total, running)
+        report = wait_report(self.ic.channels + list(self.engines.values()), self.done, self.procs,
+                             {p.layer.name: p.depends_on for p in self.mapping.plans})
+        if why == "livelock":
+            raise DeadlockError(f"livelock: simulated time stopped advancing at {now} ps while "
+                                f"layers remain ({got})", report, now, done_n, total, "livelock")
+        raise DeadlockError(f"deadlock: no event left to process while layers remain ({got})",
+                            report, now, done_n, total, "deadlock")
 
     # ------------------------------------------------------------------------------------
     def _move(self, src: str, dst: str, nbytes: int, tag, xfers: list, acct: _Acct):
@@ -254,28 +286,13 @@ class Simulation:
         comps = self.platform.components
         pl = plan.aimc
         own = not pl.program_each_inference     # else the layer holds them already
-        blocks = getattr(pl, "blocks", None) or tuple((n, None, None) for n in pl.tiles)
-        active = getattr(plan, "tile_blocks", None)
-        if active is not None:   # only the blocks producing this tile's channels work
-            blocks = tuple(blocks[k] for k in active[i])
-        names = tuple(sorted({b[0] for b in blocks}))   # one global order: no hold cycles
+        per = crossbar_streams(plan, i, tile, comps)   # crossbar -> [bytes in, bytes out]
+        names = tuple(sorted(per))   # one global order: no hold cycles
         if own:
             for xb in names:
                 yield from self._hold_engine(xb, acct)
         t0 = env.now
         xfers: list = []
-        islices = getattr(pl, "islices", 1)
-        pix = tile.mvms // islices
-        per: dict = {}
-        for n, r, c in blocks:
-            if r is None:
-                b_in, b_out = tile.stream_in, tile.stream_out
-            else:
-                b_in = -(-pix * r * plan.layer.bits_input // 8)
-                b_out = -(-tile.mvms * c * comps[n].output_bits // 8)
-            acc = per.setdefault(n, [0, 0])
-            acc[0] += b_in
-            acc[1] += b_out
         procs = []
         mvm_ps = 0
         for xb_name in names:
@@ -331,7 +348,7 @@ class Simulation:
         comps = self.platform.components
         t0 = env.now
         procs = []
-        for xb_name, rows, nbytes in self._blocks_to_program(plan):
+        for xb_name, rows, nbytes in blocks_to_program(plan):
 
             def one(xb_name=xb_name, rows=rows, nbytes=nbytes):
                 xb: AimcTile = comps[xb_name]
@@ -350,17 +367,6 @@ class Simulation:
             for xb in plan.aimc.tiles:
                 self.timeline.span("engines", xb, f"{plan.layer.name} program", t0, env.now,
                                    "programming")
-
-    @staticmethod
-    def _blocks_to_program(plan: LayerPlan) -> list:
-        """[(crossbar, rows written, weight bytes)] of a plan, weight bytes split by block area."""
-        pl = plan.aimc
-        blocks = getattr(pl, "blocks", None)
-        if not blocks:
-            n = len(pl.tiles)
-            return [(x, -(-pl.rows_used // n), -(-plan.layer.weight_bytes // n)) for x in pl.tiles]
-        area = sum(r * c for _, r, c in blocks)
-        return [(x, r, -(-plan.layer.weight_bytes * r * c // area)) for x, r, c in blocks]
 
     # ------------------------------------------------------------------------------------
     def _collect(self) -> SimulationResult:
@@ -446,7 +452,7 @@ class Simulation:
         per_xb: dict = {}
         pj = 0.0
         for pl in self.mapping.program_once:
-            for xb_name, rows, _ in self._blocks_to_program(pl):
+            for xb_name, rows, _ in blocks_to_program(pl):
                 xb = self.platform.components[xb_name]
                 per_xb[xb_name] = per_xb.get(xb_name, 0) + xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
                 pj += rows * xb.program_pj_per_row
@@ -454,11 +460,18 @@ class Simulation:
         return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
 
 
-def simulate(platform: Platform, trace: Trace, timeline=None, until_ps: int | None = None) -> SimulationResult:
+def simulate(platform: Platform, trace: Trace, timeline=None, until_ps: int | None = None,
+             max_sim_s: float | None = None, max_wall_s: float | None = None) -> SimulationResult:
     """Map ``trace`` onto ``platform``, run it, and return the :class:`SimulationResult`.
 
     Args:
         timeline: optional path of a Chrome-trace/Perfetto JSON file to write.
-        until_ps: optional limit on simulated time (raises if layers remain).
+        until_ps / max_sim_s: optional limit on simulated time (ps / seconds).
+        max_wall_s: optional limit on wall-clock seconds.
+
+    Raises (all :class:`~hwsim.errors.HwsimError`, see ``docs/errors.md``):
+        MappingError: the trace cannot be mapped onto the platform.
+        SimulationLimitError: a limit hit with layers left (says how far the run got).
+        DeadlockError: deadlock or livelock, with a report of who waits on whom.
     """
-    return Simulation(platform, trace, timeline=timeline).run(until_ps)
+    return Simulation(platform, trace, timeline=timeline).run(until_ps, max_sim_s, max_wall_s)

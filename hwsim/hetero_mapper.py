@@ -231,7 +231,7 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
         raise MappingError(f"{platform.file}: no L2 or L3 memory to hold activations and weights")
     training = trace.meta.get("training") or {}
     updated = set(training.get("trainable", ()))     # weights rewritten by a training step
-    tensor_mem, weight_mem = _place(trace, l2, l3, kinds, program_once, updated)
+    tensor_mem, weight_mem = _place(trace, l2, l3, kinds, program_once, updated, platform.file)
     if multi:   # outputs resident in their home L1 when they fit half of it
         for l in trace.layers:
             l1 = cls[home_of[l.name]].l1

@@ -36,7 +36,7 @@ class Channel:
 
     __slots__ = ("env", "name", "kind", "clock", "bandwidth", "capacity", "latency_ps",
                  "pj_per_byte", "in_use", "queue", "busy_ps", "bytes", "n_grants", "n_waits",
-                 "wait_ps", "max_queue", "order", "inflight_bytes", "owner")
+                 "wait_ps", "max_queue", "order", "inflight_bytes", "owner", "holders")
 
     def __init__(self, env, name: str, kind: str, clock: Clock | None = None,
                  bandwidth_bytes_per_cycle: float | None = None, capacity: int = 1,
@@ -53,14 +53,20 @@ class Channel:
         self.max_queue = 0
         self.order = 0  # global acquisition order (deadlock freedom), set by Interconnect
         self.inflight_bytes = 0
+        self.holders: list = []  # processes holding a server (for deadlock reports)
 
     def acquire(self):
-        """Take a server now (returns ``None``) or return an event that fires when granted."""
+        """Take a server now (returns ``None``) or return an event that fires when granted.
+
+        The holder (the active SimPy process) is recorded, and a queued event remembers its
+        waiter in ``ev.who``, so a deadlock report can say who holds and who waits."""
         self.n_grants += 1
         if self.in_use < self.capacity and not self.queue:
             self.in_use += 1
+            self.holders.append(self.env._active_proc)
             return None
         ev = self.env.event()
+        ev.who = self.env._active_proc
         self.queue.append(ev)
         self.n_waits += 1
         if len(self.queue) > self.max_queue:
@@ -68,8 +74,16 @@ class Channel:
         return ev
 
     def release(self) -> None:
+        h = self.holders
+        try:
+            h.remove(self.env._active_proc)
+        except ValueError:  # released by another process than the one that acquired
+            if h:
+                h.pop(0)
         if self.queue:
-            self.queue.popleft().succeed()  # hand the server over directly: FIFO
+            ev = self.queue.popleft()
+            h.append(ev.who)
+            ev.succeed()  # hand the server over directly: FIFO
         else:
             self.in_use -= 1
 
@@ -221,6 +235,7 @@ class Interconnect:
             ev = slot.acquire()
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
+            slot_t0 = env.now  # the slot is busy from its grant, not from the request
             if route.dma.setup_cycles:
                 yield env.timeout(route.dma.clock.cycles_to_ps(route.dma.setup_cycles))
             burst = route.dma.burst_bytes
@@ -261,7 +276,7 @@ class Interconnect:
         for c in chans:
             c.inflight_bytes -= nbytes
         if slot is not None:
-            slot.busy_ps += env.now - t.start_ps
+            slot.busy_ps += env.now - slot_t0
             slot.release()
         t.end_ps = env.now
         if obs is not None:

@@ -127,17 +127,24 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
         return map_hetero(platform, trace)
     clusters = platform.of_type(CoreCluster)
     if not clusters:
-        raise MappingError(f"{platform.file}: the mapper needs a core_cluster (it runs the "
-                           "layers no accelerator takes and orchestrates the DMA)")
+        raise MappingError("the mapper needs a core_cluster (it runs the layers no accelerator "
+                           "takes and orchestrates the DMA)", platform.file, "components",
+                           "add a component with type: core_cluster")
     cluster = clusters[0]
     l1 = platform.components[cluster.l1]
     aimc_tiles = [a for a in platform.of_type(AimcTile) if a.l1 == cluster.l1]
     l2 = (platform.memories("L2") or [None])[0]
     l3 = (platform.memories("L3") or [None])[0]
     if l2 is None and l3 is None:
-        raise MappingError(f"{platform.file}: no L2 or L3 memory to hold activations and weights")
+        raise MappingError("no L2 or L3 memory to hold activations and weights", platform.file,
+                           "components", "add a memory with level: L2")
 
-    engines = {l.name: _choose_engine(l, cluster, aimc_tiles, platform) for l in trace.layers}
+    engines = {}
+    for l in trace.layers:
+        try:
+            engines[l.name] = _choose_engine(l, cluster, aimc_tiles, platform)
+        except MappingError as e:
+            raise _locate(e, trace, l) from None
     aimc_layers = [l for l in trace.layers if engines[l.name] == "aimc"]
     crossbars = {l.name: _crossbars(l, aimc_tiles[0]) for l in aimc_layers}
     need = sum(r * c for r, c, _ in crossbars.values())
@@ -146,7 +153,7 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
     training = trace.meta.get("training") or {}
     updated = set(training.get("trainable", ()))
 
-    tensor_mem, weight_mem = _place(trace, l2, l3, engines, program_once, updated)
+    tensor_mem, weight_mem = _place(trace, l2, l3, engines, program_once, updated, platform.file)
 
     # --- per-layer plans ------------------------------------------------------------------
     plans, next_tile = [], 0
@@ -168,8 +175,14 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
             aimc = AimcMapping(names, r, c, rows_used,
                                l.weight_elements / (n * xb.rows * xb.cols),
                                program_each_inference=not program_once or l.name in updated)
-        plan = _tile_layer(l, kind, cluster, l1, in_mem, weight_mem.get(l.name), out_mem, aimc,
-                           aimc_tiles[0] if aimc else None, srcs)
+        try:
+            plan = _tile_layer(l, kind, cluster, l1, in_mem, weight_mem.get(l.name), out_mem, aimc,
+                               aimc_tiles[0] if aimc else None, srcs)
+        except MappingError as e:
+            if not e.fix.startswith("enlarge"):
+                raise
+            e.fix = f"{e.fix[:8]}components.{e.fix[8:]} in {platform.file} or split the layer"
+            raise _locate(e, trace, l) from None
         plans.append(plan)
     return Mapping(
         plans=plans,
@@ -182,7 +195,8 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
     )
 
 
-def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set) -> tuple:
+def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set,
+           platform_file: str = "<platform>") -> tuple:
     """Placement of tensors and parameters in L2/L3: ``(tensor_mem, weight_mem)`` by name.
     ``engines[layer] == "aimc"`` layers whose crossbars are programmed once keep no weights
     in memory (unless ``updated`` by a training step)."""
@@ -195,9 +209,11 @@ def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set
         for t in trace.producers(l) + (l.name,):
             if not fits:
                 if l3 is None:
-                    raise MappingError(
-                        f"layer {l.name}: input+output {l.input_bytes + l.output_bytes} B exceed "
-                        f"{home.name} ({home.size_bytes} B) and the platform has no L3")
+                    raise _locate(MappingError(
+                        f"input+output {l.input_bytes + l.output_bytes} B exceed "
+                        f"{home.name} ({home.size_bytes} B) and the platform has no L3",
+                        fix=f"enlarge components.{home.name}.size_bytes in {platform_file} to at "
+                        f"least {l.input_bytes + l.output_bytes} or add an L3 memory"), trace, l)
                 tensor_mem[t] = l3.name
             else:
                 tensor_mem.setdefault(t, home.name)
@@ -234,10 +250,24 @@ def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set
         elif l3 is not None:
             weight_mem[l.name] = weight_mem[key] = l3.name
         else:
-            raise MappingError(f"layer {l.name}: weights ({l.weight_bytes} B) do not fit what is "
-                               f"left of {l2.name} ({max(l2_left, 0)} B) and the platform has no L3")
+            raise _locate(MappingError(
+                f"weights ({nbytes} B) do not fit what is left of {l2.name} "
+                f"({max(l2_left, 0)} B) and the platform has no L3",
+                fix=f"enlarge components.{l2.name}.size_bytes in {platform_file} or add an L3 "
+                "memory"), trace, l)
 
     return tensor_mem, weight_mem
+
+
+def _locate(err: MappingError, trace: Trace, l: Layer) -> MappingError:
+    """Point ``err`` at layer ``l`` of ``trace`` (file, ``layers[i] (name)`` field, line)."""
+    from .srcmap import attach_line
+
+    i = trace.layers.index(l)
+    err.file = str(getattr(trace, "file", "") or "<trace>")
+    err.field = f"layers[{i}] ({l.name})" + (f".{err.field}" if err.field else "")
+    err.args = (err._message(),)
+    return attach_line(err)
 
 
 def _choose_engine(l: Layer, cluster: CoreCluster, aimc_tiles: list, platform) -> str:
@@ -250,23 +280,35 @@ def _choose_engine(l: Layer, cluster: CoreCluster, aimc_tiles: list, platform) -
         hint = "cores"
     if hint == "aimc" or (hint in platform.components and isinstance(platform.components[hint], AimcTile)):
         if not aimc_tiles:
-            raise MappingError(f"layer {l.name}: engine 'aimc' requested but the platform has no "
-                               "aimc_tile attached to the cluster's L1")
+            raise MappingError("engine 'aimc' requested but the platform has no aimc_tile "
+                               "attached to the cluster's L1", field="engine",
+                               fix="use 'cores' or 'auto'")
         if not l.is_weighted:
-            raise MappingError(f"layer {l.name}: op {l.op} has no weights to put on a crossbar")
-        r, c, _ = _crossbars(l, aimc_tiles[0])
+            raise MappingError(f"op {l.op} has no weights to put on a crossbar", field="engine",
+                               fix="use 'cores' or 'auto'")
+        xb = aimc_tiles[0]
+        if l.bits_input > xb.input_bits:
+            raise MappingError(f"{l.bits_input}-bit inputs exceed the {xb.input_bits}-bit DACs of "
+                               f"AIMC tile {xb.name}", field="bits.input",
+                               fix=f"use at most {xb.input_bits} bits or engine 'cores'")
+        r, c, _ = _crossbars(l, xb)
         if r * c > len(aimc_tiles):
-            raise MappingError(f"layer {l.name}: needs {r * c} crossbars of "
-                               f"{aimc_tiles[0].rows}x{aimc_tiles[0].cols}, the platform has "
-                               f"{len(aimc_tiles)}")
+            raise MappingError(f"needs {r * c} crossbars of {xb.rows}x{xb.cols}, the platform has "
+                               f"{len(aimc_tiles)}", field="engine",
+                               fix="use 'cores' or 'auto', or add aimc_tile components")
+        if r > 1 and l.op != "depthwise" and kernel_throughput(cluster, "add", l.bits_key) is None:
+            raise MappingError(f"its {r} crossbar row splits need partial-sum additions on the "
+                               f"cores, but {cluster.name} has no 'add' kernel at {l.bits_key} bits",
+                               field="engine", fix=f"add components.{cluster.name}.kernels.add")
         return "aimc"
     if hint not in ("cores", cluster.name):
-        raise MappingError(f"layer {l.name}: unknown engine hint {hint!r} (use 'cores', 'aimc', "
-                           "'auto' or a component name)")
+        raise MappingError(f"unknown engine hint {hint!r}", field="engine",
+                           fix="use 'cores', 'aimc', 'auto' or a component name")
     if kernel_throughput(cluster, l.op, l.bits_key) is None:
-        raise MappingError(f"layer {l.name}: core cluster {cluster.name} has no kernel for "
-                           f"{l.op} at {l.bits_key} bits (add components.{cluster.name}.kernels."
-                           f"{l.op}) and no accelerator can run it")
+        raise MappingError(f"core cluster {cluster.name} has no kernel for {l.op} at "
+                           f"{l.bits_key} bits and no accelerator can run it", field="bits",
+                           fix=f"add components.{cluster.name}.kernels.{l.op} (for {l.bits_key} "
+                           "bits or any width) or use supported bit widths")
     return "cores"
 
 
@@ -346,6 +388,7 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
     best = None
     seen = set()
     in_total: dict = {}   # rows per tile -> input bytes over all row tiles (all channels)
+    smallest = float("inf")   # smallest working set tried (for the error message)
     for k in range(1, cout + 1):
         co = -(-cout // k)
         if co in seen:
@@ -362,6 +405,7 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
             return 2 * (i + o) + wmul * w
 
         if ws(1) > budget:
+            smallest = min(smallest, ws(1))
             continue
         lo, hi = 1, ho
         while lo < hi:  # largest rows that fit (ws is monotone in rows)
@@ -383,10 +427,12 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
             best = (key, co, rows, ws(rows))
     if best is None:
         i, w, o = _tile_bytes(l, 1, 0, 1, with_w)
+        need = smallest
         raise MappingError(
-            f"layer {l.name} ({l.op}): even the smallest tile (1 channel x 1 row: {i} B in, "
-            f"{w} B weights, {o} B out, double-buffered {2 * (i + o) + w} B) does not fit "
-            f"{l1.name} ({l1.size_bytes} B); enlarge {l1.name}.size_bytes or split the layer")
+            f"{l.op} cannot be tiled into {l1.name}: even the smallest tile (1 channel x 1 row: "
+            f"{i} B in, {w} B weights, {o} B out; {need} B with double buffers and halo) exceeds its "
+            f"{l1.name}.size_bytes = {l1.size_bytes} B",
+            fix=f"enlarge {l1.name}.size_bytes to at least {need}")
     _, co, rows, l1_bytes = best
     tiles = []
     for c0 in range(0, cout, co):

@@ -33,6 +33,9 @@ from dataclasses import dataclass
 from .errors import ConfigError, did_you_mean
 
 DEPTHWISE_CHOICES = ("fastest", "crossbar", "cores", "dw_accelerator")
+OVERFLOW_CHOICES = ("cores", "reprogram")
+DENSE_CHOICES = ("fastest", "crossbar")
+SWITCHES = ("pipeline", "accelerators")   # on/off fields
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,13 @@ def parse_policy(raw, file="<dict>") -> Policy:
                           did_you_mean(str(dw), DEPTHWISE_CHOICES) or
                           "one of " + ", ".join(DEPTHWISE_CHOICES))
     ov = raw.get("overflow", "cores")
-    if ov not in ("cores", "reprogram"):
-        raise ConfigError(file, "mapping.overflow", f"invalid value {ov!r}", "one of cores, reprogram")
+    if ov not in OVERFLOW_CHOICES:
+        raise ConfigError(file, "mapping.overflow", f"invalid value {ov!r}",
+                          "one of " + ", ".join(OVERFLOW_CHOICES))
     dn = raw.get("dense", "fastest")
-    if dn not in ("fastest", "crossbar"):
-        raise ConfigError(file, "mapping.dense", f"invalid value {dn!r}", "one of fastest, crossbar")
+    if dn not in DENSE_CHOICES:
+        raise ConfigError(file, "mapping.dense", f"invalid value {dn!r}",
+                          "one of " + ", ".join(DENSE_CHOICES))
     return Policy(dense=dn, overflow=ov, depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
                   accelerators=_bool(raw.get("accelerators", True), file, "mapping.accelerators"))
 

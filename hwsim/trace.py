@@ -54,11 +54,46 @@ OPTIMIZERS = {"sgd": {"state_tensors": 0, "ops_per_param": 1},
 #: Reserved producer name: the network input (e.g. a residual add that reads it).
 NETWORK_INPUT = "input"
 
-LAYER_FIELDS = {
-    "name", "op", "input_shape", "output_shape", "kernel", "stride", "padding", "groups",
-    "bits", "bias", "activation", "inputs", "engine", "batch", "macs", "params", "comment",
-    "weights_of", "optimizer",
+_POS = {"type": "integer", "minimum": 1}
+_PAIR = {"oneOf": [_POS, {"type": "array", "items": _POS, "minItems": 2, "maxItems": 2}]}
+_NONNEG = {"type": "integer", "minimum": 0}
+_BITS = {"type": "integer", "minimum": 1, "maximum": 64}
+#: The layer record: field -> (JSON-Schema fragment, description, required). The validator
+#: below takes the field names and the required set from here, and :mod:`hwsim.schema`
+#: publishes the fragments, so the JSON Schema and the loader cannot drift apart.
+LAYER_SPEC = {
+    "name": ({"type": "string", "minLength": 1}, "unique layer name", True),
+    "op": ({"enum": list(OPS)}, "operator", True),
+    "input_shape": ({"type": "array", "items": _POS, "minItems": 1, "maxItems": 3},
+                    "per-sample input shape, [C, H, W] or [F] (3 or 1 entries)", True),
+    "output_shape": ({"type": "array", "items": _POS, "minItems": 1, "maxItems": 3},
+                     "per-sample output shape, [C, H, W] or [F] (3 or 1 entries)", True),
+    "kernel": (_PAIR, "kernel size, n or [h, w]", False),
+    "stride": (_PAIR, "stride, n or [h, w]", False),
+    "padding": ({"oneOf": [_NONNEG, {"type": "array", "items": _NONNEG, "minItems": 2,
+                                     "maxItems": 4}]},
+                "padding: n, [h, w] or [top, left, bottom, right] (ONNX order)", False),
+    "groups": (_POS, "convolution groups (depthwise: groups == input channels)", False),
+    "bits": ({"oneOf": [_BITS, {"type": "object", "additionalProperties": False,
+                                "properties": {k: _BITS for k in ("input", "weight", "output", "bias")}}]},
+             "operand widths in bits: one integer or {input, weight, output, bias}", False),
+    "bias": ({"type": "boolean"}, "whether the layer has a bias vector", False),
+    "activation": ({"type": ["string", "null"]}, "fused activation (informative)", False),
+    "inputs": ({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+               "producer layer names (default: the previous layer)", False),
+    "engine": ({"type": ["string", "null"]}, "engine hint: 'cores', 'aimc', 'auto' or a component name",
+               False),
+    "batch": (_POS, "samples processed together", False),
+    "macs": ({"type": "integer", "minimum": 0}, "optional check: must equal the derived MACs", False),
+    "params": ({"type": "integer", "minimum": 0}, "optional check: must equal the derived parameters",
+               False),
+    "comment": ({}, "free text, ignored", False),
+    "weights_of": ({"type": "string"}, "training ops: the forward layer whose parameters they use",
+                   False),
+    "optimizer": ({"enum": sorted(OPTIMIZERS)}, "optimizer_step: the update rule", False),
 }
+LAYER_FIELDS = set(LAYER_SPEC)
+LAYER_REQUIRED = tuple(k for k, (_, _, req) in LAYER_SPEC.items() if req)
 BITS_FIELDS = {"input", "weight", "output", "bias"}
 
 
@@ -286,6 +321,7 @@ class Trace:
     layers: tuple
     source: str = ""
     meta: dict = field(default_factory=dict, compare=False)
+    file: str = field(default="<dict>", compare=False)   # where it was loaded from (errors)
 
     @property
     def total_macs(self) -> int:
@@ -371,7 +407,7 @@ def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
     for key in d:
         if key not in LAYER_FIELDS:
             raise ConfigError(file, f"{where}.{key}", "unknown field", did_you_mean(key, LAYER_FIELDS))
-    for key in ("name", "op", "input_shape", "output_shape"):
+    for key in LAYER_REQUIRED:
         if key not in d:
             raise ConfigError(file, f"{where}.{key}", "missing required field")
     name = d["name"]
@@ -379,7 +415,7 @@ def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
         raise ConfigError(file, f"{where}.name", "expected a non-empty string")
     where = f"{where} ({name})"
     op = d["op"]
-    if op not in OPS:
+    if not isinstance(op, str) or op not in OPS:
         raise ConfigError(file, f"{where}.op", f"unknown op {op!r}", did_you_mean(op, OPS))
     bits = d.get("bits", {}) or {}
     if isinstance(bits, int) and not isinstance(bits, bool):
@@ -411,6 +447,10 @@ def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
     engine = d.get("engine")
     if engine is not None and not isinstance(engine, str):
         raise ConfigError(file, f"{where}.engine", "expected a string such as 'cores' or 'aimc'")
+    if "bias" in d and not isinstance(d["bias"], bool):
+        raise ConfigError(file, f"{where}.bias", f"expected true or false, got {d['bias']!r}")
+    if d.get("activation") is not None and not isinstance(d["activation"], str):
+        raise ConfigError(file, f"{where}.activation", f"expected a string, got {d['activation']!r}")
     layer = Layer(
         name=name, op=op,
         input_shape=_shape(d["input_shape"], file, f"{where}.input_shape"),
@@ -452,6 +492,11 @@ def _check_geometry(l: Layer, file, where) -> None:
         bad("input_shape", f"{l.op} needs [C, H, W] shapes")
     cin, h, w = l.input_shape
     cout, ho, wo = l.output_shape
+    for axis, size, k, lo, hi in (("height", h, l.kernel[0], l.padding[0], l.padding[2]),
+                                  ("width", w, l.kernel[1], l.padding[1], l.padding[3])):
+        if k > size + lo + hi:
+            bad("kernel", f"kernel {k} is larger than the padded input {axis} "
+                f"{size} + {lo} + {hi}", "check kernel, padding and input_shape")
     exp_h = _conv_out(h, l.kernel[0], l.stride[0], l.padding[0], l.padding[2])
     exp_w = _conv_out(w, l.kernel[1], l.stride[1], l.padding[1], l.padding[3])
     if (ho, wo) != (exp_h, exp_w):
@@ -480,9 +525,17 @@ def trace_from_dict(data, file="<dict>") -> Trace:
     fmt = data.get("format", TRACE_FORMAT)
     if fmt != TRACE_FORMAT:
         raise ConfigError(file, "format", f"unsupported format {fmt!r}", f"expected {TRACE_FORMAT!r}")
+    if "components" in data and "layers" not in data:
+        raise ConfigError(file, "components", "this looks like a platform, not a layer trace",
+                          "the trace comes second: hwsim run PLATFORM TRACE")
     layers_raw = data.get("layers")
     if not isinstance(layers_raw, list) or not layers_raw:
-        raise ConfigError(file, "layers", "missing or empty", "a trace needs at least one layer")
+        fix = "a trace needs at least one layer"
+        if "layers" not in data:
+            import difflib
+            close = difflib.get_close_matches("layers", [str(k) for k in data], n=1)
+            fix += f"; found {close[0]!r}: did you mean 'layers'?" if close else ""
+        raise ConfigError(file, "layers", "missing or empty", fix)
     layers, seen = [], {NETWORK_INPUT}
     for i, rec in enumerate(layers_raw):
         layer = layer_from_dict(rec, file, f"layers[{i}]")
@@ -497,12 +550,27 @@ def trace_from_dict(data, file="<dict>") -> Trace:
         if layer.weights_of is not None and layer.weights_of not in seen:
             raise ConfigError(file, f"layers[{i}].weights_of", f"{layer.weights_of!r} is not an "
                               "earlier layer", "name the forward layer whose parameters it uses")
+        prods = layer.inputs or ((layers[-1].name,) if layers else ())
+        by_name = {l.name: l for l in layers} if layer.inputs else {}
+        for src in prods if layer.op not in TRAIN_OPS else ():
+            prod = by_name.get(src) if layer.inputs else layers[-1]
+            if prod is None or prod.op in TRAIN_OPS:  # the network input, or a gradient
+                continue
+            if math.prod(prod.output_shape) != math.prod(layer.input_shape) or prod.batch != layer.batch:
+                raise ConfigError(
+                    file, f"layers[{i}] ({layer.name}).input_shape",
+                    f"input {list(layer.input_shape)} x batch {layer.batch} does not match the "
+                    f"output {list(prod.output_shape)} x batch {prod.batch} of its producer {src!r}",
+                    "fix the shapes or name the right producer in 'inputs'")
         seen.add(layer.name)
         layers.append(layer)
     totals = data.get("totals") or {}
+    if not isinstance(totals, dict):
+        raise ConfigError(file, "totals", f"expected an object, got {totals!r}")
     trace = Trace(name=str(data.get("name") or Path(str(file)).stem), layers=tuple(layers),
                   source=str(data.get("source", "")),
-                  meta={k: v for k, v in data.items() if k not in ("layers", "totals")})
+                  meta={k: v for k, v in data.items() if k not in ("layers", "totals")},
+                  file=str(file))
     for key, derived in (("macs", trace.total_macs), ("params", trace.total_params)):
         if key in totals and totals[key] != derived:
             raise ConfigError(file, f"totals.{key}", f"states {totals[key]} but the layers sum to "
@@ -512,13 +580,26 @@ def trace_from_dict(data, file="<dict>") -> Trace:
 
 def load_trace(path) -> Trace:
     """Load and validate a layer trace from a JSON file."""
+    from .srcmap import attach_line
+
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as e:
-        raise ConfigError(path, "", f"cannot read trace file: {e.strerror}") from None
+        raise ConfigError(path, "", f"cannot read trace file: {e.strerror or e}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise ConfigError(path, "", "not a text file", "a trace is a JSON text file") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ConfigError(path, f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}") from None
-    return trace_from_dict(data, str(path))
+        fix = ""
+        if path.suffix.lower() in (".yaml", ".yml"):
+            fix = "is this a platform? the trace (JSON) comes second: hwsim run PLATFORM TRACE"
+        raise ConfigError(path, f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}", fix,
+                          line=e.lineno) from None
+    except RecursionError:
+        raise ConfigError(path, "", "invalid JSON: nesting too deep") from None
+    try:
+        return trace_from_dict(data, str(path))
+    except ConfigError as e:
+        raise attach_line(e, text=text, kind="json")

@@ -207,8 +207,9 @@ def test_sequential_stream_mode_adds_phases():
 # Programming
 # ---------------------------------------------------------------------------------------------
 def _two_split_layers():
-    # each layer: rows 128 on 64-row crossbars -> 2 blocks of 64 x 64 (no packing possible)
-    return trace(L("a", "pointwise", 128, 64, hw=4), L("b", "pointwise", 128, 64, hw=4, inputs=["a"]))
+    # each layer: rows 128 on 64-row crossbars -> 2 blocks of 64 x 64 (no packing possible);
+    # both read the network input (same shape)
+    return trace(L("a", "pointwise", 128, 64, hw=4), L("b", "pointwise", 128, 64, hw=4, inputs=["input"]))
 
 
 def test_programming_once_when_weights_fit():
@@ -223,7 +224,7 @@ def test_programming_once_when_weights_fit():
 def test_overflow_to_cores_keeps_the_busiest_layers_stationary():
     # 3 crossbars, two 2-block layers: only one stays; b has more MACs per block (hw 8 vs 4)
     p = platform_from_dict(xbar_platform(64, 64, tiles=3, prog_cycles=1000, prog_pj=50.0))
-    t = trace(L("a", "pointwise", 128, 64, hw=4), L("b", "pointwise", 128, 64, hw=8, inputs=["a"]))
+    t = trace(L("a", "pointwise", 128, 64, hw=4), L("b", "pointwise", 128, 64, hw=8, inputs=["input"]))
     r = hwsim.simulate(p, t)
     assert [l.engine_kind for l in r.layers] == ["cores", "aimc"]
     assert r.mapping["aimc_programmed"] == "once"
