@@ -55,6 +55,8 @@ def main(argv=None) -> int:
     run.add_argument("--resources", action="store_true", help="print the per-resource table")
     run.add_argument("-q", "--quiet", action="store_true", help="summary only, no layer table")
     run.set_defaults(func=_run)
+    from .cli_explore import add_commands
+    add_commands(sub)   # sweep, whatif, plot
     args = parser.parse_args(argv)
     try:
         return args.func(args)
