@@ -199,22 +199,44 @@ def sram_bytes(platform) -> int:
     return sum(m.size_bytes for m in platform.of_type(Memory) if m.level in ("L1", "L2"))
 
 
-def run_point(task: dict) -> dict:
-    """Simulate one point (runs in a worker). Never raises: errors go into the record."""
+_RAW_CACHE: dict = {}
+
+
+def _raw_platform(path) -> dict:
+    """The parsed platform YAML, cached per worker process (keyed by path, mtime and size:
+    parsing costs about as much as a small simulation). Returns a private deep copy."""
+    import copy
+
     import yaml
 
+    from .platform import _LineLoader
+
+    try:
+        st = os.stat(path)
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in _RAW_CACHE:
+            _RAW_CACHE.clear()
+            _RAW_CACHE[key] = yaml.load(Path(path).read_text(), Loader=_LineLoader)
+    except OSError as e:
+        raise ConfigError(path, "", f"cannot read platform file: {e.strerror}") from None
+    except yaml.YAMLError:
+        from .platform import load_platform
+        load_platform(path)              # raises the ConfigError with line and column
+        raise
+    return copy.deepcopy(_RAW_CACHE[key])
+
+
+def run_point(task: dict) -> dict:
+    """Simulate one point (runs in a worker). Never raises: errors go into the record."""
     from .engine import simulate
-    from .platform import _LineLoader, platform_from_dict, apply_overrides
+    from .platform import apply_overrides, platform_from_dict
 
     rec = {"id": task["id"], "index": task["index"], "params": task["params"],
            "status": "ok", "error": None, "summary": None}
     try:
         overrides, trace_spec, topts = split_params(task["params"])
         path = task["platform"]
-        try:
-            raw = yaml.load(Path(path).read_text(), Loader=_LineLoader)
-        except OSError as e:
-            raise ConfigError(path, "", f"cannot read platform file: {e.strerror}") from None
+        raw = _raw_platform(path)
         full = {resolve_path(raw, k, path): v for k, v in overrides.items()}
         platform = platform_from_dict(apply_overrides(raw, full, path) if full else raw, path)
         trace = load_workload(trace_spec if trace_spec is not None else task["trace"], topts)
