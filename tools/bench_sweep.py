@@ -21,6 +21,29 @@ sys.path.insert(0, str(ROOT))
 from hwsim.sweep import run_sweep  # noqa: E402
 
 
+def _spin(n: int) -> int:
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+
+def cpu_headroom(workers: int, n: int = 2_000_000) -> float:
+    """Speedup that ``workers`` processes of pure-Python spinning get right now over one:
+    the ceiling for any process pool on a machine shared with other jobs."""
+    import concurrent.futures as cf
+    t0 = time.perf_counter()
+    for _ in range(2 * workers):
+        _spin(n)
+    serial = time.perf_counter() - t0
+    with cf.ProcessPoolExecutor(workers) as ex:
+        list(ex.map(_spin, [10] * workers))
+        t0 = time.perf_counter()
+        list(ex.map(_spin, [n] * (2 * workers)))
+        par = time.perf_counter() - t0
+    return serial / par
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--platform", default=str(ROOT / "platforms" / "pulp_cluster.yaml"))
@@ -45,9 +68,12 @@ def main(argv=None) -> int:
             recs[w] = [{k: r[k] for k in ("id", "params", "status", "summary")} for r in res.records]
             print(f"{res.total} points, {w:>2} worker(s): {times[w]:.2f} s wall "
                   f"({res.total / times[w]:.1f} points/s, {res.failed} failed)")
+    head = cpu_headroom(args.workers)
     eff = times[1] / (args.workers * times[args.workers])
     print(f"parallel efficiency on {args.workers} workers: {eff:.2f} "
           f"(speedup {times[1] / times[args.workers]:.2f}x); records identical: {recs[1] == recs[args.workers]}")
+    print(f"CPU headroom now: {head:.2f}x for {args.workers} spinning processes (the ceiling on "
+          f"a shared machine); sweep speedup / headroom = {times[1] / times[args.workers] / head:.2f}")
     return 0
 
 
