@@ -36,6 +36,8 @@ def test_chunked_dma_bytes_equals_per_tile_sum(net):
         rws = sorted({1, 2, max(1, ho // 3), max(1, ho - 1), ho})
         for co in cos:
             for rows in rws:
+                if -(-cout // co) * -(-ho // rows) > 3000:
+                    continue              # keep the naive reference quick
                 for with_w in (False, True):
                     assert _dma_bytes(l, cout, ho, co, rows, with_w) == _naive(l, cout, ho, co, rows, with_w)
                     checked += 1
