@@ -293,21 +293,6 @@ def _tile_ops(l: Layer, co: int, rows: int) -> int:
     return pix
 
 
-def _dma_bytes(l: Layer, cout: int, ho: int, co: int, rows: int, with_w: bool) -> int:
-    """Bytes moved by all tiles of ``co`` channels x ``rows`` output rows. Every full channel
-    chunk moves the same bytes, so one is summed and multiplied (exactly the per-tile sum)."""
-    dma = 0
-    for chunk, count in ((co, cout // co), (cout % co, 1)):
-        if chunk == 0 or count == 0:
-            continue
-        part = 0
-        for h0 in range(0, ho, rows):
-            i, w, o = _tile_bytes(l, chunk, h0, min(ho, h0 + rows), with_w and h0 == 0)
-            part += i + w + o
-        dma += count * part
-    return dma
-
-
 def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aimc, xb,
                 producers) -> LayerPlan:
     cout, ho, wo, *_ = _geometry(l)
@@ -341,7 +326,12 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
                 hi = mid - 1
         rows = lo
         n_h = -(-ho // rows)
-        dma = _dma_bytes(l, cout, ho, co, rows, with_w)
+        dma = 0
+        for c0 in range(0, cout, co):
+            c1 = min(cout, c0 + co)
+            for h0 in range(0, ho, rows):
+                i, w, o = _tile_bytes(l, c1 - c0, h0, min(ho, h0 + rows), with_w and h0 == 0)
+                dma += i + w + o
         key = (dma, n_co * n_h, -co)
         if best is None or key < best[0]:
             best = (key, co, rows, ws(rows))

@@ -401,10 +401,12 @@ def _executor(workers, dask):
             ex.shutdown(wait=True)
             if isinstance(dask, str):
                 client.close()
-        return ex, close, sum(client.nthreads().values())
+        # Workers may join later (adaptive clusters): keep plenty of points queued on the
+        # scheduler rather than two per worker seen now.
+        return ex, close, max(500, sum(client.nthreads().values()))
     n = workers or os.cpu_count() or 1
     ex = cf.ProcessPoolExecutor(max_workers=n)
-    return ex, lambda: ex.shutdown(wait=True), n
+    return ex, lambda: ex.shutdown(wait=True, cancel_futures=True), n
 
 
 def run_sweep(platform, trace, *, grid_axes: dict | None = None, points: list | None = None,
