@@ -63,6 +63,9 @@ def main(argv=None) -> int:
     except HwsimError as e:
         print(f"hwsim: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

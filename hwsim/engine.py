@@ -137,8 +137,13 @@ class Simulation:
         start = env.now
         acct = _Acct()
         self.accts[layer.name] = acct
-        if plan.aimc is not None and plan.aimc.program_each_inference:
-            yield from self._program(plan, acct)
+        if plan.aimc is not None:
+            # The layer owns its crossbars from programming to its last MVM: another layer
+            # must not rewrite them in between.
+            for xb in plan.aimc.tiles:
+                yield from self._hold_engine(xb, acct)
+            if plan.aimc.program_each_inference:
+                yield from self._program(plan, acct)
 
         tiles, n = plan.tiles, len(plan.tiles)
         loaded = [env.event() for _ in range(n)]
@@ -181,8 +186,9 @@ class Simulation:
                 yield from self._core_step(plan, tile.ops, layer.op, i, acct)
             computed[i].succeed()
         yield from self._wait(stored[n - 1], store_x[n - 1], acct)
-        for i in range(n - 1):  # all stores complete in order; this never waits
-            assert stored[i].processed
+        if plan.aimc is not None:
+            for xb in plan.aimc.tiles:
+                self.engines[xb].release()
         self.spans[name] = (start, env.now)
         if self.timeline is not None:
             self.timeline.span("layers", "layers", name, start, env.now, "layer",
@@ -211,8 +217,6 @@ class Simulation:
         runs ``mvms`` MVMs and streams outputs back, the three overlapped."""
         env = self.env
         comps = self.platform.components
-        for xb in plan.aimc.tiles:
-            yield from self._hold_engine(xb, acct)
         t0 = env.now
         xfers: list = []
         procs = []
@@ -229,7 +233,6 @@ class Simulation:
         yield simpy.AllOf(env, procs)
         span = env.now - t0
         for xb in plan.aimc.tiles:
-            self.engines[xb].release()
             self.engine_busy_ps[xb] += span
         acct.ps["compute"] += mvm_ps
         rest = span - mvm_ps
@@ -245,28 +248,25 @@ class Simulation:
             yield from self._core_step(plan, tile.acc_ops, "add", i, acct, "accumulate")
 
     def _program(self, plan: LayerPlan, acct: _Acct):
-        """Write the layer's weights into its crossbars: DMA the weights to each tile, then
-        program its rows (tiles in parallel)."""
+        """Write the layer's weights into its crossbars (already held by the layer): DMA the
+        weights to each tile, then program its rows; tiles in parallel."""
         env = self.env
         comps = self.platform.components
         t0 = env.now
-        procs = []
         per_tile = -(-plan.layer.weight_bytes // len(plan.aimc.tiles))
         rows_per_tile = -(-plan.aimc.rows_used // len(plan.aimc.tiles))
 
         def one(xb_name):
             xb: AimcTile = comps[xb_name]
-            yield from self._hold_engine(xb_name, acct)
             yield from self._move(plan.weight_mem, xb_name, per_tile,
                                   (plan.layer.name, "weights"), [], acct)
             yield env.timeout(xb.clock.cycles_to_ps(rows_per_tile * xb.program_cycles_per_row))
             acct.add_energy("programming", xb_name, rows_per_tile * xb.program_pj_per_row)
-            self.engines[xb_name].release()
 
-        for xb_name in plan.aimc.tiles:
-            procs.append(env.process(one(xb_name)))
-        yield simpy.AllOf(env, procs)
+        yield simpy.AllOf(env, [env.process(one(xb)) for xb in plan.aimc.tiles])
         acct.ps["programming"] += env.now - t0
+        for xb in plan.aimc.tiles:
+            self.engine_busy_ps[xb] += env.now - t0
         if self.timeline is not None:
             for xb in plan.aimc.tiles:
                 self.timeline.span("engines", xb, f"{plan.layer.name} program", t0, env.now,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from .errors import MappingError
 from .platform import AimcTile, CoreCluster, Memory, Platform
-from .trace import ELEMENTWISE_OPS, Layer, POOL_OPS, Trace
+from .trace import ELEMENTWISE_OPS, NETWORK_INPUT, Layer, POOL_OPS, Trace
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
     tensor_mem: dict = {}   # tensor (producer name or "<input>") -> memory name
     for l in trace.layers:
         fits = l2 is not None and l.input_bytes + l.output_bytes <= l2.size_bytes
-        for t in (trace.producers(l) or ("<input>",)) + (l.name,):
+        for t in trace.producers(l) + (l.name,):
             if not fits:
                 if l3 is None:
                     raise MappingError(
@@ -173,7 +173,7 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
     for l in trace.layers:
         kind = engines[l.name]
         srcs = trace.producers(l)
-        in_mem = tensor_mem[srcs[0]] if srcs else tensor_mem["<input>"]
+        in_mem = tensor_mem[srcs[0]]
         out_mem = tensor_mem[l.name]
         aimc = None
         if kind == "aimc":
@@ -300,6 +300,7 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
     with_w = kind == "cores" and l.is_weighted
     best = None
     seen = set()
+    in_total: dict = {}   # rows per tile -> input bytes over all row tiles (all channels)
     for k in range(1, cout + 1):
         co = -(-cout // k)
         if co in seen:
@@ -326,12 +327,12 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
                 hi = mid - 1
         rows = lo
         n_h = -(-ho // rows)
-        dma = 0
-        for c0 in range(0, cout, co):
-            c1 = min(cout, c0 + co)
-            for h0 in range(0, ho, rows):
-                i, w, o = _tile_bytes(l, c1 - c0, h0, min(ho, h0 + rows), with_w and h0 == 0)
-                dma += i + w + o
+        # Weights and outputs move once whatever the tiling; inputs (with their halo) are
+        # reloaded for every channel tile unless the op is channel-wise.
+        if rows not in in_total:
+            in_total[rows] = sum(_tile_bytes(l, cout, h0, min(ho, h0 + rows), False)[0]
+                                 for h0 in range(0, ho, rows))
+        dma = in_total[rows] * (n_co if l.op in ("conv2d", "pointwise", "linear") else 1)
         key = (dma, n_co * n_h, -co)
         if best is None or key < best[0]:
             best = (key, co, rows, ws(rows))
@@ -368,7 +369,8 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
         cluster=cluster.name, l1=l1.name, input_mem=in_mem, weight_mem=w_mem if with_w else
         (w_mem if aimc and aimc.program_each_inference else None), output_mem=out_mem,
         tile_shape={"channels": co, "rows": rows, "cols": wo}, tiles=tuple(tiles),
-        l1_bytes=l1_bytes, depends_on=tuple(producers), aimc=aimc, notes=notes)
+        l1_bytes=l1_bytes, depends_on=tuple(p for p in producers if p != NETWORK_INPUT),
+        aimc=aimc, notes=notes)
 
 
 def _merge(loads):

@@ -23,6 +23,8 @@ WEIGHTED_OPS = ("conv2d", "pointwise", "depthwise", "linear")
 ELEMENTWISE_OPS = ("add", "mul")
 POOL_OPS = ("maxpool", "avgpool")
 OPS = WEIGHTED_OPS + ELEMENTWISE_OPS + POOL_OPS
+#: Reserved producer name: the network input (e.g. a residual add that reads it).
+NETWORK_INPUT = "input"
 
 LAYER_FIELDS = {
     "name", "op", "input_shape", "output_shape", "kernel", "stride", "padding", "groups",
@@ -46,8 +48,9 @@ class Layer:
         kernel, stride: ``(h, w)``. padding: ``(top, left, bottom, right)`` (ONNX order).
         groups: convolution groups (depthwise: groups == C_in).
         bits_input / bits_weight / bits_output / bits_bias: operand widths in bits.
-        bias: whether the layer has a bias vector.
-        inputs: names of producer layers; empty = the network input.
+        bias: whether the layer has a bias vector (default: weighted ops have one).
+        inputs: names of producer layers (``"input"`` is the network input); empty = the
+            previous layer in the trace (the network input for the first layer).
         engine: optional hint (``"cores"``, ``"aimc"`` or a component name).
         batch: samples processed together.
     """
@@ -64,16 +67,23 @@ class Layer:
     bits_weight: int = 8
     bits_output: int = 8
     bits_bias: int = 32
-    bias: bool = True
+    bias: bool | None = None
     activation: str | None = None
     inputs: tuple = ()
     engine: str | None = None
     batch: int = 1
 
+    def __post_init__(self):
+        if self.bias is None:
+            object.__setattr__(self, "bias", self.op in WEIGHTED_OPS)
+
     # -- geometry -------------------------------------------------------------------------
     @property
     def in_channels(self) -> int:
-        return self.input_shape[0] if len(self.input_shape) == 3 else math.prod(self.input_shape)
+        """Input channels; a linear layer flattens its input, so all its elements count."""
+        if self.op == "linear" or len(self.input_shape) != 3:
+            return math.prod(self.input_shape)
+        return self.input_shape[0]
 
     @property
     def out_channels(self) -> int:
@@ -162,7 +172,7 @@ class Layer:
     def to_dict(self) -> dict:
         d = {"name": self.name, "op": self.op, "input_shape": list(self.input_shape),
              "output_shape": list(self.output_shape)}
-        if self.op in WEIGHTED_OPS + POOL_OPS:
+        if self.op in ("conv2d", "pointwise", "depthwise") + POOL_OPS:
             d.update(kernel=list(self.kernel), stride=list(self.stride),
                      padding=list(self.padding))
         if self.groups != 1:
@@ -203,12 +213,12 @@ class Trace:
         return sum(l.weight_bytes for l in self.layers)
 
     def producers(self, layer: Layer) -> tuple:
-        """Names of the layers whose outputs ``layer`` reads: its ``inputs``, else the previous
-        layer; ``()`` for the first layer (it reads the network input)."""
+        """Names of the tensors ``layer`` reads: its ``inputs``, else the previous layer's
+        output; :data:`NETWORK_INPUT` for the first layer."""
         if layer.inputs:
             return layer.inputs
         i = self.layers.index(layer)
-        return (self.layers[i - 1].name,) if i else ()
+        return (self.layers[i - 1].name,) if i else (NETWORK_INPUT,)
 
     def layer(self, name: str) -> Layer:
         for l in self.layers:
@@ -218,7 +228,8 @@ class Trace:
 
     def to_dict(self) -> dict:
         return {"format": TRACE_FORMAT, "name": self.name, "source": self.source,
-                **{k: v for k, v in self.meta.items() if k not in ("format", "name", "source")},
+                **{k: v for k, v in self.meta.items()
+                   if k not in ("format", "name", "source", "totals", "layers")},
                 "totals": {"layers": len(self.layers), "macs": self.total_macs,
                            "params": self.total_params},
                 "layers": [l.to_dict() for l in self.layers]}
@@ -317,7 +328,7 @@ def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
         groups=groups,
         bits_input=bits.get("input", 8), bits_weight=bits.get("weight", 8),
         bits_output=bits.get("output", 8), bits_bias=bits.get("bias", 32),
-        bias=bool(d.get("bias", op in WEIGHTED_OPS)),
+        bias=bool(d.get("bias", op in WEIGHTED_OPS)) and op in WEIGHTED_OPS,
         activation=d.get("activation"), inputs=tuple(inputs), engine=engine, batch=batch,
     )
     _check_geometry(layer, file, where)
@@ -378,11 +389,13 @@ def trace_from_dict(data, file="<dict>") -> Trace:
     layers_raw = data.get("layers")
     if not isinstance(layers_raw, list) or not layers_raw:
         raise ConfigError(file, "layers", "missing or empty", "a trace needs at least one layer")
-    layers, seen = [], set()
+    layers, seen = [], {NETWORK_INPUT}
     for i, rec in enumerate(layers_raw):
         layer = layer_from_dict(rec, file, f"layers[{i}]")
         if layer.name in seen:
-            raise ConfigError(file, f"layers[{i}].name", f"duplicate layer name {layer.name!r}")
+            problem = (f"'{NETWORK_INPUT}' is reserved for the network input"
+                       if layer.name == NETWORK_INPUT else f"duplicate layer name {layer.name!r}")
+            raise ConfigError(file, f"layers[{i}].name", problem, "rename the layer")
         for src in layer.inputs:
             if src not in seen:
                 raise ConfigError(file, f"layers[{i}].inputs", f"{src!r} is not an earlier layer",
