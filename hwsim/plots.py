@@ -6,8 +6,10 @@
   one bar per layer, coloured by the layer's dominant time category) or from a Perfetto
   timeline file (one row per track: layers, engines, DMA slots, channels).
 * :func:`plot_roofline`: each layer's achieved throughput (ops/s) against its operational
-  intensity (ops per byte moved in or out of L1), under each engine's compute roof and the
-  L2 -> L1 bandwidth roof of the platform.
+  intensity (ops per byte moved in or out of L1, DMA and AIMC streamer traffic alike), under
+  each engine's compute roof (cores x best kernel ops/cycle x clock; AIMC: rows x cols per
+  MVM latency) and the L2 -> L1 bandwidth roof of the platform (slowest link or memory port
+  on the route).
 * :func:`plot_pareto`: the points of a sweep and their Pareto front (latency vs energy, or any
   two summary fields, e.g. ``sram_bytes`` as area proxy).
 
@@ -122,13 +124,13 @@ def plot_gantt(source, out, title: str | None = None, max_tracks: int = 40) -> P
     k = 1.0
     if end > 2e4:                        # long runs read better in ms
         k, unit = 1e-3, "ms"
-    many = sum(len(b) for b in rows.values()) > 400
+    from_timeline = isinstance(source, (str, Path))   # many thin bars: no edges to hide them
     fig, ax = plt.subplots(figsize=(11, max(2.2, 0.45 * len(labels) + 1.4)))
     for i, lab in enumerate(labels):
         for cat in sorted({c for _, _, c in rows[lab]}):
             ax.broken_barh([(s * k, d * k) for s, d, c in rows[lab] if c == cat], (i - 0.38, 0.76),
                            facecolors=palette.get(cat, "#999999"), edgecolor="white",
-                           linewidth=0 if many else 0.4)
+                           linewidth=0 if from_timeline else 0.5)
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()

@@ -5,7 +5,7 @@
     pytest-benchmark compare out/bench_old.json out/bench.json
 
 Workloads: small (ResNet-8), medium (one MobileNetV2 bottleneck block, DS-CNN) and large
-(MobileNetV2 224x224). Each benchmark times one inference end to end (mapping + simulation)
+(MobileNetV2 224x224; also on the heterogeneous ``pulp_imc_cluster.yaml``). Each benchmark times one inference end to end (mapping + simulation)
 and records in ``extra_info``: ``events`` (SimPy events scheduled), ``events_per_s`` and
 ``sim_cycles_per_s`` (from the run's own clock), ``wall_s_per_inference`` (the fastest round,
 mapping included) and ``sim_cycles``. The default ``pytest`` run has ``--benchmark-disable``
@@ -25,17 +25,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = ROOT / "platforms" / "pulp_cluster.yaml"
 
 WORKLOADS = [
-    pytest.param("resnet8", id="small-resnet8"),
-    pytest.param("mobilenetv2_bottleneck", id="medium-mobilenetv2_bottleneck"),
-    pytest.param("ds_cnn", id="medium-ds_cnn"),
-    pytest.param("mobilenetv2", id="large-mobilenetv2"),
+    pytest.param("resnet8", PLATFORM, id="small-resnet8"),
+    pytest.param("mobilenetv2_bottleneck", PLATFORM, id="medium-mobilenetv2_bottleneck"),
+    pytest.param("ds_cnn", PLATFORM, id="medium-ds_cnn"),
+    pytest.param("mobilenetv2", PLATFORM, id="large-mobilenetv2"),
+    pytest.param("mobilenetv2", ROOT / "platforms" / "pulp_imc_cluster.yaml", id="large-mobilenetv2-imc"),
 ]
 
 
 @pytest.mark.benchmark(group="inference", min_rounds=3, warmup=False)
-@pytest.mark.parametrize("network", WORKLOADS)
-def test_inference_throughput(benchmark, network):
-    platform = load_platform(PLATFORM)
+@pytest.mark.parametrize("network,platform_file", WORKLOADS)
+def test_inference_throughput(benchmark, network, platform_file):
+    platform = load_platform(platform_file)
     trace = load_trace(ROOT / "traces" / f"{network}.json")
     runs = []
 
@@ -50,12 +51,14 @@ def test_inference_throughput(benchmark, network):
     perf = best.perf
     benchmark.extra_info.update({
         "network": network,
+        "platform": platform.name,
         "events": perf["events"],
         "events_per_s": perf["events_per_s"],
         "sim_cycles": best.cycles,
         "sim_cycles_per_s": perf["sim_cycles_per_s"],
         "sim_wall_s": perf["wall_s"],
         "wall_s_per_inference": wall,
+        "events_per_s_end_to_end": perf["events"] / wall,
     })
     # Every round is the same simulation: identical deterministic reports and event counts.
     reference = runs[0][1].to_dict()
