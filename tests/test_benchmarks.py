@@ -1,7 +1,7 @@
 """Simulator-throughput benchmarks (pytest-benchmark) on ``platforms/pulp_cluster.yaml``.
 
     pytest -m benchmark --benchmark-enable                 # timed, several rounds
-    pytest -m benchmark --benchmark-only --benchmark-json out/bench.json
+    pytest -m benchmark --benchmark-enable --benchmark-only --benchmark-json out/bench.json
     pytest-benchmark compare out/bench_old.json out/bench.json
 
 Workloads: small (ResNet-8), medium (one MobileNetV2 bottleneck block, DS-CNN) and large
