@@ -20,6 +20,13 @@ def _run(args) -> int:
         overrides[key] = yaml.safe_load(value)
     platform = load_platform(args.platform, overrides or None)
     trace = load_trace(args.trace)
+    if args.train:
+        from .training import training_step
+
+        trace = training_step(trace, trainable=args.train, batch=args.batch,
+                              optimizer=args.optimizer, precision=args.precision)
+    elif args.batch != 1 or args.optimizer != "sgd" or args.precision:
+        raise HwsimError("--batch, --optimizer and --precision apply to a training step: add --train")
     for path in (args.timeline, args.json):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -28,6 +35,12 @@ def _run(args) -> int:
         print(result.layers_table())
         print()
     print(result.summary())
+    tr = trace.meta.get("training")
+    if tr:
+        print(f"training     one step, batch {tr['batch']}, {tr['optimizer']}, "
+              f"{len(tr['trainable'])} trainable layer(s); saved activations "
+              f"{tr['saved_activation_bytes']:,} B, weight gradients {tr['weight_gradient_bytes']:,} B, "
+              f"optimizer state {tr['optimizer_state_bytes']:,} B")
     if args.resources:
         print()
         print(result.resources_table())
@@ -42,6 +55,30 @@ def _run(args) -> int:
     return 0
 
 
+def _import_onnx(args) -> int:
+    from .onnx_import import import_onnx
+
+    trace = import_onnx(args.model, name=args.name, bits=args.bits,
+                        on_unsupported="skip-with-warning" if args.skip_unsupported else "error")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    trace.save(args.output)
+    print(f"{args.output}: {len(trace.layers)} layers, {trace.total_macs:,} MACs, "
+          f"{trace.total_params:,} params")
+    return 0
+
+
+def _precision(text: str):
+    if not text[:1].isdigit():
+        return text
+    try:
+        bits = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a preset or bits like 8,32 (got {text!r})")
+    if not 2 <= len(bits) <= 3:
+        raise argparse.ArgumentTypeError("expected forward,gradient[,optimizer] bits, e.g. 8,32")
+    return dict(zip(("forward", "gradient", "optimizer"), bits))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="hwsim", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -54,9 +91,33 @@ def main(argv=None) -> int:
                      help="override a platform field, e.g. components.l1.size_bytes=131072")
     run.add_argument("--resources", action="store_true", help="print the per-resource table")
     run.add_argument("-q", "--quiet", action="store_true", help="summary only, no layer table")
+    run.add_argument("--train", nargs="?", const="all", metavar="all|last:N|classifier",
+                     help="simulate one training step (forward, backward, weight update) of "
+                          "the trace instead of an inference; which layers learn (default all)")
+    run.add_argument("--batch", type=int, default=1, help="training batch size (default 1)")
+    run.add_argument("--optimizer", default="sgd", choices=("sgd", "sgd_momentum", "adam"),
+                     help="training optimizer (default sgd)")
+    run.add_argument("--precision", metavar="fp32|fp16|int8|F,G[,O]", type=_precision,
+                     help="training bit widths: a preset or forward,gradient[,optimizer] bits "
+                          "(default: forward as the trace, gradients and optimizer 32)")
     run.set_defaults(func=_run)
+<<<<<<< HEAD
     from .cli_explore import add_commands
     add_commands(sub)   # sweep, whatif, plot
+=======
+    imp = sub.add_parser("import-onnx", help="convert an ONNX model into a layer trace")
+    imp.add_argument("model", help="ONNX model file")
+    imp.add_argument("-o", "--output", required=True, metavar="FILE", help="trace JSON to write")
+    imp.add_argument("--name", help="trace name (default: the ONNX graph name)")
+    imp.add_argument("--bits", type=int, default=8,
+                     help="bit width of tensors no Quantize/DequantizeLinear specifies (default 8)")
+    imp.add_argument("--skip-unsupported", action="store_true",
+                     help="replace unsupported nodes by free pass-throughs (with a warning) "
+                          "instead of failing")
+    imp.set_defaults(func=_import_onnx)
+    from .compare import add_parser as _add_compare
+    _add_compare(sub)
+>>>>>>> main
     args = parser.parse_args(argv)
     try:
         return args.func(args)

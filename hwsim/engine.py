@@ -18,6 +18,8 @@ import simpy
 
 from .errors import SimulationError
 from .interconnect import Channel, Interconnect, Transfer
+from .efficiency import efficiency_totals
+from .pipeline import RowProgress, rows_needed, steady_state, tile_rows
 from .mapper import LayerPlan, Mapping, kernel_throughput, map_trace
 from .platform import AimcTile, CoreCluster, Memory, Platform
 from .stats import CATEGORIES, LayerRecord, ResourceStats, SimulationResult, split_cycles
@@ -34,7 +36,8 @@ class _Acct:
     def __init__(self):
         self.ps = dict.fromkeys(CATEGORIES, 0)
         self.bytes: dict = {}
-        self.energy = {"compute": 0.0, "data_movement": 0.0, "programming": 0.0, "leakage": 0.0}
+        self.energy = {"compute": 0.0, "data_movement": 0.0, "programming": 0.0, "leakage": 0.0,
+                       "postprocessing": 0.0}
         self.waits: dict = {}
         self.comp_energy: dict = {}
 
@@ -59,6 +62,9 @@ class Simulation:
         self.engine_busy_ps = dict.fromkeys(self.engines, 0)
         self.accts: dict = {}
         self.spans: dict = {}
+        self.progress = {p.layer.name: RowProgress(self.env, p.layer.out_hw[0])
+                         for p in self.mapping.plans}
+        self.plan_of = {p.layer.name: p for p in self.mapping.plans}
 
     # ------------------------------------------------------------------------------------
     def run(self, until_ps: int | None = None) -> SimulationResult:
@@ -131,19 +137,24 @@ class Simulation:
     # ------------------------------------------------------------------------------------
     def _layer(self, plan: LayerPlan):
         env, layer = self.env, plan.layer
-        deps = [self.done[d] for d in plan.depends_on if not self.done[d].processed]
-        if deps:
-            yield simpy.AllOf(env, deps)
+        pipelined = getattr(plan, "pipelined", False)
+        if pipelined:   # start once the rows the first tile needs are written
+            yield from self._await_rows(plan, 0)
+        else:
+            deps = [self.done[d] for d in plan.depends_on if not self.done[d].processed]
+            if deps:
+                yield simpy.AllOf(env, deps)
         start = env.now
         acct = _Acct()
         self.accts[layer.name] = acct
-        if plan.aimc is not None:
-            # The layer owns its crossbars from programming to its last MVM: another layer
-            # must not rewrite them in between.
+        if plan.aimc is not None and plan.aimc.program_each_inference:
+            # A layer that (re)programs its crossbars owns them from programming to its last
+            # MVM: another layer must not rewrite them in between. Layers with stationary
+            # weights hold their crossbars per tile step only, so layers packed on one
+            # crossbar, or pipelined, interleave their MVMs.
             for xb in plan.aimc.tiles:
                 yield from self._hold_engine(xb, acct)
-            if plan.aimc.program_each_inference:
-                yield from self._program(plan, acct)
+            yield from self._program(plan, acct)
 
         tiles, n = plan.tiles, len(plan.tiles)
         loaded = [env.event() for _ in range(n)]
@@ -157,6 +168,8 @@ class Simulation:
             for i, tile in enumerate(tiles):
                 if i >= 2 and not computed[i - 2].processed:
                     yield computed[i - 2]
+                if pipelined:
+                    yield from self._await_rows(plan, i)
                 if len(tile.loads) == 1:
                     mem, nb = tile.loads[0]
                     yield from self._move(mem, plan.l1, nb, (name, f"t{i}", "in"), load_x[i], acct)
@@ -173,10 +186,15 @@ class Simulation:
                 for mem, nb in tile.stores:
                     yield from self._move(plan.l1, mem, nb, (name, f"t{i}", "out"), store_x[i], acct)
                 stored[i].succeed()
+                _, _, h1, last = tile_rows(plan, i)
+                if last:
+                    self.progress[name].advance(h1)
 
         env.process(loader())
         env.process(storer())
         for i, tile in enumerate(tiles):
+            if pipelined:   # waiting for the producer's rows is idle time, not a memory stall
+                yield from self._await_rows(plan, i)
             yield from self._wait(loaded[i], load_x[i], acct)
             if i >= 2:
                 yield from self._wait(stored[i - 2], store_x[i - 2], acct)
@@ -186,17 +204,28 @@ class Simulation:
                 yield from self._core_step(plan, tile.ops, layer.op, i, acct)
             computed[i].succeed()
         yield from self._wait(stored[n - 1], store_x[n - 1], acct)
-        if plan.aimc is not None:
+        if plan.aimc is not None and plan.aimc.program_each_inference:
             for xb in plan.aimc.tiles:
                 self.engines[xb].release()
         self.spans[name] = (start, env.now)
+        self.progress[name].advance(self.progress[name].total)
         if self.timeline is not None:
             self.timeline.span("layers", "layers", name, start, env.now, "layer",
                                {k: v for k, v in acct.ps.items() if v})
         self.done[name].succeed()
 
+    def _await_rows(self, plan: LayerPlan, i: int):
+        """Pipelining: wait until every producer has written the rows tile ``i`` needs."""
+        _, h0, h1, _ = tile_rows(plan, i)
+        for d in plan.depends_on:
+            need = rows_needed(plan.layer, self.plan_of[d].layer, h0, h1)
+            ev = self.progress[d].wait(need)
+            if ev is not None:
+                yield ev
+
     def _core_step(self, plan: LayerPlan, ops: int, op: str, i: int, acct: _Acct, label="compute"):
-        cl: CoreCluster = self.platform.components[plan.cluster]
+        on_accel = plan.engine_kind == "dw_accelerator" and label == "compute"
+        cl: CoreCluster = self.platform.components[plan.engine if on_accel else plan.cluster]
         thr = kernel_throughput(cl, op, plan.layer.bits_key)
         cycles = -(-ops // (cl.cores * thr)) + cl.tile_overhead_cycles
         yield from self._hold_engine(cl.name, acct)
@@ -207,32 +236,59 @@ class Simulation:
         self.engine_busy_ps[cl.name] += dur
         acct.ps["compute"] += dur
         e = cl.energy_pj_per_op.get(op, cl.energy_pj_per_op.get("default", 0.0))
-        acct.add_energy("compute", cl.name, ops * e)
+        acct.add_energy("postprocessing" if label == "accumulate" else "compute", cl.name, ops * e)
         if self.timeline is not None:
             self.timeline.span("engines", cl.name, f"{plan.layer.name} t{i} {label}", t0,
                                self.env.now, "compute", {"ops": ops})
 
     def _aimc_step(self, plan: LayerPlan, tile, i: int, acct: _Acct):
-        """All crossbars of the layer work in parallel; each streams its inputs from L1,
-        runs ``mvms`` MVMs and streams outputs back, the three overlapped."""
+        """All crossbars of the layer work in parallel on the tile's pixels. Each runs
+        ``tile.mvms`` MVM jobs of ``mvm_latency_cycles + job_overhead_cycles`` and streams its
+        block's inputs (``pixels x block rows`` bytes at the input width) from L1 and its outputs
+        (``mvms x block cols`` ADC values) back through its links: overlapped with the MVMs
+        (``stream_mode: overlapped``: tile time = max(MVMs, stream-in, stream-out)) or one
+        after another (``sequential``: their sum). Streamer time beyond the MVMs is the tile
+        waiting for data (``memory_stall``, or ``contention`` when queued). Row-split, input- and
+        weight-slice partial sums are then added on the cores (``postprocessing`` energy)."""
         env = self.env
         comps = self.platform.components
+        pl = plan.aimc
+        own = not pl.program_each_inference     # else the layer holds them already
+        blocks = getattr(pl, "blocks", None) or tuple((n, None, None) for n in pl.tiles)
+        active = getattr(plan, "tile_blocks", None)
+        if active is not None:   # only the blocks producing this tile's channels work
+            blocks = tuple(blocks[k] for k in active[i])
+        names = tuple(sorted({b[0] for b in blocks}))   # one global order: no hold cycles
+        if own:
+            for xb in names:
+                yield from self._hold_engine(xb, acct)
         t0 = env.now
         xfers: list = []
+        islices = getattr(pl, "islices", 1)
+        pix = tile.mvms // islices
+        per: dict = {}
+        for n, r, c in blocks:
+            if r is None:
+                b_in, b_out = tile.stream_in, tile.stream_out
+            else:
+                b_in = -(-pix * r * plan.layer.bits_input // 8)
+                b_out = -(-tile.mvms * c * comps[n].output_bits // 8)
+            acc = per.setdefault(n, [0, 0])
+            acc[0] += b_in
+            acc[1] += b_out
         procs = []
         mvm_ps = 0
-        for xb_name in plan.aimc.tiles:
+        for xb_name in names:
             xb: AimcTile = comps[xb_name]
-            mvm_ps = xb.clock.cycles_to_ps(tile.mvms * xb.mvm_latency_cycles)
-            procs.append(env.timeout(mvm_ps))
-            procs.append(env.process(self._move(plan.l1, xb_name, tile.stream_in,
-                                                (plan.layer.name, f"t{i}", "stream-in"), xfers, acct)))
-            procs.append(env.process(self._move(xb_name, plan.l1, tile.stream_out,
-                                                (plan.layer.name, f"t{i}", "stream-out"), xfers, acct)))
+            mps = xb.clock.cycles_to_ps(tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles))
+            mvm_ps = max(mvm_ps, mps)
+            procs.append(env.process(self._xbar_job(plan, xb, per[xb_name], mps, i, xfers, acct)))
             acct.add_energy("compute", xb_name, tile.mvms * xb.energy_pj_per_mvm)
         yield simpy.AllOf(env, procs)
         span = env.now - t0
-        for xb in plan.aimc.tiles:
+        for xb in names:
+            if own:
+                self.engines[xb].release()
             self.engine_busy_ps[xb] += span
         acct.ps["compute"] += mvm_ps
         rest = span - mvm_ps
@@ -241,29 +297,52 @@ class Simulation:
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += rest - cont
         if self.timeline is not None:
-            for xb in plan.aimc.tiles:
+            for xb in names:
                 self.timeline.span("engines", xb, f"{plan.layer.name} t{i} mvm", t0, env.now,
                                    "compute", {"mvms": tile.mvms})
         if tile.acc_ops:
             yield from self._core_step(plan, tile.acc_ops, "add", i, acct, "accumulate")
 
+    def _xbar_job(self, plan, xb: AimcTile, nbytes, mvm_ps: int, i: int, xfers: list, acct: _Acct):
+        """One crossbar's share of a tile: stream in, MVMs, stream out (see ``stream_mode``)."""
+        env, name = self.env, plan.layer.name
+        b_in, b_out = nbytes
+
+        def s_in():
+            if b_in:
+                yield from self._move(plan.l1, xb.name, b_in, (name, f"t{i}", "stream-in"), xfers, acct)
+
+        def s_out():
+            if b_out:
+                yield from self._move(xb.name, plan.l1, b_out, (name, f"t{i}", "stream-out"), xfers, acct)
+
+        if xb.stream_mode == "sequential":
+            yield from s_in()
+            yield env.timeout(mvm_ps)
+            yield from s_out()
+        else:
+            yield simpy.AllOf(env, [env.timeout(mvm_ps), env.process(s_in()), env.process(s_out())])
+
     def _program(self, plan: LayerPlan, acct: _Acct):
-        """Write the layer's weights into its crossbars (already held by the layer): DMA the
-        weights to each tile, then program its rows; tiles in parallel."""
+        """Write the layer's weights into its crossbars (already held by the layer): DMA each
+        block's weights to its tile, then program its rows (``program_cycles_per_row`` each;
+        tiles in parallel)."""
         env = self.env
         comps = self.platform.components
         t0 = env.now
-        per_tile = -(-plan.layer.weight_bytes // len(plan.aimc.tiles))
-        rows_per_tile = -(-plan.aimc.rows_used // len(plan.aimc.tiles))
+        procs = []
+        for xb_name, rows, nbytes in self._blocks_to_program(plan):
 
-        def one(xb_name):
-            xb: AimcTile = comps[xb_name]
-            yield from self._move(plan.weight_mem, xb_name, per_tile,
-                                  (plan.layer.name, "weights"), [], acct)
-            yield env.timeout(xb.clock.cycles_to_ps(rows_per_tile * xb.program_cycles_per_row))
-            acct.add_energy("programming", xb_name, rows_per_tile * xb.program_pj_per_row)
+            def one(xb_name=xb_name, rows=rows, nbytes=nbytes):
+                xb: AimcTile = comps[xb_name]
+                yield from self._move(plan.weight_mem, xb_name, nbytes,
+                                      (plan.layer.name, "weights"), [], acct)
+                dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
+                yield env.timeout(dur)
+                acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
 
-        yield simpy.AllOf(env, [env.process(one(xb)) for xb in plan.aimc.tiles])
+            procs.append(env.process(one()))
+        yield simpy.AllOf(env, procs)
         acct.ps["programming"] += env.now - t0
         for xb in plan.aimc.tiles:
             self.engine_busy_ps[xb] += env.now - t0
@@ -271,6 +350,17 @@ class Simulation:
             for xb in plan.aimc.tiles:
                 self.timeline.span("engines", xb, f"{plan.layer.name} program", t0, env.now,
                                    "programming")
+
+    @staticmethod
+    def _blocks_to_program(plan: LayerPlan) -> list:
+        """[(crossbar, rows written, weight bytes)] of a plan, weight bytes split by block area."""
+        pl = plan.aimc
+        blocks = getattr(pl, "blocks", None)
+        if not blocks:
+            n = len(pl.tiles)
+            return [(x, -(-pl.rows_used // n), -(-plan.layer.weight_bytes // n)) for x in pl.tiles]
+        area = sum(r * c for _, r, c in blocks)
+        return [(x, r, -(-plan.layer.weight_bytes * r * c // area)) for x, r, c in blocks]
 
     # ------------------------------------------------------------------------------------
     def _collect(self) -> SimulationResult:
@@ -339,6 +429,10 @@ class Simulation:
                 max_queue=ch.max_queue))
         l3 = sum(r.bytes_by_level.get("L3", 0) for r in records)
         setup = self._setup_cost()
+        busy = dict(self.engine_busy_ps)
+        busy.update({ch.name: ch.busy_ps / ch.capacity for ch in self.ic.channels})
+        setup.update(steady_state(busy, makespan, stages=set(self.engine_busy_ps)))
+        setup.update(efficiency_totals(p, records, makespan, sum(by_comp.values())))
         return SimulationResult(
             platform=p.name, trace=self.trace.name, reference_clock=ref, layers=records,
             makespan_ps=makespan, resources=resources,
@@ -349,13 +443,14 @@ class Simulation:
 
     def _setup_cost(self) -> dict:
         """One-time AIMC programming when every AIMC layer keeps its crossbars (not in latency)."""
-        ps, pj = 0, 0.0
+        per_xb: dict = {}
+        pj = 0.0
         for pl in self.mapping.program_once:
-            for xb_name in pl.aimc.tiles:
+            for xb_name, rows, _ in self._blocks_to_program(pl):
                 xb = self.platform.components[xb_name]
-                rows = -(-pl.aimc.rows_used // len(pl.aimc.tiles))
-                ps = max(ps, xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row))
+                per_xb[xb_name] = per_xb.get(xb_name, 0) + xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
                 pj += rows * xb.program_pj_per_row
+        ps = max(per_xb.values(), default=0)
         return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
 
 

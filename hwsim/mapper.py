@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 
 from .errors import MappingError
 from .platform import AimcTile, CoreCluster, Memory, Platform
-from .trace import ELEMENTWISE_OPS, NETWORK_INPUT, Layer, POOL_OPS, Trace
+from . import train_tiling
+from .trace import BASE_OP, ELEMENTWISE_OPS, GRAD_WEIGHT_OPS, NETWORK_INPUT, Layer, POOL_OPS, \
+    TRAIN_OPS, Trace
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,9 @@ class Mapping:
 
 
 def kernel_throughput(cluster: CoreCluster, op: str, bits: int) -> float | None:
-    """Per-core ops/cycle for ``op`` at ``bits`` (exact width, else the 'any' entry)."""
-    entry = cluster.kernels.get(op)
+    """Per-core ops/cycle for ``op`` at ``bits`` (exact width, else the 'any' entry); a
+    training op without its own entry uses its forward op's (:data:`hwsim.trace.BASE_OP`)."""
+    entry = cluster.kernels.get(op) or cluster.kernels.get(BASE_OP.get(op))
     if not entry:
         return None
     return entry.get(bits, entry.get("any"))
@@ -119,6 +122,9 @@ def kernel_throughput(cluster: CoreCluster, op: str, bits: int) -> float | None:
 # ------------------------------------------------------------------------------------------
 def map_trace(platform: Platform, trace: Trace) -> Mapping:
     """Map every layer of ``trace`` onto ``platform``."""
+    from .hetero_mapper import map_hetero, uses_hetero_mapper
+    if uses_hetero_mapper(platform):   # AIMC tiles, depthwise accelerators, several clusters
+        return map_hetero(platform, trace)
     clusters = platform.of_type(CoreCluster)
     if not clusters:
         raise MappingError(f"{platform.file}: the mapper needs a core_cluster (it runs the "
@@ -136,37 +142,11 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
     crossbars = {l.name: _crossbars(l, aimc_tiles[0]) for l in aimc_layers}
     need = sum(r * c for r, c, _ in crossbars.values())
     program_once = need <= len(aimc_tiles)
+    # Training: layers whose weights the step updates are re-programmed every step.
+    training = trace.meta.get("training") or {}
+    updated = set(training.get("trainable", ()))
 
-    # --- placement ----------------------------------------------------------------------
-    home = l2 or l3
-    producers = {l.name: l for l in trace.layers}
-    tensor_mem: dict = {}   # tensor (producer name or "<input>") -> memory name
-    for l in trace.layers:
-        fits = l2 is not None and l.input_bytes + l.output_bytes <= l2.size_bytes
-        for t in trace.producers(l) + (l.name,):
-            if not fits:
-                if l3 is None:
-                    raise MappingError(
-                        f"layer {l.name}: input+output {l.input_bytes + l.output_bytes} B exceed "
-                        f"{home.name} ({home.size_bytes} B) and the platform has no L3")
-                tensor_mem[t] = l3.name
-            else:
-                tensor_mem.setdefault(t, home.name)
-    resident_act = max((l.input_bytes + l.output_bytes for l in trace.layers
-                        if tensor_mem[l.name] == home.name), default=0)
-    l2_left = (l2.size_bytes - resident_act) if l2 else 0
-    weight_mem: dict = {}
-    for l in trace.layers:
-        if not l.is_weighted or (engines[l.name] == "aimc" and program_once):
-            continue
-        if l2 is not None and l.weight_bytes <= l2_left:
-            weight_mem[l.name] = l2.name
-            l2_left -= l.weight_bytes
-        elif l3 is not None:
-            weight_mem[l.name] = l3.name
-        else:
-            raise MappingError(f"layer {l.name}: weights ({l.weight_bytes} B) do not fit what is "
-                               f"left of {l2.name} ({max(l2_left, 0)} B) and the platform has no L3")
+    tensor_mem, weight_mem = _place(trace, l2, l3, engines, program_once, updated)
 
     # --- per-layer plans ------------------------------------------------------------------
     plans, next_tile = [], 0
@@ -187,19 +167,77 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
             xb = aimc_tiles[0]
             aimc = AimcMapping(names, r, c, rows_used,
                                l.weight_elements / (n * xb.rows * xb.cols),
-                               program_each_inference=not program_once)
+                               program_each_inference=not program_once or l.name in updated)
         plan = _tile_layer(l, kind, cluster, l1, in_mem, weight_mem.get(l.name), out_mem, aimc,
                            aimc_tiles[0] if aimc else None, srcs)
         plans.append(plan)
     return Mapping(
         plans=plans,
         program_once=[p for p in plans if p.aimc and not p.aimc.program_each_inference],
-        weights_in_l3_bytes=sum(p.layer.weight_bytes for p in plans
+        weights_in_l3_bytes=sum(p.layer.stored_param_bytes for p in plans
                                 if p.weight_mem and l3 is not None and p.weight_mem == l3.name),
         summary={"crossbars_needed": need, "crossbars_available": len(aimc_tiles),
                  "aimc_programmed": ("once" if program_once else "each inference")
                  if aimc_layers else "n/a"},
     )
+
+
+def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set) -> tuple:
+    """Placement of tensors and parameters in L2/L3: ``(tensor_mem, weight_mem)`` by name.
+    ``engines[layer] == "aimc"`` layers whose crossbars are programmed once keep no weights
+    in memory (unless ``updated`` by a training step)."""
+    training = trace.meta.get("training") or {}
+    home = l2 or l3
+    producers = {l.name: l for l in trace.layers}
+    tensor_mem: dict = {}   # tensor (producer name or "<input>") -> memory name
+    for l in trace.layers:
+        fits = l2 is not None and l.input_bytes + l.output_bytes <= l2.size_bytes
+        for t in trace.producers(l) + (l.name,):
+            if not fits:
+                if l3 is None:
+                    raise MappingError(
+                        f"layer {l.name}: input+output {l.input_bytes + l.output_bytes} B exceed "
+                        f"{home.name} ({home.size_bytes} B) and the platform has no L3")
+                tensor_mem[t] = l3.name
+            else:
+                tensor_mem.setdefault(t, home.name)
+    resident_act = max((l.input_bytes + l.output_bytes for l in trace.layers
+                        if tensor_mem[l.name] == home.name), default=0)
+    l2_left = (l2.size_bytes - resident_act) if l2 else 0
+    # Training: activations saved for the backward pass stay live from their forward producer
+    # to their last backward reader; they take L2 in trace order while it has room, else L3.
+    for t, nbytes in (training.get("saved_activations") or {}).items():
+        if tensor_mem.get(t) == home.name and l2 is not None:
+            if nbytes <= l2_left:
+                l2_left -= nbytes
+            elif l3 is not None:
+                tensor_mem[t] = l3.name
+    # Parameters of one layer (weights, their gradient, optimizer state: ``weights_of``) form
+    # one group, placed together when its first layer is met.
+    group_bytes: dict = {}
+    for l in trace.layers:
+        key = l.weights_of or l.name
+        group_bytes[key] = group_bytes.get(key, 0) + l.stored_param_bytes
+    weight_mem: dict = {}
+    for l in trace.layers:
+        key = l.weights_of or l.name
+        if key in weight_mem:
+            weight_mem[l.name] = weight_mem[key]
+            continue
+        if not l.stored_param_bytes and l.op not in TRAIN_OPS or (
+                engines[l.name] == "aimc" and program_once and l.name not in updated):
+            continue
+        nbytes = group_bytes[key]
+        if l2 is not None and nbytes <= l2_left:
+            weight_mem[l.name] = weight_mem[key] = l2.name
+            l2_left -= nbytes
+        elif l3 is not None:
+            weight_mem[l.name] = weight_mem[key] = l3.name
+        else:
+            raise MappingError(f"layer {l.name}: weights ({l.weight_bytes} B) do not fit what is "
+                               f"left of {l2.name} ({max(l2_left, 0)} B) and the platform has no L3")
+
+    return tensor_mem, weight_mem
 
 
 def _choose_engine(l: Layer, cluster: CoreCluster, aimc_tiles: list, platform) -> str:
@@ -246,6 +284,8 @@ def _crossbars(l: Layer, xb: AimcTile) -> tuple:
 # ------------------------------------------------------------------------------------------
 def _geometry(l: Layer):
     """(Cout, Ho, Wo, Hin, Win, stride_h, kh, pad_top) with vectors as 1x1 maps."""
+    if l.op in TRAIN_OPS:
+        return train_tiling.geometry(l)
     cout, (ho, wo) = l.out_channels, l.out_hw
     h, w = l.in_hw
     return cout, ho, wo, h, w, l.stride[0], l.kernel[0], l.padding[0]
@@ -263,6 +303,8 @@ def _in_rows(l: Layer, h0: int, h1: int) -> int:
 
 def _tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
     """(input, weight, output) bytes of the tile covering channels [.. co) and rows [h0, h1)."""
+    if l.op in TRAIN_OPS:
+        return train_tiling.tile_bytes(l, co, h0, h1, with_weights)
     cout, ho, wo, h, w, *_ = _geometry(l)
     b = l.batch
     rows = _in_rows(l, h0, h1)
@@ -284,6 +326,8 @@ def _tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
 
 
 def _tile_ops(l: Layer, co: int, rows: int) -> int:
+    if l.op in TRAIN_OPS:
+        return train_tiling.tile_ops(l, co, rows)
     _, _, wo, *_ = _geometry(l)
     pix = co * rows * wo * l.batch
     if l.is_weighted:
@@ -294,10 +338,11 @@ def _tile_ops(l: Layer, co: int, rows: int) -> int:
 
 
 def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aimc, xb,
-                producers) -> LayerPlan:
+                producers, prefer_row_tiles: bool = False) -> LayerPlan:
     cout, ho, wo, *_ = _geometry(l)
     budget = l1.size_bytes
-    with_w = kind == "cores" and l.is_weighted
+    with_w = kind == "cores" and (l.is_weighted or l.weights_of is not None and l.weight_elements
+                                  or l.op == "optimizer_step")
     best = None
     seen = set()
     in_total: dict = {}   # rows per tile -> input bytes over all row tiles (all channels)
@@ -333,7 +378,7 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
             in_total[rows] = sum(_tile_bytes(l, cout, h0, min(ho, h0 + rows), False)[0]
                                  for h0 in range(0, ho, rows))
         dma = in_total[rows] * (n_co if l.op in ("conv2d", "pointwise", "linear") else 1)
-        key = (dma, n_co * n_h, -co)
+        key = (dma, n_co * n_h, -co) if not prefer_row_tiles else (n_co, dma, n_co * n_h, -co)
         if best is None or key < best[0]:
             best = (key, co, rows, ws(rows))
     if best is None:
@@ -348,12 +393,18 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
         c1 = min(cout, c0 + co)
         for h0 in range(0, ho, rows):
             h1 = min(ho, h0 + rows)
-            i, w, o = _tile_bytes(l, c1 - c0, h0, h1, with_w and h0 == 0)
+            i, w, o = _tile_bytes(l, c1 - c0, h0, h1, with_w and (
+                h1 == ho if l.op in GRAD_WEIGHT_OPS else h0 == 0))
             loads = [(in_mem, i)]
-            if w:
+            stores = _merge([(out_mem, o)])
+            if w and l.op in GRAD_WEIGHT_OPS:  # the dW accumulator goes out after its last row
+                stores = _merge([(out_mem, o), (w_mem, w)])
+            elif w:
                 loads.append((w_mem, w))
+            if l.op == "optimizer_step":       # parameters and state are updated in place
+                stores = ((w_mem, o),)
             loads = _merge(loads)
-            tile = Tile(loads=loads, ops=_tile_ops(l, c1 - c0, h1 - h0), stores=((out_mem, o),))
+            tile = Tile(loads=loads, ops=_tile_ops(l, c1 - c0, h1 - h0), stores=stores)
             if aimc is not None:
                 mvms = (h1 - h0) * wo * l.batch
                 rows_per = min(l.matrix_rows, xb.rows) if l.op != "depthwise" else xb.rows

@@ -117,6 +117,13 @@ class AimcTile(Component):
     output_bits: int = spec("bits", "ADC / output precision", gt=0, default=8)
     energy_pj_per_mvm: float = spec("pJ", "energy of one full MVM", min=0, default=0.0)
     program_pj_per_row: float = spec("pJ", "energy to program one row", min=0, default=0.0)
+    weight_bits: int = spec("bits", "weight bits one cell stores; wider weights are bit-sliced over "
+                            "several columns and recombined digitally", gt=0, default=8)
+    stream_mode: str = spec(doc="overlapped: streamers run under the MVMs (double-buffered); "
+                            "sequential: stream-in, MVM, stream-out one after another per job",
+                            choices=("overlapped", "sequential"), default="overlapped")
+    job_overhead_cycles: int = spec("cycles", "fixed cycles per MVM job (idle, FIFO fill)", min=0,
+                                    default=0)
 
 
 @dataclass(frozen=True)
@@ -312,10 +319,14 @@ def platform_from_dict(data, file="<dict>") -> Platform:
     """Validate a parsed platform document and build a :class:`Platform`."""
     if not isinstance(data, dict):
         raise ConfigError(file, "", "a platform is a YAML mapping with clocks, components and links")
-    top = {"format", "name", "description", "source", "clocks", "reference_clock", "components", "links"}
+    top = {"format", "name", "description", "source", "clocks", "reference_clock", "components", "links",
+           "mapping", "generate"}
     for key in data:
         if key not in top:
             raise ConfigError(file, key, "unknown top-level field", did_you_mean(key, top))
+    if "generate" in data:
+        from .generate import expand_generators
+        data = expand_generators(data, file)
     fmt = data.get("format", PLATFORM_FORMAT)
     if fmt != PLATFORM_FORMAT:
         raise ConfigError(file, "format", f"unsupported format {fmt!r}", f"expected {PLATFORM_FORMAT!r}")
@@ -380,6 +391,8 @@ def platform_from_dict(data, file="<dict>") -> Platform:
                         source=str(data.get("source", "")), file=str(file), raw=data)
     _check_references(platform)
     _check_connectivity(platform)
+    from .policy import check_policy
+    check_policy(platform)
     return platform
 
 
@@ -489,3 +502,6 @@ def apply_overrides(data: dict, overrides: dict, file="<dict>") -> dict:
         else:
             raise ConfigError(file, dotted, "override path does not lead to a mapping")
     return data
+
+
+from .dw_accel import DwAccelerator  # noqa: E402,F401  (registers the `dw_accelerator` type)

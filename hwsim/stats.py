@@ -163,6 +163,17 @@ class SimulationResult:
                 f"{r.name} {100 * r.utilisation:.1f}%" for r in
                 sorted(self.resources, key=lambda r: -r.utilisation)[:8]),
         ]
+        if d.get("peak_tops_per_w"):
+            lines.append(f"peak         {d['peak_tops']:.3f} TOPS, {d['peak_tops_per_w']:.2f} TOPS/W "
+                         f"(best engine); achieved {100 * d['tops_fraction_of_peak']:.1f}% of peak TOPS")
+            gap = d["energy_gap_pj"]
+            lines.append("energy gap   " + ", ".join(
+                f"{k} {100 * v / d['energy_pj']:.1f}%" for k, v in gap.items() if v and d["energy_pj"]))
+        if d.get("steady_state_inferences_per_s"):
+            lines.append(f"pipeline     steady state {d['steady_state_inferences_per_s']:.2f} inferences/s "
+                         f"(bottleneck {d['pipeline_bottleneck']}); stage utilisation " + ", ".join(
+                             f"{k} {100 * v:.0f}%" for k, v in sorted(
+                                 d["stage_utilisation"].items(), key=lambda kv: -kv[1])[:4]))
         if self.mapping.get("aimc_programmed", "n/a") != "n/a":
             lines.append(f"AIMC         weights programmed {self.mapping['aimc_programmed']}"
                          f" ({self.mapping['crossbars_needed']} of "

@@ -30,7 +30,8 @@ def test_mobilenetv2_end_to_end(pf):
     p = hwsim.load_platform(ROOT / "platforms" / pf)
     r = hwsim.simulate(p, hwsim.load_trace(ROOT / "traces/mobilenetv2.json"))
     assert sum(rec.macs for rec in r.layers) == 300_774_272
-    assert r.totals["l3_bytes"] > 0, "MobileNetV2 exceeds a 512 kB L2: DRAM traffic must show"
+    if p.memories("L3") and p.memories("L2")[0].size_bytes <= 1 << 20:
+        assert r.totals["l3_bytes"] > 0, "MobileNetV2 exceeds a <= 1 MiB L2: DRAM traffic must show"
 
 
 def test_cli_run_prints_table_and_summary(tmp_path, capsys):
