@@ -101,10 +101,6 @@ def main(argv=None) -> int:
                      help="training bit widths: a preset or forward,gradient[,optimizer] bits "
                           "(default: forward as the trace, gradients and optimizer 32)")
     run.set_defaults(func=_run)
-<<<<<<< HEAD
-    from .cli_explore import add_commands
-    add_commands(sub)   # sweep, whatif, plot
-=======
     imp = sub.add_parser("import-onnx", help="convert an ONNX model into a layer trace")
     imp.add_argument("model", help="ONNX model file")
     imp.add_argument("-o", "--output", required=True, metavar="FILE", help="trace JSON to write")
@@ -117,7 +113,8 @@ def main(argv=None) -> int:
     imp.set_defaults(func=_import_onnx)
     from .compare import add_parser as _add_compare
     _add_compare(sub)
->>>>>>> main
+    from .cli_explore import add_commands
+    add_commands(sub)   # sweep, whatif, plot
     args = parser.parse_args(argv)
     try:
         return args.func(args)
