@@ -52,7 +52,7 @@ from .errors import ConfigError, HwsimError
 
 TRACE_KEY = "trace"
 _PLATFORM_TOP = {"format", "name", "description", "source", "clocks", "reference_clock",
-                 "components", "links"}
+                 "components", "links", "mapping", "generate"}
 
 
 # ------------------------------------------------------------------------------------------

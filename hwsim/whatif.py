@@ -2,8 +2,10 @@
 
 For a platform and a network, scale each resource in turn by ``factor`` (default 2x) and
 simulate: every link's bandwidth, every memory's size and port bandwidth, every DMA engine's
-``max_outstanding``, every core cluster's ``cores`` and, when the platform has AIMC tiles, the
-number of tiles (each tile duplicated, with copies of its links). One simulation per variant
+``max_outstanding``, every core cluster's (and accelerator's) ``cores`` and, when the platform
+has AIMC tiles, the number of tiles (the ``generate.replicate`` count, or each plain tile
+duplicated with copies of its links). Generated platforms are scaled in their ``generate``
+section (see :func:`variants`). One simulation per variant
 plus the baseline, all through :func:`hwsim.sweep.run_sweep`, so they run in parallel (process
 pool or Dask) and can be streamed to a file and resumed.
 
@@ -42,8 +44,26 @@ def _scaled(value, factor: float, integral: bool):
     return max(1, int(round(v))) if integral else v
 
 
+def _link_label(link: dict, i: int) -> str:
+    if link.get("name"):
+        return str(link["name"])
+    ends = link.get("between") or [link.get("a"), link.get("b")]
+    return f"{ends[0]}--{ends[1]}" if ends and len(ends) == 2 else f"links[{i}]"
+
+
+def _num(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
 def variants(platform_path, factor: float = 2.0) -> list:
-    """The resource variants of a platform file, in file order (links, then components)."""
+    """The resource variants of a platform file, in file order (links, then components).
+
+    Variants are overrides of the platform *document*, so generated platforms work too: a
+    component replicated by ``generate.replicate`` is scaled once for all its copies (and its
+    AIMC tile count is the replicate count); a mesh's template components and links
+    (``generate.mesh.cluster``) are scaled in every cluster at once, and the mesh links by
+    ``generate.mesh.link_bandwidth_bytes_per_cycle``.
+    """
     from .platform import load_platform
 
     if not factor > 0:
@@ -51,31 +71,64 @@ def variants(platform_path, factor: float = 2.0) -> list:
     raw = yaml.load(Path(platform_path).read_text(), Loader=_LineLoader)
     platform = load_platform(platform_path)          # validated values (units parsed)
     comps = platform.components
-    out = []
+    gen = raw.get("generate") or {}
+    replicate = gen.get("replicate") or {}
+    mesh = gen.get("mesh") or {}
     x = f"x{factor:g}"
-    for i, link in enumerate(platform.links):
-        out.append(Variant(f"link {link.name} bandwidth {x}", link.name, "bandwidth_bytes_per_cycle",
-                           {f"links.{i}.bandwidth_bytes_per_cycle":
-                            _scaled(link.bandwidth_bytes_per_cycle, factor, False)}))
-    for name, c in comps.items():
+    out = []
+
+    def link_variants(links, prefix, where=""):
+        for i, link in enumerate(links or []):
+            if not isinstance(link, dict):
+                continue
+            bw = _num(link.get("bandwidth_bytes_per_cycle"))
+            if bw is None:
+                continue
+            name = _link_label(link, i)
+            out.append(Variant(f"link {name}{where} bandwidth {x}", name, "bandwidth_bytes_per_cycle",
+                               {f"{prefix}.{i}.bandwidth_bytes_per_cycle": _scaled(bw, factor, False)}))
+
+    link_variants(raw.get("links"), "links")
+    if mesh:
+        link_variants((mesh.get("cluster") or {}).get("links"), "generate.mesh.cluster.links",
+                      " (every cluster)")
+        for fld in ("link_bandwidth_bytes_per_cycle", "attach_bandwidth_bytes_per_cycle"):
+            if _num(mesh.get(fld)) is not None:
+                out.append(Variant(f"mesh {fld.replace('_bytes_per_cycle', '')} {x}", "mesh", fld,
+                                   {f"generate.mesh.{fld}": _scaled(mesh[fld], factor, False)}))
+
+    sources = [(f"components.{n}", n, "", comps.get(n) or comps.get(f"{n}_0"))
+               for n in (raw.get("components") or {})]
+    if mesh:
+        sources += [(f"generate.mesh.cluster.components.{n}", n, " (every cluster)", comps.get(f"{n}_0_0"))
+                    for n in ((mesh.get("cluster") or {}).get("components") or {})]
+    plain_aimc = []
+    for p, name, where, c in sources:
+        if c is None:
+            continue
         t = c.TYPE
-        p = f"components.{name}"
         if t == "memory":
-            out.append(Variant(f"memory {name} size {x}", name, "size_bytes",
+            out.append(Variant(f"memory {name}{where} size {x}", name, "size_bytes",
                                {f"{p}.size_bytes": _scaled(c.size_bytes, factor, True)}))
-            out.append(Variant(f"memory {name} port bandwidth {x}", name,
+            out.append(Variant(f"memory {name}{where} port bandwidth {x}", name,
                                "port_bandwidth_bytes_per_cycle",
                                {f"{p}.port_bandwidth_bytes_per_cycle":
                                 _scaled(c.port_bandwidth_bytes_per_cycle, factor, False)}))
         elif t == "dma":
-            out.append(Variant(f"dma {name} max_outstanding {x}", name, "max_outstanding",
+            out.append(Variant(f"dma {name}{where} max_outstanding {x}", name, "max_outstanding",
                                {f"{p}.max_outstanding": _scaled(c.max_outstanding, factor, True)}))
-        elif t == "core_cluster":
-            out.append(Variant(f"cluster {name} cores {x}", name, "cores",
+        elif hasattr(c, "cores") and isinstance(c.cores, int):   # core clusters and their subtypes
+            out.append(Variant(f"{t} {name}{where} cores {x}", name, "cores",
                                {f"{p}.cores": _scaled(c.cores, factor, True)}))
-    aimc = [n for n, c in comps.items() if c.TYPE == "aimc_tile"]
-    if aimc:
-        out.append(_aimc_variant(raw, aimc, factor, x))
+        elif t == "aimc_tile":
+            if name in replicate:
+                n = replicate[name]
+                out.append(Variant(f"aimc tiles {name}{where} {n} -> {_scaled(n, factor, True)}", name,
+                                   "count", {f"generate.replicate.{name}": _scaled(n, factor, True)}))
+            elif p.startswith("components."):
+                plain_aimc.append(name)
+    if plain_aimc:
+        out.append(_aimc_variant(raw, plain_aimc, factor, x))
     return out
 
 

@@ -103,3 +103,25 @@ def test_cli_whatif(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "link l2--soc_xbar bandwidth x2" in out.splitlines()[5]
     assert js.exists()
+
+
+def test_generated_platforms_scale_the_generator():
+    """A replicated AIMC tile is scaled by its replicate count; a mesh's template component is
+    scaled in every cluster at once."""
+    from hwsim.platform import AimcTile, Memory
+    multi = ROOT / "platforms" / "pulp_imc_cluster_multi.yaml"
+    if not multi.exists():
+        pytest.skip("no replicated-AIMC platform in this checkout")
+    v = next(v for v in variants(multi, 2.0) if v.field == "count")
+    n = len(load_platform(multi).of_type(AimcTile))
+    assert v.overrides == {"generate.replicate.ima": 2 * n}
+    assert len(load_platform(multi, v.overrides).of_type(AimcTile)) == 2 * n
+    mesh = ROOT / "platforms" / "mesh_imc.yaml"
+    if not mesh.exists():
+        return
+    vs = variants(mesh, 2.0)
+    v = next(v for v in vs if v.overrides.keys() == {"generate.mesh.cluster.components.l1.size_bytes"})
+    base = {m.size_bytes for m in load_platform(mesh).of_type(Memory) if m.level == "L1"}
+    scaled = {m.size_bytes for m in load_platform(mesh, v.overrides).of_type(Memory) if m.level == "L1"}
+    assert len(base) == 1 and scaled == {2 * base.pop()}
+    assert any(v.field == "link_bandwidth_bytes_per_cycle" for v in vs)
