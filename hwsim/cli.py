@@ -129,6 +129,8 @@ def main(argv=None) -> int:
     sch.add_argument("kind", choices=("platform", "trace"))
     sch.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     sch.set_defaults(func=_schema)
+    from .cli_explore import add_commands
+    add_commands(sub)   # sweep, whatif, plot
     args = parser.parse_args(argv)
     try:
         return args.func(args)
