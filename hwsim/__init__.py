@@ -7,7 +7,8 @@
     print(result.summary()); print(result.layers_table())
 """
 from .engine import Simulation, simulate
-from .errors import ConfigError, HwsimError, MappingError, SimulationError
+from .errors import (ConfigError, DeadlockError, HwsimError, MappingError, SimulationError,
+                     SimulationLimitError)
 from .mapper import map_trace
 from .platform import load_platform, platform_from_dict
 from .trace import load_trace, trace_from_dict
@@ -15,4 +16,4 @@ from .trace import load_trace, trace_from_dict
 __version__ = "0.1.0"
 __all__ = ["load_platform", "load_trace", "simulate", "map_trace", "platform_from_dict",
            "trace_from_dict", "Simulation", "HwsimError", "ConfigError", "MappingError",
-           "SimulationError"]
+           "SimulationError", "DeadlockError", "SimulationLimitError"]

@@ -16,7 +16,8 @@ server frees up:
 Arbitration is work-conserving and happens only when a channel is busy, so an uncontended
 run costs the same events under every policy. The queues here hold SimPy events carrying
 ``requester`` and ``priority`` attributes (set by ``Channel.acquire``); they implement the
-part of the ``deque`` interface the channel uses (``append``, ``popleft``, ``len``).
+part of the ``deque`` interface the channel uses (``append``, ``popleft``, ``len``, and
+iteration for deadlock reports).
 """
 from __future__ import annotations
 
@@ -64,6 +65,11 @@ class RoundRobinQueue:
     def __len__(self) -> int:
         return self.n
 
+    def __iter__(self):
+        """The waiting requests, requester by requester in ring order (for reports)."""
+        for r in self.order:
+            yield from self.queues[r]
+
 
 class PriorityQueue:
     """Lowest ``priority`` first, FIFO (arrival order) among equals."""
@@ -83,6 +89,10 @@ class PriorityQueue:
 
     def __len__(self) -> int:
         return len(self.heap)
+
+    def __iter__(self):
+        """The waiting requests in grant order (for reports)."""
+        return (ev for _, _, ev in sorted(self.heap, key=lambda e: e[:2]))
 
 
 def make_queue(policy: str):

@@ -16,9 +16,14 @@ import time as _time
 
 import simpy
 
-from .errors import SimulationError
+from .errors import DeadlockError, SimulationError, SimulationLimitError
+from .faults import LIVELOCK_EVENTS, drive, wait_report
+from .aimc import blocks_to_program, crossbar_streams
 from .interconnect import Channel, Interconnect, Transfer
+from .dw_accel import DwAccelerator
+from .efficiency import efficiency_totals
 from .l1banks import conflict_overhead
+from .pipeline import RowProgress, rows_needed, steady_state, tile_rows
 from .mapper import LayerPlan, Mapping, kernel_throughput, map_trace
 from .platform import AimcTile, CoreCluster, Memory, Platform
 from .stats import CATEGORIES, LayerRecord, ResourceStats, SimulationResult, split_cycles
@@ -35,7 +40,8 @@ class _Acct:
     def __init__(self):
         self.ps = dict.fromkeys(CATEGORIES, 0)
         self.bytes: dict = {}
-        self.energy = {"compute": 0.0, "data_movement": 0.0, "programming": 0.0, "leakage": 0.0}
+        self.energy = {"compute": 0.0, "data_movement": 0.0, "programming": 0.0, "leakage": 0.0,
+                       "postprocessing": 0.0}
         self.waits: dict = {}     # resource -> ps this layer's transfers queued on it
         self.comp_energy: dict = {}
         # category ("memory_stall" | "contention") -> resource -> ps of the layer's time in
@@ -69,27 +75,60 @@ class Simulation:
         self.accts: dict = {}
         self.spans: dict = {}
         self.dram_cursor: dict = {}  # timed memory -> next byte address (see _address)
+        self.progress = {p.layer.name: RowProgress(self.env, p.layer.out_hw[0])
+                         for p in self.mapping.plans}
+        self.plan_of = {p.layer.name: p for p in self.mapping.plans}
 
     # ------------------------------------------------------------------------------------
-    def run(self, until_ps: int | None = None) -> SimulationResult:
+    def run(self, until_ps: int | None = None, max_sim_s: float | None = None,
+            max_wall_s: float | None = None, livelock_events: int = LIVELOCK_EVENTS) -> SimulationResult:
+        """Run to completion. Limits (see :mod:`hwsim.faults`): ``until_ps`` / ``max_sim_s``
+        on simulated time, ``max_wall_s`` on wall-clock time; hitting one with layers left
+        raises :class:`SimulationLimitError`. A drained event queue (deadlock) or
+        ``livelock_events`` events without time advancing raise :class:`DeadlockError`."""
         wall0 = _time.perf_counter()
-        for plan in self.mapping.plans:
-            self.env.process(self._layer(plan))
+        self.procs = {plan.layer.name: self.env.process(self._layer(plan))
+                      for plan in self.mapping.plans}
+        limit_ps = until_ps
+        if max_sim_s is not None:
+            s_ps = int(max_sim_s * PS_PER_S)
+            limit_ps = s_ps if limit_ps is None else min(limit_ps, s_ps)
         try:
-            self.env.run(until=until_ps)
+            why = drive(self.env, limit_ps, max_wall_s, livelock_events)
         finally:
             if self.timeline is not None:
                 self.timeline.close()
         unfinished = [n for n, ev in self.done.items() if not ev.processed]
         if unfinished:
-            raise SimulationError(f"simulation stopped at {self.env.now} ps with {len(unfinished)} "
-                                  f"layers unfinished (first: {unfinished[0]})")
+            self._fault(why, unfinished, limit_ps, max_wall_s)
         wall = _time.perf_counter() - wall0
         events = next(self.env._eid)  # SimPy numbers every scheduled event
         result = self._collect()
         result.perf = {"wall_s": wall, "events": events, "events_per_s": events / wall if wall else 0,
                        "sim_cycles_per_s": result.cycles / wall if wall else 0}
         return result
+
+    def _fault(self, why: str, unfinished: list, limit_ps, max_wall_s):
+        """Raise the error that says why the run stopped with ``unfinished`` layers."""
+        now, total = self.env.now, len(self.done)
+        done_n = total - len(unfinished)
+        running = [n for n in unfinished if n in self.accts]
+        got = (f"{done_n} of {total} layers done, simulated time reached {now} ps "
+               f"({self.platform.reference_clock.ps_to_cycles(now):,} cycles of "
+               f"{self.platform.reference_clock.name})")
+        if running:
+            got += "; running: " + ", ".join(running[:5]) + (" ..." if len(running) > 5 else "")
+        if why in ("sim_limit", "wall_limit"):
+            what = (f"simulated-time limit {limit_ps} ps" if why == "sim_limit"
+                    else f"wall-clock limit {max_wall_s} s")
+            raise SimulationLimitError(f"{what} reached: {got}", why[:-6], now, done_n, total, running)
+        report = wait_report(self.ic.channels + list(self.engines.values()), self.done, self.procs,
+                             {p.layer.name: p.depends_on for p in self.mapping.plans})
+        if why == "livelock":
+            raise DeadlockError(f"livelock: simulated time stopped advancing at {now} ps while "
+                                f"layers remain ({got})", report, now, done_n, total, "livelock")
+        raise DeadlockError(f"deadlock: no event left to process while layers remain ({got})",
+                            report, now, done_n, total, "deadlock")
 
     # ------------------------------------------------------------------------------------
     def _move(self, src: str, dst: str, nbytes: int, tag, xfers: list, acct: _Acct):
@@ -159,13 +198,23 @@ class Simulation:
     # ------------------------------------------------------------------------------------
     def _layer(self, plan: LayerPlan):
         env, layer = self.env, plan.layer
-        deps = [self.done[d] for d in plan.depends_on if not self.done[d].processed]
-        if deps:
-            yield simpy.AllOf(env, deps)
+        pipelined = getattr(plan, "pipelined", False)
+        if pipelined:   # start once the rows the first tile needs are written
+            yield from self._await_rows(plan, 0)
+        else:
+            deps = [self.done[d] for d in plan.depends_on if not self.done[d].processed]
+            if deps:
+                yield simpy.AllOf(env, deps)
         start = env.now
         acct = _Acct()
         self.accts[layer.name] = acct
         if plan.aimc is not None and plan.aimc.program_each_inference:
+            # A layer that (re)programs its crossbars owns them from programming to its last
+            # MVM: another layer must not rewrite them in between. Layers with stationary
+            # weights hold their crossbars per tile step only, so layers packed on one
+            # crossbar, or pipelined, interleave their MVMs.
+            for xb in plan.aimc.tiles:
+                yield from self._hold_engine(xb, acct)
             yield from self._program(plan, acct)
 
         tiles, n = plan.tiles, len(plan.tiles)
@@ -180,6 +229,8 @@ class Simulation:
             for i, tile in enumerate(tiles):
                 if i >= 2 and not computed[i - 2].processed:
                     yield computed[i - 2]
+                if pipelined:
+                    yield from self._await_rows(plan, i)
                 if len(tile.loads) == 1:
                     mem, nb = tile.loads[0]
                     yield from self._move(mem, plan.l1, nb, (name, f"t{i}", "in"), load_x[i], acct)
@@ -196,10 +247,15 @@ class Simulation:
                 for mem, nb in tile.stores:
                     yield from self._move(plan.l1, mem, nb, (name, f"t{i}", "out"), store_x[i], acct)
                 stored[i].succeed()
+                _, _, h1, last = tile_rows(plan, i)
+                if last:
+                    self.progress[name].advance(h1)
 
         env.process(loader())
         env.process(storer())
         for i, tile in enumerate(tiles):
+            if pipelined:   # waiting for the producer's rows is idle time, not a memory stall
+                yield from self._await_rows(plan, i)
             yield from self._wait(loaded[i], load_x[i], acct)
             if i >= 2:
                 yield from self._wait(stored[i - 2], store_x[i - 2], acct)
@@ -209,16 +265,28 @@ class Simulation:
                 yield from self._core_step(plan, tile.ops, layer.op, i, acct)
             computed[i].succeed()
         yield from self._wait(stored[n - 1], store_x[n - 1], acct)
-        for i in range(n - 1):  # all stores complete in order; this never waits
-            assert stored[i].processed
+        if plan.aimc is not None and plan.aimc.program_each_inference:
+            for xb in plan.aimc.tiles:
+                self.engines[xb].release()
         self.spans[name] = (start, env.now)
+        self.progress[name].advance(self.progress[name].total)
         if self.timeline is not None:
             self.timeline.span("layers", "layers", name, start, env.now, "layer",
                                {k: v for k, v in acct.ps.items() if v})
         self.done[name].succeed()
 
+    def _await_rows(self, plan: LayerPlan, i: int):
+        """Pipelining: wait until every producer has written the rows tile ``i`` needs."""
+        _, h0, h1, _ = tile_rows(plan, i)
+        for d in plan.depends_on:
+            need = rows_needed(plan.layer, self.plan_of[d].layer, h0, h1)
+            ev = self.progress[d].wait(need)
+            if ev is not None:
+                yield ev
+
     def _core_step(self, plan: LayerPlan, ops: int, op: str, i: int, acct: _Acct, label="compute"):
-        cl: CoreCluster = self.platform.components[plan.cluster]
+        on_accel = plan.engine_kind == "dw_accelerator" and label == "compute"
+        cl: CoreCluster = self.platform.components[plan.engine if on_accel else plan.cluster]
         thr = kernel_throughput(cl, op, plan.layer.bits_key)
         cycles = -(-ops // (cl.cores * thr)) + cl.tile_overhead_cycles
         yield from self._hold_engine(cl.name, acct)
@@ -233,7 +301,7 @@ class Simulation:
             acct.ps["contention"] += conflict_ps
             acct.add_stall(f"{cl.l1}.banks", conflict_ps)
         e = cl.energy_pj_per_op.get(op, cl.energy_pj_per_op.get("default", 0.0))
-        acct.add_energy("compute", cl.name, ops * e)
+        acct.add_energy("postprocessing" if label == "accumulate" else "compute", cl.name, ops * e)
         if self.timeline is not None:
             self.timeline.span("engines", cl.name, f"{plan.layer.name} t{i} {label}", t0,
                                self.env.now, "compute", {"ops": ops})
@@ -241,6 +309,10 @@ class Simulation:
     def _bank_conflict_ps(self, cl: CoreCluster, op: str, kernel_cycles: int, dur: int) -> int:
         """Extra ps the cores stall on L1 bank conflicts during a tile of ``kernel_cycles``
         conflict-free cycles (model per the L1's ``bank_model``, see :mod:`hwsim.l1banks`)."""
+        if isinstance(cl, DwAccelerator):
+            # a fixed-function datapath, not cores running the bundled kernels' access
+            # patterns (hwsim.l1banks): no conflict model for it
+            return 0
         l1 = self.platform.components[cl.l1]
         if l1.banks <= 1 or l1.bank_model == "off" or kernel_cycles <= 0:
             return 0
@@ -250,30 +322,39 @@ class Simulation:
         return cl.clock.cycles_to_ps(int(cl.clock.ps_to_cycles(dur) + round(kernel_cycles * ov))) - dur
 
     def _aimc_step(self, plan: LayerPlan, tile, i: int, acct: _Acct):
-        """All crossbars of the layer work in parallel; each streams its inputs from L1,
-        runs ``mvms`` MVMs and streams outputs back, the three overlapped."""
+        """All crossbars of the layer work in parallel on the tile's pixels. Each runs
+        ``tile.mvms`` MVM jobs of ``mvm_latency_cycles + job_overhead_cycles`` and streams its
+        block's inputs (``pixels x block rows`` bytes at the input width) from L1 and its outputs
+        (``mvms x block cols`` ADC values) back through its links: overlapped with the MVMs
+        (``stream_mode: overlapped``: tile time = max(MVMs, stream-in, stream-out)) or one
+        after another (``sequential``: their sum). Streamer time beyond the MVMs is the tile
+        waiting for data (``memory_stall``, or ``contention`` when queued). Row-split, input- and
+        weight-slice partial sums are then added on the cores (``postprocessing`` energy)."""
         env = self.env
         comps = self.platform.components
-        for xb in plan.aimc.tiles:
-            yield from self._hold_engine(xb, acct)
+        pl = plan.aimc
+        own = not pl.program_each_inference     # else the layer holds them already
+        per = crossbar_streams(plan, i, tile, comps)   # crossbar -> [bytes in, bytes out]
+        names = tuple(sorted(per))   # one global order: no hold cycles
+        if own:
+            for xb in names:
+                yield from self._hold_engine(xb, acct)
         t0 = env.now
         xfers: list = []
         procs = []
         mvm_ps = 0
         snap: dict = {}
-        for xb_name in plan.aimc.tiles:
+        for xb_name in names:
             xb: AimcTile = comps[xb_name]
-            mvm_ps = xb.clock.cycles_to_ps(tile.mvms * xb.mvm_latency_cycles)
-            procs.append(env.timeout(mvm_ps))
-            procs.append(env.process(self._move(plan.l1, xb_name, tile.stream_in,
-                                                (plan.layer.name, f"t{i}", "stream-in"), xfers, acct)))
-            procs.append(env.process(self._move(xb_name, plan.l1, tile.stream_out,
-                                                (plan.layer.name, f"t{i}", "stream-out"), xfers, acct)))
+            mps = xb.clock.cycles_to_ps(tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles))
+            mvm_ps = max(mvm_ps, mps)
+            procs.append(env.process(self._xbar_job(plan, xb, per[xb_name], mps, i, xfers, acct)))
             acct.add_energy("compute", xb_name, tile.mvms * xb.energy_pj_per_mvm)
         yield simpy.AllOf(env, procs)
         span = env.now - t0
-        for xb in plan.aimc.tiles:
-            self.engines[xb].release()
+        for xb in names:
+            if own:
+                self.engines[xb].release()
             self.engine_busy_ps[xb] += span
         acct.ps["compute"] += mvm_ps
         rest = span - mvm_ps
@@ -283,35 +364,55 @@ class Simulation:
         acct.ps["memory_stall"] += rest - cont
         _attribute(acct, xfers, snap, t0, env.now, cont, rest - cont)
         if self.timeline is not None:
-            for xb in plan.aimc.tiles:
+            for xb in names:
                 self.timeline.span("engines", xb, f"{plan.layer.name} t{i} mvm", t0, env.now,
                                    "compute", {"mvms": tile.mvms})
         if tile.acc_ops:
             yield from self._core_step(plan, tile.acc_ops, "add", i, acct, "accumulate")
 
+    def _xbar_job(self, plan, xb: AimcTile, nbytes, mvm_ps: int, i: int, xfers: list, acct: _Acct):
+        """One crossbar's share of a tile: stream in, MVMs, stream out (see ``stream_mode``)."""
+        env, name = self.env, plan.layer.name
+        b_in, b_out = nbytes
+
+        def s_in():
+            if b_in:
+                yield from self._move(plan.l1, xb.name, b_in, (name, f"t{i}", "stream-in"), xfers, acct)
+
+        def s_out():
+            if b_out:
+                yield from self._move(xb.name, plan.l1, b_out, (name, f"t{i}", "stream-out"), xfers, acct)
+
+        if xb.stream_mode == "sequential":
+            yield from s_in()
+            yield env.timeout(mvm_ps)
+            yield from s_out()
+        else:
+            yield simpy.AllOf(env, [env.timeout(mvm_ps), env.process(s_in()), env.process(s_out())])
+
     def _program(self, plan: LayerPlan, acct: _Acct):
-        """Write the layer's weights into its crossbars: DMA the weights to each tile, then
-        program its rows (tiles in parallel)."""
+        """Write the layer's weights into its crossbars (already held by the layer): DMA each
+        block's weights to its tile, then program its rows (``program_cycles_per_row`` each;
+        tiles in parallel)."""
         env = self.env
         comps = self.platform.components
         t0 = env.now
         procs = []
-        per_tile = -(-plan.layer.weight_bytes // len(plan.aimc.tiles))
-        rows_per_tile = -(-plan.aimc.rows_used // len(plan.aimc.tiles))
+        for xb_name, rows, nbytes in blocks_to_program(plan):
 
-        def one(xb_name):
-            xb: AimcTile = comps[xb_name]
-            yield from self._hold_engine(xb_name, acct)
-            yield from self._move(plan.weight_mem, xb_name, per_tile,
-                                  (plan.layer.name, "weights"), [], acct)
-            yield env.timeout(xb.clock.cycles_to_ps(rows_per_tile * xb.program_cycles_per_row))
-            acct.add_energy("programming", xb_name, rows_per_tile * xb.program_pj_per_row)
-            self.engines[xb_name].release()
+            def one(xb_name=xb_name, rows=rows, nbytes=nbytes):
+                xb: AimcTile = comps[xb_name]
+                yield from self._move(plan.weight_mem, xb_name, nbytes,
+                                      (plan.layer.name, "weights"), [], acct)
+                dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
+                yield env.timeout(dur)
+                acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
 
-        for xb_name in plan.aimc.tiles:
-            procs.append(env.process(one(xb_name)))
+            procs.append(env.process(one()))
         yield simpy.AllOf(env, procs)
         acct.ps["programming"] += env.now - t0
+        for xb in plan.aimc.tiles:
+            self.engine_busy_ps[xb] += env.now - t0
         if self.timeline is not None:
             for xb in plan.aimc.tiles:
                 self.timeline.span("engines", xb, f"{plan.layer.name} program", t0, env.now,
@@ -392,6 +493,10 @@ class Simulation:
                 max_queue=ch.max_queue, **_wait_stats(ch, clock, makespan)))
         l3 = sum(r.bytes_by_level.get("L3", 0) for r in records)
         setup = self._setup_cost()
+        busy = dict(self.engine_busy_ps)
+        busy.update({ch.name: ch.busy_ps / ch.capacity for ch in self.ic.channels})
+        setup.update(steady_state(busy, makespan, stages=set(self.engine_busy_ps)))
+        setup.update(efficiency_totals(p, records, makespan, sum(by_comp.values())))
         return SimulationResult(
             platform=p.name, trace=self.trace.name, reference_clock=ref, layers=records,
             makespan_ps=makespan, resources=resources,
@@ -402,13 +507,14 @@ class Simulation:
 
     def _setup_cost(self) -> dict:
         """One-time AIMC programming when every AIMC layer keeps its crossbars (not in latency)."""
-        ps, pj = 0, 0.0
+        per_xb: dict = {}
+        pj = 0.0
         for pl in self.mapping.program_once:
-            for xb_name in pl.aimc.tiles:
+            for xb_name, rows, _ in blocks_to_program(pl):
                 xb = self.platform.components[xb_name]
-                rows = -(-pl.aimc.rows_used // len(pl.aimc.tiles))
-                ps = max(ps, xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row))
+                per_xb[xb_name] = per_xb.get(xb_name, 0) + xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
                 pj += rows * xb.program_pj_per_row
+        ps = max(per_xb.values(), default=0)
         return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
 
 
@@ -473,11 +579,18 @@ def _wait_stats(ch: Channel, clock, makespan: int) -> dict:
             "mean_queue": ch.queue_area / makespan if makespan else 0.0}
 
 
-def simulate(platform: Platform, trace: Trace, timeline=None, until_ps: int | None = None) -> SimulationResult:
+def simulate(platform: Platform, trace: Trace, timeline=None, until_ps: int | None = None,
+             max_sim_s: float | None = None, max_wall_s: float | None = None) -> SimulationResult:
     """Map ``trace`` onto ``platform``, run it, and return the :class:`SimulationResult`.
 
     Args:
         timeline: optional path of a Chrome-trace/Perfetto JSON file to write.
-        until_ps: optional limit on simulated time (raises if layers remain).
+        until_ps / max_sim_s: optional limit on simulated time (ps / seconds).
+        max_wall_s: optional limit on wall-clock seconds.
+
+    Raises (all :class:`~hwsim.errors.HwsimError`, see ``docs/errors.md``):
+        MappingError: the trace cannot be mapped onto the platform.
+        SimulationLimitError: a limit hit with layers left (says how far the run got).
+        DeadlockError: deadlock or livelock, with a report of who waits on whom.
     """
-    return Simulation(platform, trace, timeline=timeline).run(until_ps)
+    return Simulation(platform, trace, timeline=timeline).run(until_ps, max_sim_s, max_wall_s)

@@ -21,22 +21,85 @@ class ConfigError(HwsimError, ValueError):
         field: dotted path of the offending field, e.g. ``components.l1.banks``.
         problem: what is wrong.
         fix: what would be valid.
+        line: 1-based line of the field in the file when known (YAML platforms, JSON
+            traces), else ``None``. Loaders fill it in from the parsed document's marks.
     """
 
-    def __init__(self, file: str, field: str, problem: str, fix: str = ""):
+    def __init__(self, file: str, field: str, problem: str, fix: str = "", line: int | None = None):
         self.file, self.field, self.problem, self.fix = str(file), field, problem, fix
-        msg = f"{self.file}: {field}: {problem}" if field else f"{self.file}: {problem}"
-        if fix:
-            msg += f" ({fix})"
-        super().__init__(msg)
+        self.line = line
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line and not self.field.startswith("line ") \
+            else self.file
+        msg = f"{where}: {self.field}: {self.problem}" if self.field else f"{where}: {self.problem}"
+        if self.fix:
+            msg += f" ({self.fix})"
+        return msg
+
+    def with_line(self, line: int | None):
+        """Set :attr:`line` (if not yet known) and refresh the message; returns ``self``."""
+        if line and not self.line:
+            self.line = line
+            self.args = (self._message(),)
+        return self
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else self._message()
 
 
 class MappingError(HwsimError):
-    """A layer cannot be mapped onto the platform (e.g. no tile fits L1)."""
+    """A layer cannot be mapped onto the platform (e.g. no tile fits L1, no engine supports
+    its bit width): each file is valid alone, the pair is not. Like :class:`ConfigError` it
+    has ``file``, ``field``, ``problem``, ``fix`` and ``line``: ``file`` and
+    ``field`` name the trace layer (``layers[3] (conv1)``) or the platform field at fault, and
+    ``fix`` says which field to change. A bare message (``MappingError("...")``) is accepted
+    for backward compatibility."""
+
+    def __init__(self, problem: str, file: str = "", field: str = "", fix: str = "",
+                 line: int | None = None):
+        self.file, self.field, self.problem, self.fix = str(file), field, problem, fix
+        self.line = line
+        HwsimError.__init__(self, self._message())
+
+    def _message(self) -> str:
+        if not self.file:
+            msg = f"{self.field}: {self.problem}" if self.field else self.problem
+            return msg + (f" ({self.fix})" if self.fix else "")
+        return ConfigError._message(self)
+
+    with_line = ConfigError.with_line
+    __str__ = ConfigError.__str__
 
 
 class SimulationError(HwsimError):
     """The simulation reached an inconsistent state (deadlock, broken invariant)."""
+
+
+class DeadlockError(SimulationError):
+    """The event queue drained (deadlock) or simulated time stopped advancing (livelock)
+    while layers remained. ``report`` lists which processes wait on which resources and who
+    holds them; ``layers_done`` / ``layers_total`` / ``now_ps`` say how far the run got."""
+
+    def __init__(self, message: str, report: str = "", now_ps: int = 0, layers_done: int = 0,
+                 layers_total: int = 0, kind: str = "deadlock"):
+        self.report, self.now_ps, self.kind = report, now_ps, kind
+        self.layers_done, self.layers_total = layers_done, layers_total
+        super().__init__(message + ("\n" + report if report else ""))
+
+
+class SimulationLimitError(SimulationError):
+    """A configured limit (``max_sim_s`` simulated seconds or ``max_wall_s`` wall-clock
+    seconds) stopped the run. ``limit`` is ``"sim"`` or ``"wall"``; ``now_ps``,
+    ``layers_done``, ``layers_total`` and ``running`` (layer names in progress) say how far
+    it got."""
+
+    def __init__(self, message: str, limit: str, now_ps: int, layers_done: int,
+                 layers_total: int, running=()):
+        self.limit, self.now_ps = limit, now_ps
+        self.layers_done, self.layers_total, self.running = layers_done, layers_total, tuple(running)
+        super().__init__(message)
 
 
 def did_you_mean(name: str, choices) -> str:

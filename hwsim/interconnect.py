@@ -50,7 +50,7 @@ class Channel:
     __slots__ = ("env", "name", "kind", "clock", "bandwidth", "capacity", "latency_ps",
                  "pj_per_byte", "in_use", "queue", "busy_ps", "bytes", "n_grants", "n_waits",
                  "wait_ps", "max_queue", "order", "inflight_bytes", "owner", "policy",
-                 "wait_samples", "queue_area", "queue_t", "service", "observer")
+                 "wait_samples", "queue_area", "queue_t", "service", "observer", "holders")
 
     def __init__(self, env, name: str, kind: str, clock: Clock | None = None,
                  bandwidth_bytes_per_cycle: float | None = None, capacity: int = 1,
@@ -73,15 +73,19 @@ class Channel:
         self.queue_area = self.queue_t = 0
         self.service = None
         self.observer = None
+        self.holders: list = []  # processes holding a server (for deadlock reports)
 
     def acquire(self, requester=None, priority: int = 0):
         """Take a server now (returns ``None``) or return an event that fires when granted.
 
         ``requester`` (the master's name) and ``priority`` (lower wins) matter only to the
-        round-robin and fixed-priority policies."""
+        round-robin and fixed-priority policies. The holder (the active SimPy process) is
+        recorded, and a queued event remembers its waiter in ``ev.who``, so a deadlock report
+        can say who holds and who waits."""
         self.n_grants += 1
         if self.in_use < self.capacity and not self.queue:
             self.in_use += 1
+            self.holders.append(self.env._active_proc)
             return None
         return self._enqueue(requester, priority)
 
@@ -89,6 +93,7 @@ class Channel:
         """Queue a request (the channel is busy); ``n_grants`` was already counted."""
         env = self.env
         ev = env.event()
+        ev.who = env._active_proc
         if self.policy != "fifo":
             ev.requester, ev.priority = requester, priority
         q = self.queue
@@ -104,6 +109,14 @@ class Channel:
         return ev
 
     def release(self) -> None:
+        """Free the server held by the active process: hand it to the next waiter chosen by
+        the policy, else make it idle. The holder record moves with the server."""
+        h = self.holders
+        try:
+            h.remove(self.env._active_proc)
+        except ValueError:  # released by another process than the one that acquired
+            if h:
+                h.pop(0)
         q = self.queue
         if q:
             if self.policy != "fifo":
@@ -117,7 +130,9 @@ class Channel:
             n = len(q)
             self.queue_area += n * (now - self.queue_t)
             self.queue_t = now
-            q.popleft().succeed()
+            ev = q.popleft()
+            h.append(ev.who)
+            ev.succeed()
             if self.observer is not None:
                 self.observer.queue_depth(self, now, n - 1)
         else:
@@ -132,7 +147,9 @@ class Channel:
         n = len(q)
         self.queue_area += n * (now - self.queue_t)
         self.queue_t = now
-        q.popleft().succeed()
+        ev = q.popleft()
+        self.holders.append(ev.who)
+        ev.succeed()
         if self.observer is not None:
             self.observer.queue_depth(self, now, n - 1)
 
@@ -342,6 +359,7 @@ class Interconnect:
         obs = self.observer
         slot = dq = None
         who, prio = route.requester, route.priority
+        me = env._active_proc  # the process running this transfer: the holder it records
         if route.dma is not None:
             dma = route.dma
             setup_ps = dma.clock.cycles_to_ps(dma.setup_cycles) if dma.setup_cycles else 0
@@ -352,12 +370,14 @@ class Interconnect:
                 ev = dq.acquire(who, prio)
                 if ev is not None:
                     yield from _wait(env, ev, t, dq)
+                dq_t0 = env.now  # the entry is busy from its grant, not from the request
                 if setup_ps:
                     yield env.timeout(setup_ps)
             slot = self.dma_slots[dma.name]
             ev = slot.acquire(who, prio)
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
+            slot_t0 = env.now  # the slot is busy from its grant, not from the request
             if setup_ps and dq is None:
                 yield env.timeout(setup_ps)
             burst = dma.burst_bytes
@@ -381,6 +401,7 @@ class Interconnect:
                 c.n_grants += 1
                 if c.in_use < c.capacity and not c.queue:
                     c.in_use += 1
+                    c.holders.append(me)
                 else:
                     yield from _wait(env, c._enqueue(who, prio), t, c)
             hold = 0
@@ -404,18 +425,19 @@ class Interconnect:
                 c.bytes += nb
                 if c.queue:
                     c.release()
-                else:
+                else:  # Channel.release, inlined on the uncontended path
                     c.in_use -= 1
+                    c.holders.remove(me)
             sent = nxt
         if route.latency_ps:
             yield env.timeout(route.latency_ps)
         for c in chans:
             c.inflight_bytes -= nbytes
         if slot is not None:
-            slot.busy_ps += env.now - t.start_ps
+            slot.busy_ps += env.now - slot_t0
             slot.release()
         if dq is not None:
-            dq.busy_ps += env.now - t.start_ps
+            dq.busy_ps += env.now - dq_t0
             dq.release()
         t.end_ps = env.now
         if obs is not None:

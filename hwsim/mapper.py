@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 
 from .errors import MappingError
 from .platform import AimcTile, CoreCluster, Memory, Platform
-from .trace import ELEMENTWISE_OPS, Layer, POOL_OPS, Trace
+from . import train_tiling
+from .trace import BASE_OP, ELEMENTWISE_OPS, GRAD_WEIGHT_OPS, NETWORK_INPUT, Layer, POOL_OPS, \
+    TRAIN_OPS, Trace
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,9 @@ class Mapping:
 
 
 def kernel_throughput(cluster: CoreCluster, op: str, bits: int) -> float | None:
-    """Per-core ops/cycle for ``op`` at ``bits`` (exact width, else the 'any' entry)."""
-    entry = cluster.kernels.get(op)
+    """Per-core ops/cycle for ``op`` at ``bits`` (exact width, else the 'any' entry); a
+    training op without its own entry uses its forward op's (:data:`hwsim.trace.BASE_OP`)."""
+    entry = cluster.kernels.get(op) or cluster.kernels.get(BASE_OP.get(op))
     if not entry:
         return None
     return entry.get(bits, entry.get("any"))
@@ -119,61 +122,45 @@ def kernel_throughput(cluster: CoreCluster, op: str, bits: int) -> float | None:
 # ------------------------------------------------------------------------------------------
 def map_trace(platform: Platform, trace: Trace) -> Mapping:
     """Map every layer of ``trace`` onto ``platform``."""
+    from .hetero_mapper import map_hetero, uses_hetero_mapper
+    if uses_hetero_mapper(platform):   # AIMC tiles, depthwise accelerators, several clusters
+        return map_hetero(platform, trace)
     clusters = platform.of_type(CoreCluster)
     if not clusters:
-        raise MappingError(f"{platform.file}: the mapper needs a core_cluster (it runs the "
-                           "layers no accelerator takes and orchestrates the DMA)")
+        raise MappingError("the mapper needs a core_cluster (it runs the layers no accelerator "
+                           "takes and orchestrates the DMA)", platform.file, "components",
+                           "add a component with type: core_cluster")
     cluster = clusters[0]
     l1 = platform.components[cluster.l1]
     aimc_tiles = [a for a in platform.of_type(AimcTile) if a.l1 == cluster.l1]
     l2 = (platform.memories("L2") or [None])[0]
     l3 = (platform.memories("L3") or [None])[0]
     if l2 is None and l3 is None:
-        raise MappingError(f"{platform.file}: no L2 or L3 memory to hold activations and weights")
+        raise MappingError("no L2 or L3 memory to hold activations and weights", platform.file,
+                           "components", "add a memory with level: L2")
 
-    engines = {l.name: _choose_engine(l, cluster, aimc_tiles, platform) for l in trace.layers}
+    engines = {}
+    for l in trace.layers:
+        try:
+            engines[l.name] = _choose_engine(l, cluster, aimc_tiles, platform)
+        except MappingError as e:
+            raise _locate(e, trace, l) from None
     aimc_layers = [l for l in trace.layers if engines[l.name] == "aimc"]
     crossbars = {l.name: _crossbars(l, aimc_tiles[0]) for l in aimc_layers}
     need = sum(r * c for r, c, _ in crossbars.values())
     program_once = need <= len(aimc_tiles)
+    # Training: layers whose weights the step updates are re-programmed every step.
+    training = trace.meta.get("training") or {}
+    updated = set(training.get("trainable", ()))
 
-    # --- placement ----------------------------------------------------------------------
-    home = l2 or l3
-    producers = {l.name: l for l in trace.layers}
-    tensor_mem: dict = {}   # tensor (producer name or "<input>") -> memory name
-    for l in trace.layers:
-        fits = l2 is not None and l.input_bytes + l.output_bytes <= l2.size_bytes
-        for t in (trace.producers(l) or ("<input>",)) + (l.name,):
-            if not fits:
-                if l3 is None:
-                    raise MappingError(
-                        f"layer {l.name}: input+output {l.input_bytes + l.output_bytes} B exceed "
-                        f"{home.name} ({home.size_bytes} B) and the platform has no L3")
-                tensor_mem[t] = l3.name
-            else:
-                tensor_mem.setdefault(t, home.name)
-    resident_act = max((l.input_bytes + l.output_bytes for l in trace.layers
-                        if tensor_mem[l.name] == home.name), default=0)
-    l2_left = (l2.size_bytes - resident_act) if l2 else 0
-    weight_mem: dict = {}
-    for l in trace.layers:
-        if not l.is_weighted or (engines[l.name] == "aimc" and program_once):
-            continue
-        if l2 is not None and l.weight_bytes <= l2_left:
-            weight_mem[l.name] = l2.name
-            l2_left -= l.weight_bytes
-        elif l3 is not None:
-            weight_mem[l.name] = l3.name
-        else:
-            raise MappingError(f"layer {l.name}: weights ({l.weight_bytes} B) do not fit what is "
-                               f"left of {l2.name} ({max(l2_left, 0)} B) and the platform has no L3")
+    tensor_mem, weight_mem = _place(trace, l2, l3, engines, program_once, updated, platform.file)
 
     # --- per-layer plans ------------------------------------------------------------------
     plans, next_tile = [], 0
     for l in trace.layers:
         kind = engines[l.name]
         srcs = trace.producers(l)
-        in_mem = tensor_mem[srcs[0]] if srcs else tensor_mem["<input>"]
+        in_mem = tensor_mem[srcs[0]]
         out_mem = tensor_mem[l.name]
         aimc = None
         if kind == "aimc":
@@ -187,19 +174,100 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
             xb = aimc_tiles[0]
             aimc = AimcMapping(names, r, c, rows_used,
                                l.weight_elements / (n * xb.rows * xb.cols),
-                               program_each_inference=not program_once)
-        plan = _tile_layer(l, kind, cluster, l1, in_mem, weight_mem.get(l.name), out_mem, aimc,
-                           aimc_tiles[0] if aimc else None, srcs)
+                               program_each_inference=not program_once or l.name in updated)
+        try:
+            plan = _tile_layer(l, kind, cluster, l1, in_mem, weight_mem.get(l.name), out_mem, aimc,
+                               aimc_tiles[0] if aimc else None, srcs)
+        except MappingError as e:
+            if not e.fix.startswith("enlarge"):
+                raise
+            e.fix = f"{e.fix[:8]}components.{e.fix[8:]} in {platform.file} or split the layer"
+            raise _locate(e, trace, l) from None
         plans.append(plan)
     return Mapping(
         plans=plans,
         program_once=[p for p in plans if p.aimc and not p.aimc.program_each_inference],
-        weights_in_l3_bytes=sum(p.layer.weight_bytes for p in plans
+        weights_in_l3_bytes=sum(p.layer.stored_param_bytes for p in plans
                                 if p.weight_mem and l3 is not None and p.weight_mem == l3.name),
         summary={"crossbars_needed": need, "crossbars_available": len(aimc_tiles),
                  "aimc_programmed": ("once" if program_once else "each inference")
                  if aimc_layers else "n/a"},
     )
+
+
+def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set,
+           platform_file: str = "<platform>") -> tuple:
+    """Placement of tensors and parameters in L2/L3: ``(tensor_mem, weight_mem)`` by name.
+    ``engines[layer] == "aimc"`` layers whose crossbars are programmed once keep no weights
+    in memory (unless ``updated`` by a training step)."""
+    training = trace.meta.get("training") or {}
+    home = l2 or l3
+    producers = {l.name: l for l in trace.layers}
+    tensor_mem: dict = {}   # tensor (producer name or "<input>") -> memory name
+    for l in trace.layers:
+        fits = l2 is not None and l.input_bytes + l.output_bytes <= l2.size_bytes
+        for t in trace.producers(l) + (l.name,):
+            if not fits:
+                if l3 is None:
+                    raise _locate(MappingError(
+                        f"input+output {l.input_bytes + l.output_bytes} B exceed "
+                        f"{home.name} ({home.size_bytes} B) and the platform has no L3",
+                        fix=f"enlarge components.{home.name}.size_bytes in {platform_file} to at "
+                        f"least {l.input_bytes + l.output_bytes} or add an L3 memory"), trace, l)
+                tensor_mem[t] = l3.name
+            else:
+                tensor_mem.setdefault(t, home.name)
+    resident_act = max((l.input_bytes + l.output_bytes for l in trace.layers
+                        if tensor_mem[l.name] == home.name), default=0)
+    l2_left = (l2.size_bytes - resident_act) if l2 else 0
+    # Training: activations saved for the backward pass stay live from their forward producer
+    # to their last backward reader; they take L2 in trace order while it has room, else L3.
+    for t, nbytes in (training.get("saved_activations") or {}).items():
+        if tensor_mem.get(t) == home.name and l2 is not None:
+            if nbytes <= l2_left:
+                l2_left -= nbytes
+            elif l3 is not None:
+                tensor_mem[t] = l3.name
+    # Parameters of one layer (weights, their gradient, optimizer state: ``weights_of``) form
+    # one group, placed together when its first layer is met.
+    group_bytes: dict = {}
+    for l in trace.layers:
+        key = l.weights_of or l.name
+        group_bytes[key] = group_bytes.get(key, 0) + l.stored_param_bytes
+    weight_mem: dict = {}
+    for l in trace.layers:
+        key = l.weights_of or l.name
+        if key in weight_mem:
+            weight_mem[l.name] = weight_mem[key]
+            continue
+        if not l.stored_param_bytes and l.op not in TRAIN_OPS or (
+                engines[l.name] == "aimc" and program_once and l.name not in updated):
+            continue
+        nbytes = group_bytes[key]
+        if l2 is not None and nbytes <= l2_left:
+            weight_mem[l.name] = weight_mem[key] = l2.name
+            l2_left -= nbytes
+        elif l3 is not None:
+            weight_mem[l.name] = weight_mem[key] = l3.name
+        else:
+            raise _locate(MappingError(
+                f"weights ({nbytes} B) do not fit what is left of {l2.name} "
+                f"({max(l2_left, 0)} B) and the platform has no L3",
+                fix=f"enlarge components.{l2.name}.size_bytes in {platform_file} or add an L3 "
+                "memory"), trace, l)
+
+    return tensor_mem, weight_mem
+
+
+def _locate(err: MappingError, trace: Trace, l: Layer) -> MappingError:
+    """Point ``err`` at layer ``l`` of ``trace`` (file, ``layers[i] (name)`` field, line)."""
+    from .srcmap import attach_line
+
+    i = trace.layers.index(l)
+    err.file = str(getattr(trace, "file", "") or "<trace>")
+    err.field = f"layers[{i}] ({l.name})" + (f".{err.field}" if err.field else "")
+    err.args = (err._message(),)
+    return attach_line(err)
 
 
 def _choose_engine(l: Layer, cluster: CoreCluster, aimc_tiles: list, platform) -> str:
@@ -212,23 +280,35 @@ def _choose_engine(l: Layer, cluster: CoreCluster, aimc_tiles: list, platform) -
         hint = "cores"
     if hint == "aimc" or (hint in platform.components and isinstance(platform.components[hint], AimcTile)):
         if not aimc_tiles:
-            raise MappingError(f"layer {l.name}: engine 'aimc' requested but the platform has no "
-                               "aimc_tile attached to the cluster's L1")
+            raise MappingError("engine 'aimc' requested but the platform has no aimc_tile "
+                               "attached to the cluster's L1", field="engine",
+                               fix="use 'cores' or 'auto'")
         if not l.is_weighted:
-            raise MappingError(f"layer {l.name}: op {l.op} has no weights to put on a crossbar")
-        r, c, _ = _crossbars(l, aimc_tiles[0])
+            raise MappingError(f"op {l.op} has no weights to put on a crossbar", field="engine",
+                               fix="use 'cores' or 'auto'")
+        xb = aimc_tiles[0]
+        if l.bits_input > xb.input_bits:
+            raise MappingError(f"{l.bits_input}-bit inputs exceed the {xb.input_bits}-bit DACs of "
+                               f"AIMC tile {xb.name}", field="bits.input",
+                               fix=f"use at most {xb.input_bits} bits or engine 'cores'")
+        r, c, _ = _crossbars(l, xb)
         if r * c > len(aimc_tiles):
-            raise MappingError(f"layer {l.name}: needs {r * c} crossbars of "
-                               f"{aimc_tiles[0].rows}x{aimc_tiles[0].cols}, the platform has "
-                               f"{len(aimc_tiles)}")
+            raise MappingError(f"needs {r * c} crossbars of {xb.rows}x{xb.cols}, the platform has "
+                               f"{len(aimc_tiles)}", field="engine",
+                               fix="use 'cores' or 'auto', or add aimc_tile components")
+        if r > 1 and l.op != "depthwise" and kernel_throughput(cluster, "add", l.bits_key) is None:
+            raise MappingError(f"its {r} crossbar row splits need partial-sum additions on the "
+                               f"cores, but {cluster.name} has no 'add' kernel at {l.bits_key} bits",
+                               field="engine", fix=f"add components.{cluster.name}.kernels.add")
         return "aimc"
     if hint not in ("cores", cluster.name):
-        raise MappingError(f"layer {l.name}: unknown engine hint {hint!r} (use 'cores', 'aimc', "
-                           "'auto' or a component name)")
+        raise MappingError(f"unknown engine hint {hint!r}", field="engine",
+                           fix="use 'cores', 'aimc', 'auto' or a component name")
     if kernel_throughput(cluster, l.op, l.bits_key) is None:
-        raise MappingError(f"layer {l.name}: core cluster {cluster.name} has no kernel for "
-                           f"{l.op} at {l.bits_key} bits (add components.{cluster.name}.kernels."
-                           f"{l.op}) and no accelerator can run it")
+        raise MappingError(f"core cluster {cluster.name} has no kernel for {l.op} at "
+                           f"{l.bits_key} bits and no accelerator can run it", field="bits",
+                           fix=f"add components.{cluster.name}.kernels.{l.op} (for {l.bits_key} "
+                           "bits or any width) or use supported bit widths")
     return "cores"
 
 
@@ -246,6 +326,8 @@ def _crossbars(l: Layer, xb: AimcTile) -> tuple:
 # ------------------------------------------------------------------------------------------
 def _geometry(l: Layer):
     """(Cout, Ho, Wo, Hin, Win, stride_h, kh, pad_top) with vectors as 1x1 maps."""
+    if l.op in TRAIN_OPS:
+        return train_tiling.geometry(l)
     cout, (ho, wo) = l.out_channels, l.out_hw
     h, w = l.in_hw
     return cout, ho, wo, h, w, l.stride[0], l.kernel[0], l.padding[0]
@@ -263,6 +345,8 @@ def _in_rows(l: Layer, h0: int, h1: int) -> int:
 
 def _tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
     """(input, weight, output) bytes of the tile covering channels [.. co) and rows [h0, h1)."""
+    if l.op in TRAIN_OPS:
+        return train_tiling.tile_bytes(l, co, h0, h1, with_weights)
     cout, ho, wo, h, w, *_ = _geometry(l)
     b = l.batch
     rows = _in_rows(l, h0, h1)
@@ -284,6 +368,8 @@ def _tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
 
 
 def _tile_ops(l: Layer, co: int, rows: int) -> int:
+    if l.op in TRAIN_OPS:
+        return train_tiling.tile_ops(l, co, rows)
     _, _, wo, *_ = _geometry(l)
     pix = co * rows * wo * l.batch
     if l.is_weighted:
@@ -294,12 +380,15 @@ def _tile_ops(l: Layer, co: int, rows: int) -> int:
 
 
 def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aimc, xb,
-                producers) -> LayerPlan:
+                producers, prefer_row_tiles: bool = False) -> LayerPlan:
     cout, ho, wo, *_ = _geometry(l)
     budget = l1.size_bytes
-    with_w = kind == "cores" and l.is_weighted
+    with_w = kind == "cores" and (l.is_weighted or l.weights_of is not None and l.weight_elements
+                                  or l.op == "optimizer_step")
     best = None
     seen = set()
+    in_total: dict = {}   # rows per tile -> input bytes over all row tiles (all channels)
+    smallest = float("inf")   # smallest working set tried (for the error message)
     for k in range(1, cout + 1):
         co = -(-cout // k)
         if co in seen:
@@ -316,6 +405,7 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
             return 2 * (i + o) + wmul * w
 
         if ws(1) > budget:
+            smallest = min(smallest, ws(1))
             continue
         lo, hi = 1, ho
         while lo < hi:  # largest rows that fit (ws is monotone in rows)
@@ -326,33 +416,41 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
                 hi = mid - 1
         rows = lo
         n_h = -(-ho // rows)
-        dma = 0
-        for c0 in range(0, cout, co):
-            c1 = min(cout, c0 + co)
-            for h0 in range(0, ho, rows):
-                i, w, o = _tile_bytes(l, c1 - c0, h0, min(ho, h0 + rows), with_w and h0 == 0)
-                dma += i + w + o
-        key = (dma, n_co * n_h, -co)
+        # Weights and outputs move once whatever the tiling; inputs (with their halo) are
+        # reloaded for every channel tile unless the op is channel-wise.
+        if rows not in in_total:
+            in_total[rows] = sum(_tile_bytes(l, cout, h0, min(ho, h0 + rows), False)[0]
+                                 for h0 in range(0, ho, rows))
+        dma = in_total[rows] * (n_co if l.op in ("conv2d", "pointwise", "linear") else 1)
+        key = (dma, n_co * n_h, -co) if not prefer_row_tiles else (n_co, dma, n_co * n_h, -co)
         if best is None or key < best[0]:
             best = (key, co, rows, ws(rows))
     if best is None:
         i, w, o = _tile_bytes(l, 1, 0, 1, with_w)
+        need = smallest
         raise MappingError(
-            f"layer {l.name} ({l.op}): even the smallest tile (1 channel x 1 row: {i} B in, "
-            f"{w} B weights, {o} B out, double-buffered {2 * (i + o) + w} B) does not fit "
-            f"{l1.name} ({l1.size_bytes} B); enlarge {l1.name}.size_bytes or split the layer")
+            f"{l.op} cannot be tiled into {l1.name}: even the smallest tile (1 channel x 1 row: "
+            f"{i} B in, {w} B weights, {o} B out; {need} B with double buffers and halo) exceeds its "
+            f"{l1.name}.size_bytes = {l1.size_bytes} B",
+            fix=f"enlarge {l1.name}.size_bytes to at least {need}")
     _, co, rows, l1_bytes = best
     tiles = []
     for c0 in range(0, cout, co):
         c1 = min(cout, c0 + co)
         for h0 in range(0, ho, rows):
             h1 = min(ho, h0 + rows)
-            i, w, o = _tile_bytes(l, c1 - c0, h0, h1, with_w and h0 == 0)
+            i, w, o = _tile_bytes(l, c1 - c0, h0, h1, with_w and (
+                h1 == ho if l.op in GRAD_WEIGHT_OPS else h0 == 0))
             loads = [(in_mem, i)]
-            if w:
+            stores = _merge([(out_mem, o)])
+            if w and l.op in GRAD_WEIGHT_OPS:  # the dW accumulator goes out after its last row
+                stores = _merge([(out_mem, o), (w_mem, w)])
+            elif w:
                 loads.append((w_mem, w))
+            if l.op == "optimizer_step":       # parameters and state are updated in place
+                stores = ((w_mem, o),)
             loads = _merge(loads)
-            tile = Tile(loads=loads, ops=_tile_ops(l, c1 - c0, h1 - h0), stores=((out_mem, o),))
+            tile = Tile(loads=loads, ops=_tile_ops(l, c1 - c0, h1 - h0), stores=stores)
             if aimc is not None:
                 mvms = (h1 - h0) * wo * l.batch
                 rows_per = min(l.matrix_rows, xb.rows) if l.op != "depthwise" else xb.rows
@@ -368,7 +466,8 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
         cluster=cluster.name, l1=l1.name, input_mem=in_mem, weight_mem=w_mem if with_w else
         (w_mem if aimc and aimc.program_each_inference else None), output_mem=out_mem,
         tile_shape={"channels": co, "rows": rows, "cols": wo}, tiles=tuple(tiles),
-        l1_bytes=l1_bytes, depends_on=tuple(producers), aimc=aimc, notes=notes)
+        l1_bytes=l1_bytes, depends_on=tuple(p for p in producers if p != NETWORK_INPUT),
+        aimc=aimc, notes=notes)
 
 
 def _merge(loads):

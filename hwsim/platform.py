@@ -12,6 +12,7 @@ domain), ``*_hz``, ``*_pj``/``*_pj_per_*`` (picojoules), ``*_mw`` (milliwatts).
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,16 @@ class Dram(Memory):
     max_transaction_bytes: int = spec("bytes", "longest transaction (e.g. HyperRAM tCSM cap); "
                                       "0 = unlimited", min=0, default=0)
 
+    #: Memory fields a dram derives (never given in a platform file; absent from its schema)
+    DERIVED = ("port_bandwidth_bytes_per_cycle", "latency_cycles")
+
+    def __post_init__(self):
+        # for code that reads any memory's peak rate and first-access latency (roofline
+        # plots, estimates): the data bus's peak bytes/cycle and tRCD + tCL
+        object.__setattr__(self, "port_bandwidth_bytes_per_cycle",
+                           self.data_bus_bits / 8 * self.transfers_per_cycle)
+        object.__setattr__(self, "latency_cycles", self.t_rcd_cycles + self.t_cl_cycles)
+
 
 @dataclass(frozen=True)
 class DmaEngine(Component):
@@ -168,6 +179,13 @@ class AimcTile(Component):
     output_bits: int = spec("bits", "ADC / output precision", gt=0, default=8)
     energy_pj_per_mvm: float = spec("pJ", "energy of one full MVM", min=0, default=0.0)
     program_pj_per_row: float = spec("pJ", "energy to program one row", min=0, default=0.0)
+    weight_bits: int = spec("bits", "weight bits one cell stores; wider weights are bit-sliced over "
+                            "several columns and recombined digitally", gt=0, default=8)
+    stream_mode: str = spec(doc="overlapped: streamers run under the MVMs (double-buffered); "
+                            "sequential: stream-in, MVM, stream-out one after another per job",
+                            choices=("overlapped", "sequential"), default="overlapped")
+    job_overhead_cycles: int = spec("cycles", "fixed cycles per MVM job (idle, FIFO fill)", min=0,
+                                    default=0)
     priority: int = spec(doc="fixed-priority arbitration of its streamers: lower wins", min=0,
                          default=0)
 
@@ -238,7 +256,10 @@ class Platform:
 # ------------------------------------------------------------------------------------------
 _SIZE = {"": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "kb": 10**3, "mb": 10**6, "gb": 10**9}
 _FREQ = {"": 1, "hz": 1, "khz": 10**3, "mhz": 10**6, "ghz": 10**9}
-_QTY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_QTY = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+#: component names: letters, digits, '_' and '-' (no '.', which separates override paths,
+#: and no '>', which separates "src->dst" keys in reports)
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
 def parse_quantity(value, unit: str, file, fld):
@@ -246,13 +267,20 @@ def parse_quantity(value, unit: str, file, fld):
     if isinstance(value, bool):
         raise ConfigError(file, fld, f"expected a number, got {value!r}")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ConfigError(file, fld, f"expected a finite number, got {value!r}")
         return value
+    if not isinstance(value, str):
+        raise ConfigError(file, fld, f"expected a number, got {type(value).__name__} {value!r}")
     table = _FREQ if unit == "Hz" else _SIZE if unit == "bytes" else {"": 1}
     m = _QTY.match(str(value))
     if not m or m.group(2).lower() not in table:
         ex = {"Hz": "'170 MHz'", "bytes": "'64 KiB'"}.get(unit, "a number")
         raise ConfigError(file, fld, f"cannot read {value!r} as {unit or 'a number'}", f"e.g. {ex}")
-    return float(m.group(1)) * table[m.group(2).lower()]
+    num = float(m.group(1)) * table[m.group(2).lower()]
+    if not math.isfinite(num):
+        raise ConfigError(file, fld, f"expected a finite number, got {value!r}")
+    return num
 
 
 def _integral(x, file, fld):
@@ -281,18 +309,41 @@ def _build(cls, raw: dict, ctx: dict, file: str, where: str, skip=("name",)):
         fld = f"{where}.{name}"
         has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         if name not in raw:
-            if not has_default:
-                raise ConfigError(file, fld, "missing required field", f.metadata.get("doc", ""))
+            if not has_default or _default_invalid(f):
+                raise ConfigError(file, fld, "missing required field", _expect(f))
             continue
         values[name] = _convert(f, raw[name], ctx, file, fld)
     return values
+
+
+def _default_invalid(f) -> bool:
+    """A field whose default breaks its own bounds (e.g. ``size_bytes`` 0 with ``gt=0``) is
+    required: the default only exists to satisfy dataclass field ordering."""
+    md, d = f.metadata, f.default
+    if d is dataclasses.MISSING or isinstance(d, (bool, str)) or not isinstance(d, (int, float)):
+        return False
+    return (md.get("gt") is not None and not d > md["gt"]) or (
+        md.get("min") is not None and not d >= md["min"])
+
+
+def _expect(f) -> str:
+    """What a valid value of field ``f`` looks like (for error messages)."""
+    md = f.metadata
+    parts = [md.get("doc", "")] if md.get("doc") else []
+    if md.get("choices"):
+        parts.append("one of " + ", ".join(map(str, md["choices"])))
+    elif md.get("gt") is not None:
+        parts.append(f"a number > {md['gt']} {md.get('unit', '')}".rstrip())
+    elif md.get("min") is not None:
+        parts.append(f"a number >= {md['min']} {md.get('unit', '')}".rstrip())
+    return "; ".join(parts)
 
 
 def _convert(f, value, ctx, file, fld):
     md = f.metadata
     kind, unit = md.get("kind"), md.get("unit", "")
     if kind == "clock":
-        if value not in ctx["clocks"]:
+        if not isinstance(value, str) or value not in ctx["clocks"]:
             raise ConfigError(file, fld, f"unknown clock {value!r}", did_you_mean(value, ctx["clocks"]))
         return ctx["clocks"][value]
     if kind and kind.startswith("ref:"):
@@ -304,19 +355,23 @@ def _convert(f, value, ctx, file, fld):
     if kind == "op_energy":
         return _op_table(value, file, fld, "pJ")
     if md.get("choices"):
-        if value not in md["choices"]:
+        if not isinstance(value, str) or value not in md["choices"]:
             raise ConfigError(file, fld, f"invalid value {value!r}", did_you_mean(value, md["choices"]))
         return value
     if f.type in ("str", str):
         if not isinstance(value, str):
             raise ConfigError(file, fld, f"expected a string, got {value!r}")
         return value
+    if f.type in ("bool", bool):
+        if not isinstance(value, bool):
+            raise ConfigError(file, fld, f"expected true or false, got {value!r}")
+        return value
     num = parse_quantity(value, unit, file, fld)
     if md.get("gt") is not None and not num > md["gt"]:
         raise ConfigError(file, fld, f"must be > {md['gt']} {unit}, got {value!r}",
                           "a zero or negative value has no physical meaning here")
     if md.get("min") is not None and not num >= md["min"]:
-        raise ConfigError(file, fld, f"must be >= {md['min']} {unit}, got {value!r}")
+        raise ConfigError(file, fld, f"must be >= {md['min']} {unit}, got {value!r}", _expect(f))
     if f.type in ("int", int):
         return _integral(num, file, fld)
     return float(num)
@@ -329,7 +384,7 @@ def _op_table(value, file, fld, unit):
         raise ConfigError(file, fld, f"expected a mapping op -> {unit}")
     out = {}
     for op, v in value.items():
-        if op not in OPS and op != "default":
+        if not isinstance(op, str) or (op not in OPS and op != "default"):
             raise ConfigError(file, f"{fld}.{op}", "unknown op", did_you_mean(op, OPS + ("default",)))
         num = parse_quantity(v, "", file, f"{fld}.{op}")
         if num < 0:
@@ -346,13 +401,13 @@ def _kernel_table(value, file, fld):
         raise ConfigError(file, fld, "expected a mapping op -> ops/cycle/core or {bits: ops/cycle/core}")
     table = {}
     for op, entry in value.items():
-        if op not in OPS:
+        if not isinstance(op, str) or op not in OPS:
             raise ConfigError(file, f"{fld}.{op}", "unknown op", did_you_mean(op, OPS))
         entry = entry if isinstance(entry, dict) else {"any": entry}
         table[op] = {}
         for bits, thr in entry.items():
             f2 = f"{fld}.{op}.{bits}"
-            if bits != "any" and (not isinstance(bits, int) or bits <= 0):
+            if bits != "any" and (not isinstance(bits, int) or isinstance(bits, bool) or bits <= 0):
                 raise ConfigError(file, f2, "bit-width keys are positive integers, e.g. 8")
             num = parse_quantity(thr, "", file, f2)
             if not num > 0:
@@ -366,10 +421,17 @@ def platform_from_dict(data, file="<dict>") -> Platform:
     """Validate a parsed platform document and build a :class:`Platform`."""
     if not isinstance(data, dict):
         raise ConfigError(file, "", "a platform is a YAML mapping with clocks, components and links")
-    top = {"format", "name", "description", "source", "clocks", "reference_clock", "components", "links"}
+    if "layers" in data and "components" not in data:
+        raise ConfigError(file, "layers", "this looks like a layer trace, not a platform",
+                          "the platform YAML comes first: hwsim run PLATFORM TRACE")
+    top = {"format", "name", "description", "source", "clocks", "reference_clock", "components", "links",
+           "mapping", "generate"}
     for key in data:
         if key not in top:
             raise ConfigError(file, key, "unknown top-level field", did_you_mean(key, top))
+    if "generate" in data:
+        from .generate import expand_generators
+        data = expand_generators(data, file)
     fmt = data.get("format", PLATFORM_FORMAT)
     if fmt != PLATFORM_FORMAT:
         raise ConfigError(file, "format", f"unsupported format {fmt!r}", f"expected {PLATFORM_FORMAT!r}")
@@ -393,8 +455,14 @@ def platform_from_dict(data, file="<dict>") -> Platform:
     components = {}
     for cname, raw in comps_raw.items():
         where = f"components.{cname}"
+        if not isinstance(cname, str) or not NAME_RE.match(cname):
+            raise ConfigError(file, where, f"invalid component name {cname!r}",
+                              "use letters, digits, '_' and '-' (no '.', '>' or spaces)")
         if not isinstance(raw, dict) or "type" not in raw:
             raise ConfigError(file, f"{where}.type", "missing component type",
+                              "valid: " + ", ".join(COMPONENT_TYPES))
+        if not isinstance(raw["type"], str):
+            raise ConfigError(file, f"{where}.type", f"expected a type name, got {raw['type']!r}",
                               "valid: " + ", ".join(COMPONENT_TYPES))
         cls = COMPONENT_TYPES.get(raw["type"])
         if cls is None:
@@ -414,6 +482,9 @@ def platform_from_dict(data, file="<dict>") -> Platform:
             pair = raw.pop("between")
             if not isinstance(pair, list) or len(pair) != 2:
                 raise ConfigError(file, f"{where}.between", "expected [a, b]")
+            if "a" in raw or "b" in raw:
+                raise ConfigError(file, f"{where}.between", "both 'between' and 'a'/'b' given",
+                                  "use either between: [a, b] or a: and b:")
             raw["a"], raw["b"] = pair
         vals = _build(Link, raw, ctx, file, where, skip=())
         for end in ("a", "b"):
@@ -429,18 +500,20 @@ def platform_from_dict(data, file="<dict>") -> Platform:
         names.add(vals["name"])
         links.append(Link(**vals))
     ref = data.get("reference_clock") or next(iter(clocks))
-    if ref not in clocks:
+    if not isinstance(ref, str) or ref not in clocks:
         raise ConfigError(file, "reference_clock", f"unknown clock {ref!r}", did_you_mean(ref, clocks))
     platform = Platform(name=str(data.get("name") or Path(str(file)).stem), clocks=clocks,
                         components=components, links=tuple(links), reference_clock=clocks[ref],
                         source=str(data.get("source", "")), file=str(file), raw=data)
     _check_references(platform)
     _check_connectivity(platform)
+    from .policy import check_policy
+    check_policy(platform)
     return platform
 
 
 def _check_dram(d: Dram, raw: dict, file, where) -> None:
-    for key in ("port_bandwidth_bytes_per_cycle", "latency_cycles"):
+    for key in Dram.DERIVED:
         if key in raw:
             raise ConfigError(file, f"{where}.{key}", "derived for a dram from its data bus and "
                               "timing parameters", "remove it; set data_bus_bits, "
@@ -481,12 +554,28 @@ def _check_references(p: Platform) -> None:
             if want != "component" and p.components[target].TYPE != want:
                 raise ConfigError(p.file, where, f"{target!r} is a {p.components[target].TYPE}, "
                                   f"expected a {want}")
+            if f.name == "l1" and p.components[target].level != "L1":
+                l1s = [m.name for m in p.memories("L1")]
+                raise ConfigError(p.file, where, f"{target!r} is an {p.components[target].level} "
+                                  "memory; engines compute from an L1",
+                                  ("valid: " + ", ".join(l1s)) if l1s else "add a memory with level: L1")
 
 
 def _check_connectivity(p: Platform) -> None:
-    """Every engine must reach its L1 and every L2/L3 memory through the interconnect."""
-    g = p.graph()
+    """Every engine must reach its L1 and every L2/L3 memory through the interconnect.
+
+    Paths are checked as the interconnect routes them: never through a compute engine (a
+    core cluster or AIMC tile only ends a route), possibly staged through memories."""
+    if not p.of_type(CoreCluster) and not p.of_type(AimcTile):
+        raise ConfigError(p.file, "components", "no compute engine",
+                          "add a core_cluster or an aimc_tile")
+    full = p.graph()
+    engines = {c.name for c in p.of_type(CoreCluster) + p.of_type(AimcTile)}
+    g = full.subgraph(set(full) - engines)
     l2l3 = p.memories("L2") + p.memories("L3")
+    if not l2l3:
+        raise ConfigError(p.file, "components", "no L2 or L3 memory: activations and weights "
+                          "need a home outside L1", "add a memory with level: L2 (or L3)")
     for eng in p.of_type(CoreCluster) + p.of_type(AimcTile):
         for mem in [p.components[eng.l1]] + l2l3:
             if mem.name != eng.l1 and mem.level == "L1":
@@ -495,12 +584,10 @@ def _check_connectivity(p: Platform) -> None:
                 raise ConfigError(p.file, "links", f"no route from {mem.name} to {eng.l1} "
                                   f"(the L1 of {eng.name}): the interconnect is disconnected",
                                   f"add a link chain between {mem.name} and {eng.l1}")
-        if eng.TYPE == "aimc_tile" and not nx.has_path(g, eng.name, eng.l1):
+        if eng.TYPE == "aimc_tile" and not nx.has_path(
+                full.subgraph(set(g) | {eng.name}), eng.name, eng.l1):
             raise ConfigError(p.file, "links", f"AIMC tile {eng.name} has no link to its L1 "
                               f"{eng.l1}", f"add a link between {eng.name} and {eng.l1} (its streamers)")
-    if not p.of_type(CoreCluster) and not p.of_type(AimcTile):
-        raise ConfigError(p.file, "components", "no compute engine",
-                          "add a core_cluster or an aimc_tile")
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -529,21 +616,31 @@ def load_platform(path, overrides: dict | None = None) -> Platform:
         overrides: optional ``{dotted.path: value}`` applied before validation, e.g.
             ``{"components.l1.size_bytes": 131072}`` (used by sweeps).
     """
+    from .srcmap import attach_line
+
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as e:
-        raise ConfigError(path, "", f"cannot read platform file: {e.strerror}") from None
+        raise ConfigError(path, "", f"cannot read platform file: {e.strerror or e}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise ConfigError(path, "", "not a text file", "a platform is a YAML text file") from None
     try:
         data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(path, where, f"invalid YAML: {problem}") from None
-    if overrides:
-        data = apply_overrides(data, overrides, str(path))
-    return platform_from_dict(data, str(path))
+        raise ConfigError(path, where, f"invalid YAML: {problem}",
+                          line=mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise ConfigError(path, "", "invalid YAML: nesting too deep") from None
+    try:
+        if overrides:
+            data = apply_overrides(data, overrides, str(path))
+        return platform_from_dict(data, str(path))
+    except ConfigError as e:
+        raise attach_line(e, text=text, kind="yaml")
 
 
 def apply_overrides(data: dict, overrides: dict, file="<dict>") -> dict:
@@ -564,9 +661,15 @@ def apply_overrides(data: dict, overrides: dict, file="<dict>") -> dict:
                                   "not exist", did_you_mean(part, opts)) from None
         last = parts[-1]
         if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ConfigError(file, dotted, f"override path {dotted!r} does not exist",
+                                  f"list index 0..{len(node) - 1}")
             node[int(last)] = value
         elif isinstance(node, dict):
             node[last] = value
         else:
             raise ConfigError(file, dotted, "override path does not lead to a mapping")
     return data
+
+
+from .dw_accel import DwAccelerator  # noqa: E402,F401  (registers the `dw_accelerator` type)

@@ -173,6 +173,17 @@ class SimulationResult:
                 f"{r.name} {100 * r.utilisation:.1f}%" for r in
                 sorted(self.resources, key=lambda r: -r.utilisation)[:8]),
         ]
+        if d.get("peak_tops_per_w"):
+            lines.append(f"peak         {d['peak_tops']:.3f} TOPS, {d['peak_tops_per_w']:.2f} TOPS/W "
+                         f"(best engine); achieved {100 * d['tops_fraction_of_peak']:.1f}% of peak TOPS")
+            gap = d["energy_gap_pj"]
+            lines.append("energy gap   " + ", ".join(
+                f"{k} {100 * v / d['energy_pj']:.1f}%" for k, v in gap.items() if v and d["energy_pj"]))
+        if d.get("steady_state_inferences_per_s"):
+            lines.append(f"pipeline     steady state {d['steady_state_inferences_per_s']:.2f} inferences/s "
+                         f"(bottleneck {d['pipeline_bottleneck']}); stage utilisation " + ", ".join(
+                             f"{k} {100 * v:.0f}%" for k, v in sorted(
+                                 d["stage_utilisation"].items(), key=lambda kv: -kv[1])[:4]))
         if self.mapping.get("aimc_programmed", "n/a") != "n/a":
             lines.append(f"AIMC         weights programmed {self.mapping['aimc_programmed']}"
                          f" ({self.mapping['crossbars_needed']} of "
@@ -181,15 +192,16 @@ class SimulationResult:
 
     def layers_table(self) -> str:
         """Per-layer table: cycles and their split, bytes, energy, engine, bottleneck."""
-        hdr = (f"{'layer':<22}{'op':<10}{'engine':<9}{'tiles':>6}{'cycles':>12}{'compute':>11}"
-               f"{'stall':>10}{'content.':>10}{'prog.':>9}{'L2 B':>11}{'L3 B':>11}{'uJ':>9}  bottleneck")
+        hdr = (f"{'layer':<22}{'op':<10}{'engine':<7}{'tiles':>6}{'cycles':>13}{'compute':>13}"
+               f"{'stall':>12}{'content.':>12}{'prog.':>12}{'L2 B':>12}{'L3 B':>12}{'uJ':>10}"
+               "  bottleneck")
         rows = [hdr, "-" * len(hdr)]
         for r in self.layers:
             rows.append(
-                f"{r.name[:21]:<22}{r.op:<10}{r.engine_kind:<9}{r.n_tiles:>6}{r.cycles:>12,}"
-                f"{r.compute_cycles:>11,}{r.memory_stall_cycles:>10,}{r.contention_cycles:>10,}"
-                f"{r.programming_cycles:>9,}{r.bytes_by_level.get('L2', 0):>11,}"
-                f"{r.bytes_by_level.get('L3', 0):>11,}{r.energy_total_pj / 1e6:>9.3f}  {r.bottleneck}"
+                f"{r.name[:21]:<22}{r.op:<10}{r.engine_kind:<7}{r.n_tiles:>6}{r.cycles:>13,}"
+                f"{r.compute_cycles:>13,}{r.memory_stall_cycles:>12,}{r.contention_cycles:>12,}"
+                f"{r.programming_cycles:>12,}{r.bytes_by_level.get('L2', 0):>12,}"
+                f"{r.bytes_by_level.get('L3', 0):>12,}{r.energy_total_pj / 1e6:>10.3f}  {r.bottleneck}"
                 + (f" (waited most on {r.top_wait}: {r.top_wait_cycles:,} cyc)"
                    if r.top_wait and not r.bottleneck.endswith(r.top_wait) else
                    f" ({r.top_wait_cycles:,} cyc)" if r.top_wait else ""))

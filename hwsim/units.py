@@ -31,8 +31,13 @@ class Clock:
         return -(-int(cycles) * PS_PER_S // self.freq_hz)
 
     def ps_to_cycles(self, ps: int) -> int:
-        """Number of cycles of this clock that cover ``ps`` picoseconds (ceil)."""
-        return -(-int(ps) * self.freq_hz // PS_PER_S)
+        """Number of cycles of this clock that cover ``ps`` picoseconds (ceil).
+
+        The picosecond is the time quantum: an excess below 1 ps is rounding from
+        :meth:`cycles_to_ps`, not a started cycle, so ``ps_to_cycles(cycles_to_ps(n)) == n``.
+        """
+        ps = int(ps)
+        return -(-(ps - 1) * self.freq_hz // PS_PER_S) if ps > 0 else 0
 
     def ps_to_cycles_floor(self, ps: int) -> int:
         """Whole cycles of this clock that elapse within ``ps`` picoseconds."""

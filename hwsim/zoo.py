@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from functools import partial
 
-from .trace import Layer, Trace
+from .trace import NETWORK_INPUT, Layer, Trace
 
 GENERATOR = "tools/gen_traces.py"
 
@@ -141,7 +141,7 @@ class NetBuilder:
         other = self.input_shape if residual is None else self.output_shape(residual)
         if other != self.shape:
             raise ValueError(f"{name}: cannot add {list(other)} to {list(self.shape)}")
-        inputs = (self.tip,) if residual is None else (self.tip, residual)
+        inputs = (self.tip, NETWORK_INPUT if residual is None else residual)
         return self._append(name, "add", self.shape, inputs=inputs, bias=False,
                             activation=activation)
 
@@ -176,7 +176,7 @@ MOBILENETV2_CFG = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
 
 def _inverted_residual(nb: NetBuilder, name: str, t: int, cout: int, stride: int) -> None:
     """Expand 1x1 (ReLU6) -> depthwise 3x3 (ReLU6) -> linear project 1x1 [-> add]."""
-    block_in, cin = nb.tip, nb.shape[0]
+    block_in, cin = nb.tip, nb.shape[0]  # tip None: the block reads the network input
     if t != 1:
         nb.pointwise(f"{name}.expand", cin * t, activation="relu6")
     nb.depthwise(f"{name}.dw", 3, stride, activation="relu6")
@@ -242,6 +242,7 @@ def mobilenetv2_bottleneck(resolution: int = 28, channels: int = 32, expansion: 
 #: MAC totals of the int8 .tflite models in their module docstrings.
 MLTK_DOCS = "Silicon Labs MLTK docs, mltk/models/tinyml/"
 
+
 def resnet8(num_classes: int = 10, filters: int = 16, bits: int = 8) -> Trace:
     """MLPerf Tiny image classification (CIFAR-10, 32x32x3): ``resnet_v1_eembc`` in
     mlcommons/tiny benchmark/training/image_classification/keras_model.py (v0.5:
@@ -249,16 +250,18 @@ def resnet8(num_classes: int = 10, filters: int = 16, bits: int = 8) -> Trace:
     stacks 2 and 3 downsample with a stride-2 3x3 conv and a 1x1/2 projection conv (no BN)
     on the shortcut; 8x8 average pool; dense softmax."""
     nb = NetBuilder((3, 32, 32), pad="tf", bits=bits)
-    x = nb.conv("conv1", filters, 3, 1, activation="relu")
+    nb.conv("conv1", filters, 3, 1, activation="relu")
     for stack, mult in ((1, 1), (2, 2), (3, 4)):
-        f, stride = filters * mult, 1 if stack == 1 else 2
+        f, stride, block_in = filters * mult, 1 if stack == 1 else 2, nb.mark()
         nb.conv(f"stack{stack}.conv1", f, 3, stride, activation="relu")
-        y, skip = nb.conv(f"stack{stack}.conv2", f, 3, 1), x
+        nb.conv(f"stack{stack}.conv2", f, 3, 1)
+        skip = block_in[0]
         if stride != 1:
-            nb.goto((x, nb.output_shape(x)))
+            main = nb.mark()
+            nb.goto(block_in)
             skip = nb.pointwise(f"stack{stack}.shortcut", f, stride=stride, bn=False)
-            nb.goto((y, nb.output_shape(y)))
-        x = nb.add(f"stack{stack}.add", skip, activation="relu")
+            nb.goto(main)
+        nb.add(f"stack{stack}.add", skip, activation="relu")
     nb.global_avgpool("avgpool")
     nb.linear("fc", num_classes, activation="softmax")
     return nb.trace(
@@ -349,27 +352,27 @@ def fc_autoencoder(input_dim: int = 640, hidden: int = 128, bottleneck: int = 8,
 def _resnet(block: str, counts, num_classes, resolution, stride_in_3x3, bits) -> NetBuilder:
     nb = NetBuilder((3, resolution, resolution), pad="torch", bits=bits)
     nb.conv("conv1", 64, 7, 2, activation="relu")
-    x = nb.maxpool("maxpool", 3, 2, padding=1)
+    nb.maxpool("maxpool", 3, 2, padding=1)
     expansion = 4 if block == "bottleneck" else 1
     for stage, (n, width) in enumerate(zip(counts, (64, 128, 256, 512)), 1):
         for j in range(n):
             p, stride = f"layer{stage}.{j}", 2 if stage > 1 and j == 0 else 1
-            cin, cout = nb.shape[0], width * expansion
+            cin, cout, block_in = nb.shape[0], width * expansion, nb.mark()
             if block == "basic":
                 nb.conv(f"{p}.conv1", width, 3, stride, activation="relu")
-                y = nb.conv(f"{p}.conv2", width, 3, 1)
+                nb.conv(f"{p}.conv2", width, 3, 1)
             else:  # torchvision (v1.5) strides the 3x3 conv; the paper (v1) the first 1x1
                 s1, s3 = (1, stride) if stride_in_3x3 else (stride, 1)
                 nb.pointwise(f"{p}.conv1", width, stride=s1, activation="relu")
                 nb.conv(f"{p}.conv2", width, 3, s3, activation="relu")
-                y = nb.pointwise(f"{p}.conv3", cout)
+                nb.pointwise(f"{p}.conv3", cout)
+            skip = block_in[0]
             if stride != 1 or cin != cout:  # projection shortcut (option B), its own layer
-                nb.goto((x, nb.output_shape(x)))
+                main = nb.mark()
+                nb.goto(block_in)
                 skip = nb.pointwise(f"{p}.downsample", cout, stride=stride)
-                nb.goto((y, nb.output_shape(y)))
-            else:
-                skip = x
-            x = nb.add(f"{p}.add", skip, activation="relu")
+                nb.goto(main)
+            nb.add(f"{p}.add", skip, activation="relu")
     nb.global_avgpool("avgpool")
     nb.linear("fc", num_classes)
     return nb
@@ -403,7 +406,8 @@ def resnet50(num_classes: int = 1000, resolution: int = 224, stride_in_3x3: bool
         "He et al., Deep Residual Learning for Image Recognition, CVPR 2016, Table 1; layer "
         + ("details as torchvision models.resnet50 (v1.5: stride in the 3x3 conv)" if v15 else
            "details as the paper (v1: stride in the first 1x1 conv)"),
-        {"macs": 4_090_000_000 if v15 else 3_800_000_000, "params": 25_557_032, "params_counted_as": "torch",
+        {"macs": 4_090_000_000 if v15 else 3_800_000_000,
+         "params": 25_557_032, "params_counted_as": "torch",
          "source": ("MACs: torchvision resnet50 docs (4.09 GFLOPS, v1.5)" if v15 else
                     "MACs: He et al. 2016 Table 1 (3.8e9 multiply-adds)") +
                    "; params: torchvision docs, 25,557,032 = params + folded_bn_channels"})

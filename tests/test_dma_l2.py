@@ -112,7 +112,7 @@ def test_bad_memory_system_fields_are_config_errors():
     from hwsim.platform import apply_overrides
     base = {"name": "x", "clocks": {"clk": 1_000_000_000}, "components": {
         "cluster": {"type": "core_cluster", "clock": "clk", "l1": "l1", "kernels": {"add": 1}},
-        "l1": {"type": "memory", "level": "L1", "clock": "clk"},
+        "l1": {"type": "memory", "level": "L1", "clock": "clk", "size_bytes": 65536},
         "dma": {"type": "dma", "clock": "clk"}},
         "links": [{"between": ["l1", "dma"], "clock": "clk", "bandwidth_bytes_per_cycle": 4}]}
     for path, value, needle in [("links.0.arbitration", "round-robin", "round_robin"),

@@ -34,7 +34,8 @@ def _platform(dram=None, **dram_changes):
         "name": "dramtest",
         "clocks": {"ddr": 1_600_000_000, "fast": 4_000_000_000},
         "components": {
-            "cluster": {"type": "core_cluster", "clock": "fast", "l1": "l2", "kernels": {"add": 1}},
+            "cluster": {"type": "core_cluster", "clock": "fast", "l1": "l1", "kernels": {"add": 1}},
+            "l1": {"type": "memory", "level": "L1", "clock": "fast", "size_bytes": 1 << 16},
             "l2": {"type": "memory", "level": "L2", "clock": "fast", "size_bytes": 1 << 20,
                    "port_bandwidth_bytes_per_cycle": 4096},
             "dram": d,
@@ -43,6 +44,7 @@ def _platform(dram=None, **dram_changes):
         "links": [
             {"between": ["dram", "dma"], "clock": "fast", "bandwidth_bytes_per_cycle": 4096},
             {"between": ["dma", "l2"], "clock": "fast", "bandwidth_bytes_per_cycle": 4096},
+            {"between": ["dma", "l1"], "clock": "fast", "bandwidth_bytes_per_cycle": 4096},
         ]})
 
 

@@ -1,0 +1,128 @@
+"""Transfer timing on the interconnect against closed forms.
+
+Closed form (DESIGN.md): an isolated transfer takes ``setup + latency + ceil(bytes / bw)``
+cycles, where ``bw`` is the narrowest channel on the route and ``latency`` sums the route's
+link and memory latencies; k equal transfers on one link each get 1/k of it.
+"""
+import math
+
+import pytest
+
+from hwsim.units import Clock
+
+from .helpers import platform, run_transfers
+
+CLK = Clock("clk", 100_000_000)  # 10 ns = 10,000 ps per cycle
+
+
+@pytest.mark.parametrize("nbytes", [1, 7, 8, 64, 65, 1000, 4096, 100_003])
+def test_single_transfer_is_latency_plus_bytes_over_bandwidth(nbytes):
+    ends, _ = run_transfers(platform(), [("l2", "l1", nbytes, 0)])
+    assert ends[0] == CLK.cycles_to_ps(5 + math.ceil(nbytes / 8))
+
+
+@pytest.mark.parametrize("burst", [1, 24, 64, 1000, 1 << 20])
+def test_burst_size_does_not_change_an_isolated_transfer(burst):
+    """Cumulative rounding makes the bursts of a transfer sum to ceil(bytes / bw) exactly,
+    even when the burst is not a multiple of the bandwidth (24 B at 8 B/cycle, 1000 B...)."""
+    ends, _ = run_transfers(platform(**{"components.dma.burst_bytes": burst}),
+                            [("l2", "l1", 12_345, 0)])
+    assert ends[0] == CLK.cycles_to_ps(5 + math.ceil(12_345 / 8))
+
+
+def test_setup_and_memory_latency_add_once():
+    p = platform(**{"components.dma.setup_cycles": 30, "components.l2.latency_cycles": 7})
+    ends, _ = run_transfers(p, [("l2", "l1", 4096, 0)])
+    assert ends[0] == CLK.cycles_to_ps(30 + 7 + 5 + 4096 // 8)
+
+
+def test_narrowest_channel_sets_the_rate():
+    """A memory port slower than the link becomes the bottleneck."""
+    p = platform(**{"components.l2.port_bandwidth_bytes_per_cycle": 2})
+    ends, _ = run_transfers(p, [("l2", "l1", 1000, 0)])
+    assert ends[0] == CLK.cycles_to_ps(5 + 500)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_k_equal_transfers_share_one_link_fairly(k):
+    """k transfers started together on one link finish at k x the single-transfer data time
+    (within one burst): each sees bandwidth / k."""
+    nbytes, burst_cycles = 8192, 64 // 8
+    ends, ic = run_transfers(platform(), [("l2", "l1", nbytes, 0)] * k)
+    data = math.ceil(nbytes / 8)
+    for end in ends:
+        cycles = CLK.ps_to_cycles(end)
+        assert k * data + 5 - burst_cycles * k <= cycles <= k * data + 5
+    assert CLK.ps_to_cycles(max(ends)) == k * data + 5
+    link = next(c for c in ic.channels if c.name == "l2->dma")
+    assert link.n_waits > 0 and link.wait_ps > 0
+
+
+def test_disjoint_routes_do_not_slow_each_other():
+    p = platform(**{
+        "components.l2b": {"type": "memory", "level": "L1", "clock": "clk", "size_bytes": 1 << 20,
+                           "port_bandwidth_bytes_per_cycle": 1024},
+        "components.l1b": {"type": "memory", "level": "L1", "clock": "clk", "size_bytes": 1 << 20,
+                           "port_bandwidth_bytes_per_cycle": 1024},
+        "links": [
+            {"between": ["l2", "dma"], "clock": "clk", "bandwidth_bytes_per_cycle": 8, "latency_cycles": 5},
+            {"between": ["dma", "l1"], "clock": "clk", "bandwidth_bytes_per_cycle": 1024},
+            {"between": ["l2b", "l1b"], "clock": "clk", "bandwidth_bytes_per_cycle": 8, "latency_cycles": 5},
+        ]})
+    alone, _ = run_transfers(p, [("l2", "l1", 5000, 0)])
+    both, _ = run_transfers(p, [("l2", "l1", 5000, 0), ("l2b", "l1b", 5000, 0)])
+    assert both == [alone[0], alone[0]]
+
+
+def test_transfer_across_clock_domains():
+    """A 100 MHz link at 8 B/cycle (800 MB/s) feeding a 400 MHz link at 4 B/cycle (1.6 GB/s):
+    the slow domain sets the rate and each latency converts in its own domain."""
+    p = platform(**{
+        "clocks": {"clk": 100_000_000, "fast": 400_000_000},
+        "links": [
+            {"between": ["l2", "dma"], "clock": "clk", "bandwidth_bytes_per_cycle": 8, "latency_cycles": 5},
+            {"between": ["dma", "l1"], "clock": "fast", "bandwidth_bytes_per_cycle": 4, "latency_cycles": 3},
+        ]})
+    ends, _ = run_transfers(p, [("l2", "l1", 8000, 0)])
+    # 5 cycles @ 10 ns + 3 cycles @ 2.5 ns + 1000 cycles @ 10 ns
+    assert ends[0] == 5 * 10_000 + 3 * 2_500 + 1000 * 10_000
+    fast = Clock("fast", 400_000_000)
+    assert fast.ps_to_cycles(ends[0]) == 4 * 1005 + 3
+
+
+def test_non_integer_period_has_no_drift():
+    """At 333 MHz a cycle is 3003.003 ps; a million cycles end at the exact ceil, not at
+    a million times a rounded period."""
+    c = Clock("odd", 333_000_000)
+    assert c.cycles_to_ps(1_000_000) == math.ceil(1_000_000 * 10**12 / 333_000_000)
+    assert c.ps_to_cycles(c.cycles_to_ps(123_457)) == 123_457
+
+
+def test_staging_through_an_intermediate_memory():
+    """Without a direct path L3 -> L1, data is staged through L2: two hops in sequence."""
+    p = platform(**{
+        "components.l3": {"type": "memory", "level": "L3", "clock": "clk", "size_bytes": 1 << 26,
+                          "port_bandwidth_bytes_per_cycle": 2, "latency_cycles": 10},
+        "links": [
+            {"between": ["l2", "dma"], "clock": "clk", "bandwidth_bytes_per_cycle": 8, "latency_cycles": 5},
+            {"between": ["dma", "l1"], "clock": "clk", "bandwidth_bytes_per_cycle": 1024},
+            {"between": ["l3", "l2"], "clock": "clk", "bandwidth_bytes_per_cycle": 4},
+        ]})
+    ends, ic = run_transfers(p, [("l3", "l1", 1000, 0)])
+    assert [(r.src, r.dst) for r in ic.hops("l3", "l1")] == [("l3", "l2"), ("l2", "l1")]
+    assert ends[0] == CLK.cycles_to_ps((10 + 500) + (5 + 125))
+
+
+def test_routes_are_shortest_paths_through_routers():
+    p = platform(**{
+        "components.xbar": {"type": "router", "clock": "clk"},
+        "links": [
+            {"between": ["l2", "xbar"], "clock": "clk", "bandwidth_bytes_per_cycle": 8, "latency_cycles": 1},
+            {"between": ["xbar", "dma"], "clock": "clk", "bandwidth_bytes_per_cycle": 8, "latency_cycles": 1},
+            {"between": ["dma", "l1"], "clock": "clk", "bandwidth_bytes_per_cycle": 1024},
+        ]})
+    ends, ic = run_transfers(p, [("l2", "l1", 800, 0)])
+    (route,) = ic.hops("l2", "l1")
+    assert route.nodes == ["l2", "xbar", "dma", "l1"]
+    assert route.dma.name == "dma"
+    assert ends[0] == CLK.cycles_to_ps(2 + 100)

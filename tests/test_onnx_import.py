@@ -1,0 +1,176 @@
+"""ONNX import: zoo networks exported to ONNX in code (tests/onnx_models.py) import back to the
+generator's trace; unsupported operators and missing shapes give errors that list them."""
+import json
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from hwsim.cli import main  # noqa: E402
+from hwsim.errors import ConfigError  # noqa: E402
+from hwsim.onnx_import import import_onnx  # noqa: E402
+from hwsim.trace import NETWORK_INPUT, load_trace  # noqa: E402
+from hwsim.zoo import build, ds_cnn, resnet8  # noqa: E402
+
+from .onnx_models import trace_to_onnx  # noqa: E402
+
+
+def normalised(trace):
+    """Layer records with producers resolved (the zoo leaves the first layer's implicit)."""
+    return [(dict(l.to_dict(), inputs=None), trace.producers(l)) for l in trace.layers]
+
+
+@pytest.mark.parametrize("name", ["resnet8", "ds_cnn", "mobilenet_v1_025", "fc_autoencoder",
+                                  "mobilenetv2_bottleneck"])
+@pytest.mark.parametrize("variant", [{}, {"bn": True, "matmul": True}, {"qdq": True}],
+                         ids=["conv-bias+gemm", "bn+matmul", "qdq"])
+def test_import_equals_generator(name, variant):
+    zoo = build(name)
+    imported = import_onnx(trace_to_onnx(zoo, **variant))
+    assert normalised(imported) == normalised(zoo)
+    assert imported.total_macs == zoo.total_macs and imported.total_params == zoo.total_params
+
+
+def test_import_mobilenetv2_full():
+    zoo = build("mobilenetv2")
+    assert normalised(import_onnx(trace_to_onnx(zoo, bn=True))) == normalised(zoo)
+
+
+def test_qdq_bit_widths_from_quantized_types():
+    """int16 QuantizeLinear / int16 weights give 16-bit layers; the float default is unused."""
+    zoo = resnet8(bits=16)
+    imported = import_onnx(trace_to_onnx(zoo, qdq=True), bits=4)
+    assert normalised(imported) == normalised(zoo)
+    assert {l.bits_input for l in imported.layers} == {16}
+
+
+def test_float_model_uses_bits_option():
+    imported = import_onnx(trace_to_onnx(ds_cnn()), bits=16)
+    assert {(l.bits_input, l.bits_output) for l in imported.layers} == {(16, 16)}
+    assert {l.bits_weight for l in imported.layers if l.is_weighted} == {16}
+
+
+def test_batch_from_input_dimension():
+    imported = import_onnx(trace_to_onnx(ds_cnn(), batch=4))
+    assert {l.batch for l in imported.layers} == {4}
+    assert imported.total_macs == 4 * ds_cnn().total_macs
+
+
+def _tiny(nodes, inits, in_shape=(1, 3, 8, 8), out=("y", None)):
+    graph = helper.make_graph(nodes, "tiny",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
+                              [helper.make_tensor_value_info(out[0], TensorProto.FLOAT, out[1])],
+                              inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _w(name, shape):
+    return numpy_helper.from_array(np.zeros(shape, dtype=np.float32), name)
+
+
+def test_unsupported_ops_are_all_listed():
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Resize", ["c", "", "sc"], ["r"], name="up", mode="nearest"),
+             helper.make_node("Concat", ["r", "r"], ["y"], name="cat", axis=1)]
+    sc = numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "sc")
+    model = _tiny(nodes, [_w("w", [4, 3, 3, 3]), sc])
+    with pytest.raises(ConfigError) as e:
+        import_onnx(model)
+    msg = str(e.value)
+    assert "2 unsupported node(s)" in msg
+    assert "Resize (node 'up')" in msg and "Concat (node 'cat')" in msg
+    assert "skip-with-warning" in msg
+
+
+def test_skip_with_warning_lists_and_records():
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Erf", ["c"], ["e"], name="erf"),
+             helper.make_node("Relu", ["e"], ["y"], name="relu")]
+    model = _tiny(nodes, [_w("w", [4, 3, 3, 3])])
+    with pytest.warns(UserWarning, match=r"Erf \(node 'erf'\)"):
+        trace = import_onnx(model, on_unsupported="skip-with-warning")
+    assert [l.name for l in trace.layers] == ["conv"]
+    skipped = trace.meta["onnx"]["unsupported_skipped"]
+    assert skipped[0] == "Erf (node 'erf')"
+    # the Relu after a skipped node cannot be fused into the conv silently either: listed too
+    assert skipped[1].startswith("Relu (node 'relu'): activation cannot be fused")
+    assert trace.layers[0].activation is None
+
+
+def test_dilated_conv_is_unsupported_not_miscounted():
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="dil", kernel_shape=[3, 3],
+                              dilations=[2, 2])]
+    with pytest.raises(ConfigError, match=r"Conv \(node 'dil'\): dilations"):
+        import_onnx(_tiny(nodes, [_w("w", [4, 3, 3, 3])]))
+
+
+def test_missing_shapes_are_an_error():
+    """A symbolic spatial dimension leaves shapes unknown: the error names the input."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])]
+    model = _tiny(nodes, [_w("w", [4, 3, 3, 3])], in_shape=(1, 3, "H", "W"))
+    with pytest.raises(ConfigError, match="static shape"):
+        import_onnx(model)
+
+
+def test_two_inputs_rejected():
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"])], "two",
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4])
+                               for n in "ab"],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    with pytest.raises(ConfigError, match="one activation input"):
+        import_onnx(helper.make_model(graph))
+
+
+def test_auto_pad_and_constant_folding():
+    """SAME_UPPER = TensorFlow 'same' (extra row bottom/right); a Reshape whose target shape
+    comes from Shape/Constant nodes is free; a Mul by a per-channel constant after a conv
+    folds into its weights."""
+    shape_nodes = [helper.make_node("Shape", ["m"], ["s"]),
+                   helper.make_node("Constant", [], ["t"], value=numpy_helper.from_array(
+                       np.array([1, -1], dtype=np.int64))),
+                   helper.make_node("Reshape", ["m", "t"], ["f"], name="flat"),
+                   helper.make_node("Gemm", ["f", "fw"], ["y"], name="fc", transB=1)]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
+                              strides=[2, 2], auto_pad="SAME_UPPER"),
+             helper.make_node("Mul", ["c", "scale"], ["m"], name="scale")] + shape_nodes
+    inits = [_w("w", [4, 3, 3, 3]), _w("scale", [1, 4, 1, 1]), _w("fw", [5, 64])]
+    trace = import_onnx(_tiny(nodes, inits, out=("y", [1, 5])))
+    conv, fc = trace.layers
+    assert (conv.op, conv.padding, conv.output_shape) == ("conv2d", (0, 0, 1, 1), (4, 4, 4))
+    assert (fc.op, fc.input_shape, fc.output_shape, fc.inputs) == ("linear", (64,), (5,), ("conv",))
+    assert conv.bias is False and fc.bias is False
+
+
+def test_constant_add_not_after_a_layer_is_one_input_elementwise():
+    nodes = [helper.make_node("Add", ["x", "k"], ["y"], name="norm")]
+    trace = import_onnx(_tiny(nodes, [_w("k", [1])]))
+    (l,) = trace.layers
+    assert (l.op, l.inputs) == ("add", (NETWORK_INPUT,))
+
+
+def test_cli_import_onnx(tmp_path):
+    path = tmp_path / "ds.onnx"
+    onnx.save(trace_to_onnx(ds_cnn()), path)
+    out = tmp_path / "out" / "ds.json"
+    assert main(["import-onnx", str(path), "-o", str(out)]) == 0
+    trace = load_trace(out)
+    assert normalised(trace) == normalised(ds_cnn())
+    assert json.loads(out.read_text())["totals"]["macs"] == ds_cnn().total_macs
+    assert main(["import-onnx", str(tmp_path / "missing.onnx"), "-o", str(out)]) == 2
+
+
+def test_cli_skip_unsupported(tmp_path, capsys):
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("Erf", ["c"], ["y"], name="erf")]
+    path = tmp_path / "erf.onnx"
+    onnx.save(_tiny(nodes, [_w("w", [4, 3, 3, 3])]), path)
+    out = tmp_path / "erf.json"
+    assert main(["import-onnx", str(path), "-o", str(out)]) == 2
+    assert "Erf (node 'erf')" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="Erf"):
+        assert main(["import-onnx", str(path), "-o", str(out), "--skip-unsupported"]) == 0
+    assert [l.name for l in load_trace(out).layers] == ["conv"]

@@ -1,0 +1,71 @@
+"""Plots: every kind writes a PNG/SVG from a result, a report, a timeline or a sweep."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from hwsim import load_platform, load_trace, simulate  # noqa: E402
+from hwsim.cli import main  # noqa: E402
+from hwsim import plots  # noqa: E402
+from hwsim.errors import HwsimError  # noqa: E402
+from hwsim.sweep import run_sweep  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PLATFORM = str(ROOT / "platforms" / "pulp_cluster.yaml")
+TRACE = str(ROOT / "traces" / "ds_cnn.json")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("plots")
+    tl = d / "timeline.json"
+    res = simulate(load_platform(PLATFORM), load_trace(TRACE), timeline=str(tl))
+    return d, res, tl
+
+
+def _is_png(p: Path) -> bool:
+    return p.exists() and p.read_bytes()[:8] == PNG and p.stat().st_size > 5000
+
+
+def test_layers_gantt_roofline_from_result(run):
+    d, res, tl = run
+    assert _is_png(plots.plot_layers(res, d / "layers.png"))
+    assert _is_png(plots.plot_gantt(res, d / "gantt.png"))
+    assert _is_png(plots.plot_gantt(tl, d / "gantt_tl.png"))
+    assert _is_png(plots.plot_roofline(res, load_platform(PLATFORM), d / "roof.png"))
+    svg = plots.plot_layers(res.to_dict(), d / "layers.svg")
+    assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
+
+
+def test_roofline_roofs_from_platform():
+    peaks, bw = plots._roofs(load_platform(PLATFORM))
+    # 8 cores x 1.9375 MAC/cycle x 100 MHz; L2 -> L1 path limited by the 8 B/cycle L2 port
+    # and 64-bit AXI links at 100 MHz.
+    assert peaks["cluster"] == pytest.approx(8 * 1.9375 * 100e6)
+    assert bw[0] == pytest.approx(8 * 100e6)
+
+
+def test_pareto_plot_and_errors(tmp_path):
+    out = tmp_path / "s.jsonl"
+    run_sweep(PLATFORM, TRACE, grid_axes={"cluster.cores": [2, 4, 8], "l1.size_bytes": [32000, 64000]},
+              out=out, workers=0, progress=False)
+    assert _is_png(plots.plot_pareto(out, tmp_path / "p.png"))
+    assert _is_png(plots.plot_pareto(out, tmp_path / "pa.png", y="sram_bytes"))
+    with pytest.raises(HwsimError, match="unknown objective"):
+        plots.plot_pareto(out, tmp_path / "x.png", y="nope")
+
+
+def test_cli_plot(tmp_path, run):
+    d, res, tl = run
+    rep = tmp_path / "r.json"
+    res.to_json(rep)
+    for kind, extra in (("layers", [PLATFORM, TRACE]), ("roofline", [PLATFORM, "--result", str(rep)]),
+                        ("gantt", ["--timeline", str(tl)]), ("gantt", ["--result", str(rep)])):
+        out = tmp_path / f"{kind}_{len(extra)}.png"
+        assert main(["plot", kind, *extra, "-o", str(out)]) == 0
+        assert _is_png(out)
+    assert main(["plot", "pareto", "-o", str(tmp_path / "p.png")]) == 2   # needs --sweep

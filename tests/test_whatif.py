@@ -1,0 +1,129 @@
+"""What-if sensitivity: a platform with a known bottleneck ranks it first; factor 1 changes
+nothing; AIMC tiles are duplicated with their links."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwsim import load_platform, load_trace, simulate
+from hwsim.cli import main
+from hwsim.whatif import variants, whatif
+
+ROOT = Path(__file__).resolve().parent.parent
+PLATFORM = ROOT / "platforms" / "pulp_cluster.yaml"
+TRACE = str(ROOT / "traces" / "ds_cnn.json")
+
+
+def _write(tmp_path, edit) -> Path:
+    raw = yaml.safe_load(PLATFORM.read_text())
+    edit(raw)
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _slow_l2_link(raw):
+    """L2 -> crossbar link at 1/32 of its bandwidth: every L1 fill crawls through it."""
+    raw["links"][0]["bandwidth_bytes_per_cycle"] = 0.25
+
+
+def test_slow_l2_link_is_ranked_first(tmp_path):
+    path = _write(tmp_path, _slow_l2_link)
+    rep = whatif(path, TRACE, 2.0, workers=0)
+    top = rep.rows[0]
+    assert top.resource == "l2--soc_xbar" and top.field == "bandwidth_bytes_per_cycle"
+    # The link dominates the run, so doubling it comes close to halving the latency.
+    assert 1.5 < top.speedup <= 2.0
+    # The answer agrees with a direct simulation of the variant.
+    direct = simulate(load_platform(path, {"links.0.bandwidth_bytes_per_cycle": 0.5}), load_trace(TRACE))
+    assert top.latency_cycles == direct.cycles
+    assert rep.baseline["latency_cycles"] == simulate(load_platform(path), load_trace(TRACE)).cycles
+    # More cores do little while the data cannot arrive.
+    cores = next(r for r in rep.rows if r.field == "cores")
+    assert cores.speedup < 1.3 and cores.speedup < top.speedup - 0.3
+    assert [r.speedup for r in rep.rows if r.speedup] == sorted(
+        (r.speedup for r in rep.rows if r.speedup), reverse=True)
+    assert "l2--soc_xbar" in rep.table().splitlines()[5]
+
+
+def test_compute_bound_platform_ranks_cores_first():
+    rep = whatif(PLATFORM, TRACE, 2.0, workers=0)
+    assert rep.rows[0].field == "cores" and rep.rows[0].speedup > 1.5
+
+
+def test_factor_one_changes_nothing():
+    rep = whatif(PLATFORM, TRACE, 1.0, workers=0)
+    assert all(r.error is None for r in rep.rows)
+    assert {r.speedup for r in rep.rows} == {1.0}
+    assert {r.energy_change for r in rep.rows} == {0.0}
+
+
+def test_variants_cover_every_resource():
+    vs = variants(PLATFORM, 2.0)
+    labels = {(v.resource, v.field) for v in vs}
+    p = load_platform(PLATFORM)
+    for link in p.links:
+        assert (link.name, "bandwidth_bytes_per_cycle") in labels
+    for m in ("l1", "l2", "l3"):
+        # a dram's port bandwidth is derived from its data bus: scaled by its data rate
+        bw = "transfers_per_cycle" if p.components[m].TYPE == "dram" else "port_bandwidth_bytes_per_cycle"
+        assert (m, "size_bytes") in labels and (m, bw) in labels
+    assert ("cluster_dma", "max_outstanding") in labels and ("udma", "max_outstanding") in labels
+    assert ("cluster", "cores") in labels
+    v = next(v for v in vs if v.field == "max_outstanding" and v.resource == "cluster_dma")
+    assert v.overrides == {"components.cluster_dma.max_outstanding": 8}
+    with pytest.raises(Exception, match="factor"):
+        variants(PLATFORM, 0)
+
+
+def _with_aimc(raw):
+    raw["components"]["xb0"] = {"type": "aimc_tile", "clock": "cluster", "l1": "l1", "rows": 256,
+                                "cols": 256, "mvm_latency_cycles": 100}
+    raw["links"].append({"between": ["xb0", "l1"], "clock": "cluster", "bandwidth_bytes_per_cycle": 16})
+
+
+def test_aimc_tile_count_variant_duplicates_tiles_and_links(tmp_path):
+    path = _write(tmp_path, _with_aimc)
+    v = next(v for v in variants(path, 2.0) if v.resource == "aimc")
+    assert v.label == "aimc tiles 1 -> 2"
+    from hwsim.platform import AimcTile
+    p = load_platform(path, v.overrides)
+    tiles = p.of_type(AimcTile)
+    assert len(tiles) == 2
+    assert {l.name for l in p.links} >= {"xb0--l1", "xb0_whatif0--l1"}
+    rep = whatif(path, TRACE, 2.0, workers=0)
+    row = next(r for r in rep.rows if r.resource == "aimc")
+    assert row.error is None and row.speedup > 0
+
+
+def test_cli_whatif(tmp_path, capsys):
+    path = _write(tmp_path, _slow_l2_link)
+    js = tmp_path / "w.json"
+    assert main(["whatif", str(path), TRACE, "-j", "0", "--no-progress", "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert "link l2--soc_xbar bandwidth x2" in out.splitlines()[5]
+    assert js.exists()
+
+
+def test_generated_platforms_scale_the_generator():
+    """A replicated AIMC tile is scaled by its replicate count; a mesh's template component is
+    scaled in every cluster at once."""
+    from hwsim.platform import AimcTile, Memory
+    multi = ROOT / "platforms" / "pulp_imc_cluster_multi.yaml"
+    if not multi.exists():
+        pytest.skip("no replicated-AIMC platform in this checkout")
+    v = next(v for v in variants(multi, 2.0) if v.field == "count")
+    n = len(load_platform(multi).of_type(AimcTile))
+    assert v.overrides == {"generate.replicate.ima": 2 * n}
+    assert len(load_platform(multi, v.overrides).of_type(AimcTile)) == 2 * n
+    mesh = ROOT / "platforms" / "mesh_imc.yaml"
+    if not mesh.exists():
+        return
+    vs = variants(mesh, 2.0)
+    v = next(v for v in vs if v.overrides.keys() == {"generate.mesh.cluster.components.l1.size_bytes"})
+    base = {m.size_bytes for m in load_platform(mesh).of_type(Memory) if m.level == "L1"}
+    scaled = {m.size_bytes for m in load_platform(mesh, v.overrides).of_type(Memory) if m.level == "L1"}
+    assert len(base) == 1 and scaled == {2 * base.pop()}
+    assert any(v.field == "link_bandwidth_bytes_per_cycle" for v in vs)

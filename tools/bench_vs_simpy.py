@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Simulator throughput against SimPy's own limit, linearity in network length, and memory.
+
+    python tools/bench_vs_simpy.py [--network mobilenetv2] [--platform platforms/pulp_cluster.yaml]
+                                   [--repeats 3] [--json out/bench_vs_simpy.json]
+
+Measures, in one run:
+
+1. **Event rate vs raw SimPy.** hwsim's events per second (SimPy events scheduled during
+   ``env.run``, from SimPy's own event counter, over the wall time of ``env.run``; the best of
+   ``--repeats`` rounds, alternating with the raw loop) on the network, against a raw SimPy loop doing equivalent work: DMA-like
+   movers that request a 4-slot ``simpy.Resource`` then a 1-slot link ``Resource`` and hold
+   both for a timeout, and an engine process that requests a 1-slot ``Resource`` and holds it
+   for a timeout, run to the same number of events and counted the same way. Prints the ratio
+   (the issue's target: >= 0.5). Note hwsim's own channels grant a free resource without an
+   event, so per unit of modelled work hwsim schedules fewer events than the raw loop; the
+   ratio of event rates is therefore the conservative figure.
+2. **Linearity.** The network repeated 1x, 2x, 4x back to back (:func:`hwsim.sweep.repeat_trace`):
+   wall time end to end (mapping + simulation) and of the simulation alone, each as
+   ``t(k) / (k * t(1))`` (1.00 = linear; target within 10%), in wall and CPU (process) time;
+   the rounds interleave the lengths so a shared machine's load hits them alike.
+3. **Peak memory** (``tracemalloc``) of the 1x and 4x runs with the timeline streamed to a file,
+   and without a timeline: the timeline must add no memory that grows with run length.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import simpy  # noqa: E402
+
+from hwsim import Simulation, load_platform, simulate  # noqa: E402
+from hwsim.sweep import load_workload, repeat_trace  # noqa: E402
+
+
+def _hwsim_once(platform, trace) -> dict:
+    """One run: wall and CPU time of ``Simulation.run`` (mapping excluded) and end to end."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    sim = Simulation(platform, trace)                  # maps the trace
+    w1, c1 = time.perf_counter(), time.process_time()
+    res = sim.run()
+    w2, c2 = time.perf_counter(), time.process_time()
+    return {"events": res.perf["events"], "sim_cycles": res.cycles, "sim_wall_s": w2 - w1,
+            "sim_cpu_s": c2 - c1, "end_to_end_s": w2 - w0, "end_to_end_cpu_s": c2 - c0}
+
+
+def _best(runs: list) -> dict:
+    out = dict(runs[0])
+    for k in ("sim_wall_s", "sim_cpu_s", "end_to_end_s", "end_to_end_cpu_s", "wall_s", "cpu_s"):
+        if k in out:
+            out[k] = min(r[k] for r in runs)
+    return out
+
+
+def raw_simpy_loop(target_events: int) -> dict:
+    """A raw SimPy model with about ``target_events`` events: its events, wall and CPU time.
+
+    Three movers each loop: request a DMA slot (Resource, capacity 4), request the link
+    (Resource, capacity 1), hold both for a timeout, release both: 5 events per iteration
+    (2 requests, 1 timeout, 2 releases). One engine loops: request (capacity 1), timeout,
+    release: 3 events per iteration.
+    """
+    env = simpy.Environment()
+    dma = simpy.Resource(env, capacity=4)
+    link = simpy.Resource(env, capacity=1)
+    engine = simpy.Resource(env, capacity=1)
+    movers = 3
+    iters = max(1, target_events // (5 * movers + 3))
+
+    def mover(i):
+        for _ in range(iters):
+            with dma.request() as r1:
+                yield r1
+                with link.request() as r2:
+                    yield r2
+                    yield env.timeout(1000 + 7 * i)
+
+    def compute():
+        for _ in range(iters):
+            with engine.request() as r:
+                yield r
+                yield env.timeout(2500)
+
+    for i in range(movers):
+        env.process(mover(i))
+    env.process(compute())
+    w0, c0 = time.perf_counter(), time.process_time()
+    env.run()
+    return {"events": next(env._eid), "wall_s": time.perf_counter() - w0,
+            "cpu_s": time.process_time() - c0}
+
+
+def event_rates(platform, trace, rounds: int) -> tuple:
+    """hwsim and raw SimPy measured in alternation (``rounds`` each), best of each kept."""
+    hs, ss = [], []
+    for _ in range(rounds):
+        hs.append(_hwsim_once(platform, trace))
+        ss.append(raw_simpy_loop(hs[0]["events"]))
+    h, s = _best(hs), _best(ss)
+    h["events_per_s"] = h["events"] / h["sim_wall_s"]
+    h["events_per_cpu_s"] = h["events"] / h["sim_cpu_s"]
+    h["sim_cycles_per_s"] = h["sim_cycles"] / h["sim_wall_s"]
+    s["events_per_s"] = s["events"] / s["wall_s"]
+    s["events_per_cpu_s"] = s["events"] / s["cpu_s"]
+    return h, s
+
+
+def linearity(platform, trace, factors, rounds: int) -> list:
+    """The network repeated k times; rounds interleave the factors so that a change in the
+    load of a shared machine hits them alike; the best of the rounds is kept."""
+    traces = {k: repeat_trace(trace, k) for k in factors}
+    runs = {k: [] for k in factors}
+    for _ in range(rounds):
+        for k in factors:
+            runs[k].append(_hwsim_once(platform, traces[k]))
+    rows = []
+    for k in factors:
+        b = _best(runs[k])
+        rows.append({"repeat": k, "layers": len(traces[k].layers), **b})
+    base = rows[0]
+    for r in rows:
+        m = r["repeat"] / base["repeat"]
+        for key in ("end_to_end_s", "end_to_end_cpu_s", "sim_wall_s", "sim_cpu_s", "events"):
+            r[f"{key}_vs_linear"] = r[key] / (m * base[key])
+    return rows
+
+
+def peak_memory(platform, trace, factors) -> list:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in factors:
+            tr = repeat_trace(trace, k)
+            row = {"repeat": k}
+            for label, timeline in (("no_timeline", None), ("timeline", os.path.join(tmp, f"t{k}.json"))):
+                tracemalloc.start()
+                simulate(platform, tr, timeline=timeline)
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                row[f"peak_{label}_bytes"] = peak
+                if timeline:
+                    row["timeline_file_bytes"] = os.path.getsize(timeline)
+            row["timeline_extra_bytes"] = row["peak_timeline_bytes"] - row["peak_no_timeline_bytes"]
+            rows.append(row)
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--platform", default=str(ROOT / "platforms" / "pulp_cluster.yaml"))
+    ap.add_argument("--network", default="mobilenetv2",
+                    help="trace file or zoo network name (default mobilenetv2)")
+    ap.add_argument("--repeats", type=int, default=5, help="timed rounds per figure (best is kept)")
+    ap.add_argument("--factors", default="1,2,4", help="network repetitions for linearity/memory")
+    ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = ap.parse_args(argv)
+    spec = args.network
+    if not Path(spec).exists() and (ROOT / "traces" / f"{spec}.json").exists():
+        spec = str(ROOT / "traces" / f"{spec}.json")
+    platform = load_platform(args.platform)
+    trace = load_workload(spec)
+    factors = [int(x) for x in args.factors.split(",")]
+
+    h, s = event_rates(platform, trace, args.repeats)
+    ratio = h["events_per_s"] / s["events_per_s"]
+    ratio_cpu = h["events_per_cpu_s"] / s["events_per_cpu_s"]
+    print(f"workload     {trace.name} ({len(trace.layers)} layers) on {platform.name}")
+    print(f"hwsim        {h['events']:,} events in {h['sim_wall_s']:.3f} s wall / {h['sim_cpu_s']:.3f} s CPU "
+          f"(Simulation.run) -> {h['events_per_s']:,.0f} events/s; {h['sim_cycles_per_s']:,.0f} "
+          f"simulated cycles/s; end to end (mapping included) {h['end_to_end_s']:.3f} s")
+    print(f"raw SimPy    {s['events']:,} events in {s['wall_s']:.3f} s wall / {s['cpu_s']:.3f} s CPU "
+          f"-> {s['events_per_s']:,.0f} events/s")
+    print(f"ratio        hwsim / raw SimPy event rate = {ratio:.2f} wall, {ratio_cpu:.2f} CPU "
+          f"(target >= 0.50)")
+    print()
+    lin = linearity(platform, trace, factors, args.repeats)
+    print("wall time vs linear = t(k) / (k t(1)), best of the rounds; CPU = process time")
+    print(f"{'repeat':>6}{'layers':>8}{'events':>10}{'end-to-end s':>14}{'wall':>7}{'CPU':>7}"
+          f"{'sim s':>9}{'wall':>7}{'CPU':>7}")
+    for r in lin:
+        print(f"{r['repeat']:>6}{r['layers']:>8}{r['events']:>10,}{r['end_to_end_s']:>14.3f}"
+              f"{r['end_to_end_s_vs_linear']:>7.2f}{r['end_to_end_cpu_s_vs_linear']:>7.2f}"
+              f"{r['sim_wall_s']:>9.3f}{r['sim_wall_s_vs_linear']:>7.2f}{r['sim_cpu_s_vs_linear']:>7.2f}")
+    print()
+    mem = peak_memory(platform, trace, [factors[0], factors[-1]])
+    print(f"{'repeat':>6}{'peak MB, no timeline':>22}{'peak MB, timeline':>19}{'timeline extra MB':>19}"
+          f"{'timeline file MB':>18}")
+    for r in mem:
+        print(f"{r['repeat']:>6}{r['peak_no_timeline_bytes'] / 1e6:>22.2f}{r['peak_timeline_bytes'] / 1e6:>19.2f}"
+              f"{r['timeline_extra_bytes'] / 1e6:>19.2f}{r['timeline_file_bytes'] / 1e6:>18.1f}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"hwsim": h, "raw_simpy": s, "ratio": ratio,
+                                               "ratio_cpu": ratio_cpu,
+                                               "linearity": lin, "memory": mem}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
