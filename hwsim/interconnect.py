@@ -125,16 +125,7 @@ class Channel:
                 # request up): one zero-delay event, only on contended non-FIFO channels
                 self.env.timeout(0).callbacks.append(self._grant_next)
                 return
-            # FIFO: hand the server over directly (Channel._grant_next, inlined)
-            now = self.env.now
-            n = len(q)
-            self.queue_area += n * (now - self.queue_t)
-            self.queue_t = now
-            ev = q.popleft()
-            h.append(ev.who)
-            ev.succeed()
-            if self.observer is not None:
-                self.observer.queue_depth(self, now, n - 1)
+            self._grant_next(None)  # FIFO: hand the server over directly
         else:
             self.in_use -= 1
 

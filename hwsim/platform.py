@@ -616,15 +616,10 @@ def load_platform(path, overrides: dict | None = None) -> Platform:
         overrides: optional ``{dotted.path: value}`` applied before validation, e.g.
             ``{"components.l1.size_bytes": 131072}`` (used by sweeps).
     """
-    from .srcmap import attach_line
+    from .srcmap import attach_line, read_source
 
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ConfigError(path, "", f"cannot read platform file: {e.strerror or e}") from None
-    except (UnicodeDecodeError, ValueError):
-        raise ConfigError(path, "", "not a text file", "a platform is a YAML text file") from None
+    text = read_source(path, "platform", "YAML")
     try:
         data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as e:

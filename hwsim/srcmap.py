@@ -18,6 +18,19 @@ import yaml
 _PAREN = re.compile(r" \([^()]*\)")
 
 
+def read_source(path: Path, what: str, fmt: str) -> str:
+    """The text of an input file, or a :class:`ConfigError` saying why it cannot be read
+    (``what``: "platform" or "trace"; ``fmt``: "YAML" or "JSON")."""
+    from .errors import ConfigError
+
+    try:
+        return path.read_text()
+    except OSError as e:
+        raise ConfigError(path, "", f"cannot read {what} file: {e.strerror or e}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise ConfigError(path, "", "not a text file", f"a {what} is a {fmt} text file") from None
+
+
 def yaml_lines(text: str) -> dict:
     """``{path: line}`` for every mapping key and list item of a YAML document (from the
     start marks of the composed node tree)."""

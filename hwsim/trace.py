@@ -580,15 +580,10 @@ def trace_from_dict(data, file="<dict>") -> Trace:
 
 def load_trace(path) -> Trace:
     """Load and validate a layer trace from a JSON file."""
-    from .srcmap import attach_line
+    from .srcmap import attach_line, read_source
 
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ConfigError(path, "", f"cannot read trace file: {e.strerror or e}") from None
-    except (UnicodeDecodeError, ValueError):
-        raise ConfigError(path, "", "not a text file", "a trace is a JSON text file") from None
+    text = read_source(path, "trace", "JSON")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
