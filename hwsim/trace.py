@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from .errors import ConfigError, did_you_mean
@@ -340,14 +341,16 @@ class Trace:
         output; :data:`NETWORK_INPUT` for the first layer."""
         if layer.inputs:
             return layer.inputs
-        i = self.layers.index(layer)
+        i = self._position[layer.name]
         return (self.layers[i - 1].name,) if i else (NETWORK_INPUT,)
 
     def layer(self, name: str) -> Layer:
-        for l in self.layers:
-            if l.name == name:
-                return l
-        raise KeyError(name)
+        return self.layers[self._position[name]]
+
+    @cached_property
+    def _position(self) -> dict:
+        """Layer name -> index (built once; layer names are unique)."""
+        return {l.name: i for i, l in enumerate(self.layers)}
 
     def to_dict(self) -> dict:
         return {"format": TRACE_FORMAT, "name": self.name, "source": self.source,
