@@ -28,7 +28,7 @@ from .arbitration import make_queue
 from .errors import ConfigError
 from .dram import DramTiming
 from .platform import AimcTile, CoreCluster, DmaEngine, Dram, Memory, Platform
-from .units import Clock
+from .units import PS_PER_S, Clock
 
 
 class Channel:
@@ -153,11 +153,6 @@ class Channel:
         if self.observer is not None:
             self.observer.queue_depth(self, now, n - 1)
 
-    def hold_cycles(self, cum_bytes_before: int, cum_bytes_after: int) -> int:
-        """Cycles of this channel's clock for bytes (before, after] of a transfer."""
-        bw = self.bandwidth
-        return -(-cum_bytes_after // bw) - -(-cum_bytes_before // bw)
-
     def wait_percentile_ps(self, q: float) -> int:
         """The ``q``-quantile (0..1, nearest rank) of the queueing time over all grants."""
         n = self.n_grants
@@ -175,12 +170,15 @@ class Route:
     acquisition order, and the once-per-transfer latency in ps."""
 
     __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names",
-                 "svc_channels", "requester", "priority", "bottleneck")
+                 "bw_params", "svc_channels", "requester", "priority", "bottleneck")
 
     def __init__(self, src, dst, nodes, channels, dma, requester=None, priority: int = 0):
         self.src, self.dst, self.nodes, self.dma = src, dst, nodes, dma
         self.channels = sorted(channels, key=lambda c: c.order)
         self.bw_channels = [c for c in self.channels if c.bandwidth]
+        # distinct (bytes/cycle, Hz) of the bandwidth channels, read by the burst loop's inlined
+        # math (channels with equal bandwidth and clock always give equal occupancy)
+        self.bw_params = sorted({(c.bandwidth, c.clock.freq_hz) for c in self.bw_channels})
         self.svc_channels = [c for c in self.channels if c.service is not None]
         self.latency_ps = sum(c.latency_ps for c in channels)
         self.names = [c.name for c in self.channels]
@@ -383,33 +381,32 @@ class Interconnect:
             burst = dma.burst_bytes
         else:
             burst = DEFAULT_BURST_BYTES
-        chans, bw_chans, svc_chans = route.channels, route.bw_channels, route.svc_channels
+        chans, bw_params, svc_chans = route.channels, route.bw_params, route.svc_channels
         row = t.row_bytes
         for c in chans:
             c.inflight_bytes += nbytes
         if obs is not None:
             obs.transfer_begin(t)
-        # per-channel cumulative cycles so far and the ps they convert to (exact sums)
-        cum_cycles = [0] * len(bw_chans)
-        cum_ps = [0] * len(bw_chans)
-        sent = 0
+        # Each bandwidth channel has moved ceil(sent / bw) cycles' worth of this transfer so
+        # far; a burst holds the route for the largest increment of that count converted to
+        # ps (Clock.cycles_to_ps, inlined), so the bursts add up exactly to ceil(n / bw).
+        cum_ps = [0] * len(bw_params)
+        sent = total_hold = bursts = 0
         while sent < nbytes:
             nxt = min(nbytes, sent + burst)
             if row:  # 2D: a burst never crosses a row (each row is a new 1D burst train)
                 nxt = min(nxt, (sent // row + 1) * row)
             for c in chans:  # Channel.acquire, inlined on the uncontended path
-                c.n_grants += 1
                 if c.in_use < c.capacity and not c.queue:
                     c.in_use += 1
                     c.holders.append(me)
                 else:
                     yield from _wait(env, c._enqueue(who, prio), t, c)
             hold = 0
-            for i, c in enumerate(bw_chans):
-                cyc = cum_cycles[i] + c.hold_cycles(sent, nxt)
-                ps = c.clock.cycles_to_ps(cyc)
+            for i, (bw, f) in enumerate(bw_params):
+                ps = -(-int(-(-nxt // bw)) * PS_PER_S // f)
                 d = ps - cum_ps[i]
-                cum_cycles[i], cum_ps[i] = cyc, ps
+                cum_ps[i] = ps
                 if d > hold:
                     hold = d
             for c in svc_chans:  # timed memories: hold from address and bank/row state
@@ -419,16 +416,19 @@ class Interconnect:
             if obs is not None:
                 obs.burst(chans, env.now, hold, nxt - sent)
             yield env.timeout(hold)
-            nb = nxt - sent
             for c in chans:
-                c.busy_ps += hold
-                c.bytes += nb
                 if c.queue:
                     c.release()
                 else:  # Channel.release, inlined on the uncontended path
                     c.in_use -= 1
                     c.holders.remove(me)
+            total_hold += hold
+            bursts += 1
             sent = nxt
+        for c in chans:  # statistics once per transfer, not per burst
+            c.busy_ps += total_hold
+            c.bytes += nbytes
+            c.n_grants += bursts
         if route.latency_ps:
             yield env.timeout(route.latency_ps)
         for c in chans:

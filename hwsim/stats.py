@@ -192,13 +192,13 @@ class SimulationResult:
 
     def layers_table(self) -> str:
         """Per-layer table: cycles and their split, bytes, energy, engine, bottleneck."""
-        hdr = (f"{'layer':<22}{'op':<10}{'engine':<7}{'tiles':>6}{'cycles':>13}{'compute':>13}"
+        hdr = (f"{'layer':<22}{'op':<10}{'engine':<9}{'tiles':>6}{'cycles':>13}{'compute':>13}"
                f"{'stall':>12}{'content.':>12}{'prog.':>12}{'L2 B':>12}{'L3 B':>12}{'uJ':>10}"
                "  bottleneck")
         rows = [hdr, "-" * len(hdr)]
         for r in self.layers:
             rows.append(
-                f"{r.name[:21]:<22}{r.op:<10}{r.engine_kind:<7}{r.n_tiles:>6}{r.cycles:>13,}"
+                f"{r.name[:21]:<22}{r.op[:9]:<10}{r.engine_kind[:8]:<9}{r.n_tiles:>6}{r.cycles:>13,}"
                 f"{r.compute_cycles:>13,}{r.memory_stall_cycles:>12,}{r.contention_cycles:>12,}"
                 f"{r.programming_cycles:>12,}{r.bytes_by_level.get('L2', 0):>12,}"
                 f"{r.bytes_by_level.get('L3', 0):>12,}{r.energy_total_pj / 1e6:>10.3f}  {r.bottleneck}"
