@@ -214,6 +214,12 @@ def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set
                         f"{home.name} ({home.size_bytes} B) and the platform has no L3",
                         fix=f"enlarge components.{home.name}.size_bytes in {platform_file} to at "
                         f"least {l.input_bytes + l.output_bytes} or add an L3 memory"), trace, l)
+                if l.input_bytes + l.output_bytes > l3.size_bytes:
+                    raise _locate(MappingError(
+                        f"input+output {l.input_bytes + l.output_bytes} B exceed {l3.name} "
+                        f"({l3.size_bytes} B), the largest memory",
+                        fix=f"enlarge components.{l3.name}.size_bytes in {platform_file} to at "
+                        f"least {l.input_bytes + l.output_bytes} or split the layer"), trace, l)
                 tensor_mem[t] = l3.name
             else:
                 tensor_mem.setdefault(t, home.name)
@@ -248,6 +254,11 @@ def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set
             weight_mem[l.name] = weight_mem[key] = l2.name
             l2_left -= nbytes
         elif l3 is not None:
+            if nbytes > l3.size_bytes:
+                raise _locate(MappingError(
+                    f"weights ({nbytes} B) do not fit {l3.name} ({l3.size_bytes} B), the largest "
+                    "memory", fix=f"enlarge components.{l3.name}.size_bytes in {platform_file} "
+                    "or split the layer"), trace, l)
             weight_mem[l.name] = weight_mem[key] = l3.name
         else:
             raise _locate(MappingError(
@@ -389,8 +400,10 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
     seen = set()
     in_total: dict = {}   # rows per tile -> input bytes over all row tiles (all channels)
     smallest = float("inf")   # smallest working set tried (for the error message)
-    for k in range(1, cout + 1):
+    k = 1
+    while k <= cout:   # every distinct channel-tile size ceil(cout / k), largest first
         co = -(-cout // k)
+        k = -(-cout // (co - 1)) if co > 1 else cout + 1   # next k with a smaller tile
         if co in seen:
             continue
         seen.add(co)

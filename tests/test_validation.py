@@ -293,6 +293,19 @@ def test_untileable_layer_names_trace_field_and_minimum_l1():
                         _one_layer(1))
 
 
+@pytest.mark.parametrize("out, what", [([10**30], "input+output"), ([4_000_000], "weights")])
+def test_layer_larger_than_the_largest_memory_is_a_mapping_error(out, what):
+    """A layer whose tensors or weights exceed even L3 is rejected at placement, naming L3,
+    instead of being tiled (a 10**30-output layer used to loop over every channel count)."""
+    p = hwsim.load_platform(PLATFORM)   # L3: 8,000,000 B
+    t = hwsim.trace_from_dict({"layers": [{"name": "fc", "op": "linear", "input_shape": [16],
+                                           "output_shape": out, "bits": 8}]})
+    with pytest.raises(MappingError) as ei:
+        hwsim.map_trace(p, t)
+    assert what in str(ei.value) and "l3 (8000000 B), the largest memory" in str(ei.value)
+    assert "components.l3.size_bytes" in ei.value.fix and ei.value.field == "layers[0] (fc)"
+
+
 def _one_layer(i):
     rec = dict(base_trace()["layers"][i])
     rec.pop("inputs", None)
