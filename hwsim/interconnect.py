@@ -225,7 +225,8 @@ class Interconnect:
     Routes are shortest paths (fewest hops, ties broken by the platform file's order) through
     routers, links and DMA engines. Memories are endpoints, never pass-through: if data must
     pass through an intermediate memory (e.g. L3 -> L2 -> L1) the path is split into hops
-    that the caller executes one after another (staging).
+    that the caller executes one after another (staging). A platform's ``routes:`` section pins
+    the path of a (source, destination) pair instead.
     """
 
     def __init__(self, env, platform: Platform, observer=None):
@@ -296,6 +297,9 @@ class Interconnect:
         return self._routes[key]
 
     def _find(self, src, dst) -> list[Route]:
+        pinned = self.platform.routes.get((src, dst))
+        if pinned is not None:
+            return self._split(list(pinned))
         direct = self.graph.subgraph(self._passable | {src, dst})
         try:
             return [self._route(nx.shortest_path(direct, src, dst))]
@@ -310,6 +314,10 @@ class Interconnect:
         except nx.NetworkXNoPath:
             raise ConfigError(self.platform.file, "links", f"no route from {src} to {dst}",
                               f"connect {src} and {dst} through links") from None
+        return self._split(path)
+
+    def _split(self, path) -> list[Route]:
+        """One route per hop between the memories a path passes through (staging)."""
         routes, start = [], 0
         for i in range(1, len(path)):
             if i == len(path) - 1 or isinstance(self.platform.components[path[i]], Memory):

@@ -234,6 +234,7 @@ class Platform:
     source: str = ""
     file: str = "<dict>"
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    routes: dict = field(default_factory=dict)   # (src, dst) -> pinned node path
 
     def of_type(self, cls) -> list:
         return [c for c in self.components.values() if isinstance(c, cls)]
@@ -425,7 +426,7 @@ def platform_from_dict(data, file="<dict>") -> Platform:
         raise ConfigError(file, "layers", "this looks like a layer trace, not a platform",
                           "the platform YAML comes first: hwsim run PLATFORM TRACE")
     top = {"format", "name", "description", "source", "clocks", "reference_clock", "components", "links",
-           "mapping", "generate"}
+           "mapping", "generate", "routes"}
     for key in data:
         if key not in top:
             raise ConfigError(file, key, "unknown top-level field", did_you_mean(key, top))
@@ -504,7 +505,8 @@ def platform_from_dict(data, file="<dict>") -> Platform:
         raise ConfigError(file, "reference_clock", f"unknown clock {ref!r}", did_you_mean(ref, clocks))
     platform = Platform(name=str(data.get("name") or Path(str(file)).stem), clocks=clocks,
                         components=components, links=tuple(links), reference_clock=clocks[ref],
-                        source=str(data.get("source", "")), file=str(file), raw=data)
+                        source=str(data.get("source", "")), file=str(file), raw=data,
+                        routes=_pinned_routes(data.get("routes"), components, links, file))
     _check_references(platform)
     _check_connectivity(platform)
     from .policy import check_policy
@@ -559,6 +561,43 @@ def _check_references(p: Platform) -> None:
                 raise ConfigError(p.file, where, f"{target!r} is an {p.components[target].level} "
                                   "memory; engines compute from an L1",
                                   ("valid: " + ", ".join(l1s)) if l1s else "add a memory with level: L1")
+
+
+def _pinned_routes(raw, components: dict, links: list, file) -> dict:
+    """``routes: [{from: a, to: b, path: [a, x, ..., b]}]``: paths that replace the shortest
+    path for transfers from ``a`` to ``b`` (one direction). Every step must be a link; a path
+    may pass through routers and DMA engines, and through memories (staging), never through
+    a compute engine."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise ConfigError(file, "routes", "expected a list of {from, to, path}")
+    linked = {frozenset((l.a, l.b)) for l in links}
+    out: dict = {}
+    for i, r in enumerate(raw):
+        where = f"routes[{i}]"
+        if not isinstance(r, dict) or set(r) != {"from", "to", "path"}:
+            raise ConfigError(file, where, "expected {from: A, to: B, path: [A, ..., B]}")
+        path = r["path"]
+        if not isinstance(path, list) or len(path) < 2 or path[0] != r["from"] or path[-1] != r["to"]:
+            raise ConfigError(file, f"{where}.path", "must be a list of component names from "
+                              f"{r['from']!r} to {r['to']!r}")
+        for j, node in enumerate(path):
+            if not isinstance(node, str) or node not in components:
+                raise ConfigError(file, f"{where}.path[{j}]", f"unknown component {node!r}",
+                                  did_you_mean(str(node), components))
+            if 0 < j < len(path) - 1 and isinstance(components[node], ENGINE_TYPES):
+                raise ConfigError(file, f"{where}.path[{j}]", f"{node!r} is a compute engine: "
+                                  "routes end at engines, never pass through them")
+        for j, (a, b) in enumerate(zip(path, path[1:])):
+            if frozenset((a, b)) not in linked:
+                raise ConfigError(file, f"{where}.path[{j + 1}]", f"no link between {a!r} and {b!r}",
+                                  "every step of a pinned route must be a link")
+        key = (path[0], path[-1])
+        if key in out:
+            raise ConfigError(file, where, f"a route from {key[0]!r} to {key[1]!r} is already pinned")
+        out[key] = tuple(path)
+    return out
 
 
 def _check_connectivity(p: Platform) -> None:

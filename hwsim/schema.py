@@ -139,6 +139,13 @@ def platform_schema() -> dict:
                            "additionalProperties": component},
             "links": {"type": "array", "items": {"$ref": "#/$defs/link"}},
             "mapping": _mapping_schema(),
+            "routes": {"type": "array", "description": "pinned paths (one direction each), "
+                       "replacing the shortest path from `from` to `to`",
+                       "items": {"type": "object", "additionalProperties": False,
+                                 "required": ["from", "to", "path"],
+                                 "properties": {"from": {"type": "string"}, "to": {"type": "string"},
+                                                "path": {"type": "array", "minItems": 2,
+                                                         "items": {"type": "string"}}}}},
             "generate": {"type": "object", "properties": {"mesh": {"type": "object"},
                                                           "replicate": {"type": "object"}},
                          "additionalProperties": False,

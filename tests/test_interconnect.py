@@ -126,3 +126,46 @@ def test_routes_are_shortest_paths_through_routers():
     assert route.nodes == ["l2", "xbar", "dma", "l1"]
     assert route.dma.name == "dma"
     assert ends[0] == CLK.cycles_to_ps(2 + 100)
+
+
+def _two_buses(**extra):
+    """L2 reaches the DMA over a fast bus (shortest: one router) or a slow two-router bus."""
+    return platform(**{
+        "components.fast": {"type": "router", "clock": "clk"},
+        "components.slow1": {"type": "router", "clock": "clk"},
+        "components.slow2": {"type": "router", "clock": "clk"},
+        "links": [
+            {"between": ["l2", "fast"], "clock": "clk", "bandwidth_bytes_per_cycle": 8},
+            {"between": ["fast", "dma"], "clock": "clk", "bandwidth_bytes_per_cycle": 8},
+            {"between": ["l2", "slow1"], "clock": "clk", "bandwidth_bytes_per_cycle": 2},
+            {"between": ["slow1", "slow2"], "clock": "clk", "bandwidth_bytes_per_cycle": 2},
+            {"between": ["slow2", "dma"], "clock": "clk", "bandwidth_bytes_per_cycle": 2},
+            {"between": ["dma", "l1"], "clock": "clk", "bandwidth_bytes_per_cycle": 1024},
+        ], **extra})
+
+
+def test_pinned_route_replaces_the_shortest_path():
+    """Unpinned, l2 -> l1 takes the shortest path (fast bus: 800 B / 8 = 100 cycles); pinned
+    over the slow bus it takes 800 / 2 = 400 cycles, and only in the pinned direction."""
+    ends, ic = run_transfers(_two_buses(), [("l2", "l1", 800, 0)])
+    assert ic.hops("l2", "l1")[0].nodes == ["l2", "fast", "dma", "l1"]
+    assert ends[0] == CLK.cycles_to_ps(100)
+    pinned = _two_buses(routes=[{"from": "l2", "to": "l1", "path": ["l2", "slow1", "slow2", "dma", "l1"]}])
+    ends, ic = run_transfers(pinned, [("l2", "l1", 800, 0), ("l1", "l2", 800, 0)])
+    assert ic.hops("l2", "l1")[0].nodes == ["l2", "slow1", "slow2", "dma", "l1"]
+    assert ic.hops("l1", "l2")[0].nodes == ["l1", "dma", "fast", "l2"]
+    assert ends == [CLK.cycles_to_ps(400), CLK.cycles_to_ps(100)]
+
+
+@pytest.mark.parametrize("route,field,words", [
+    ({"from": "l2", "to": "l1", "path": ["l2", "slow2", "dma", "l1"]}, "routes[0].path[1]", "no link"),
+    ({"from": "l2", "to": "l1", "path": ["l2", "fastt", "dma", "l1"]}, "routes[0].path[1]", "did you mean 'fast'"),
+    ({"from": "l2", "to": "l1", "path": ["l2", "fast", "dma"]}, "routes[0].path", "from 'l2' to 'l1'"),
+    ({"from": "l2", "to": "l1"}, "routes[0]", "expected {from"),
+])
+def test_bad_pinned_routes_are_config_errors(route, field, words):
+    from hwsim.errors import ConfigError
+
+    with pytest.raises(ConfigError) as ei:
+        _two_buses(routes=[route])
+    assert ei.value.field == field and words in str(ei.value)
