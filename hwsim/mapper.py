@@ -1,12 +1,11 @@
-"""Mapper v1: engine choice, memory placement and L1 tiling, producing a task graph.
+"""Mapper v1: memory placement and L1 tiling on a core cluster, producing a task graph.
 
-Decisions, all recorded in each :class:`LayerPlan` and shown in the report:
+It maps platforms whose only engine is one core cluster; platforms with AIMC tiles, depthwise
+accelerators or several clusters go to :mod:`hwsim.hetero_mapper`, which reuses the placement
+(:func:`_place`) and tiling (:func:`_tile_layer`) below. Decisions, all recorded in each
+:class:`LayerPlan` and shown in the report:
 
-* **Engine**: the trace's hint if any; else an AIMC tile group when the layer is a dense
-  matrix product (conv2d / pointwise / linear) whose weights fit the platform's crossbars and
-  whose bit widths the tile supports; else the core cluster (which must have a kernel for the
-  op and bit width). Depthwise layers go to the cores unless pinned: their block-diagonal
-  crossbar mapping wastes most cells.
+* **Engine**: the core cluster, which must have a kernel for the op and bit width.
 * **Placement**: a tensor lives in L2 when every layer touching it has its input+output in L2's
   capacity, else in L3. Weights fill what L2 has left after the largest resident activation
   working set, in layer order; the rest stay in L3 and stream from there each inference
@@ -17,19 +16,15 @@ Decisions, all recorded in each :class:`LayerPlan` and shown in the report:
   one channel tile covers the layer). Among the tilings that fit L1, the one moving the fewest
   DMA bytes wins, then the one with fewest tiles. Loop order: channel tiles outer (each weight
   tile loaded once), row tiles inner.
-* **AIMC**: im2col mapping, rows = kh*kw*cin, cols = cout, split over ceil(rows/R) x
-  ceil(cols/C) crossbars that work in parallel; row-split partial sums are accumulated on the
-  cores. If all AIMC layers fit the crossbars at once, weights are programmed once (a set-up
-  cost reported apart from latency); otherwise every AIMC layer programs its crossbars each
-  inference, reported as ``programming``.
+* **AIMC** layers (planned by :mod:`hwsim.hetero_mapper`) keep their weights on crossbars; their
+  tiles carry the MVM counts and streamer bytes (:class:`Tile`).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from .errors import MappingError
-from .platform import AimcTile, CoreCluster, Memory, Platform
+from .platform import CoreCluster, Memory, Platform
 from . import train_tiling
 from .trace import BASE_OP, ELEMENTWISE_OPS, GRAD_WEIGHT_OPS, NETWORK_INPUT, Layer, POOL_OPS, \
     TRAIN_OPS, Trace
@@ -132,52 +127,24 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
                            "add a component with type: core_cluster")
     cluster = clusters[0]
     l1 = platform.components[cluster.l1]
-    aimc_tiles = [a for a in platform.of_type(AimcTile) if a.l1 == cluster.l1]
     l2 = (platform.memories("L2") or [None])[0]
     l3 = (platform.memories("L3") or [None])[0]
     if l2 is None and l3 is None:
         raise MappingError("no L2 or L3 memory to hold activations and weights", platform.file,
                            "components", "add a memory with level: L2")
-
     engines = {}
     for l in trace.layers:
         try:
-            engines[l.name] = _choose_engine(l, cluster, aimc_tiles, platform)
+            engines[l.name] = _choose_engine(l, cluster)
         except MappingError as e:
             raise _locate(e, trace, l) from None
-    aimc_layers = [l for l in trace.layers if engines[l.name] == "aimc"]
-    crossbars = {l.name: _crossbars(l, aimc_tiles[0]) for l in aimc_layers}
-    need = sum(r * c for r, c, _ in crossbars.values())
-    program_once = need <= len(aimc_tiles)
-    # Training: layers whose weights the step updates are re-programmed every step.
-    training = trace.meta.get("training") or {}
-    updated = set(training.get("trainable", ()))
-
-    tensor_mem, weight_mem = _place(trace, l2, l3, engines, program_once, updated, platform.file)
-
-    # --- per-layer plans ------------------------------------------------------------------
-    plans, next_tile = [], 0
+    tensor_mem, weight_mem = _place(trace, l2, l3, engines, True, set(), platform.file)
+    plans = []
     for l in trace.layers:
-        kind = engines[l.name]
         srcs = trace.producers(l)
-        in_mem = tensor_mem[srcs[0]]
-        out_mem = tensor_mem[l.name]
-        aimc = None
-        if kind == "aimc":
-            r, c, rows_used = crossbars[l.name]
-            n = r * c
-            if program_once:
-                names = tuple(a.name for a in aimc_tiles[next_tile:next_tile + n])
-                next_tile += n
-            else:
-                names = tuple(a.name for a in aimc_tiles[:n])
-            xb = aimc_tiles[0]
-            aimc = AimcMapping(names, r, c, rows_used,
-                               l.weight_elements / (n * xb.rows * xb.cols),
-                               program_each_inference=not program_once or l.name in updated)
         try:
-            plan = _tile_layer(l, kind, cluster, l1, in_mem, weight_mem.get(l.name), out_mem, aimc,
-                               aimc_tiles[0] if aimc else None, srcs)
+            plan = _tile_layer(l, "cores", cluster, l1, tensor_mem[srcs[0]], weight_mem.get(l.name),
+                               tensor_mem[l.name], None, None, srcs)
         except MappingError as e:
             if not e.fix.startswith("enlarge"):
                 raise
@@ -185,13 +152,10 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
             raise _locate(e, trace, l) from None
         plans.append(plan)
     return Mapping(
-        plans=plans,
-        program_once=[p for p in plans if p.aimc and not p.aimc.program_each_inference],
+        plans=plans, program_once=[],
         weights_in_l3_bytes=sum(p.layer.stored_param_bytes for p in plans
                                 if p.weight_mem and l3 is not None and p.weight_mem == l3.name),
-        summary={"crossbars_needed": need, "crossbars_available": len(aimc_tiles),
-                 "aimc_programmed": ("once" if program_once else "each inference")
-                 if aimc_layers else "n/a"},
+        summary={"crossbars_needed": 0, "crossbars_available": 0, "aimc_programmed": "n/a"},
     )
 
 
@@ -202,7 +166,6 @@ def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set
     in memory (unless ``updated`` by a training step)."""
     training = trace.meta.get("training") or {}
     home = l2 or l3
-    producers = {l.name: l for l in trace.layers}
     tensor_mem: dict = {}   # tensor (producer name or "<input>") -> memory name
     for l in trace.layers:
         fits = l2 is not None and l.input_bytes + l.output_bytes <= l2.size_bytes
@@ -281,57 +244,19 @@ def _locate(err: MappingError, trace: Trace, l: Layer) -> MappingError:
     return attach_line(err)
 
 
-def _choose_engine(l: Layer, cluster: CoreCluster, aimc_tiles: list, platform) -> str:
+def _choose_engine(l: Layer, cluster: CoreCluster) -> str:
+    """Mapper v1 runs every layer on the core cluster (platforms with accelerators go to
+    :mod:`hwsim.hetero_mapper`); a hint may only name the cores."""
     hint = l.engine
-    if hint in (None, "auto"):
-        if (aimc_tiles and l.op in ("conv2d", "pointwise", "linear") and l.groups == 1
-                and l.bits_input <= aimc_tiles[0].input_bits
-                and math.prod(_crossbars(l, aimc_tiles[0])[:2]) <= len(aimc_tiles)):
-            return "aimc"
-        hint = "cores"
-    if hint == "aimc" or (hint in platform.components and isinstance(platform.components[hint], AimcTile)):
-        if not aimc_tiles:
-            raise MappingError("engine 'aimc' requested but the platform has no aimc_tile "
-                               "attached to the cluster's L1", field="engine",
-                               fix="use 'cores' or 'auto'")
-        if not l.is_weighted:
-            raise MappingError(f"op {l.op} has no weights to put on a crossbar", field="engine",
-                               fix="use 'cores' or 'auto'")
-        xb = aimc_tiles[0]
-        if l.bits_input > xb.input_bits:
-            raise MappingError(f"{l.bits_input}-bit inputs exceed the {xb.input_bits}-bit DACs of "
-                               f"AIMC tile {xb.name}", field="bits.input",
-                               fix=f"use at most {xb.input_bits} bits or engine 'cores'")
-        r, c, _ = _crossbars(l, xb)
-        if r * c > len(aimc_tiles):
-            raise MappingError(f"needs {r * c} crossbars of {xb.rows}x{xb.cols}, the platform has "
-                               f"{len(aimc_tiles)}", field="engine",
-                               fix="use 'cores' or 'auto', or add aimc_tile components")
-        if r > 1 and l.op != "depthwise" and kernel_throughput(cluster, "add", l.bits_key) is None:
-            raise MappingError(f"its {r} crossbar row splits need partial-sum additions on the "
-                               f"cores, but {cluster.name} has no 'add' kernel at {l.bits_key} bits",
-                               field="engine", fix=f"add components.{cluster.name}.kernels.add")
-        return "aimc"
-    if hint not in ("cores", cluster.name):
-        raise MappingError(f"unknown engine hint {hint!r}", field="engine",
-                           fix="use 'cores', 'aimc', 'auto' or a component name")
+    if hint not in (None, "auto", "cores", cluster.name):
+        raise MappingError(f"engine hint {hint!r}: the platform has only the core cluster "
+                           f"{cluster.name}", field="engine", fix="use 'cores' or 'auto'")
     if kernel_throughput(cluster, l.op, l.bits_key) is None:
         raise MappingError(f"core cluster {cluster.name} has no kernel for {l.op} at "
                            f"{l.bits_key} bits and no accelerator can run it", field="bits",
                            fix=f"add components.{cluster.name}.kernels.{l.op} (for {l.bits_key} "
                            "bits or any width) or use supported bit widths")
     return "cores"
-
-
-def _crossbars(l: Layer, xb: AimcTile) -> tuple:
-    """(row splits, col splits, rows written) of the im2col mapping onto R x C crossbars."""
-    if l.op == "depthwise":  # block-diagonal: each channel uses kh*kw rows and one column
-        k = l.kernel[0] * l.kernel[1]
-        per_xb = max(1, min(xb.rows // k, xb.cols))
-        n = math.ceil(l.out_channels / per_xb)
-        return n, 1, k * l.out_channels
-    rows, cols = l.matrix_rows, l.out_channels
-    return math.ceil(rows / xb.rows), math.ceil(cols / xb.cols), rows * math.ceil(cols / xb.cols)
 
 
 # ------------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 Every expected number is a hand-computed closed form (stated next to it).
 """
-import copy
 import math
 
 import pytest

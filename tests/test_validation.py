@@ -7,7 +7,6 @@ be valid.
 """
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 import yaml
 
 import hwsim
-from hwsim.errors import ConfigError, HwsimError, MappingError
+from hwsim.errors import ConfigError, MappingError
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = ROOT / "platforms" / "pulp_cluster.yaml"
