@@ -76,3 +76,14 @@ def test_exact_microsecond_rendering():
     assert ps_to_us_str(1) == "0.000001"
     assert ps_to_us_str(2_500_000) == "2.5"
     assert ps_to_us_str(123_456_789_012) == "123456.789012"
+
+
+def test_counter_numbers_are_written_as_json_writes_them():
+    """Counters are formatted by hand for speed; the text must equal json.dumps's."""
+    import numpy as np
+
+    from hwsim.timeline import _number
+
+    for v in (0, 7, 10**20, 2.5, 0.1 + 0.2, 1e-7, np.int64(3), np.float64(0.25)):
+        expect = json.dumps(float(v) if isinstance(v, float) else int(v))
+        assert _number(v) == expect
