@@ -88,7 +88,12 @@ def _precision(text: str):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="hwsim", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="hwsim", description="Cycle-level discrete-event simulator of TinyML hardware: "
+        "replays layer traces of real networks on a platform and reports latency, energy and "
+        "where the time went.", epilog="Errors end with one 'hwsim: error: ...' line and exit "
+        "status 2 (docs/errors.md). Example: hwsim run platforms/pulp_imc_cluster.yaml "
+        "traces/mobilenetv2.json --timeline out/timeline.json")
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="simulate one trace on one platform")
     run.add_argument("platform", help="platform YAML file")
