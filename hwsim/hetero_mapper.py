@@ -33,7 +33,7 @@ from .aimc import LayerBlocks, dedicated, layer_blocks, mvm_job_cycles, pack
 from .dw_accel import DwAccelerator, digital_clusters
 from .errors import MappingError
 from .mapper import (AimcMapping, LayerPlan, Mapping, Tile, _geometry, _place, _tile_layer,
-                     kernel_throughput)
+                     input_memories, kernel_throughput)
 from .platform import AimcTile, Platform
 from .policy import policy_of
 from .trace import Layer, Trace
@@ -278,7 +278,7 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     for l in trace.layers:
         kind, cl = kinds[l.name], cls[home_of[l.name]]
         srcs = trace.producers(l)
-        in_mem = tensor_mem[srcs[0]] if srcs else tensor_mem["<input>"]
+        in_mem = input_memories(l, srcs, tensor_mem)
         out_mem = tensor_mem[l.name]
         l1 = cl.l1 if not multi else dataclasses.replace(cl.l1, size_bytes=cl.l1.size_bytes // 2)
         pipelined = piped[l.name]

@@ -9,8 +9,9 @@ accelerators or several clusters go to :mod:`hwsim.hetero_mapper`, which reuses 
 * **Placement**: a tensor lives in L2 when every layer touching it has its input+output in L2's
   capacity, else in L3. Weights fill what L2 has left after the largest resident activation
   working set, in layer order; the rest stay in L3 and stream from there each inference
-  (staged through L2 when the interconnect has no direct L3->L1 path). Residual tensors kept
-  alive across several layers are not yet counted against L2 (a stated simplification).
+  (staged through L2 when the interconnect has no direct L3->L1 path). Tensors occupy L2 over
+  their live range (residual branches included); when the live set exceeds L2, the tensor
+  read again furthest in the future spills to L3 (:func:`_live_activations`).
 * **Tiling** (DORY-style): the output is cut into ``co_t`` channels x ``ho_t`` rows (full
   width); input rows include the kernel halo. Buffers are double-buffered (weights single when
   one channel tile covers the layer). Among the tilings that fit L1, the one moving the fewest
@@ -143,8 +144,8 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
     for l in trace.layers:
         srcs = trace.producers(l)
         try:
-            plan = _tile_layer(l, "cores", cluster, l1, tensor_mem[srcs[0]], weight_mem.get(l.name),
-                               tensor_mem[l.name], None, None, srcs)
+            plan = _tile_layer(l, "cores", cluster, l1, input_memories(l, srcs, tensor_mem),
+                               weight_mem.get(l.name), tensor_mem[l.name], None, None, srcs)
         except MappingError as e:
             if not e.fix.startswith("enlarge"):
                 raise
@@ -157,6 +158,57 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
                                 if p.weight_mem and l3 is not None and p.weight_mem == l3.name),
         summary={"crossbars_needed": 0, "crossbars_available": 0, "aimc_programmed": "n/a"},
     )
+
+
+def input_memories(l: Layer, producers: tuple, tensor_mem: dict):
+    """Where ``l`` reads its input: one memory, or one per operand of an elementwise op."""
+    if l.op in ELEMENTWISE_OPS and len(producers) == 2:
+        return tuple(tensor_mem[t] for t in producers)
+    return tensor_mem[producers[0]]
+
+
+def _live_activations(trace: Trace, l2, l3, tensor_mem: dict, platform_file: str) -> int:
+    """Peak bytes of activations resident in ``l2`` over the inference, spilling to ``l3``.
+
+    A tensor occupies memory from its producer to its last forward reader, so a residual
+    branch stays alive across the layers it skips. While the tensors live in L2 at a layer
+    exceed its capacity, the one read again furthest in the future (Belady's choice, ties by
+    name) moves to L3 for its whole life; the layer's own inputs and output never move here
+    (the per-layer check before this one already sent those that cannot fit)."""
+    size: dict = {}
+    last: dict = {}     # tensor -> index of its last forward reader
+    for i, l in enumerate(trace.layers):
+        size.setdefault(l.name, l.output_bytes)
+        if l.op in TRAIN_OPS:   # backward readers: saved activations are reserved apart
+            continue
+        for t in trace.producers(l):
+            last[t] = i
+            if t == NETWORK_INPUT:
+                size.setdefault(t, l.input_bytes // (2 if l.op in ELEMENTWISE_OPS else 1))
+    born = {l.name: i for i, l in enumerate(trace.layers)}
+    peak = 0
+    for i, l in enumerate(trace.layers):
+        if l.op in TRAIN_OPS:
+            continue
+        live = [t for t in last if born.get(t, 0) <= i <= last[t] and tensor_mem.get(t) == l2.name]
+        if l.name not in last and tensor_mem.get(l.name) == l2.name:
+            live.append(l.name)          # an output nobody reads (the network's result)
+        need = sum(size[t] for t in live)
+        keep = set(trace.producers(l)) | {l.name}
+        while need > l2.size_bytes:
+            movable = [t for t in live if t not in keep]
+            if not movable or l3 is None:
+                raise _locate(MappingError(
+                    f"{need} B of live activations (residual branches included) exceed "
+                    f"{l2.name} ({l2.size_bytes} B) and the platform has no L3",
+                    fix=f"enlarge components.{l2.name}.size_bytes in {platform_file} to at least "
+                    f"{need} or add an L3 memory"), trace, l)
+            victim = max(movable, key=lambda t: (last[t], t))
+            tensor_mem[victim] = l3.name
+            live.remove(victim)
+            need -= size[victim]
+        peak = max(peak, need)
+    return peak
 
 
 def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set,
@@ -186,8 +238,7 @@ def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set
                 tensor_mem[t] = l3.name
             else:
                 tensor_mem.setdefault(t, home.name)
-    resident_act = max((l.input_bytes + l.output_bytes for l in trace.layers
-                        if tensor_mem[l.name] == home.name), default=0)
+    resident_act = _live_activations(trace, l2, l3, tensor_mem, platform_file) if l2 else 0
     l2_left = (l2.size_bytes - resident_act) if l2 else 0
     # Training: activations saved for the backward pass stay live from their forward producer
     # to their last backward reader; they take L2 in trace order while it has room, else L3.
@@ -372,6 +423,9 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
             f"{l1.name}.size_bytes = {l1.size_bytes} B",
             fix=f"enlarge {l1.name}.size_bytes to at least {need}")
     _, co, rows, l1_bytes = best
+    # an elementwise op reads its operands from their own memories (equal shares)
+    in_mems = tuple(in_mem) if isinstance(in_mem, tuple) else (in_mem,)
+    in_mem = in_mems[0]
     tiles = []
     for c0 in range(0, cout, co):
         c1 = min(cout, c0 + co)
@@ -379,7 +433,8 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
             h1 = min(ho, h0 + rows)
             i, w, o = _tile_bytes(l, c1 - c0, h0, h1, with_w and (
                 h1 == ho if l.op in GRAD_WEIGHT_OPS else h0 == 0))
-            loads = [(in_mem, i)]
+            loads = [(m, i // len(in_mems) + (k < i % len(in_mems)))
+                     for k, m in enumerate(in_mems)]
             stores = _merge([(out_mem, o)])
             if w and l.op in GRAD_WEIGHT_OPS:  # the dW accumulator goes out after its last row
                 stores = _merge([(out_mem, o), (w_mem, w)])

@@ -149,3 +149,44 @@ def test_utilisation_is_a_fraction(runs):
     for _, _, _, r in runs:
         for res in r.resources:
             assert 0.0 <= res.utilisation <= 1.0 + 1e-12, res
+
+
+def _residual_trace():
+    """a -> b -> c -> add(c, a): a's output stays alive over b and c (a residual branch).
+    a, c: 16x16x16 int8 = 4096 B; b: 32x16x16 = 8192 B. Every layer's own input+output is
+    at most 12,288 B."""
+    from hwsim.trace import trace_from_dict
+
+    def pw(name, inputs, cin, cout):
+        return {"name": name, "op": "pointwise", "input_shape": [cin, 16, 16],
+                "output_shape": [cout, 16, 16], "inputs": inputs}
+    return trace_from_dict({"name": "res", "layers": [
+        pw("a", ["input"], 16, 16), pw("b", ["a"], 16, 32), pw("c", ["b"], 32, 16),
+        {"name": "add", "op": "add", "input_shape": [16, 16, 16], "output_shape": [16, 16, 16],
+         "inputs": ["c", "a"]}]})
+
+
+@pytest.mark.parametrize("l2_bytes,a_home", [(16384, "l2"), (14000, "l3")])
+def test_residual_tensors_occupy_l2_over_their_live_range(l2_bytes, a_home):
+    """While c runs, a's output (read again by the add), b's (c's input) and c's output are
+    live: 4096 + 8192 + 4096 = 16,384 B. With L2 smaller than that (though every layer's own
+    input+output, at most 12,288 B, fits),
+    a's output -- read again furthest in the future -- spills to L3: a writes it there and the
+    add reads that operand from L3 (Belady's choice)."""
+    from hwsim.mapper import map_trace
+
+    p = platform(**{"components.l2.size_bytes": l2_bytes,
+                    "components.l3": {"type": "memory", "level": "L3", "clock": "clk",
+                                      "size_bytes": 1 << 24, "port_bandwidth_bytes_per_cycle": 4},
+                    "links": [
+                        {"between": ["l2", "dma"], "clock": "clk", "bandwidth_bytes_per_cycle": 8},
+                        {"between": ["dma", "l1"], "clock": "clk", "bandwidth_bytes_per_cycle": 1024},
+                        {"between": ["l3", "l2"], "clock": "clk", "bandwidth_bytes_per_cycle": 4}]})
+    plans = {pl.layer.name: pl for pl in map_trace(p, _residual_trace()).plans}
+    assert plans["a"].output_mem == a_home
+    assert plans["b"].output_mem == plans["c"].output_mem == "l2"
+    add_in = {}
+    for t in plans["add"].tiles:
+        for mem, n in t.loads:
+            add_in[mem] = add_in.get(mem, 0) + n
+    assert add_in == ({"l2": 8192} if a_home == "l2" else {"l2": 4096, "l3": 4096})
