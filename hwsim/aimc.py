@@ -190,21 +190,16 @@ def crossbar_streams(plan, i: int, tile, components) -> dict:
 
     A block of ``r`` rows and ``c`` columns reads ``pixels x r`` inputs at the layer's input
     width and writes ``mvms x c`` ADC values at the tile's output width; only the blocks that
-    produce the tile's channels work (``plan.tile_blocks``). Mappings without blocks (mapper
-    v1) stream ``tile.stream_in`` / ``tile.stream_out`` per crossbar."""
+    produce the tile's channels work (``plan.tile_blocks``)."""
     pl = plan.aimc
-    blocks = getattr(pl, "blocks", None) or tuple((n, None, None) for n in pl.tiles)
-    active = getattr(plan, "tile_blocks", None)
-    if active is not None:
-        blocks = tuple(blocks[k] for k in active[i])
-    pix = tile.mvms // getattr(pl, "islices", 1)
+    blocks = pl.blocks
+    if plan.tile_blocks is not None:
+        blocks = tuple(blocks[k] for k in plan.tile_blocks[i])
+    pix = tile.mvms // pl.islices
     per: dict = {}
     for n, r, c in blocks:
-        if r is None:
-            b_in, b_out = tile.stream_in, tile.stream_out
-        else:
-            b_in = -(-pix * r * plan.layer.bits_input // 8)
-            b_out = -(-tile.mvms * c * components[n].output_bits // 8)
+        b_in = -(-pix * r * plan.layer.bits_input // 8)
+        b_out = -(-tile.mvms * c * components[n].output_bits // 8)
         acc = per.setdefault(n, [0, 0])
         acc[0] += b_in
         acc[1] += b_out
@@ -214,10 +209,6 @@ def crossbar_streams(plan, i: int, tile, components) -> dict:
 def blocks_to_program(plan) -> list:
     """``[(crossbar, rows written, weight bytes)]`` to program an AIMC ``plan``; the layer's
     weight bytes are split over its blocks by block area."""
-    pl = plan.aimc
-    blocks = getattr(pl, "blocks", None)
-    if not blocks:
-        n = len(pl.tiles)
-        return [(x, -(-pl.rows_used // n), -(-plan.layer.weight_bytes // n)) for x in pl.tiles]
+    blocks = plan.aimc.blocks
     area = sum(r * c for _, r, c in blocks)
     return [(x, r, -(-plan.layer.weight_bytes * r * c // area)) for x, r, c in blocks]

@@ -198,7 +198,7 @@ class Simulation:
     # ------------------------------------------------------------------------------------
     def _layer(self, plan: LayerPlan):
         env, layer = self.env, plan.layer
-        pipelined = getattr(plan, "pipelined", False)
+        pipelined = plan.pipelined
         if pipelined:   # start once the rows the first tile needs are written
             yield from self._await_rows(plan, 0)
         else:

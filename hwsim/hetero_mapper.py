@@ -39,18 +39,6 @@ from .policy import policy_of
 from .trace import Layer, Trace
 
 
-@dataclass
-class AimcPlacement(AimcMapping):
-    """AIMC mapping of one layer with its blocks: ``blocks[i] = (crossbar, rows, cols)``."""
-
-    blocks: tuple = ()
-    islices: int = 1
-    wslices: int = 1
-    partials: int = 1
-    diagonal: bool = False
-    packed: bool = False
-
-
 def uses_hetero_mapper(platform: Platform) -> bool:
     return bool(platform.of_type(AimcTile) or platform.of_type(DwAccelerator)
                 or len(digital_clusters(platform)) > 1)
@@ -284,7 +272,7 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
         pipelined = piped[l.name]
         # row tiles first (full channel groups) so a pipelined consumer can start early
         plan = _tile_layer(l, "cores" if kind != "aimc" else "aimc", cl.core, l1, in_mem,
-                           weight_mem.get(l.name), out_mem, None, None, srcs,
+                           weight_mem.get(l.name), out_mem, srcs,
                            prefer_row_tiles=l.name in in_pipe or kind == "aimc")
         plan.l1 = cl.l1.name
         plan.pipelined = pipelined
@@ -298,7 +286,7 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
             blocks = blocks_of[l.name]
             names = tuple(dict.fromkeys(b[0] for b in blocks))
             xb = pool[0][1]
-            pl = AimcPlacement(
+            pl = AimcMapping(
                 tiles=names, row_splits=lb.row_splits, col_splits=lb.col_splits,
                 rows_used=sum(b[1] for b in blocks),
                 utilisation=lb.weight_cells / (len(names) * xb.rows * xb.cols),
@@ -358,7 +346,7 @@ def _keep_stationary(trace, demands, core, xb0, capacity):
     return keep
 
 
-def _block_channels(l: Layer, pl: AimcPlacement, xb: AimcTile) -> list:
+def _block_channels(l: Layer, pl: AimcMapping, xb: AimcTile) -> list:
     """Output channels ``[c0, c1)`` each block of ``pl`` produces."""
     out = []
     if pl.diagonal:
@@ -375,7 +363,7 @@ def _block_channels(l: Layer, pl: AimcPlacement, xb: AimcTile) -> list:
     return out
 
 
-def _aimc_tiles(l: Layer, plan: LayerPlan, pl: AimcPlacement, xb: AimcTile) -> tuple:
+def _aimc_tiles(l: Layer, plan: LayerPlan, pl: AimcMapping, xb: AimcTile) -> tuple:
     """Rebuild the tiling's tiles with AIMC work. A tile of output channels ``[c0, c1)`` uses
     the blocks producing them (``tile_blocks[i]``: indices into ``pl.blocks``); each runs
     ``pixels * islices`` MVMs; stream bytes are summed over those blocks; ``partials - 1``

@@ -37,7 +37,8 @@ class Tile:
 
     loads / stores: ``((memory, bytes), ...)`` moved into / out of L1.
     ops: work for the engine in kernel-table units. mvms: AIMC matrix-vector products.
-    stream_in / stream_out: bytes the AIMC streamers move per crossbar (L1 <-> tile).
+    stream_in / stream_out: bytes the AIMC streamers move for the tile, summed over its crossbars
+        (per crossbar: :func:`hwsim.aimc.crossbar_streams`).
     acc_ops: partial-sum additions on the cores after an AIMC row split.
     """
 
@@ -52,12 +53,21 @@ class Tile:
 
 @dataclass
 class AimcMapping:
+    """Crossbar placement of one layer (built by :mod:`hwsim.hetero_mapper`, see
+    :mod:`hwsim.aimc`): ``blocks[i] = (crossbar, rows, cols)``."""
+
     tiles: tuple               # AIMC tile component names used (one crossbar each)
     row_splits: int
     col_splits: int
     rows_used: int             # crossbar rows written, summed over crossbars
     utilisation: float         # weight cells / (crossbars x rows x cols)
     program_each_inference: bool = False
+    blocks: tuple = ()
+    islices: int = 1           # MVM passes per pixel (inputs wider than the DACs)
+    wslices: int = 1           # column slices per weight (weights wider than a cell)
+    partials: int = 1          # partial results per output, added on the cores
+    diagonal: bool = False     # depthwise block-diagonal mapping
+    packed: bool = False       # shares its crossbar with other layers
 
 
 @dataclass
@@ -78,6 +88,8 @@ class LayerPlan:
     depends_on: tuple           # producer layer names
     aimc: AimcMapping | None = None
     notes: list = field(default_factory=list)
+    pipelined: bool = False     # starts on the rows its producer has written (hwsim.pipeline)
+    tile_blocks: tuple | None = None  # AIMC: indices into aimc.blocks that work on tile i
 
     @property
     def n_tiles(self) -> int:
@@ -145,7 +157,7 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
         srcs = trace.producers(l)
         try:
             plan = _tile_layer(l, "cores", cluster, l1, input_memories(l, srcs, tensor_mem),
-                               weight_mem.get(l.name), tensor_mem[l.name], None, None, srcs)
+                               weight_mem.get(l.name), tensor_mem[l.name], srcs)
         except MappingError as e:
             if not e.fix.startswith("enlarge"):
                 raise
@@ -366,8 +378,8 @@ def _tile_ops(l: Layer, co: int, rows: int) -> int:
     return pix
 
 
-def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aimc, xb,
-                producers, prefer_row_tiles: bool = False) -> LayerPlan:
+def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, producers,
+                prefer_row_tiles: bool = False) -> LayerPlan:
     cout, ho, wo, *_ = _geometry(l)
     budget = l1.size_bytes
     with_w = kind == "cores" and (l.is_weighted or l.weights_of is not None and l.weight_elements
@@ -444,23 +456,12 @@ def _tile_layer(l: Layer, kind, cluster, l1: Memory, in_mem, w_mem, out_mem, aim
                 stores = ((w_mem, o),)
             loads = _merge(loads)
             tile = Tile(loads=loads, ops=_tile_ops(l, c1 - c0, h1 - h0), stores=stores)
-            if aimc is not None:
-                mvms = (h1 - h0) * wo * l.batch
-                rows_per = min(l.matrix_rows, xb.rows) if l.op != "depthwise" else xb.rows
-                cols_per = min(c1 - c0, xb.cols)
-                tile = Tile(loads=loads, ops=tile.ops, stores=tile.stores, mvms=mvms,
-                            stream_in=-(-mvms * rows_per * l.bits_input // 8),
-                            stream_out=-(-mvms * cols_per * xb.output_bits // 8),
-                            acc_ops=mvms * (c1 - c0) * (aimc.row_splits - 1))
             tiles.append(tile)
-    notes = []
     return LayerPlan(
-        layer=l, engine=(aimc.tiles[0] if aimc else cluster.name), engine_kind=kind,
-        cluster=cluster.name, l1=l1.name, input_mem=in_mem, weight_mem=w_mem if with_w else
-        (w_mem if aimc and aimc.program_each_inference else None), output_mem=out_mem,
+        layer=l, engine=cluster.name, engine_kind=kind, cluster=cluster.name, l1=l1.name,
+        input_mem=in_mem, weight_mem=w_mem if with_w else None, output_mem=out_mem,
         tile_shape={"channels": co, "rows": rows, "cols": wo}, tiles=tuple(tiles),
-        l1_bytes=l1_bytes, depends_on=tuple(p for p in producers if p != NETWORK_INPUT),
-        aimc=aimc, notes=notes)
+        l1_bytes=l1_bytes, depends_on=tuple(p for p in producers if p != NETWORK_INPUT))
 
 
 def _merge(loads):
