@@ -73,6 +73,7 @@ class Simulation:
         self.done = {p.layer.name: self.env.event() for p in self.mapping.plans}
         self.engine_busy_ps = dict.fromkeys(self.engines, 0)
         self.accts: dict = {}
+        self._route_pj: dict = {}   # Route -> [(component, pJ/byte)]
         self.spans: dict = {}
         self.dram_cursor: dict = {}  # timed memory -> next byte address (see _address)
         self.progress = {p.layer.name: RowProgress(self.env, p.layer.out_hw[0])
@@ -145,15 +146,21 @@ class Simulation:
                     acct.waits[k] = acct.waits.get(k, 0) + v
 
     def _transfer_energy(self, route, nbytes, acct: _Acct) -> None:
-        comps = self.platform.components
-        src, dst = comps[route.src], comps[route.dst]
-        if isinstance(src, Memory) and src.read_pj_per_byte:
-            acct.add_energy("data_movement", src.name, nbytes * src.read_pj_per_byte)
-        if isinstance(dst, Memory) and dst.write_pj_per_byte:
-            acct.add_energy("data_movement", dst.name, nbytes * dst.write_pj_per_byte)
-        for c in route.channels:
-            if c.kind == "link" and c.pj_per_byte:
-                acct.add_energy("data_movement", c.owner, nbytes * c.pj_per_byte)
+        """Source read, destination write and link energy of moving ``nbytes`` on ``route``."""
+        costs = self._route_pj.get(route)
+        if costs is None:   # (component, pJ/byte) of a route, worked out once
+            comps = self.platform.components
+            src, dst = comps[route.src], comps[route.dst]
+            costs = []
+            if isinstance(src, Memory) and src.read_pj_per_byte:
+                costs.append((src.name, src.read_pj_per_byte))
+            if isinstance(dst, Memory) and dst.write_pj_per_byte:
+                costs.append((dst.name, dst.write_pj_per_byte))
+            costs += [(c.owner, c.pj_per_byte) for c in route.channels
+                      if c.kind == "link" and c.pj_per_byte]
+            self._route_pj[route] = costs
+        for name, pj in costs:
+            acct.add_energy("data_movement", name, nbytes * pj)
 
     def _address(self, route, nbytes: int):
         """Byte address of a transfer in the timed memory (DRAM) it touches, else None.
