@@ -5,8 +5,8 @@ import copy
 
 import simpy
 
-from hwsim.interconnect import Interconnect
-from hwsim.platform import platform_from_dict
+from hwsim.sim.interconnect import Interconnect
+from hwsim.hardware.platform import platform_from_dict
 
 BASE = {
     "name": "unit",
@@ -31,7 +31,7 @@ BASE = {
 
 def platform(**changes):
     """BASE with ``{"components.x.y": v}``-style changes (dots in keys are paths)."""
-    from hwsim.platform import apply_overrides
+    from hwsim.hardware.platform import apply_overrides
 
     data = apply_overrides(copy.deepcopy(BASE), changes) if changes else copy.deepcopy(BASE)
     return platform_from_dict(data)

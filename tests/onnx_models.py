@@ -1,6 +1,6 @@
 """Build ONNX models in code (``onnx.helper``, nothing downloaded) from a layer trace.
 
-:func:`trace_to_onnx` writes a network of :mod:`hwsim.zoo` layer by layer as the ONNX graph a
+:func:`trace_to_onnx` writes a network of :mod:`hwsim.workload.zoo` layer by layer as the ONNX graph a
 framework would export, so importing it must give the zoo's trace back. Variants exercise the
 importer's rewrites: ``bn`` (bias-free Conv + BatchNormalization instead of a biased Conv),
 ``matmul`` (MatMul + Add instead of Gemm), ``qdq`` (QuantizeLinear/DequantizeLinear around
@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from hwsim.trace import NETWORK_INPUT
+from hwsim.workload.trace import NETWORK_INPUT
 
 
 def _init(inits, name, shape, dtype=np.float32):

@@ -7,11 +7,11 @@ import math
 import pytest
 
 import hwsim
-from hwsim.aimc import dedicated, layer_blocks, pack
-from hwsim.engine import Simulation
-from hwsim.errors import ConfigError, MappingError
-from hwsim.platform import platform_from_dict
-from hwsim.trace import layer_from_dict, trace_from_dict
+from hwsim.mapping.aimc import dedicated, layer_blocks, pack
+from hwsim.sim.engine import Simulation
+from hwsim.base.errors import ConfigError, MappingError
+from hwsim.hardware.platform import platform_from_dict
+from hwsim.workload.trace import layer_from_dict, trace_from_dict
 
 
 def xbar_platform(rows=256, cols=256, tiles=1, stream_bw=64, mvm=10, mode="overlapped",
@@ -125,7 +125,7 @@ def test_packing_hand_cases():
 def test_mapping_packs_small_layers_and_reports_utilisation():
     p = platform_from_dict(xbar_platform(tiles=1))
     t = trace(L("a", "pointwise", 32, 192, hw=8), L("b", "pointwise", 192, 32, hw=8, inputs=["a"]))
-    m = hwsim.mapper.map_trace(p, t)
+    m = hwsim.mapping.mapper.map_trace(p, t)
     a, b = m.plans
     assert a.engine_kind == b.engine_kind == "aimc"
     assert a.aimc.tiles == b.aimc.tiles == ("xb0",) and a.aimc.packed and b.aimc.packed
@@ -140,7 +140,7 @@ def test_row_split_accumulation_cost_on_cores():
     # rows 512 on 256-row crossbars: 2 partials per output -> 1 addition per output element
     p = platform_from_dict(xbar_platform(tiles=2))
     t = trace(L("a", "pointwise", 512, 64, hw=4))
-    plan = hwsim.mapper.map_trace(p, t).plans[0]
+    plan = hwsim.mapping.mapper.map_trace(p, t).plans[0]
     assert plan.aimc.row_splits == 2 and sum(ti.acc_ops for ti in plan.tiles) == 16 * 64 * 1
     r = hwsim.simulate(p, t)
     # postprocessing energy = additions x core energy per op (2 pJ)
@@ -254,7 +254,7 @@ def _dw_trace():
 def test_depthwise_policy_pinned(pin, kind):
     # 64 channels x 9 rows: 28 channels per crossbar -> 3 crossbars (28, 28, 8 channels)
     p = platform_from_dict(xbar_platform(tiles=3, dw=True, mapping={"depthwise": pin}))
-    plan = hwsim.mapper.map_trace(p, _dw_trace()).plans[0]
+    plan = hwsim.mapping.mapper.map_trace(p, _dw_trace()).plans[0]
     assert plan.engine_kind == kind
     if kind == "aimc":
         assert plan.aimc.diagonal and len(plan.aimc.tiles) == 3
@@ -263,7 +263,7 @@ def test_depthwise_policy_pinned(pin, kind):
 
 
 def test_depthwise_policy_fastest_matches_estimates():
-    from hwsim.hetero_mapper import _clusters, estimate_ps
+    from hwsim.mapping.hetero_mapper import _clusters, estimate_ps
     p = platform_from_dict(xbar_platform(tiles=3, dw=True, mvm=10))
     l = _dw_trace().layers[0]
     cl = _clusters(p)[0]
@@ -275,7 +275,7 @@ def test_depthwise_policy_fastest_matches_estimates():
     assert est["cores"] == pytest.approx(36864 * 10_000)
     assert est["dw_accelerator"] == pytest.approx(9216 * 10_000)
     assert est["aimc"] == pytest.approx(2560 * 10_000)
-    assert hwsim.mapper.map_trace(p, _dw_trace()).plans[0].engine_kind == "aimc"
+    assert hwsim.mapping.mapper.map_trace(p, _dw_trace()).plans[0].engine_kind == "aimc"
 
 
 def test_depthwise_pinned_to_missing_accelerator_is_a_config_error():
@@ -299,7 +299,7 @@ def test_bad_aimc_fields_are_config_errors():
 def test_aimc_hint_too_large_is_a_mapping_error():
     p = platform_from_dict(xbar_platform(64, 64, tiles=1))
     with pytest.raises(MappingError, match="crossbars"):
-        hwsim.mapper.map_trace(p, trace(L("a", "pointwise", 128, 64, engine="aimc")))
+        hwsim.mapping.mapper.map_trace(p, trace(L("a", "pointwise", 128, 64, engine="aimc")))
 
 
 def test_channel_tiles_only_run_their_crossbars():
@@ -322,4 +322,4 @@ def test_dense_policy(dense, kind):
     # an 8x8 pointwise layer: 16 MVMs of 10,000 cycles on the crossbar vs 1,024 MACs / 16 per
     # cycle = 64 cycles on the cores -> "fastest" keeps it on the cores
     p = platform_from_dict(xbar_platform(mvm=10_000, mapping={"dense": dense}))
-    assert hwsim.mapper.map_trace(p, trace(L("a", "pointwise", 8, 8, hw=4))).plans[0].engine_kind == kind
+    assert hwsim.mapping.mapper.map_trace(p, trace(L("a", "pointwise", 8, 8, hw=4))).plans[0].engine_kind == kind

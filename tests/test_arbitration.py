@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import simpy
 
-from hwsim.arbitration import PriorityQueue, RoundRobinQueue
-from hwsim.interconnect import Interconnect, Transfer
-from hwsim.platform import platform_from_dict
+from hwsim.sim.arbitration import PriorityQueue, RoundRobinQueue
+from hwsim.sim.interconnect import Interconnect, Transfer
+from hwsim.hardware.platform import platform_from_dict
 
 GHZ = 1_000_000_000
 

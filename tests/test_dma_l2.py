@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import simpy
 
-from hwsim.interconnect import Interconnect, Transfer
-from hwsim.platform import platform_from_dict
+from hwsim.sim.interconnect import Interconnect, Transfer
+from hwsim.hardware.platform import platform_from_dict
 
 NS = 1000  # ps
 
@@ -108,8 +108,8 @@ def test_l2_port_contention_between_masters():
 def test_bad_memory_system_fields_are_config_errors():
     import pytest
 
-    from hwsim.errors import ConfigError
-    from hwsim.platform import apply_overrides
+    from hwsim.base.errors import ConfigError
+    from hwsim.hardware.platform import apply_overrides
     base = {"name": "x", "clocks": {"clk": 1_000_000_000}, "components": {
         "cluster": {"type": "core_cluster", "clock": "clk", "l1": "l1", "kernels": {"add": 1}},
         "l1": {"type": "memory", "level": "L1", "clock": "clk", "size_bytes": 65536},

@@ -1,4 +1,4 @@
-"""DRAM / HyperRAM timing model (hwsim.dram) against its closed forms.
+"""DRAM / HyperRAM timing model (hwsim.sim.dram) against its closed forms.
 
 Closed forms (first-order open-page DRAM, e.g. Jacob, Ng & Wang, *Memory Systems: Cache, DRAM,
 Disk*, ch. 11; refresh overhead tRFC/tREFI as in JESD209-4 / Ramulator's LPDDR4 model):
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import simpy
 
-from hwsim.errors import ConfigError
-from hwsim.interconnect import Interconnect, Transfer
-from hwsim.platform import load_platform, platform_from_dict
+from hwsim.base.errors import ConfigError
+from hwsim.sim.interconnect import Interconnect, Transfer
+from hwsim.hardware.platform import load_platform, platform_from_dict
 
 LPDDR4 = {"type": "dram", "clock": "ddr", "level": "L3", "size_bytes": 1 << 30, "banks": 8,
           "data_bus_bits": 16, "transfers_per_cycle": 2, "burst_length": 16, "row_bytes": 2048,

@@ -4,11 +4,11 @@ import math
 import pytest
 
 import hwsim
-from hwsim.engine import Simulation
-from hwsim.mapper import LayerPlan, Mapping, Tile
-from hwsim.stats import CATEGORIES
-from hwsim.trace import Layer, Trace
-from hwsim.units import Clock
+from hwsim.sim.engine import Simulation
+from hwsim.mapping.mapper import LayerPlan, Mapping, Tile
+from hwsim.report.stats import CATEGORIES
+from hwsim.workload.trace import Layer, Trace
+from hwsim.base.units import Clock
 
 from .helpers import platform
 
@@ -82,7 +82,7 @@ def test_no_layer_beats_its_roofline(runs):
         for rec, plan in zip(r.layers, sim.mapping.plans):
             span = rec.end_ps - rec.start_ps
             compute_ps = sum(sim.platform.components["cluster"].clock.cycles_to_ps(
-                -(-t.ops // (8 * hwsim.mapper.kernel_throughput(p.components["cluster"], rec.op, 8)))
+                -(-t.ops // (8 * hwsim.mapping.mapper.kernel_throughput(p.components["cluster"], rec.op, 8)))
                 + p.components["cluster"].tile_overhead_cycles) for t in plan.tiles)
             memory_ps = l2.clock.cycles_to_ps(
                 math.ceil(rec.bytes_by_level.get("L2", 0) / l2.port_bandwidth_bytes_per_cycle))
@@ -155,7 +155,7 @@ def _residual_trace():
     """a -> b -> c -> add(c, a): a's output stays alive over b and c (a residual branch).
     a, c: 16x16x16 int8 = 4096 B; b: 32x16x16 = 8192 B. Every layer's own input+output is
     at most 12,288 B."""
-    from hwsim.trace import trace_from_dict
+    from hwsim.workload.trace import trace_from_dict
 
     def pw(name, inputs, cin, cout):
         return {"name": name, "op": "pointwise", "input_shape": [cin, 16, 16],
@@ -173,7 +173,7 @@ def test_residual_tensors_occupy_l2_over_their_live_range(l2_bytes, a_home):
     input+output, at most 12,288 B, fits),
     a's output -- read again furthest in the future -- spills to L3: a writes it there and the
     add reads that operand from L3 (Belady's choice)."""
-    from hwsim.mapper import map_trace
+    from hwsim.mapping.mapper import map_trace
 
     p = platform(**{"components.l2.size_bytes": l2_bytes,
                     "components.l3": {"type": "memory", "level": "L3", "clock": "clk",

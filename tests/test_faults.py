@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 import hwsim
-from hwsim.engine import Simulation
-from hwsim.errors import DeadlockError, SimulationError, SimulationLimitError
+from hwsim.sim.engine import Simulation
+from hwsim.base.errors import DeadlockError, SimulationError, SimulationLimitError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def test_deadlock_report_names_waiters_and_holders(inputs):
 @pytest.mark.parametrize("policy", ["round_robin", "fixed_priority"])
 def test_deadlock_report_under_arbitration_policies(policy):
     """The report lists holders and waiters of channels whose queue is a round-robin or
-    priority queue too (hwsim.arbitration), and every layer's loader waits on the port."""
+    priority queue too (hwsim.sim.arbitration), and every layer's loader waits on the port."""
     p = hwsim.load_platform(ROOT / "platforms" / "pulp_cluster.yaml",
                             {"components.l2.arbitration": policy})
     sim = Simulation(p, hwsim.load_trace(ROOT / "traces" / "resnet8.json"))

@@ -5,10 +5,10 @@ import pytest
 
 import hwsim
 from hwsim.cli import main
-from hwsim.engine import Simulation
-from hwsim.errors import ConfigError
-from hwsim.generate import expand_generators
-from hwsim.platform import platform_from_dict
+from hwsim.sim.engine import Simulation
+from hwsim.base.errors import ConfigError
+from hwsim.hardware.generate import expand_generators
+from hwsim.hardware.platform import platform_from_dict
 
 from .test_aimc import L, trace, xbar_platform
 
@@ -81,7 +81,7 @@ def test_steady_state_is_busiest_stage():
 
 # ---------------------------------------------------------------------------------------------
 def test_mesh_generator_counts():
-    d = hwsim.platform.yaml.safe_load(open("platforms/mesh_imc.yaml"))
+    d = hwsim.hardware.platform.yaml.safe_load(open("platforms/mesh_imc.yaml"))
     d["generate"]["mesh"].update(width=3, height=2)
     e = expand_generators(d, "mesh")
     routers = [n for n, c in e["components"].items() if c["type"] == "router"]
@@ -97,7 +97,7 @@ def test_mesh_generator_counts():
 
 
 def test_mesh_generator_errors():
-    d = hwsim.platform.yaml.safe_load(open("platforms/mesh_imc.yaml"))
+    d = hwsim.hardware.platform.yaml.safe_load(open("platforms/mesh_imc.yaml"))
     bad = copy.deepcopy(d)
     bad["generate"]["mesh"]["widht"] = 3
     with pytest.raises(ConfigError, match="widht"):
@@ -159,7 +159,7 @@ def test_compare_cli(capsys, tmp_path):
 
 
 def test_compare_bad_variant():
-    from hwsim.compare import parse_platform_arg
-    from hwsim.errors import HwsimError
+    from hwsim.explore.compare import parse_platform_arg
+    from hwsim.base.errors import HwsimError
     with pytest.raises(HwsimError, match="path=value"):
         parse_platform_arg("platforms/pulp_cluster.yaml:oops")

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from hwsim.units import Clock
+from hwsim.base.units import Clock
 
 from .helpers import platform, run_transfers
 
@@ -164,7 +164,7 @@ def test_pinned_route_replaces_the_shortest_path():
     ({"from": "l2", "to": "l1"}, "routes[0]", "expected {from"),
 ])
 def test_bad_pinned_routes_are_config_errors(route, field, words):
-    from hwsim.errors import ConfigError
+    from hwsim.base.errors import ConfigError
 
     with pytest.raises(ConfigError) as ei:
         _two_buses(routes=[route])

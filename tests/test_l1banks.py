@@ -1,4 +1,4 @@
-"""Banked L1 conflict model (hwsim.l1banks): detailed vs closed form, fast vs detailed.
+"""Banked L1 conflict model (hwsim.sim.l1banks): detailed vs closed form, fast vs detailed.
 
 Closed form (balls into bins; e.g. Hennessy & Patterson, memory-bank interference, or
 Strecker 1970 "Analysis of the instruction execution rate in certain computer structures"):
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from hwsim import l1banks as L
+from hwsim.sim import l1banks as L
 
 
 @pytest.mark.parametrize("n,banks,accesses", [(4, 16, 80_000), (8, 16, 40_000), (16, 16, 20_000),

@@ -6,7 +6,7 @@ import json
 
 from hwsim import load_platform, load_trace
 from hwsim.cli import main
-from hwsim.engine import Simulation
+from hwsim.sim.engine import Simulation
 
 TRACE = "traces/mobilenetv2_bottleneck.json"
 

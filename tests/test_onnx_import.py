@@ -9,10 +9,10 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from hwsim.cli import main  # noqa: E402
-from hwsim.errors import ConfigError  # noqa: E402
-from hwsim.onnx_import import import_onnx  # noqa: E402
-from hwsim.trace import NETWORK_INPUT, load_trace  # noqa: E402
-from hwsim.zoo import build, ds_cnn, resnet8  # noqa: E402
+from hwsim.base.errors import ConfigError  # noqa: E402
+from hwsim.workload.onnx_import import import_onnx  # noqa: E402
+from hwsim.workload.trace import NETWORK_INPUT, load_trace  # noqa: E402
+from hwsim.workload.zoo import build, ds_cnn, resnet8  # noqa: E402
 
 from .onnx_models import trace_to_onnx  # noqa: E402
 

@@ -9,9 +9,9 @@ pytest.importorskip("matplotlib")
 
 from hwsim import load_platform, load_trace, simulate  # noqa: E402
 from hwsim.cli import main  # noqa: E402
-from hwsim import plots  # noqa: E402
-from hwsim.errors import HwsimError  # noqa: E402
-from hwsim.sweep import run_sweep  # noqa: E402
+from hwsim.explore import plots  # noqa: E402
+from hwsim.base.errors import HwsimError  # noqa: E402
+from hwsim.explore.sweep import run_sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = str(ROOT / "platforms" / "pulp_cluster.yaml")

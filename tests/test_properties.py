@@ -6,14 +6,14 @@ Profiles (``HWSIM_HYPOTHESIS_PROFILE``): ``default`` (few examples, the normal t
 ``HWSIM_HYPOTHESIS_PROFILE=ci python -m pytest -q tests/test_properties.py``.
 
 Invariants checked on every generated run (closed forms derived from the timing model in
-``hwsim/interconnect.py`` and ``hwsim/engine.py``):
+``hwsim/sim/interconnect.py`` and ``hwsim/sim/engine.py``):
 
 * attributed cycles (compute + stall + contention + programming + idle) equal the layer's
   cycles, which equal its span converted to reference-clock cycles;
 * bytes moved per hop equal the mapper's plan expanded over the interconnect's staging hops
   (plus AIMC streams and crossbar programming);
 * each layer's span is at least its roofline bound: max(compute-only time (each core tile
-  stretched by its L1 bank conflicts, ``hwsim.l1banks``), for every channel the layer's own
+  stretched by its L1 bank conflicts, ``hwsim.sim.l1banks``), for every channel the layer's own
   bytes through it / bandwidth / capacity, a DRAM's at its peak data rate);
 * the makespan is at most the fully serialised bound (every transfer, set-up, latency, DRAM
   worst-case service and compute step one after another, then inflated by DRAM refresh:
@@ -48,14 +48,14 @@ from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 import hwsim
-from hwsim.aimc import blocks_to_program, crossbar_streams
-from hwsim.errors import ConfigError, HwsimError
-from hwsim.interconnect import DEFAULT_BURST_BYTES, Interconnect
-from hwsim.l1banks import conflict_overhead
-from hwsim.mapper import kernel_throughput, map_trace
-from hwsim.platform import COMPONENT_TYPES
-from hwsim.stats import CATEGORIES
-from hwsim.trace import OPS
+from hwsim.mapping.aimc import blocks_to_program, crossbar_streams
+from hwsim.base.errors import ConfigError, HwsimError
+from hwsim.sim.interconnect import DEFAULT_BURST_BYTES, Interconnect
+from hwsim.sim.l1banks import conflict_overhead
+from hwsim.mapping.mapper import kernel_throughput, map_trace
+from hwsim.hardware.platform import COMPONENT_TYPES
+from hwsim.report.stats import CATEGORIES
+from hwsim.workload.trace import OPS
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                      HealthCheck.filter_too_much])
@@ -86,7 +86,7 @@ def dma_queue_fields(draw) -> dict:
 
 @st.composite
 def drams(draw) -> dict:
-    """A valid L3 ``dram`` (timing model hwsim.dram): the bundled HyperRAM parameters or a
+    """A valid L3 ``dram`` (timing model hwsim.sim.dram): the bundled HyperRAM parameters or a
     random open/closed-page device (every constraint of ``_check_dram`` met by construction)."""
     if draw(st.booleans()):   # platforms/pulp_cluster.yaml's HyperRAM
         return {"type": "dram", "level": "L3", "size_bytes": 8_000_000, "data_bus_bits": 8,
@@ -134,7 +134,7 @@ def platforms(draw, aimc=None, l3=None, spill=None) -> dict:
                "port_bandwidth_bytes_per_cycle": draw(st.sampled_from([4, 8, 16, 32, 64, 12.5])),
                "latency_cycles": draw(st.integers(0, 5)), "read_pj_per_byte": draw(st.floats(0, 2)),
                "write_pj_per_byte": draw(st.floats(0, 2)),
-               # banked L1: the cores' bank-conflict model (hwsim.l1banks) stretches compute
+               # banked L1: the cores' bank-conflict model (hwsim.sim.l1banks) stretches compute
                "banks": draw(st.sampled_from([1, 8, 16, 32])),
                "bank_model": draw(st.sampled_from(["fast", "fast", "off"])),
                "arbitration": draw(ARBITRATIONS)},
@@ -340,7 +340,7 @@ def _serial_ps(route, n, comps):
 
 def _core_tile_ps(cl, l1, op, cycles):
     """A core-cluster tile of ``cycles`` cycles (tile overhead included) as the engine runs it:
-    stretched by the L1 bank-conflict overhead (hwsim.l1banks.conflict_overhead, stall cycles
+    stretched by the L1 bank-conflict overhead (hwsim.sim.l1banks.conflict_overhead, stall cycles
     per conflict-free kernel cycle, for the cores; rounded to whole cycles). Returns (ps,
     conflict ps)."""
     dur = cl.clock.cycles_to_ps(int(cycles))
@@ -355,7 +355,7 @@ def _core_tile_ps(cl, l1, op, cycles):
 def check_invariants(platform, trace, result, mapping, timeline_path, sim=None):
     ref = platform.reference_clock
     comps = platform.components
-    # refresh steals at most t_rfc of every t_refi of a DRAM (hwsim.dram): a bound on a
+    # refresh steals at most t_rfc of every t_refi of a DRAM (hwsim.sim.dram): a bound on a
     # span T that holds without refresh becomes (T + 2 t_rfc) / (1 - max t_rfc / t_refi)
     drams = [c for c in comps.values() if getattr(c, "TYPE", "") == "dram" and c.t_refi_cycles]
     refresh = max((d.t_rfc_cycles / d.t_refi_cycles for d in drams), default=0.0)
@@ -516,7 +516,7 @@ def test_invariants_with_aimc(pdata, tdata):
 
 @given(platforms(l3="dram", spill=True), traces(max_layers=4))
 def test_invariants_with_dram(pdata, tdata):
-    """An L3 DRAM (timing model hwsim.dram) behind a small L2, so tensors and weights stream
+    """An L3 DRAM (timing model hwsim.sim.dram) behind a small L2, so tensors and weights stream
     from it."""
     _run(pdata, tdata)
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hwsim.cli import main
-from hwsim.schema import platform_schema, schema_text, trace_schema
+from hwsim.hardware.schema import platform_schema, schema_text, trace_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = sorted((ROOT / "platforms").glob("*.yaml"))
@@ -69,7 +69,7 @@ def test_bundled_traces_validate(path):
 ])
 def test_platform_schema_rejects_what_the_loader_rejects(mutate, tmp_path):
     import hwsim
-    from hwsim.errors import ConfigError
+    from hwsim.base.errors import ConfigError
 
     data = yaml.safe_load(PLATFORMS[0].read_text()) if PLATFORMS else None
     data = yaml.safe_load((ROOT / "platforms" / "pulp_cluster.yaml").read_text())
@@ -93,7 +93,7 @@ def test_platform_schema_rejects_what_the_loader_rejects(mutate, tmp_path):
 ])
 def test_trace_schema_rejects_what_the_loader_rejects(mutate):
     import hwsim
-    from hwsim.errors import ConfigError
+    from hwsim.base.errors import ConfigError
 
     data = json.loads((ROOT / "traces" / "resnet8.json").read_text())
     mutate(data["layers"][2])

@@ -15,8 +15,8 @@ import pytest
 
 from hwsim import load_platform, load_trace, simulate
 from hwsim.cli import main
-from hwsim.errors import ConfigError
-from hwsim.sweep import (Progress, grid, load_workload, make_points, pareto_front, read_records,
+from hwsim.base.errors import ConfigError
+from hwsim.explore.sweep import (Progress, grid, load_workload, make_points, pareto_front, read_records,
                          repeat_trace, resolve_path, run_sweep, sram_bytes)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,7 +185,7 @@ def test_progress_line_counts_and_eta():
 
 def test_dataframe_reads_the_records(tmp_path):
     pd = pytest.importorskip("pandas")
-    from hwsim.sweep import to_dataframe
+    from hwsim.explore.sweep import to_dataframe
     out = tmp_path / "s.jsonl"
     run_sweep(PLATFORM, SMALL, grid_axes=AXES, points=[{"l1.size_bytes": 0}], out=out,
               workers=0, progress=False)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import hwsim
-from hwsim.units import ps_to_us_str
+from hwsim.base.units import ps_to_us_str
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +82,7 @@ def test_counter_numbers_are_written_as_json_writes_them():
     """Counters are formatted by hand for speed; the text must equal json.dumps's."""
     import numpy as np
 
-    from hwsim.timeline import _number
+    from hwsim.report.timeline import _number
 
     for v in (0, 7, 10**20, 2.5, 0.1 + 0.2, 1e-7, np.int64(3), np.float64(0.25)):
         expect = json.dumps(float(v) if isinstance(v, float) else int(v))

@@ -1,4 +1,4 @@
-"""On-device learning: training-step traces (hwsim.training) and their mapping/simulation.
+"""On-device learning: training-step traces (hwsim.workload.training) and their mapping/simulation.
 
 Closed forms: for a conv/linear layer, dX = dY * W^T and dW = X^T * dY each take exactly the
 forward layer's MACs (same im2col matrix product, transposed), so with every layer trainable
@@ -12,12 +12,12 @@ import pytest
 
 from hwsim import simulate
 from hwsim.cli import main
-from hwsim.errors import ConfigError
-from hwsim.mapper import map_trace
-from hwsim.platform import platform_from_dict
-from hwsim.trace import NETWORK_INPUT, Layer, Trace, trace_from_dict
-from hwsim.training import training_step
-from hwsim.zoo import build
+from hwsim.base.errors import ConfigError
+from hwsim.mapping.mapper import map_trace
+from hwsim.hardware.platform import platform_from_dict
+from hwsim.workload.trace import NETWORK_INPUT, Layer, Trace, trace_from_dict
+from hwsim.workload.training import training_step
+from hwsim.workload.zoo import build
 
 from .helpers import BASE, platform
 

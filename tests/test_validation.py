@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import hwsim
-from hwsim.errors import ConfigError, MappingError
+from hwsim.base.errors import ConfigError, MappingError
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = ROOT / "platforms" / "pulp_cluster.yaml"
@@ -57,7 +57,7 @@ def _line(f: Path, n: int) -> str:
 def _keys(field: str) -> set:
     """The last key of a field path and of its parent (a missing field is reported at its
     parent's line)."""
-    from hwsim.srcmap import normalise
+    from hwsim.base.srcmap import normalise
     parts = [p.split("[")[0] for p in normalise(field).split(".")]
     return {p for p in parts[-2:] if p}
 
@@ -325,7 +325,7 @@ def test_unsupported_bit_width_names_bits_field():
 
 def test_aimc_pinned_layer_with_wider_inputs_is_bit_sliced(tmp_path):
     """8-bit inputs on 4-bit DACs are not an error: the mapper streams them bit-serially in
-    ceil(8 / 4) = 2 MVM passes per pixel (hwsim.aimc)."""
+    ceil(8 / 4) = 2 MVM passes per pixel (hwsim.mapping.aimc)."""
     data = base_platform()
     data["components"]["xb0"] = {"type": "aimc_tile", "clock": "cluster", "l1": "l1", "rows": 512,
                                  "cols": 512, "input_bits": 4}

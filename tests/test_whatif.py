@@ -9,7 +9,7 @@ import yaml
 
 from hwsim import load_platform, load_trace, simulate
 from hwsim.cli import main
-from hwsim.whatif import variants, whatif
+from hwsim.explore.whatif import variants, whatif
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = ROOT / "platforms" / "pulp_cluster.yaml"
@@ -88,7 +88,7 @@ def test_aimc_tile_count_variant_duplicates_tiles_and_links(tmp_path):
     path = _write(tmp_path, _with_aimc)
     v = next(v for v in variants(path, 2.0) if v.resource == "aimc")
     assert v.label == "aimc tiles 1 -> 2"
-    from hwsim.platform import AimcTile
+    from hwsim.hardware.platform import AimcTile
     p = load_platform(path, v.overrides)
     tiles = p.of_type(AimcTile)
     assert len(tiles) == 2
@@ -110,7 +110,7 @@ def test_cli_whatif(tmp_path, capsys):
 def test_generated_platforms_scale_the_generator():
     """A replicated AIMC tile is scaled by its replicate count; a mesh's template component is
     scaled in every cluster at once."""
-    from hwsim.platform import AimcTile, Memory
+    from hwsim.hardware.platform import AimcTile, Memory
     multi = ROOT / "platforms" / "pulp_imc_cluster_multi.yaml"
     if not multi.exists():
         pytest.skip("no replicated-AIMC platform in this checkout")

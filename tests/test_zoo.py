@@ -1,7 +1,7 @@
 """Model zoo: published totals, generated trace files, and graph/shape consistency.
 
 Parameter counts: a trace folds BatchNorm into the conv, so it counts weights + one bias per
-output channel. Framework figures are converted with ``hwsim.zoo.count_params`` ("torch":
+output channel. Framework figures are converted with ``hwsim.workload.zoo.count_params`` ("torch":
 bias-free convs + BN gamma/beta; "keras": convs with bias + 4 BN values per channel).
 """
 import dataclasses
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hwsim.trace import NETWORK_INPUT, load_trace
-from hwsim.zoo import NETWORKS, GENERATOR, build, count_params, mobilenet_v1, resnet50
+from hwsim.workload.trace import NETWORK_INPUT, load_trace
+from hwsim.workload.zoo import NETWORKS, GENERATOR, build, count_params, mobilenet_v1, resnet50
 
 TRACES = Path(__file__).resolve().parent.parent / "traces"
 MLTK = "Silicon Labs MLTK docs, mltk/models/tinyml/<model>.py ('mltk summarize', Total MACs)"

@@ -3,7 +3,7 @@
 
     python tools/bench_sweep.py [--workers 2] [--trace resnet8] [--points 216]
 
-Efficiency = T(1) / (N * T(N)), wall time of :func:`hwsim.sweep.run_sweep` with a local
+Efficiency = T(1) / (N * T(N)), wall time of :func:`hwsim.explore.sweep.run_sweep` with a local
 process pool (pool start-up included). Prints both times, the efficiency and checks that the
 records are identical.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hwsim.sweep import run_sweep  # noqa: E402
+from hwsim.explore.sweep import run_sweep  # noqa: E402
 
 
 def _spin(n: int) -> int:

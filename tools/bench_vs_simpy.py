@@ -15,7 +15,7 @@ Measures, in one run:
    (the issue's target: >= 0.5). Note hwsim's own channels grant a free resource without an
    event, so per unit of modelled work hwsim schedules fewer events than the raw loop; the
    ratio of event rates is therefore the conservative figure.
-2. **Linearity.** The network repeated 1x, 2x, 4x back to back (:func:`hwsim.sweep.repeat_trace`):
+2. **Linearity.** The network repeated 1x, 2x, 4x back to back (:func:`hwsim.explore.sweep.repeat_trace`):
    wall time end to end (mapping + simulation) and of the simulation alone, each as
    ``t(k) / (k * t(1))`` (1.00 = linear; target within 10%), in wall and CPU (process) time;
    the rounds interleave the lengths so a shared machine's load hits them alike.
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import simpy  # noqa: E402
 
 from hwsim import Simulation, load_platform, simulate  # noqa: E402
-from hwsim.sweep import load_workload, repeat_trace  # noqa: E402
+from hwsim.explore.sweep import load_workload, repeat_trace  # noqa: E402
 
 
 def _hwsim_once(platform, trace) -> dict:

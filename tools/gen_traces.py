@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Write the model-zoo traces: ``traces/<name>.json`` for each network of :mod:`hwsim.zoo`.
+"""Write the model-zoo traces: ``traces/<name>.json`` for each network of :mod:`hwsim.workload.zoo`.
 
     python tools/gen_traces.py [--out traces/] [--check] [names...]
 
-Every written file is read back with :func:`hwsim.trace.load_trace`, so a trace that the loader
+Every written file is read back with :func:`hwsim.workload.trace.load_trace`, so a trace that the loader
 would reject is never left behind silently. ``--check`` writes nothing and exits 1 if a file is
 missing or differs from what the generator produces now (``tests/test_zoo.py`` checks the same).
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hwsim.trace import load_trace  # noqa: E402
-from hwsim.zoo import NETWORKS, build  # noqa: E402
+from hwsim.workload.trace import load_trace  # noqa: E402
+from hwsim.workload.zoo import NETWORKS, build  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -5,7 +5,7 @@
 
 Simulates each network of :data:`NETS` (zoo builders, int8 inference traces) on each platform
 of :data:`PLATFORMS`: the inference, and training steps derived by
-:func:`hwsim.training.training_step` (batch 1, forward int8, gradients and optimizer state
+:func:`hwsim.workload.training.training_step` (batch 1, forward int8, gradients and optimizer state
 fp32). Prints a Markdown table; ``--write`` replaces the table between the markers in the
 given file (``docs/training.md``), so the document can be regenerated.
 """
@@ -23,9 +23,9 @@ import copy  # noqa: E402
 import yaml  # noqa: E402
 
 from hwsim import load_platform, simulate  # noqa: E402
-from hwsim.platform import platform_from_dict  # noqa: E402
-from hwsim.training import training_step  # noqa: E402
-from hwsim.zoo import build  # noqa: E402
+from hwsim.hardware.platform import platform_from_dict  # noqa: E402
+from hwsim.workload.training import training_step  # noqa: E402
+from hwsim.workload.zoo import build  # noqa: E402
 
 NETS = ("resnet8", "ds_cnn")
 PLATFORMS = ("platforms/pulp_cluster.yaml", "platforms/pulp_imc_cluster.yaml",

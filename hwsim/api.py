@@ -1,0 +1,20 @@
+"""The pipeline a user drives, top to bottom: load -> map -> simulate -> report.
+
+    import hwsim
+    platform = hwsim.load_platform("platforms/pulp_imc_cluster.yaml")   # hardware/
+    trace = hwsim.load_trace("traces/mobilenetv2.json")                  # workload/
+    mapping = hwsim.map_trace(platform, trace)                           # mapping/ (optional)
+    result = hwsim.simulate(platform, trace, timeline="out/t.json")      # sim/ -> report/
+    print(result.summary())
+
+Each step lives in the package named in its comment; this module only joins them.
+"""
+from __future__ import annotations
+
+from .hardware.platform import load_platform, platform_from_dict
+from .mapping.mapper import map_trace
+from .sim.engine import Simulation, simulate
+from .workload.trace import load_trace, trace_from_dict
+
+__all__ = ["load_platform", "platform_from_dict", "load_trace", "trace_from_dict", "map_trace",
+           "simulate", "Simulation"]

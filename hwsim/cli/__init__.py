@@ -1,0 +1,166 @@
+"""Command-line interface: ``hwsim run PLATFORM TRACE [--timeline FILE] [--json FILE]``,
+``hwsim schema platform|trace``.
+
+Every :class:`~hwsim.base.errors.HwsimError` (and an unreadable output path) ends the command with
+one ``hwsim: error: ...`` line on stderr and exit status 2; see ``docs/errors.md``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..base.errors import HwsimError
+
+
+def _run(args) -> int:
+    from ..api import load_platform, load_trace, simulate
+
+    overrides = {}
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        if not _:
+            raise HwsimError(f"--set expects path=value, got {item!r}")
+        import yaml
+        try:
+            overrides[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise HwsimError(f"--set {key}: cannot read value {value!r}") from None
+    platform = load_platform(args.platform, overrides or None)
+    trace = load_trace(args.trace)
+    if args.train:
+        from ..workload.training import training_step
+
+        trace = training_step(trace, trainable=args.train, batch=args.batch,
+                              optimizer=args.optimizer, precision=args.precision)
+    elif args.batch != 1 or args.optimizer != "sgd" or args.precision:
+        raise HwsimError("--batch, --optimizer and --precision apply to a training step: add --train")
+    for path in (args.timeline, args.json):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    result = simulate(platform, trace, timeline=args.timeline, max_sim_s=args.max_sim_s,
+                      max_wall_s=args.max_wall_s)
+    if not args.quiet:
+        print(result.layers_table())
+        print()
+    print(result.summary())
+    tr = trace.meta.get("training")
+    if tr:
+        print(f"training     one step, batch {tr['batch']}, {tr['optimizer']}, "
+              f"{len(tr['trainable'])} trainable layer(s); saved activations "
+              f"{tr['saved_activation_bytes']:,} B, weight gradients {tr['weight_gradient_bytes']:,} B, "
+              f"optimizer state {tr['optimizer_state_bytes']:,} B")
+    if args.resources:
+        print()
+        print(result.resources_table())
+    if args.json:
+        result.to_json(args.json)
+        print(f"report       {args.json}")
+    if args.timeline:
+        print(f"timeline     {args.timeline} (open in https://ui.perfetto.dev)")
+    perf = result.perf
+    print(f"simulator    {perf['events']:,} events in {perf['wall_s']:.3f} s wall "
+          f"({perf['events_per_s']:,.0f} events/s, {perf['sim_cycles_per_s']:,.0f} simulated cycles/s)")
+    return 0
+
+
+def _import_onnx(args) -> int:
+    from ..workload.onnx_import import import_onnx
+
+    trace = import_onnx(args.model, name=args.name, bits=args.bits,
+                        on_unsupported="skip-with-warning" if args.skip_unsupported else "error")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    trace.save(args.output)
+    print(f"{args.output}: {len(trace.layers)} layers, {trace.total_macs:,} MACs, "
+          f"{trace.total_params:,} params")
+    return 0
+
+
+def _precision(text: str):
+    if not text[:1].isdigit():
+        return text
+    try:
+        bits = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a preset or bits like 8,32 (got {text!r})")
+    if not 2 <= len(bits) <= 3:
+        raise argparse.ArgumentTypeError("expected forward,gradient[,optimizer] bits, e.g. 8,32")
+    return dict(zip(("forward", "gradient", "optimizer"), bits))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="hwsim", description="Cycle-level discrete-event simulator of TinyML hardware: "
+        "replays layer traces of real networks on a platform and reports latency, energy and "
+        "where the time went.", epilog="Errors end with one 'hwsim: error: ...' line and exit "
+        "status 2 (docs/errors.md). Example: hwsim run platforms/pulp_imc_cluster.yaml "
+        "traces/mobilenetv2.json --timeline out/timeline.json")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="simulate one trace on one platform")
+    run.add_argument("platform", help="platform YAML file")
+    run.add_argument("trace", help="layer trace JSON file")
+    run.add_argument("--timeline", metavar="FILE", help="write a Perfetto/Chrome trace JSON")
+    run.add_argument("--json", metavar="FILE", help="write the full report as JSON")
+    run.add_argument("--set", action="append", metavar="PATH=VALUE",
+                     help="override a platform field, e.g. components.l1.size_bytes=131072")
+    run.add_argument("--resources", action="store_true", help="print the per-resource table")
+    run.add_argument("-q", "--quiet", action="store_true", help="summary only, no layer table")
+    run.add_argument("--train", nargs="?", const="all", metavar="all|last:N|classifier",
+                     help="simulate one training step (forward, backward, weight update) of "
+                          "the trace instead of an inference; which layers learn (default all)")
+    run.add_argument("--batch", type=int, default=1, help="training batch size (default 1)")
+    run.add_argument("--optimizer", default="sgd", choices=("sgd", "sgd_momentum", "adam"),
+                     help="training optimizer (default sgd)")
+    run.add_argument("--precision", metavar="fp32|fp16|int8|F,G[,O]", type=_precision,
+                     help="training bit widths: a preset or forward,gradient[,optimizer] bits "
+                          "(default: forward as the trace, gradients and optimizer 32)")
+    run.add_argument("--max-sim-s", type=float, metavar="S",
+                     help="stop after S simulated seconds (reports how far the run got)")
+    run.add_argument("--max-wall-s", type=float, metavar="S",
+                     help="stop after S wall-clock seconds (reports how far the run got)")
+    run.set_defaults(func=_run)
+    imp = sub.add_parser("import-onnx", help="convert an ONNX model into a layer trace")
+    imp.add_argument("model", help="ONNX model file")
+    imp.add_argument("-o", "--output", required=True, metavar="FILE", help="trace JSON to write")
+    imp.add_argument("--name", help="trace name (default: the ONNX graph name)")
+    imp.add_argument("--bits", type=int, default=8,
+                     help="bit width of tensors no Quantize/DequantizeLinear specifies (default 8)")
+    imp.add_argument("--skip-unsupported", action="store_true",
+                     help="replace unsupported nodes by free pass-throughs (with a warning) "
+                          "instead of failing")
+    imp.set_defaults(func=_import_onnx)
+    from ..explore.compare import add_parser as _add_compare
+    _add_compare(sub)
+    sch = sub.add_parser("schema", help="print the JSON Schema of the platform or trace format")
+    sch.add_argument("kind", choices=("platform", "trace"))
+    sch.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    sch.set_defaults(func=_schema)
+    from .explore import add_commands
+    add_commands(sub)   # sweep, whatif, plot
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except HwsimError as e:
+        print(f"hwsim: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
+    except OSError as e:  # an output file or directory that cannot be written
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"hwsim: error: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        return 2
+
+
+def _schema(args) -> int:
+    from ..hardware.schema import schema_text
+
+    text = schema_text(args.kind)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""``hwsim compare``: one network on several platforms, side by side.
+
+    hwsim compare traces/mobilenetv2_bottleneck.json \\
+        -p platforms/pulp_cluster.yaml \\
+        -p "platforms/pulp_imc_cluster.yaml:mapping.accelerators=off" \\
+        -p platforms/pulp_imc_cluster.yaml [--markdown] [--plot out/compare.png] [--json F]
+
+A platform argument is a YAML file, optionally followed by ``:path=value,path=value``
+overrides (the same dotted paths as ``hwsim run --set``), so variants of one chip (its
+accelerators off, a starved streamer, a smaller mesh) compare like separate platforms.
+
+For each platform the table gives latency, steady-state throughput (pipelined), energy per
+inference, achieved TOPS and TOPS/W next to the platform's peak (:mod:`hwsim.report.efficiency`),
+where the time went (compute / memory stall / contention / programming / idle, shares of the
+summed layer time) and where the energy went (the ideal at peak efficiency, compute above it,
+data movement, digital post-processing, programming, leakage; shares of the total). The plot
+(needs matplotlib: ``pip install hwsim[plot]``) shows the same as stacked bars.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from ..base.errors import HwsimError
+from ..report.stats import CATEGORIES
+
+GAP_KEYS = ("ideal_at_peak", "compute_excess", "data_movement", "postprocessing", "programming", "leakage")
+
+
+def parse_platform_arg(arg: str) -> tuple:
+    """``path[:k=v,k=v]`` -> (path, overrides, label)."""
+    path, _, rest = arg.partition(":")
+    overrides = {}
+    if rest:
+        for item in rest.split(","):
+            k, eq, v = item.partition("=")
+            if not eq:
+                raise HwsimError(f"platform variant {arg!r}: expected path=value after ':'")
+            overrides[k.strip()] = yaml.safe_load(v)
+    label = Path(path).stem + (f" [{rest}]" if rest else "")
+    return path, overrides, label
+
+
+def run_compare(trace_path: str, platform_args: list) -> list:
+    """Simulate ``trace_path`` on every platform; returns a list of row dicts."""
+    from ..api import load_platform, load_trace, simulate
+
+    trace = load_trace(trace_path)
+    rows = []
+    for arg in platform_args:
+        path, ov, label = parse_platform_arg(arg)
+        try:
+            res = simulate(load_platform(path, ov or None), trace)
+        except HwsimError as e:     # one platform that cannot run the network: say why
+            rows.append({"platform": label, "trace": trace.name, "error": str(e)})
+            continue
+        d = res.summary_dict()
+        cyc = d["cycles_by_category"]
+        tot = sum(cyc.values()) or 1
+        e = d["energy_pj"] or 1.0
+        rows.append({
+            "platform": label, "trace": trace.name,
+            "latency_ms": d["latency_s"] * 1e3, "inferences_per_s": d["inferences_per_s"],
+            "steady_inferences_per_s": d.get("steady_state_inferences_per_s", 0.0),
+            "energy_uj": d["energy_uj"], "achieved_tops": d["achieved_tops"],
+            "peak_tops": d.get("peak_tops", 0.0), "achieved_tops_per_w": d["achieved_tops_per_w"],
+            "peak_tops_per_w": d.get("peak_tops_per_w") or 0.0,
+            "time_split": {c: cyc[c] / tot for c in CATEGORIES},
+            "energy_split": {k: d.get("energy_gap_pj", {}).get(k, 0.0) / e for k in GAP_KEYS},
+            "engines": res.mapping.get("engines", {"cores": len(res.layers)}),
+            "aimc_programmed": res.mapping.get("aimc_programmed", "n/a"),
+            "setup_programming_s": d.get("setup_programming_s", 0.0),
+        })
+    return rows
+
+
+def format_table(rows: list, markdown: bool = False) -> str:
+    hdr = ["platform", "latency ms", "inf/s (pipe)", "energy uJ", "TOPS", "peak TOPS",
+           "TOPS/W", "peak TOPS/W", "time: comp/stall/cont/prog/idle %",
+           "energy: ideal/excess/data/post/prog/leak %", "engines c/a/dw", "AIMC weights"]
+    body = []
+    for r in rows:
+        if "error" in r:
+            body.append([r["platform"], "cannot run: " + r["error"][:120]] + [""] * (len(hdr) - 2))
+            continue
+        ts = "/".join(f"{100 * r['time_split'][c]:.0f}" for c in CATEGORIES)
+        es = "/".join(f"{100 * r['energy_split'][k]:.0f}" for k in GAP_KEYS)
+        eng = r["engines"]
+        body.append([r["platform"], f"{r['latency_ms']:.4f}", f"{r['steady_inferences_per_s']:.1f}",
+                     f"{r['energy_uj']:.3f}", f"{r['achieved_tops']:.4f}", f"{r['peak_tops']:.3f}",
+                     f"{r['achieved_tops_per_w']:.3f}", f"{r['peak_tops_per_w']:.2f}", ts, es,
+                     f"{eng.get('cores', 0)}/{eng.get('aimc', 0)}/{eng.get('dw_accelerator', 0)}",
+                     r["aimc_programmed"]])
+    if markdown:
+        lines = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+        lines += ["| " + " | ".join(b) + " |" for b in body]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(hdr)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(hdr, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)
+
+
+def plot(rows: list, path: str) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise HwsimError("--plot needs matplotlib: pip install 'hwsim[plot]'") from None
+    rows = [r for r in rows if "error" not in r]
+    names = [r["platform"] for r in rows]
+    fig, axes = plt.subplots(1, 3, sharey=True, figsize=(17, 1.8 + 0.45 * len(rows)),
+                             gridspec_kw={"width_ratios": [1, 1.4, 1]})
+    axes[0].barh(names, [r["latency_ms"] for r in rows])
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("latency (ms, log)")
+    left = [0.0] * len(rows)
+    for k in GAP_KEYS:
+        vals = [r["energy_split"][k] * r["energy_uj"] for r in rows]
+        axes[1].barh(names, vals, left=left, label=k)
+        left = [a + b for a, b in zip(left, vals)]
+    axes[1].set_xlabel("energy per inference (uJ) by where it went")
+    axes[1].legend(fontsize=7, loc="lower right")
+    axes[2].barh(names, [r["achieved_tops_per_w"] for r in rows], label="achieved")
+    axes[2].scatter([r["peak_tops_per_w"] for r in rows], names, marker="|", s=300, color="k",
+                    label="peak (best engine)")
+    axes[2].set_xscale("log")
+    axes[2].set_xlabel("TOPS/W (log)")
+    axes[2].legend(fontsize=7, loc="lower right")
+    axes[0].invert_yaxis()
+    fig.suptitle(rows[0]["trace"] if rows else "")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def cli(args) -> int:
+    out = []
+    for tr in args.trace:
+        rows = run_compare(tr, args.platform)
+        out.extend(rows)
+        print(f"{'### ' if args.markdown else ''}{rows[0]['trace'] if rows else tr}")
+        print()
+        print(format_table(rows, markdown=args.markdown))
+        print()
+        if args.plot:
+            p = Path(args.plot)
+            target = p if len(args.trace) == 1 else p.with_name(f"{p.stem}_{Path(tr).stem}{p.suffix}")
+            plot(rows, str(target))
+            print(f"plot         {target}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("compare", help="run one network on several platforms, side by side")
+    p.add_argument("trace", nargs="+", help="layer trace JSON file(s)")
+    p.add_argument("-p", "--platform", action="append", required=True,
+                   metavar="YAML[:path=value,...]", help="a platform (repeat); optional overrides")
+    p.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    p.add_argument("--plot", metavar="FILE", help="write a bar chart (needs matplotlib)")
+    p.add_argument("--json", metavar="FILE", help="write the rows as JSON")
+    p.set_defaults(func=cli)

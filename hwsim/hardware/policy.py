@@ -1,0 +1,106 @@
+"""Mapping policy: the platform file's optional ``mapping:`` section, validated at load.
+
+```yaml
+mapping:
+  depthwise: fastest      # fastest | crossbar | cores | dw_accelerator
+  pipeline: true          # layers on disjoint engines overlap at row granularity
+  accelerators: on        # off: every layer on the cores (a digital-only run of the same chip)
+  overflow: cores         # cores | reprogram: what happens when the weights exceed the crossbars
+  dense: fastest          # fastest | crossbar: conv / pointwise / linear layers that fit a crossbar
+```
+
+* ``depthwise``: where depthwise layers run. ``fastest`` estimates each candidate's time with
+  the closed-form models (:func:`hwsim.mapping.aimc.estimate_ps`) and takes the smallest; a named
+  engine pins the choice (the mapper errors if the platform lacks it). A trace's per-layer
+  ``engine`` hint always wins over the policy.
+* ``pipeline``: when a consumer layer runs on engines that share none with its producer
+  (weights stationary in different tiles/clusters), it starts on the first rows of its input
+  as soon as the producer has written them (row-tile granularity).
+* ``accelerators``: ``off`` pins every layer to the core cluster, for the "same chip without
+  its accelerators" baseline.
+* ``dense``: ``fastest`` puts a dense layer (conv2d / pointwise / linear) on the crossbars only
+  when its closed-form estimate is no slower than the cores' (a tiny layer can lose: each MVM
+  costs the full analog latency however few cells it uses); ``crossbar`` whenever it fits.
+* ``overflow``: when the crossbar-eligible layers' weights exceed the arrays even packed,
+  ``cores`` keeps the layers with the most MACs per crossbar block stationary (greedy) and runs
+  the others on the cores; ``reprogram`` keeps every such layer on the crossbars and programs
+  them each inference (time and energy reported as ``programming``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..base.errors import ConfigError, did_you_mean
+
+DEPTHWISE_CHOICES = ("fastest", "crossbar", "cores", "dw_accelerator")
+OVERFLOW_CHOICES = ("cores", "reprogram")
+DENSE_CHOICES = ("fastest", "crossbar")
+SWITCHES = ("pipeline", "accelerators")   # on/off fields
+
+
+@dataclass(frozen=True)
+class Policy:
+    depthwise: str = "fastest"
+    pipeline: bool = True
+    accelerators: bool = True
+    overflow: str = "cores"
+    dense: str = "fastest"
+
+
+def _bool(v, file, fld):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.lower() in ("on", "off", "true", "false", "yes", "no"):
+        return v.lower() in ("on", "true", "yes")
+    raise ConfigError(file, fld, f"expected on/off (true/false), got {v!r}")
+
+
+def parse_policy(raw, file="<dict>") -> Policy:
+    if raw is None:
+        return Policy()
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "mapping", "expected a mapping, e.g. {depthwise: fastest}")
+    allowed = ("depthwise", "pipeline", "accelerators", "overflow", "dense")
+    for k in raw:
+        if k not in allowed:
+            raise ConfigError(file, f"mapping.{k}", "unknown mapping policy field", did_you_mean(k, allowed))
+    dw = raw.get("depthwise", "fastest")
+    if dw not in DEPTHWISE_CHOICES:
+        raise ConfigError(file, "mapping.depthwise", f"invalid value {dw!r}",
+                          did_you_mean(str(dw), DEPTHWISE_CHOICES) or
+                          "one of " + ", ".join(DEPTHWISE_CHOICES))
+    ov = raw.get("overflow", "cores")
+    if ov not in OVERFLOW_CHOICES:
+        raise ConfigError(file, "mapping.overflow", f"invalid value {ov!r}",
+                          "one of " + ", ".join(OVERFLOW_CHOICES))
+    dn = raw.get("dense", "fastest")
+    if dn not in DENSE_CHOICES:
+        raise ConfigError(file, "mapping.dense", f"invalid value {dn!r}",
+                          "one of " + ", ".join(DENSE_CHOICES))
+    return Policy(dense=dn, overflow=ov, depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
+                  accelerators=_bool(raw.get("accelerators", True), file, "mapping.accelerators"))
+
+
+def policy_of(platform) -> Policy:
+    return parse_policy((platform.raw or {}).get("mapping"), platform.file)
+
+
+def check_policy(platform) -> None:
+    """Validate the mapping section and accelerator-specific component constraints."""
+    from .dw_accel import DwAccelerator
+
+    pol = policy_of(platform)
+    accels = platform.of_type(DwAccelerator)
+    for acc in accels:
+        bad = [op for op in acc.kernels if op not in DwAccelerator.ACCEPTED_OPS]
+        if bad:
+            raise ConfigError(platform.file, f"components.{acc.name}.kernels.{bad[0]}",
+                              f"a dw_accelerator runs only {', '.join(DwAccelerator.ACCEPTED_OPS)}",
+                              "remove the entry (other ops run on the core_cluster)")
+        if "depthwise" not in acc.kernels:
+            raise ConfigError(platform.file, f"components.{acc.name}.kernels",
+                              "missing the depthwise throughput (MAC/cycle)", "e.g. kernels: {depthwise: 16}")
+    if pol.depthwise == "dw_accelerator" and not accels:
+        raise ConfigError(platform.file, "mapping.depthwise", "pinned to dw_accelerator but the "
+                          "platform has no component of type dw_accelerator",
+                          "add one or use depthwise: fastest")

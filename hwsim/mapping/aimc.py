@@ -1,0 +1,214 @@
+"""AIMC crossbar mapping: im2col blocks, splits, packing of small layers, per-MVM costs.
+
+All counts here are closed forms, checked by hand-computed cases in ``tests/test_aimc.py``.
+
+**Blocks (im2col).** A weighted layer is the matrix ``rows = kh*kw*cin/groups`` x
+``cols = cout * wslices``, where ``wslices = ceil(bits_weight / tile.weight_bits)`` columns hold
+one weight (bit slicing, recombined digitally). It is cut into ``row_splits = ceil(rows / R)``
+x ``col_splits = ceil(cols / C)`` blocks of at most R x C, one per crossbar; all blocks of a
+layer work in parallel on the same input pixel.
+
+**Depthwise (diagonal mapping).** Channel ``c`` uses ``k = kh*kw`` rows and ``wslices`` columns
+of a block-diagonal matrix; ``per_xb = min(R // k, C // wslices)`` channels share a crossbar,
+so ``ceil(cout / per_xb)`` crossbars each hold a ``k*ch x wslices*ch`` block of which only
+``k*ch*wslices`` cells carry weights. The blocks' MVMs run in parallel like column splits.
+
+**Packing.** When the layers' blocks need more crossbars than the platform has, layers that
+fit in one block (single-block layers) share crossbars: first-fit in layer order, with shelf
+packing inside a crossbar (a shelf is a band of rows as tall as its first block; blocks sit
+side by side along the columns; a new shelf opens below when a block does not fit the current
+ones). Blocks of one crossbar never overlap, so each layer drives only its own rows and reads
+its own columns; layers sharing a crossbar run their MVMs one after another (the tile is one
+engine). Multi-block layers keep dedicated crossbars.
+
+**Per MVM.** One MVM = DAC of ``input_bits`` per row, analog evaluation, ADC of ``output_bits``
+per column, in ``mvm_latency_cycles``; layer inputs wider than the DAC are bit-serial:
+``islices = ceil(bits_input / input_bits)`` MVMs per pixel. Partial results of row splits,
+input slices and weight slices are combined digitally on the cores:
+``partials = row_splits * islices * wslices`` values per output, ``partials - 1`` additions.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..hardware.platform import AimcTile
+from ..workload.trace import Layer
+
+
+@dataclass(frozen=True)
+class LayerBlocks:
+    """How one layer maps onto R x C crossbars."""
+
+    layer: str
+    row_splits: int
+    col_splits: int
+    blocks: tuple              # ((rows, cols), ...) bounding rectangles, one per crossbar
+    weight_cells: int          # cells carrying weights (weight elements x wslices)
+    islices: int               # MVMs per pixel per block (bit-serial inputs)
+    wslices: int               # columns per weight (bit-sliced weights)
+    diagonal: bool = False
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def partials(self) -> int:
+        """Partial values combined digitally per output element."""
+        return self.row_splits * self.islices * self.wslices
+
+
+def layer_blocks(l: Layer, xb: AimcTile) -> LayerBlocks:
+    """Blocks of ``l`` on crossbars shaped like ``xb`` (see the module docstring)."""
+    R, C = xb.rows, xb.cols
+    ws = math.ceil(l.bits_weight / xb.weight_bits)
+    isl = math.ceil(l.bits_input / xb.input_bits)
+    if l.op == "depthwise":
+        k = l.kernel[0] * l.kernel[1]
+        per_xb = min(R // k, C // ws)
+        if per_xb < 1:
+            return LayerBlocks(l.name, math.ceil(k / R), 1, (), l.weight_elements * ws, isl, ws, True)
+        n = math.ceil(l.out_channels / per_xb)
+        blocks = []
+        for i in range(n):
+            ch = min(per_xb, l.out_channels - i * per_xb)
+            blocks.append((k * ch, ws * ch))
+        return LayerBlocks(l.name, 1, n, tuple(blocks), l.weight_elements * ws, isl, ws, True)
+    rows, cols = l.matrix_rows, l.out_channels * ws
+    rs, cs = math.ceil(rows / R), math.ceil(cols / C)
+    blocks = tuple((min(R, rows - i * R), min(C, cols - j * C)) for i in range(rs) for j in range(cs))
+    return LayerBlocks(l.name, rs, cs, blocks, l.weight_elements * ws, isl, ws)
+
+
+def fits(lb: LayerBlocks) -> bool:
+    """A layer can use crossbars at all (a depthwise kernel taller than a crossbar cannot)."""
+    return lb.n_blocks > 0
+
+
+@dataclass
+class _Shelf:
+    top: int
+    height: int
+    used_cols: int
+
+
+@dataclass
+class _Xbar:
+    R: int
+    C: int
+    shelves: list
+    rows_used: int = 0
+
+    def place(self, r: int, c: int) -> tuple | None:
+        """(row, col) of a new r x c block, or None. Shelf first-fit."""
+        for s in self.shelves:
+            if r <= s.height and s.used_cols + c <= self.C:
+                pos = (s.top, s.used_cols)
+                s.used_cols += c
+                return pos
+        if self.rows_used + r <= self.R and c <= self.C:
+            s = _Shelf(self.rows_used, r, c)
+            self.shelves.append(s)
+            self.rows_used += r
+            return (s.top, 0)
+        return None
+
+
+def pack(demands: list, R: int, C: int, capacity: int | None = None) -> tuple:
+    """Assign blocks to crossbars.
+
+    Args:
+        demands: ``[(layer name, LayerBlocks), ...]`` in layer order.
+        capacity: crossbars available (None = unlimited, to count the need).
+    Returns:
+        ``(assignment, n_crossbars)`` where assignment maps a layer name to a tuple of
+        ``(crossbar index, rows, cols)`` per block; ``None`` when ``capacity`` is exceeded.
+        Single-block layers share crossbars (first fit, shelf packing); multi-block layers
+        take dedicated crossbars.
+    """
+    xbars: list = []
+    out: dict = {}
+    for name, lb in demands:
+        if lb.n_blocks == 1:
+            r, c = lb.blocks[0]
+            for idx, xb in enumerate(xbars):
+                if xb is not None and xb.place(r, c) is not None:
+                    out[name] = ((idx, r, c),)
+                    break
+            else:
+                xb = _Xbar(R, C, [])
+                xb.place(r, c)
+                xbars.append(xb)
+                out[name] = ((len(xbars) - 1, r, c),)
+        else:
+            assigned = []
+            for r, c in lb.blocks:
+                xbars.append(None)          # dedicated: nothing else goes here
+                assigned.append((len(xbars) - 1, r, c))
+            out[name] = tuple(assigned)
+        if capacity is not None and len(xbars) > capacity:
+            return None, len(xbars)
+    return out, len(xbars)
+
+
+def dedicated(demands: list) -> tuple:
+    """One crossbar per block, in layer order: ``(assignment, n_crossbars)``."""
+    out, n = {}, 0
+    for name, lb in demands:
+        out[name] = tuple((n + i, r, c) for i, (r, c) in enumerate(lb.blocks))
+        n += lb.n_blocks
+    return out, n
+
+
+# ------------------------------------------------------------------------------------------
+# Closed-form estimates used by the "fastest" depthwise policy and by peak figures.
+# ------------------------------------------------------------------------------------------
+def mvm_job_cycles(xb: AimcTile, in_bytes: int, out_bytes: int, stream_bw: float) -> float:
+    """Cycles of one MVM job including streaming, for the tile's stream mode."""
+    mvm = xb.mvm_latency_cycles + xb.job_overhead_cycles
+    s_in, s_out = in_bytes / stream_bw, out_bytes / stream_bw
+    if xb.stream_mode == "sequential":
+        return s_in + mvm + s_out
+    return max(mvm, s_in, s_out)
+
+
+def peak_ops_per_s(xb: AimcTile) -> float:
+    """Peak of one crossbar: 2 R C ops per ``mvm_latency_cycles + job_overhead_cycles``."""
+    return 2 * xb.rows * xb.cols * xb.clock.freq_hz / (xb.mvm_latency_cycles + xb.job_overhead_cycles)
+
+
+def peak_tops_per_w(xb: AimcTile) -> float | None:
+    """Configured peak efficiency of the analog array: 2 R C ops per ``energy_pj_per_mvm``."""
+    if not xb.energy_pj_per_mvm:
+        return None
+    return 2 * xb.rows * xb.cols / xb.energy_pj_per_mvm  # ops/pJ == TOPS/W
+
+
+def crossbar_streams(plan, i: int, tile, components) -> dict:
+    """Bytes each crossbar streams for tile ``i`` of an AIMC ``plan``: ``{name: [in, out]}``.
+
+    A block of ``r`` rows and ``c`` columns reads ``pixels x r`` inputs at the layer's input
+    width and writes ``mvms x c`` ADC values at the tile's output width; only the blocks that
+    produce the tile's channels work (``plan.tile_blocks``)."""
+    pl = plan.aimc
+    blocks = pl.blocks
+    if plan.tile_blocks is not None:
+        blocks = tuple(blocks[k] for k in plan.tile_blocks[i])
+    pix = tile.mvms // pl.islices
+    per: dict = {}
+    for n, r, c in blocks:
+        b_in = -(-pix * r * plan.layer.bits_input // 8)
+        b_out = -(-tile.mvms * c * components[n].output_bits // 8)
+        acc = per.setdefault(n, [0, 0])
+        acc[0] += b_in
+        acc[1] += b_out
+    return per
+
+
+def blocks_to_program(plan) -> list:
+    """``[(crossbar, rows written, weight bytes)]`` to program an AIMC ``plan``; the layer's
+    weight bytes are split over its blocks by block area."""
+    blocks = plan.aimc.blocks
+    area = sum(r * c for _, r, c in blocks)
+    return [(x, r, -(-plan.layer.weight_bytes * r * c // area)) for x, r, c in blocks]

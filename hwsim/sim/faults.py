@@ -1,0 +1,136 @@
+"""Simulation faults: the run driver with limits, and deadlock / livelock reports.
+
+:func:`drive` steps a SimPy environment like ``env.run()`` but can stop on
+
+* a limit on **simulated time** (``max_sim_ps``: no event later than it is processed),
+* a limit on **wall-clock time** (``max_wall_s``, checked every :data:`CHECK_EVERY` events,
+  so it costs one ``perf_counter()`` call per few thousand events),
+* a **livelock**: :data:`LIVELOCK_EVENTS` (default) events in a row without simulated time
+  advancing, also checked every :data:`CHECK_EVERY` events.
+
+When the event queue drains while layers remain, nothing can ever wake the waiting
+processes: a **deadlock**. :func:`wait_report` then lists every arbitrated resource that is
+held or queued on (its holders and waiters, recorded cheaply by
+:meth:`hwsim.sim.interconnect.Channel.acquire`) and what each unfinished layer waits for.
+Wall-clock time only decides *whether* a run stops; it never enters a report.
+"""
+from __future__ import annotations
+
+import time
+
+from simpy.core import EmptySchedule
+
+#: events between two wall-clock / livelock checks
+CHECK_EVERY = 4096
+#: events in a row at one simulated instant that count as a livelock
+LIVELOCK_EVENTS = 1_000_000
+
+
+def drive(env, max_sim_ps: int | None = None, max_wall_s: float | None = None,
+          livelock_events: int = LIVELOCK_EVENTS) -> str:
+    """Run ``env`` until its queue drains or a limit hits.
+
+    Returns ``"drained"``, ``"sim_limit"``, ``"wall_limit"`` or ``"livelock"``.
+    """
+    step, queue = env.step, env._queue
+    deadline = time.perf_counter() + max_wall_s if max_wall_s is not None else None
+    same, last = 0, env.now
+    try:
+        while True:
+            if max_sim_ps is None:
+                for _ in range(CHECK_EVERY):
+                    step()
+            else:
+                for _ in range(CHECK_EVERY):
+                    if queue and queue[0][0] > max_sim_ps:
+                        return "sim_limit"
+                    step()
+            if deadline is not None and time.perf_counter() > deadline:
+                return "wall_limit"
+            if env.now == last:
+                same += CHECK_EVERY
+                if same >= livelock_events:
+                    return "livelock"
+            else:
+                same, last = 0, env.now
+    except EmptySchedule:
+        return "drained"
+
+
+def describe_process(proc) -> str:
+    """A readable name for a SimPy process of the engine: the layer (or transfer tag) it works
+    for and the chain of generator functions it is suspended in."""
+    if proc is None:
+        return "<no process>"
+    gen = getattr(proc, "_generator", None)
+    label, chain, extra = None, [], ""
+    while gen is not None and getattr(gen, "gi_frame", None) is not None:
+        chain.append(gen.__name__)
+        loc = gen.gi_frame.f_locals
+        if label is None and loc.get("tag") is not None:
+            tag = loc["tag"]
+            label = "transfer " + (" ".join(map(str, tag)) if isinstance(tag, tuple) else str(tag))
+        if label is None and "plan" in loc and hasattr(loc["plan"], "layer"):
+            label = f"layer {loc['plan'].layer.name}"
+        if "route" in loc and hasattr(loc["route"], "nodes"):
+            extra = " via " + " > ".join(loc["route"].nodes)
+        gen = getattr(gen, "gi_yieldfrom", None)
+    if label is None:
+        label = getattr(proc, "name", repr(proc))
+    return f"{label} [{' > '.join(chain)}]{extra}" if chain else label
+
+
+def wait_report(channels, done: dict, procs: dict, depends_on: dict) -> str:
+    """Who waits on what: held/queued resources, then each unfinished layer.
+
+    Args:
+        channels: every :class:`~hwsim.sim.interconnect.Channel` (links, ports, DMA slots, engines).
+        done: layer name -> its completion event.
+        procs: layer name -> its SimPy process.
+        depends_on: layer name -> producer layer names.
+    """
+    waiting_on = {}
+    lines = ["resources held or queued on:"]
+    for ch in channels:
+        if not ch.queue and not ch.holders:
+            continue
+        holders = ", ".join(describe_process(h) for h in ch.holders) or "nobody"
+        waiters = [describe_process(getattr(ev, "who", None)) for ev in ch.queue]
+        for ev in ch.queue:
+            waiting_on[id(ev)] = ch.name
+        lines.append(f"  {ch.name} ({ch.kind}, {ch.in_use}/{ch.capacity} servers in use): "
+                     f"held by {holders}" + (f"; waiting: {'; '.join(waiters)}" if waiters else ""))
+    if len(lines) == 1:
+        lines.append("  (none)")
+    lines.append("unfinished layers:")
+    blocked = 0
+    for name, ev in done.items():
+        if ev.processed:
+            continue
+        pending = [d for d in depends_on.get(name, ()) if not done[d].processed]
+        if pending and name not in procs_started(procs, name):
+            blocked += 1
+            if blocked > 3:
+                continue
+        proc = procs.get(name)
+        if pending:
+            what = "not started: waits for producers " + ", ".join(pending)
+        elif proc is None or not proc.is_alive:
+            what = "its process ended without completing the layer"
+        else:
+            target = proc.target
+            res = waiting_on.get(id(target))
+            what = (f"waits for {res}" if res else
+                    f"waits on {type(target).__name__}") + f" in {describe_process(proc)}"
+        lines.append(f"  {name}: {what}")
+    if blocked > 3:
+        lines.append(f"  ... and {blocked - 3} more layers waiting for their producers")
+    return "\n".join(lines)
+
+
+def procs_started(procs: dict, name: str) -> tuple:
+    """``(name,)`` if the layer's process got past waiting for its producers, else ``()``."""
+    proc = procs.get(name)
+    gen = getattr(proc, "_generator", None)
+    frame = getattr(gen, "gi_frame", None)
+    return (name,) if frame is not None and "start" in frame.f_locals else ()

@@ -1,0 +1,487 @@
+"""Interconnect: arbitrated channels, routes through the NetworkX graph, and transfers.
+
+Timing model (all validated in ``tests/test_interconnect.py``):
+
+* A :class:`Channel` is anything a transfer must hold to move bytes: one direction of a link,
+  the ports of a memory, the slots of a DMA engine. It has ``capacity`` parallel servers and a
+  bandwidth in bytes per cycle of its clock; requests beyond capacity queue FIFO.
+* A transfer of ``n`` bytes is split into bursts of ``burst_bytes``. Each burst holds every
+  channel on its route at once (cut-through at burst granularity) for the slowest channel's
+  occupancy ``ceil(bytes / bandwidth)`` cycles, counted cumulatively so the bursts of one
+  transfer add up to exactly ``ceil(n / bandwidth)`` cycles. Latencies (link traversal, memory
+  first-word) are paid once per transfer, after the last burst: bursts are pipelined.
+* An uncontended burst costs one SimPy event (its timeout); arbitration events occur only when
+  a channel is busy, so the event count scales with bursts and conflicts, not with cycles.
+
+Hence an isolated transfer takes ``setup + latency + ceil(n / bandwidth_min)`` cycles, and k
+equal transfers sharing one channel interleave their bursts FIFO and each see 1/k of it.
+"""
+from __future__ import annotations
+
+import math
+from array import array
+
+import networkx as nx
+
+from .arbitration import make_queue
+
+from ..base.errors import ConfigError
+from .dram import DramTiming
+from ..hardware.platform import AimcTile, CoreCluster, DmaEngine, Dram, Memory, Platform
+from ..base.units import PS_PER_S, Clock
+
+
+class Channel:
+    """An arbitrated resource with ``capacity`` servers and an optional bandwidth.
+
+    Requests beyond capacity queue; ``policy`` (see :mod:`hwsim.sim.arbitration`) picks the next
+    one granted: ``fifo`` (default), ``round_robin`` over requesters, or ``fixed_priority``.
+
+    Statistics (all in ps or bytes): ``busy_ps`` (server-time held), ``bytes``,
+    ``n_grants``, ``n_waits`` (grants that had to queue), ``wait_ps`` (sum of queueing
+    times), ``wait_samples`` (every non-zero queueing time, for the distribution: the
+    ``n_grants - n_waits`` others waited 0), ``max_queue``, ``queue_area`` (integral of the
+    queue length over time, in request x ps: divided by the makespan it is the time-average
+    queue depth). An optional ``service`` object (e.g. :class:`hwsim.sim.dram.DramTiming`) sets
+    the time each burst holds the channel from its address and state, instead of
+    ``bandwidth``; an optional ``observer`` is told every queue-length change.
+    """
+
+    __slots__ = ("env", "name", "kind", "clock", "bandwidth", "capacity", "latency_ps",
+                 "pj_per_byte", "in_use", "queue", "busy_ps", "bytes", "n_grants", "n_waits",
+                 "wait_ps", "max_queue", "order", "inflight_bytes", "owner", "policy",
+                 "wait_samples", "queue_area", "queue_t", "service", "observer", "holders")
+
+    def __init__(self, env, name: str, kind: str, clock: Clock | None = None,
+                 bandwidth_bytes_per_cycle: float | None = None, capacity: int = 1,
+                 latency_cycles: int = 0, pj_per_byte: float = 0.0, owner: str = "",
+                 policy: str = "fifo"):
+        self.env, self.name, self.kind, self.clock = env, name, kind, clock
+        self.bandwidth = bandwidth_bytes_per_cycle
+        self.capacity = capacity
+        self.latency_ps = clock.cycles_to_ps(latency_cycles) if clock else 0
+        self.pj_per_byte = pj_per_byte
+        self.owner = owner or name
+        self.in_use = 0
+        self.policy = policy
+        self.queue = make_queue(policy)
+        self.busy_ps = self.bytes = self.n_grants = self.n_waits = self.wait_ps = 0
+        self.max_queue = 0
+        self.order = 0  # global acquisition order (deadlock freedom), set by Interconnect
+        self.inflight_bytes = 0
+        self.wait_samples = array("q")
+        self.queue_area = self.queue_t = 0
+        self.service = None
+        self.observer = None
+        self.holders: list = []  # processes holding a server (for deadlock reports)
+
+    def acquire(self, requester=None, priority: int = 0):
+        """Take a server now (returns ``None``) or return an event that fires when granted.
+
+        ``requester`` (the master's name) and ``priority`` (lower wins) matter only to the
+        round-robin and fixed-priority policies. The holder (the active SimPy process) is
+        recorded, and a queued event remembers its waiter in ``ev.who``, so a deadlock report
+        can say who holds and who waits."""
+        self.n_grants += 1
+        if self.in_use < self.capacity and not self.queue:
+            self.in_use += 1
+            self.holders.append(self.env._active_proc)
+            return None
+        return self._enqueue(requester, priority)
+
+    def _enqueue(self, requester, priority: int):
+        """Queue a request (the channel is busy); ``n_grants`` was already counted."""
+        env = self.env
+        ev = env.event()
+        ev.who = env._active_proc
+        if self.policy != "fifo":
+            ev.requester, ev.priority = requester, priority
+        q = self.queue
+        n = len(q)
+        self.queue_area += n * (env.now - self.queue_t)
+        self.queue_t = env.now
+        q.append(ev)
+        self.n_waits += 1
+        if n + 1 > self.max_queue:
+            self.max_queue = n + 1
+        if self.observer is not None:
+            self.observer.queue_depth(self, env.now, n + 1)
+        return ev
+
+    def release(self) -> None:
+        """Free the server held by the active process: hand it to the next waiter chosen by
+        the policy, else make it idle. The holder record moves with the server."""
+        h = self.holders
+        try:
+            h.remove(self.env._active_proc)
+        except ValueError:  # released by another process than the one that acquired
+            if h:
+                h.pop(0)
+        q = self.queue
+        if q:
+            if self.policy != "fifo":
+                # decide after the releasing master had the chance to request its next
+                # burst at this same instant (a master with back-to-back bursts keeps its
+                # request up): one zero-delay event, only on contended non-FIFO channels
+                self.env.timeout(0).callbacks.append(self._grant_next)
+                return
+            self._grant_next(None)  # FIFO: hand the server over directly
+        else:
+            self.in_use -= 1
+
+    def _grant_next(self, _event) -> None:
+        q = self.queue
+        if not q:  # several deferred releases at one instant outnumbered the waiters
+            self.in_use -= 1
+            return
+        now = self.env.now
+        n = len(q)
+        self.queue_area += n * (now - self.queue_t)
+        self.queue_t = now
+        ev = q.popleft()
+        self.holders.append(ev.who)
+        ev.succeed()
+        if self.observer is not None:
+            self.observer.queue_depth(self, now, n - 1)
+
+    def wait_percentile_ps(self, q: float) -> int:
+        """The ``q``-quantile (0..1, nearest rank) of the queueing time over all grants."""
+        n = self.n_grants
+        if not n or not self.wait_samples:
+            return 0
+        rank = max(1, math.ceil(q * n - 1e-9))  # nearest rank
+        zeros = n - len(self.wait_samples)
+        if rank <= zeros:
+            return 0
+        return sorted(self.wait_samples)[min(rank - zeros, len(self.wait_samples)) - 1]
+
+
+class Route:
+    """A precomputed path between two endpoints: the channels a burst holds, in global
+    acquisition order, and the once-per-transfer latency in ps."""
+
+    __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names",
+                 "bw_params", "svc_channels", "requester", "priority", "bottleneck")
+
+    def __init__(self, src, dst, nodes, channels, dma, requester=None, priority: int = 0):
+        self.src, self.dst, self.nodes, self.dma = src, dst, nodes, dma
+        self.channels = sorted(channels, key=lambda c: c.order)
+        self.bw_channels = [c for c in self.channels if c.bandwidth]
+        # distinct (bytes/cycle, Hz) of the bandwidth channels, read by the burst loop's inlined
+        # math (channels with equal bandwidth and clock always give equal occupancy)
+        self.bw_params = sorted({(c.bandwidth, c.clock.freq_hz) for c in self.bw_channels})
+        self.svc_channels = [c for c in self.channels if c.service is not None]
+        self.latency_ps = sum(c.latency_ps for c in channels)
+        self.names = [c.name for c in self.channels]
+        #: the master arbitrating for the channels (DMA engine, else the source component)
+        self.requester = requester if requester is not None else (dma.name if dma else src)
+        self.priority = priority
+        #: owner of the rate-limiting channel (lowest bytes/ps; a timed memory counts as
+        #: its peak rate): what a wait for this route's data is attributed to
+        self.bottleneck = _slowest(self.channels)
+
+    def __repr__(self):
+        return f"Route({' -> '.join(self.nodes)})"
+
+
+class Transfer:
+    """Bookkeeping of one transfer, read by the engine for stall/contention attribution."""
+
+    __slots__ = ("tag", "nbytes", "route", "queued_ps", "waiting_since", "start_ps", "end_ps",
+                 "waits", "done", "addr", "row_bytes", "stride_bytes", "waiting_on")
+
+    def __init__(self, tag, nbytes, route, addr: int | None = None, row_bytes: int = 0,
+                 stride_bytes: int = 0):
+        """``addr``: byte address in the timed memory of the route (DRAM), if any.
+        ``row_bytes``/``stride_bytes``: a 2D transfer of ``nbytes / row_bytes`` rows of
+        ``row_bytes`` contiguous bytes, row starts ``stride_bytes`` apart (0: 1D)."""
+        self.tag, self.nbytes, self.route = tag, nbytes, route
+        self.addr, self.row_bytes, self.stride_bytes = addr, row_bytes, stride_bytes
+        self.waiting_on = None
+        self.queued_ps = 0
+        self.waiting_since = None
+        self.start_ps = self.end_ps = None
+        self.waits: dict | None = None  # channel name -> ps waited (only when contended)
+        self.done = None
+
+    def address_of(self, offset: int) -> int:
+        """Memory address of byte ``offset`` of this transfer (1D or 2D strided)."""
+        base = self.addr or 0
+        if self.row_bytes:
+            r, c = divmod(offset, self.row_bytes)
+            return base + r * self.stride_bytes + c
+        return base + offset
+
+    def queued_until(self, now: int) -> int:
+        """Queue time accrued up to ``now`` (including a wait in progress)."""
+        if self.waiting_since is None:
+            return self.queued_ps
+        return self.queued_ps + now - self.waiting_since
+
+
+class Interconnect:
+    """Channels of a platform and the routes between its endpoints.
+
+    Routes are shortest paths (fewest hops, ties broken by the platform file's order) through
+    routers, links and DMA engines. Memories are endpoints, never pass-through: if data must
+    pass through an intermediate memory (e.g. L3 -> L2 -> L1) the path is split into hops
+    that the caller executes one after another (staging). A platform's ``routes:`` section pins
+    the path of a (source, destination) pair instead.
+    """
+
+    def __init__(self, env, platform: Platform, observer=None):
+        self.env, self.platform = env, platform
+        self.graph: nx.Graph = platform.graph()
+        self.channels: list[Channel] = []
+        self.port: dict[str, Channel] = {}      # memory name -> its port channel
+        self.dma_slots: dict[str, Channel] = {}  # dma name -> slot channel
+        self.link_dir: dict[tuple, Channel] = {}  # (a, b) -> channel carrying a->b
+        self.dma_queue: dict[str, Channel] = {}  # dma name -> descriptor-queue channel
+        self.dma_dir: dict[tuple, Channel] = {}  # (dma name, "rd"|"wr") -> burst channel
+        self.observer = observer
+        for comp in platform.components.values():
+            if isinstance(comp, Dram):
+                ch = Channel(env, f"{comp.name}.port", "memory", comp.clock, None, comp.ports,
+                             0, owner=comp.name, policy=comp.arbitration)
+                ch.service = DramTiming(comp)
+                self.port[comp.name] = self._add(ch)
+            elif isinstance(comp, Memory):
+                self.port[comp.name] = self._add(Channel(
+                    env, f"{comp.name}.port", "memory", comp.clock,
+                    comp.port_bandwidth_bytes_per_cycle, comp.ports, comp.latency_cycles,
+                    owner=comp.name, policy=comp.arbitration))
+            elif isinstance(comp, DmaEngine):
+                if comp.queue_depth:
+                    self.dma_queue[comp.name] = self._add(Channel(
+                        env, f"{comp.name}.queue", "dma", comp.clock, None,
+                        comp.max_outstanding + comp.queue_depth, owner=comp.name))
+                self.dma_slots[comp.name] = self._add(Channel(
+                    env, f"{comp.name}.slots", "dma", comp.clock, None, comp.max_outstanding,
+                    owner=comp.name))
+                if comp.max_outstanding_bursts or comp.bandwidth_bytes_per_cycle:
+                    for d in ("rd", "wr"):
+                        self.dma_dir[(comp.name, d)] = self._add(Channel(
+                            env, f"{comp.name}.{d}", "dma", comp.clock,
+                            comp.bandwidth_bytes_per_cycle or None,
+                            comp.max_outstanding_bursts or comp.max_outstanding, owner=comp.name))
+        for link in platform.links:
+            if link.duplex == "half":
+                ch = self._add(Channel(env, f"{link.name}", "link", link.clock,
+                                       link.bandwidth_bytes_per_cycle, 1, link.latency_cycles,
+                                       link.pj_per_byte, owner=link.name, policy=link.arbitration))
+                self.link_dir[(link.a, link.b)] = self.link_dir[(link.b, link.a)] = ch
+            else:
+                for a, b in ((link.a, link.b), (link.b, link.a)):
+                    self.link_dir[(a, b)] = self._add(Channel(
+                        env, f"{a}->{b}", "link", link.clock, link.bandwidth_bytes_per_cycle, 1,
+                        link.latency_cycles, link.pj_per_byte, owner=link.name,
+                        policy=link.arbitration))
+        if observer is not None and hasattr(observer, "queue_depth"):
+            for ch in self.channels:
+                ch.observer = observer
+        self._routes: dict = {}
+        self._passable = {n for n, d in self.graph.nodes(data=True)
+                          if not isinstance(d["component"], (Memory, CoreCluster, AimcTile))}
+
+    def _add(self, ch: Channel) -> Channel:
+        ch.order = len(self.channels)
+        self.channels.append(ch)
+        return ch
+
+    def hops(self, src: str, dst: str) -> list[Route]:
+        """Routes to execute in sequence to move data from ``src`` to ``dst`` (one unless the
+        data must be staged through intermediate memories)."""
+        key = (src, dst)
+        if key not in self._routes:
+            self._routes[key] = self._find(src, dst)
+        return self._routes[key]
+
+    def _find(self, src, dst) -> list[Route]:
+        pinned = self.platform.routes.get((src, dst))
+        if pinned is not None:
+            return self._split(list(pinned))
+        direct = self.graph.subgraph(self._passable | {src, dst})
+        try:
+            return [self._route(nx.shortest_path(direct, src, dst))]
+        except nx.NetworkXNoPath:
+            pass
+        # Allow staging through memories (never through compute engines).
+        engines = {n for n, d in self.graph.nodes(data=True)
+                   if isinstance(d["component"], (CoreCluster, AimcTile))} - {src, dst}
+        staged = self.graph.subgraph(set(self.graph) - engines)
+        try:
+            path = nx.shortest_path(staged, src, dst)
+        except nx.NetworkXNoPath:
+            raise ConfigError(self.platform.file, "links", f"no route from {src} to {dst}",
+                              f"connect {src} and {dst} through links") from None
+        return self._split(path)
+
+    def _split(self, path) -> list[Route]:
+        """One route per hop between the memories a path passes through (staging)."""
+        routes, start = [], 0
+        for i in range(1, len(path)):
+            if i == len(path) - 1 or isinstance(self.platform.components[path[i]], Memory):
+                routes.append(self._route(path[start:i + 1]))
+                start = i
+        return routes
+
+    def _route(self, nodes) -> Route:
+        chans, dma = [], None
+        for node in nodes:
+            if node in self.port:
+                chans.append(self.port[node])
+            elif node in self.dma_slots and dma is None:
+                dma = self.platform.components[node]
+        for a, b in zip(nodes, nodes[1:]):
+            chans.append(self.link_dir[(a, b)])
+        if dma is not None and (dma.name, "rd") in self.dma_dir:
+            chans.append(self.dma_dir[(dma.name, _dma_direction(self.platform, nodes))])
+        comps = self.platform.components
+        # the master: the DMA engine, else the endpoint that is not a memory (AIMC streamer)
+        master = next((n for n in (nodes[0], nodes[-1]) if not isinstance(comps[n], Memory)),
+                      nodes[0])
+        prio = dma.priority if dma is not None else getattr(comps[master], "priority", 0)
+        return Route(nodes[0], nodes[-1], list(nodes), chans, dma,
+                     requester=dma.name if dma is not None else master, priority=prio)
+
+    # --------------------------------------------------------------------------------------
+    def transfer(self, route: Route, nbytes: int, tag=None, transfer: Transfer | None = None):
+        """SimPy process body moving ``nbytes`` along ``route``; returns the :class:`Transfer`.
+
+        Use as ``t = yield env.process(ic.transfer(...))`` or ``yield from``.
+        """
+        env = self.env
+        t = transfer or Transfer(tag, nbytes, route)
+        t.start_ps = env.now
+        obs = self.observer
+        slot = dq = None
+        who, prio = route.requester, route.priority
+        me = env._active_proc  # the process running this transfer: the holder it records
+        if route.dma is not None:
+            dma = route.dma
+            setup_ps = dma.clock.cycles_to_ps(dma.setup_cycles) if dma.setup_cycles else 0
+            dq = self.dma_queue.get(dma.name)
+            if dq is not None:
+                # descriptor queue: take an entry, program the descriptor (overlapping the
+                # transfers in flight), then wait for an active slot
+                ev = dq.acquire(who, prio)
+                if ev is not None:
+                    yield from _wait(env, ev, t, dq)
+                dq_t0 = env.now  # the entry is busy from its grant, not from the request
+                if setup_ps:
+                    yield env.timeout(setup_ps)
+            slot = self.dma_slots[dma.name]
+            ev = slot.acquire(who, prio)
+            if ev is not None:
+                yield from _wait(env, ev, t, slot)
+            slot_t0 = env.now  # the slot is busy from its grant, not from the request
+            if setup_ps and dq is None:
+                yield env.timeout(setup_ps)
+            burst = dma.burst_bytes
+        else:
+            burst = DEFAULT_BURST_BYTES
+        chans, bw_params, svc_chans = route.channels, route.bw_params, route.svc_channels
+        row = t.row_bytes
+        for c in chans:
+            c.inflight_bytes += nbytes
+        if obs is not None:
+            obs.transfer_begin(t)
+        # Each bandwidth channel has moved ceil(sent / bw) cycles' worth of this transfer so
+        # far; a burst holds the route for the largest increment of that count converted to
+        # ps (Clock.cycles_to_ps, inlined), so the bursts add up exactly to ceil(n / bw).
+        cum_ps = [0] * len(bw_params)
+        sent = total_hold = bursts = 0
+        while sent < nbytes:
+            nxt = min(nbytes, sent + burst)
+            if row:  # 2D: a burst never crosses a row (each row is a new 1D burst train)
+                nxt = min(nxt, (sent // row + 1) * row)
+            for c in chans:  # Channel.acquire, inlined on the uncontended path
+                if c.in_use < c.capacity and not c.queue:
+                    c.in_use += 1
+                    c.holders.append(me)
+                else:
+                    yield from _wait(env, c._enqueue(who, prio), t, c)
+            hold = 0
+            for i, (bw, f) in enumerate(bw_params):
+                ps = -(-int(-(-nxt // bw)) * PS_PER_S // f)
+                d = ps - cum_ps[i]
+                cum_ps[i] = ps
+                if d > hold:
+                    hold = d
+            for c in svc_chans:  # timed memories: hold from address and bank/row state
+                d = c.service.burst_ps(env.now, t, sent, nxt)
+                if d > hold:
+                    hold = d
+            if obs is not None:
+                obs.burst(chans, env.now, hold, nxt - sent)
+            yield env.timeout(hold)
+            for c in chans:
+                if c.queue:
+                    c.release()
+                else:  # Channel.release, inlined on the uncontended path
+                    c.in_use -= 1
+                    c.holders.remove(me)
+            total_hold += hold
+            bursts += 1
+            sent = nxt
+        for c in chans:  # statistics once per transfer, not per burst
+            c.busy_ps += total_hold
+            c.bytes += nbytes
+            c.n_grants += bursts
+        if route.latency_ps:
+            yield env.timeout(route.latency_ps)
+        for c in chans:
+            c.inflight_bytes -= nbytes
+        if slot is not None:
+            slot.busy_ps += env.now - slot_t0
+            slot.release()
+        if dq is not None:
+            dq.busy_ps += env.now - dq_t0
+            dq.release()
+        t.end_ps = env.now
+        if obs is not None:
+            obs.transfer_end(t)
+        return t
+
+
+#: burst size for transfers that no DMA engine issues (e.g. AIMC streamers)
+DEFAULT_BURST_BYTES = 1024
+
+
+def _dma_direction(platform, nodes) -> str:
+    """``rd`` for a load (towards the memory closer to compute: lower level, or into a
+    non-memory engine), ``wr`` for a store."""
+    a, b = platform.components[nodes[0]], platform.components[nodes[-1]]
+    if isinstance(a, Memory) and isinstance(b, Memory):
+        return "rd" if b.level < a.level else "wr"
+    return "wr" if isinstance(b, Memory) else "rd"
+
+
+def _slowest(channels) -> str:
+    best, rate = None, None
+    for c in channels:
+        if c.service is not None:
+            r = c.service.peak_bytes_per_ps
+        elif c.bandwidth:
+            r = c.bandwidth * c.clock.freq_hz / 1e12 * c.capacity
+        else:
+            continue
+        if rate is None or r < rate:
+            best, rate = c.owner, r
+    return best or (channels[0].owner if channels else "")
+
+
+def _wait(env, ev, t: Transfer, ch: Channel):
+    t0 = env.now
+    t.waiting_since = t0
+    t.waiting_on = ch.owner
+    yield ev
+    waited = env.now - t0
+    t.waiting_since = t.waiting_on = None
+    t.queued_ps += waited
+    ch.wait_ps += waited
+    if waited:
+        ch.wait_samples.append(waited)
+    if t.waits is None:
+        t.waits = {}
+    t.waits[ch.owner] = t.waits.get(ch.owner, 0) + waited

@@ -1,0 +1,603 @@
+"""Layer-level traces: the workload hwsim replays.
+
+A trace is a JSON file with one record per layer (see ``docs/formats.md``). Shapes are per
+sample, channel-first: ``[C, H, W]`` for feature maps, ``[F]`` for vectors; ``batch``
+multiplies the activations and the work, never the weights. MACs, parameters and bytes are
+*derived* from the shapes; a trace that also states ``macs`` or ``params`` is checked against
+the derivation so a hand-edited trace cannot silently disagree with itself.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from ..base.errors import ConfigError, did_you_mean
+
+TRACE_FORMAT = "hwsim-trace/1"
+
+#: Operators with weights (mapped as matrix products: rows = kh*kw*cin/groups, cols = cout).
+WEIGHTED_OPS = ("conv2d", "pointwise", "depthwise", "linear")
+#: Weight-free operators, measured in output-element operations.
+ELEMENTWISE_OPS = ("add", "mul")
+POOL_OPS = ("maxpool", "avgpool")
+#: Training ops (see :mod:`hwsim.workload.training`). A ``*_grad_input`` / ``*_grad_weight`` /
+#: ``*pool_grad`` layer keeps the *forward* layer's geometry (input_shape, output_shape,
+#: kernel, stride, padding, groups) and differs in what it reads and writes:
+#:
+#: * ``<op>_grad_input``: reads dY (output-shaped, ``bits.output``) and W (``bits.weight``),
+#:   writes dX (input-shaped, ``bits.output``); MACs = the forward layer's.
+#: * ``<op>_grad_weight``: reads X (input-shaped, ``bits.input``) and dY (``bits.output``),
+#:   writes dW (+ db if ``bias``) at ``bits.weight`` / ``bits.bias`` into the weight memory;
+#:   MACs = the forward layer's.
+#: * ``maxpool_grad`` / ``avgpool_grad``: reads dY (and X for max), writes dX; ops = the
+#:   forward window reads.
+#: * ``optimizer_step``: shapes ``[P]`` (P parameters); reads W (``bits.weight``), dW
+#:   (``bits.input``) and the optimizer state (``bits.output``, :data:`OPTIMIZERS`), writes W
+#:   and the state back, all in the weight memory; ops = P x ops per parameter.
+GRAD_INPUT_OPS = tuple(f"{o}_grad_input" for o in WEIGHTED_OPS)
+GRAD_WEIGHT_OPS = tuple(f"{o}_grad_weight" for o in WEIGHTED_OPS)
+POOL_GRAD_OPS = tuple(f"{o}_grad" for o in POOL_OPS)
+TRAIN_OPS = GRAD_INPUT_OPS + GRAD_WEIGHT_OPS + POOL_GRAD_OPS + ("optimizer_step",)
+OPS = WEIGHTED_OPS + ELEMENTWISE_OPS + POOL_OPS + TRAIN_OPS
+#: Kernel a platform without an entry for a training op runs it with (same loop nest).
+BASE_OP = {**{o: o.split("_grad")[0] for o in GRAD_INPUT_OPS + GRAD_WEIGHT_OPS + POOL_GRAD_OPS},
+           "optimizer_step": "add"}
+#: Optimizers: state tensors per parameter and element operations per parameter, from the
+#: update equations (g: gradient, one multiply-add = 1 op):
+#: sgd: w -= lr*g (1); sgd_momentum: v = mu*v + g, w -= lr*v (2); adam: m = b1*m + (1-b1)*g
+#: (2), v = b2*v + (1-b2)*g*g (3), w -= lr*m / (sqrt(v) + eps) (4: sqrt, add, divide, fma).
+OPTIMIZERS = {"sgd": {"state_tensors": 0, "ops_per_param": 1},
+              "sgd_momentum": {"state_tensors": 1, "ops_per_param": 2},
+              "adam": {"state_tensors": 2, "ops_per_param": 9}}
+#: Reserved producer name: the network input (e.g. a residual add that reads it).
+NETWORK_INPUT = "input"
+
+_POS = {"type": "integer", "minimum": 1}
+_PAIR = {"oneOf": [_POS, {"type": "array", "items": _POS, "minItems": 2, "maxItems": 2}]}
+_NONNEG = {"type": "integer", "minimum": 0}
+_BITS = {"type": "integer", "minimum": 1, "maximum": 64}
+#: The layer record: field -> (JSON-Schema fragment, description, required). The validator
+#: below takes the field names and the required set from here, and :mod:`hwsim.hardware.schema`
+#: publishes the fragments, so the JSON Schema and the loader cannot drift apart.
+LAYER_SPEC = {
+    "name": ({"type": "string", "minLength": 1}, "unique layer name", True),
+    "op": ({"enum": list(OPS)}, "operator", True),
+    "input_shape": ({"type": "array", "items": _POS, "minItems": 1, "maxItems": 3},
+                    "per-sample input shape, [C, H, W] or [F] (3 or 1 entries)", True),
+    "output_shape": ({"type": "array", "items": _POS, "minItems": 1, "maxItems": 3},
+                     "per-sample output shape, [C, H, W] or [F] (3 or 1 entries)", True),
+    "kernel": (_PAIR, "kernel size, n or [h, w]", False),
+    "stride": (_PAIR, "stride, n or [h, w]", False),
+    "padding": ({"oneOf": [_NONNEG, {"type": "array", "items": _NONNEG, "minItems": 2,
+                                     "maxItems": 4}]},
+                "padding: n, [h, w] or [top, left, bottom, right] (ONNX order)", False),
+    "groups": (_POS, "convolution groups (depthwise: groups == input channels)", False),
+    "bits": ({"oneOf": [_BITS, {"type": "object", "additionalProperties": False,
+                                "properties": {k: _BITS for k in ("input", "weight", "output", "bias")}}]},
+             "operand widths in bits: one integer or {input, weight, output, bias}", False),
+    "bias": ({"type": "boolean"}, "whether the layer has a bias vector", False),
+    "activation": ({"type": ["string", "null"]}, "fused activation (informative)", False),
+    "inputs": ({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+               "producer layer names (default: the previous layer)", False),
+    "engine": ({"type": ["string", "null"]}, "engine hint: 'cores', 'aimc', 'auto' or a component name",
+               False),
+    "batch": (_POS, "samples processed together", False),
+    "macs": ({"type": "integer", "minimum": 0}, "optional check: must equal the derived MACs", False),
+    "params": ({"type": "integer", "minimum": 0}, "optional check: must equal the derived parameters",
+               False),
+    "comment": ({}, "free text, ignored", False),
+    "weights_of": ({"type": "string"}, "training ops: the forward layer whose parameters they use",
+                   False),
+    "optimizer": ({"enum": sorted(OPTIMIZERS)}, "optimizer_step: the update rule", False),
+}
+LAYER_FIELDS = set(LAYER_SPEC)
+LAYER_REQUIRED = tuple(k for k, (_, _, req) in LAYER_SPEC.items() if req)
+BITS_FIELDS = {"input", "weight", "output", "bias"}
+
+
+def _bytes(elements: int, bits: int) -> int:
+    return -(-elements * bits // 8)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a trace. Shapes exclude the batch; all sizes in elements unless *_bytes.
+
+    Attributes:
+        name: unique layer name.
+        op: one of :data:`OPS`.
+        input_shape / output_shape: ``(C, H, W)`` or ``(F,)``.
+        kernel, stride: ``(h, w)``. padding: ``(top, left, bottom, right)`` (ONNX order).
+        groups: convolution groups (depthwise: groups == C_in).
+        bits_input / bits_weight / bits_output / bits_bias: operand widths in bits.
+        bias: whether the layer has a bias vector (default: weighted ops have one).
+        inputs: names of producer layers (``"input"`` is the network input); empty = the
+            previous layer in the trace (the network input for the first layer).
+        engine: optional hint (``"cores"``, ``"aimc"`` or a component name).
+        batch: samples processed together.
+        weights_of: training ops: the forward layer whose parameters they read or update.
+        optimizer: ``optimizer_step`` only: a key of :data:`OPTIMIZERS`.
+    """
+
+    name: str
+    op: str
+    input_shape: tuple
+    output_shape: tuple
+    kernel: tuple = (1, 1)
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0, 0, 0)
+    groups: int = 1
+    bits_input: int = 8
+    bits_weight: int = 8
+    bits_output: int = 8
+    bits_bias: int = 32
+    bias: bool | None = None
+    activation: str | None = None
+    inputs: tuple = ()
+    engine: str | None = None
+    batch: int = 1
+    weights_of: str | None = None
+    optimizer: str | None = None
+
+    def __post_init__(self):
+        if self.bias is None:
+            object.__setattr__(self, "bias", self.op in WEIGHTED_OPS)
+
+    @property
+    def fwd_op(self) -> str:
+        """The forward op whose geometry this layer has (itself for forward ops)."""
+        return self.op.split("_grad")[0] if "_grad" in self.op else self.op
+
+    # -- geometry -------------------------------------------------------------------------
+    @property
+    def in_channels(self) -> int:
+        """Input channels; a linear layer flattens its input, so all its elements count."""
+        if self.fwd_op == "linear" or len(self.input_shape) != 3:
+            return math.prod(self.input_shape)
+        return self.input_shape[0]
+
+    @property
+    def out_channels(self) -> int:
+        return self.output_shape[0]
+
+    @property
+    def out_hw(self) -> tuple:
+        return tuple(self.output_shape[1:3]) if len(self.output_shape) == 3 else (1, 1)
+
+    @property
+    def in_hw(self) -> tuple:
+        return tuple(self.input_shape[1:3]) if len(self.input_shape) == 3 else (1, 1)
+
+    @property
+    def is_weighted(self) -> bool:
+        return self.op in WEIGHTED_OPS
+
+    @property
+    def matrix_rows(self) -> int:
+        """Rows of the im2col weight matrix of one group: kh * kw * cin / groups."""
+        return self.kernel[0] * self.kernel[1] * (self.in_channels // self.groups)
+
+    @property
+    def matrix_cols(self) -> int:
+        """Columns of the weight matrix of one group: cout / groups."""
+        return self.out_channels // self.groups
+
+    # -- counts ---------------------------------------------------------------------------
+    @property
+    def input_elements(self) -> int:
+        if self.op in TRAIN_OPS:  # elements of the activation-side tensors it reads
+            fin, fout = math.prod(self.input_shape) * self.batch, self._fwd_out
+            return {"grad_input": fout, "grad_weight": fin + fout, "maxpool_grad": fin + fout,
+                    "avgpool_grad": fout}.get(self._kind, 0)
+        n = math.prod(self.input_shape) * self.batch
+        return 2 * n if self.op in ELEMENTWISE_OPS else n
+
+    @property
+    def output_elements(self) -> int:
+        if self.op in TRAIN_OPS:  # activation-side tensor it writes (dX), else none
+            return math.prod(self.input_shape) * self.batch \
+                if self._kind in ("grad_input", "avgpool_grad", "maxpool_grad") else 0
+        return math.prod(self.output_shape) * self.batch
+
+    @property
+    def _fwd_out(self) -> int:
+        return math.prod(self.output_shape) * self.batch
+
+    @property
+    def _kind(self) -> str:
+        """grad_input / grad_weight / maxpool_grad / avgpool_grad / optimizer_step / forward."""
+        if self.op in GRAD_INPUT_OPS:
+            return "grad_input"
+        if self.op in GRAD_WEIGHT_OPS:
+            return "grad_weight"
+        return self.op if self.op in TRAIN_OPS else "forward"
+
+    @property
+    def weight_elements(self) -> int:
+        """Weights (forward ops), the weights read (grad_input) or the weight gradient
+        written (grad_weight); 0 otherwise."""
+        if not (self.is_weighted or self._kind in ("grad_input", "grad_weight")):
+            return 0
+        return self.groups * self.matrix_rows * self.matrix_cols
+
+    @property
+    def params(self) -> int:
+        if not self.is_weighted:
+            return 0
+        return self.weight_elements + (self.out_channels if self.bias else 0)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates: output elements x (kh * kw * cin / groups) for weighted ops;
+        the same for their input- and weight-gradient ops."""
+        if not (self.is_weighted or self._kind in ("grad_input", "grad_weight")):
+            return 0
+        return self._fwd_out * self.matrix_rows
+
+    @property
+    def state_tensors(self) -> int:
+        """optimizer_step: optimizer-state tensors per parameter (0 otherwise)."""
+        return OPTIMIZERS[self.optimizer]["state_tensors"] if self.op == "optimizer_step" else 0
+
+    @property
+    def stored_param_bytes(self) -> int:
+        """Bytes this layer adds to the weight memory of its parameter group (``weights_of``
+        or its own name): weights + bias (forward), dW + db (grad_weight), optimizer state
+        (optimizer_step), 0 otherwise."""
+        if self.op == "optimizer_step":
+            return _bytes(math.prod(self.input_shape) * self.state_tensors, self.bits_output)
+        return self.weight_bytes if self._kind in ("forward", "grad_weight") else 0
+
+    @property
+    def ops(self) -> int:
+        """Work in the unit of the kernel-throughput tables: MACs for weighted ops,
+        output-element operations for elementwise ops, window reads for pooling."""
+        if self.is_weighted or self._kind in ("grad_input", "grad_weight"):
+            return self.macs
+        if self.op in POOL_OPS + POOL_GRAD_OPS:
+            return self._fwd_out * self.kernel[0] * self.kernel[1]
+        if self.op == "optimizer_step":
+            return math.prod(self.input_shape) * OPTIMIZERS[self.optimizer]["ops_per_param"]
+        return self.output_elements
+
+    @property
+    def input_bytes(self) -> int:
+        if self.op in TRAIN_OPS:  # saved X at bits.input, gradients dY at bits.output
+            fin, fout = math.prod(self.input_shape) * self.batch, self._fwd_out
+            k = self._kind
+            return ((_bytes(fin, self.bits_input) if k in ("grad_weight", "maxpool_grad") else 0)
+                    + (_bytes(fout, self.bits_output) if k != "optimizer_step" else 0))
+        return _bytes(self.input_elements, self.bits_input)
+
+    @property
+    def output_bytes(self) -> int:
+        return _bytes(self.output_elements, self.bits_output)
+
+    @property
+    def weight_bytes(self) -> int:
+        """Weights plus bias, at their bit widths."""
+        b = _bytes(self.weight_elements, self.bits_weight)
+        if (self.is_weighted or self._kind == "grad_weight") and self.bias:
+            b += _bytes(self.out_channels, self.bits_bias)
+        return b
+
+    @property
+    def bits_key(self) -> int:
+        """Operand width that selects a kernel-throughput entry (max of input and weight;
+        training ops: max of all their operands)."""
+        if self.op in TRAIN_OPS:
+            return max(self.bits_input, self.bits_weight, self.bits_output)
+        return max(self.bits_input, self.bits_weight if self.is_weighted else 0)
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "op": self.op, "input_shape": list(self.input_shape),
+             "output_shape": list(self.output_shape)}
+        if self.fwd_op in ("conv2d", "pointwise", "depthwise") + POOL_OPS:
+            d.update(kernel=list(self.kernel), stride=list(self.stride),
+                     padding=list(self.padding))
+        if self.groups != 1:
+            d["groups"] = self.groups
+        d["bits"] = {"input": self.bits_input, "weight": self.bits_weight,
+                     "output": self.bits_output, "bias": self.bits_bias}
+        if self.is_weighted or self._kind == "grad_weight":
+            d["bias"] = self.bias
+        for key in ("activation", "engine", "weights_of", "optimizer"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
+        if self.inputs:
+            d["inputs"] = list(self.inputs)
+        if self.batch != 1:
+            d["batch"] = self.batch
+        return d
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A network as an ordered list of layers (a topological order of its graph)."""
+
+    name: str
+    layers: tuple
+    source: str = ""
+    meta: dict = field(default_factory=dict, compare=False)
+    file: str = field(default="<dict>", compare=False)   # where it was loaded from (errors)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(l.macs for l in self.layers)
+
+    @property
+    def total_params(self) -> int:
+        return sum(l.params for l in self.layers)
+
+    @property
+    def total_weight_bytes(self) -> int:
+        return sum(l.weight_bytes for l in self.layers)
+
+    def producers(self, layer: Layer) -> tuple:
+        """Names of the tensors ``layer`` reads: its ``inputs``, else the previous layer's
+        output; :data:`NETWORK_INPUT` for the first layer."""
+        if layer.inputs:
+            return layer.inputs
+        i = self._position[layer.name]
+        return (self.layers[i - 1].name,) if i else (NETWORK_INPUT,)
+
+    def layer(self, name: str) -> Layer:
+        return self.layers[self._position[name]]
+
+    @cached_property
+    def _position(self) -> dict:
+        """Layer name -> index (built once; layer names are unique)."""
+        return {l.name: i for i, l in enumerate(self.layers)}
+
+    def to_dict(self) -> dict:
+        return {"format": TRACE_FORMAT, "name": self.name, "source": self.source,
+                **{k: v for k, v in self.meta.items()
+                   if k not in ("format", "name", "source", "totals", "layers")},
+                "totals": {"layers": len(self.layers), "macs": self.total_macs,
+                           "params": self.total_params},
+                "layers": [l.to_dict() for l in self.layers]}
+
+    def save(self, path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+
+
+# ------------------------------------------------------------------------------------------
+# Loading and validation
+# ------------------------------------------------------------------------------------------
+def _pair(v, file, fld, default):
+    if v is None:
+        return default
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = [v, v]
+    if (not isinstance(v, (list, tuple)) or len(v) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
+        raise ConfigError(file, fld, f"expected a positive integer or [h, w], got {v!r}")
+    return tuple(v)
+
+
+def _padding(v, file, fld):
+    if v is None:
+        return (0, 0, 0, 0)
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = [v] * 4
+    elif isinstance(v, (list, tuple)) and len(v) == 2:
+        v = [v[0], v[1], v[0], v[1]]
+    if (not isinstance(v, (list, tuple)) or len(v) != 4
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)):
+        raise ConfigError(file, fld, f"expected a non-negative integer, [h, w] or "
+                          f"[top, left, bottom, right], got {v!r}")
+    return tuple(v)
+
+
+def _shape(v, file, fld):
+    if (not isinstance(v, (list, tuple)) or len(v) not in (1, 3)
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
+        raise ConfigError(file, fld, f"expected [C, H, W] or [F] of positive integers, got {v!r}")
+    return tuple(v)
+
+
+def _conv_out(size, k, s, pad_lo, pad_hi):
+    return (size + pad_lo + pad_hi - k) // s + 1
+
+
+def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
+    """Build and validate one :class:`Layer` from its JSON record."""
+    if not isinstance(d, dict):
+        raise ConfigError(file, where, f"expected an object, got {type(d).__name__}")
+    for key in d:
+        if key not in LAYER_FIELDS:
+            raise ConfigError(file, f"{where}.{key}", "unknown field", did_you_mean(key, LAYER_FIELDS))
+    for key in LAYER_REQUIRED:
+        if key not in d:
+            raise ConfigError(file, f"{where}.{key}", "missing required field")
+    name = d["name"]
+    if not isinstance(name, str) or not name:
+        raise ConfigError(file, f"{where}.name", "expected a non-empty string")
+    where = f"{where} ({name})"
+    op = d["op"]
+    if not isinstance(op, str) or op not in OPS:
+        raise ConfigError(file, f"{where}.op", f"unknown op {op!r}", did_you_mean(op, OPS))
+    bits = d.get("bits", {}) or {}
+    if isinstance(bits, int) and not isinstance(bits, bool):
+        bits = {"input": bits, "weight": bits, "output": bits}
+    if not isinstance(bits, dict):
+        raise ConfigError(file, f"{where}.bits", "expected an integer or {input, weight, output, bias}")
+    for key, val in bits.items():
+        if key not in BITS_FIELDS:
+            raise ConfigError(file, f"{where}.bits.{key}", "unknown field", did_you_mean(key, BITS_FIELDS))
+        if not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 64:
+            raise ConfigError(file, f"{where}.bits.{key}", f"expected an integer in 1..64, got {val!r}")
+    batch = d.get("batch", 1)
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise ConfigError(file, f"{where}.batch", f"expected a positive integer, got {batch!r}")
+    groups = d.get("groups", 1)
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ConfigError(file, f"{where}.groups", f"expected a positive integer, got {groups!r}")
+    inputs = d.get("inputs", [])
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
+        raise ConfigError(file, f"{where}.inputs", "expected a list of layer names")
+    for key in ("weights_of", "optimizer"):
+        if d.get(key) is not None and not isinstance(d[key], str):
+            raise ConfigError(file, f"{where}.{key}", "expected a string")
+    if op == "optimizer_step" and d.get("optimizer") not in OPTIMIZERS:
+        raise ConfigError(file, f"{where}.optimizer", f"optimizer_step needs an optimizer, got "
+                          f"{d.get('optimizer')!r}", f"valid: {', '.join(OPTIMIZERS)}")
+    engine = d.get("engine")
+    if engine is not None and not isinstance(engine, str):
+        raise ConfigError(file, f"{where}.engine", "expected a string such as 'cores' or 'aimc'")
+    if "bias" in d and not isinstance(d["bias"], bool):
+        raise ConfigError(file, f"{where}.bias", f"expected true or false, got {d['bias']!r}")
+    if d.get("activation") is not None and not isinstance(d["activation"], str):
+        raise ConfigError(file, f"{where}.activation", f"expected a string, got {d['activation']!r}")
+    layer = Layer(
+        name=name, op=op,
+        input_shape=_shape(d["input_shape"], file, f"{where}.input_shape"),
+        output_shape=_shape(d["output_shape"], file, f"{where}.output_shape"),
+        kernel=_pair(d.get("kernel"), file, f"{where}.kernel", (1, 1)),
+        stride=_pair(d.get("stride"), file, f"{where}.stride", (1, 1)),
+        padding=_padding(d.get("padding"), file, f"{where}.padding"),
+        groups=groups,
+        bits_input=bits.get("input", 8), bits_weight=bits.get("weight", 8),
+        bits_output=bits.get("output", 8), bits_bias=bits.get("bias", 32),
+        bias=bool(d.get("bias", op in WEIGHTED_OPS)) and op in WEIGHTED_OPS + GRAD_WEIGHT_OPS,
+        activation=d.get("activation"), inputs=tuple(inputs), engine=engine, batch=batch,
+        weights_of=d.get("weights_of"), optimizer=d.get("optimizer"),
+    )
+    _check_geometry(layer, file, where)
+    for key, derived in (("macs", layer.macs), ("params", layer.params)):
+        if key in d and d[key] != derived:
+            raise ConfigError(file, f"{where}.{key}", f"states {d[key]} but the shapes give {derived}",
+                              f"fix the shapes or remove '{key}' (it is derived)")
+    return layer
+
+
+def _check_geometry(l: Layer, file, where) -> None:
+    def bad(fld, problem, fix=""):
+        raise ConfigError(file, f"{where}.{fld}", problem, fix)
+
+    if l.fwd_op == "linear":
+        if len(l.output_shape) != 1:
+            bad("output_shape", f"linear output must be [F], got {list(l.output_shape)}")
+        if l.groups != 1:
+            bad("groups", "linear layers have groups = 1")
+        return
+    if l.op in ELEMENTWISE_OPS + ("optimizer_step",):
+        if l.input_shape != l.output_shape:
+            bad("output_shape", f"elementwise op needs equal input and output shapes, got "
+                f"{list(l.input_shape)} -> {list(l.output_shape)}")
+        return
+    if len(l.input_shape) != 3 or len(l.output_shape) != 3:
+        bad("input_shape", f"{l.op} needs [C, H, W] shapes")
+    cin, h, w = l.input_shape
+    cout, ho, wo = l.output_shape
+    for axis, size, k, lo, hi in (("height", h, l.kernel[0], l.padding[0], l.padding[2]),
+                                  ("width", w, l.kernel[1], l.padding[1], l.padding[3])):
+        if k > size + lo + hi:
+            bad("kernel", f"kernel {k} is larger than the padded input {axis} "
+                f"{size} + {lo} + {hi}", "check kernel, padding and input_shape")
+    exp_h = _conv_out(h, l.kernel[0], l.stride[0], l.padding[0], l.padding[2])
+    exp_w = _conv_out(w, l.kernel[1], l.stride[1], l.padding[1], l.padding[3])
+    if (ho, wo) != (exp_h, exp_w):
+        bad("output_shape", f"spatial size {ho}x{wo} disagrees with input {h}x{w}, kernel "
+            f"{list(l.kernel)}, stride {list(l.stride)}, padding {list(l.padding)} "
+            f"(which give {exp_h}x{exp_w})")
+    if l.fwd_op in POOL_OPS:
+        if cin != cout:
+            bad("output_shape", f"pooling keeps channels: {cin} in, {cout} out")
+        return
+    if l.fwd_op == "depthwise":
+        if l.groups != cin or cout % cin:
+            bad("groups", f"depthwise needs groups == input channels ({cin}) and output "
+                f"channels a multiple of it; got groups={l.groups}, cout={cout}")
+        return
+    if l.fwd_op == "pointwise" and l.kernel != (1, 1):
+        bad("kernel", f"pointwise layers have a 1x1 kernel, got {list(l.kernel)}", "use op conv2d")
+    if cin % l.groups or cout % l.groups:
+        bad("groups", f"channels {cin} -> {cout} are not divisible by groups={l.groups}")
+
+
+def trace_from_dict(data, file="<dict>") -> Trace:
+    """Validate a parsed trace document and build a :class:`Trace`."""
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "a trace is a JSON object with a 'layers' list")
+    fmt = data.get("format", TRACE_FORMAT)
+    if fmt != TRACE_FORMAT:
+        raise ConfigError(file, "format", f"unsupported format {fmt!r}", f"expected {TRACE_FORMAT!r}")
+    if "components" in data and "layers" not in data:
+        raise ConfigError(file, "components", "this looks like a platform, not a layer trace",
+                          "the trace comes second: hwsim run PLATFORM TRACE")
+    layers_raw = data.get("layers")
+    if not isinstance(layers_raw, list) or not layers_raw:
+        fix = "a trace needs at least one layer"
+        if "layers" not in data:
+            import difflib
+            close = difflib.get_close_matches("layers", [str(k) for k in data], n=1)
+            fix += f"; found {close[0]!r}: did you mean 'layers'?" if close else ""
+        raise ConfigError(file, "layers", "missing or empty", fix)
+    layers, seen = [], {NETWORK_INPUT}
+    for i, rec in enumerate(layers_raw):
+        layer = layer_from_dict(rec, file, f"layers[{i}]")
+        if layer.name in seen:
+            problem = (f"'{NETWORK_INPUT}' is reserved for the network input"
+                       if layer.name == NETWORK_INPUT else f"duplicate layer name {layer.name!r}")
+            raise ConfigError(file, f"layers[{i}].name", problem, "rename the layer")
+        for src in layer.inputs:
+            if src not in seen:
+                raise ConfigError(file, f"layers[{i}].inputs", f"{src!r} is not an earlier layer",
+                                  "list producers before their consumers")
+        if layer.weights_of is not None and layer.weights_of not in seen:
+            raise ConfigError(file, f"layers[{i}].weights_of", f"{layer.weights_of!r} is not an "
+                              "earlier layer", "name the forward layer whose parameters it uses")
+        prods = layer.inputs or ((layers[-1].name,) if layers else ())
+        by_name = {l.name: l for l in layers} if layer.inputs else {}
+        for src in prods if layer.op not in TRAIN_OPS else ():
+            prod = by_name.get(src) if layer.inputs else layers[-1]
+            if prod is None or prod.op in TRAIN_OPS:  # the network input, or a gradient
+                continue
+            if math.prod(prod.output_shape) != math.prod(layer.input_shape) or prod.batch != layer.batch:
+                raise ConfigError(
+                    file, f"layers[{i}] ({layer.name}).input_shape",
+                    f"input {list(layer.input_shape)} x batch {layer.batch} does not match the "
+                    f"output {list(prod.output_shape)} x batch {prod.batch} of its producer {src!r}",
+                    "fix the shapes or name the right producer in 'inputs'")
+        seen.add(layer.name)
+        layers.append(layer)
+    totals = data.get("totals") or {}
+    if not isinstance(totals, dict):
+        raise ConfigError(file, "totals", f"expected an object, got {totals!r}")
+    trace = Trace(name=str(data.get("name") or Path(str(file)).stem), layers=tuple(layers),
+                  source=str(data.get("source", "")),
+                  meta={k: v for k, v in data.items() if k not in ("layers", "totals")},
+                  file=str(file))
+    for key, derived in (("macs", trace.total_macs), ("params", trace.total_params)):
+        if key in totals and totals[key] != derived:
+            raise ConfigError(file, f"totals.{key}", f"states {totals[key]} but the layers sum to "
+                              f"{derived}", "regenerate the trace or remove the total")
+    return trace
+
+
+def load_trace(path) -> Trace:
+    """Load and validate a layer trace from a JSON file."""
+    from ..base.srcmap import attach_line, read_source
+
+    path = Path(path)
+    text = read_source(path, "trace", "JSON")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        fix = ""
+        if path.suffix.lower() in (".yaml", ".yml"):
+            fix = "is this a platform? the trace (JSON) comes second: hwsim run PLATFORM TRACE"
+        raise ConfigError(path, f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}", fix,
+                          line=e.lineno) from None
+    except RecursionError:
+        raise ConfigError(path, "", "invalid JSON: nesting too deep") from None
+    try:
+        return trace_from_dict(data, str(path))
+    except ConfigError as e:
+        raise attach_line(e, text=text, kind="json")

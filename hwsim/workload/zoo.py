@@ -1,0 +1,441 @@
+"""Model zoo: layer traces of published networks, built from their reference definitions.
+
+Conventions shared by every builder (see :mod:`hwsim.workload.trace` for the format):
+
+* BatchNorm is folded into the preceding conv/linear layer, so it is not a layer and every
+  weighted layer has one bias per output channel (``bias=True``). Parameter counts are
+  therefore *weights + one bias per output channel*. Frameworks report more: Keras'
+  ``model.summary()`` adds 4 values per BN channel (gamma, beta, moving mean and variance) to
+  convs that already have a bias; PyTorch's ``numel()`` has bias-free convs and adds 2 per BN
+  channel (gamma, beta). ``meta["folded_bn_channels"]`` records how many channels were folded,
+  so ``params + folded_bn_channels`` is the PyTorch count of a network with bias-free convs
+  (torchvision) and ``params + 4 * folded_bn_channels`` the Keras count of one whose convs keep
+  their bias (the MLPerf Tiny references). ``meta["reference"]`` holds the published totals;
+  its ``params_counted_as`` (``"folded"``, ``"torch"`` or ``"keras"``) says which count a
+  published parameter figure is (see :func:`count_params`).
+* Activations are fused and recorded in ``activation``; Flatten and Dropout are free; global
+  average pooling is an ``avgpool`` layer whose kernel is the whole feature map.
+* Operands are int8 (32-bit bias) unless ``bits`` says otherwise.
+* Every layer but the first names its producer(s) in ``inputs``; a residual ``add`` lists both
+  (the trace format has no name for the network input, so an ``add`` whose skip operand is the
+  network input lists only its in-graph producer).
+* Padding follows the reference framework: TensorFlow ``'same'`` (extra row/column at the
+  bottom/right) for the Keras models of MLPerf Tiny, symmetric ``k // 2`` for the PyTorch ones.
+"""
+from __future__ import annotations
+
+import math
+from functools import partial
+
+from .trace import NETWORK_INPUT, Layer, Trace
+
+GENERATOR = "tools/gen_traces.py"
+
+
+def _same_padding(size: int, k: int, s: int) -> tuple:
+    """TensorFlow 'same' padding (before, after) along one axis."""
+    total = max((-(-size // s) - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+class NetBuilder:
+    """Appends :class:`Layer` records, tracking the current tensor and its producer.
+
+    ``pad`` is ``"tf"`` (TensorFlow 'same') or ``"torch"`` (symmetric ``k // 2``): the padding
+    used when a layer's ``padding`` is left at ``"same"``. ``mark()`` / ``goto()`` save and
+    restore the current tensor so that side branches (projection shortcuts) can be built.
+    """
+
+    def __init__(self, input_shape, *, pad: str = "torch", bits: int = 8):
+        assert pad in ("tf", "torch")
+        self.input_shape = tuple(input_shape)
+        self.shape = self.input_shape
+        self.tip = None  # name of the layer producing the current tensor; None = network input
+        self.pad, self.bits = pad, bits
+        self.layers: list[Layer] = []
+        self.bn_channels = 0
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def mark(self) -> tuple:
+        return self.tip, self.shape
+
+    def goto(self, point: tuple) -> None:
+        self.tip, self.shape = point
+
+    def output_shape(self, name: str) -> tuple:
+        return next(l.output_shape for l in self.layers if l.name == name)
+
+    def _append(self, name, op, out_shape, inputs=None, **kw) -> str:
+        if inputs is None:
+            inputs = () if self.tip is None else (self.tip,)
+        b = self.bits
+        self.layers.append(Layer(name=name, op=op, input_shape=self.shape, output_shape=out_shape,
+                                 bits_input=b, bits_weight=b, bits_output=b,
+                                 inputs=tuple(inputs), **kw))
+        self.tip, self.shape = name, tuple(out_shape)
+        return name
+
+    def _window(self, kernel, stride, padding):
+        """Output (H, W) and ONNX padding (top, left, bottom, right) of a sliding window."""
+        kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+        sh, sw = (stride, stride) if isinstance(stride, int) else stride
+        _, h, w = self.shape
+        if padding == "same" and self.pad == "tf":
+            (t, b), (l, r) = _same_padding(h, kh, sh), _same_padding(w, kw, sw)
+        elif padding == "same":
+            t, l, b, r = kh // 2, kw // 2, kh // 2, kw // 2
+        elif padding == "valid":
+            t = l = b = r = 0
+        elif isinstance(padding, int):
+            t = l = b = r = padding
+        else:
+            t, l, b, r = padding
+        ho, wo = (h + t + b - kh) // sh + 1, (w + l + r - kw) // sw + 1
+        return (kh, kw), (sh, sw), (t, l, b, r), (ho, wo)
+
+    # -- layers --------------------------------------------------------------------------
+    def conv(self, name, cout, kernel=3, stride=1, *, padding="same", groups=1, activation=None,
+             bn=True, op=None) -> str:
+        """Convolution; ``op`` defaults to pointwise for 1x1, depthwise for groups == C_in."""
+        cin = self.shape[0]
+        k, s, p, (ho, wo) = self._window(kernel, stride, padding)
+        if op is None:
+            op = "depthwise" if groups == cin > 1 else "pointwise" if k == (1, 1) else "conv2d"
+        self.bn_channels += cout if bn else 0
+        return self._append(name, op, (cout, ho, wo), kernel=k, stride=s, padding=p,
+                            groups=groups, activation=activation)
+
+    def pointwise(self, name, cout, *, stride=1, activation=None, bn=True) -> str:
+        return self.conv(name, cout, 1, stride, padding="valid", activation=activation, bn=bn,
+                         op="pointwise")
+
+    def depthwise(self, name, kernel=3, stride=1, *, multiplier=1, padding="same",
+                  activation=None, bn=True) -> str:
+        c = self.shape[0]
+        return self.conv(name, c * multiplier, kernel, stride, padding=padding, groups=c,
+                         activation=activation, bn=bn, op="depthwise")
+
+    def linear(self, name, features, *, activation=None, bn=False) -> str:
+        """Fully connected layer; a feature-map input is flattened (for free) first."""
+        self.shape = (math.prod(self.shape),)
+        self.bn_channels += features if bn else 0
+        return self._append(name, "linear", (features,), activation=activation)
+
+    def _pool(self, op, name, kernel, stride, padding) -> str:
+        k, s, p, (ho, wo) = self._window(kernel, kernel if stride is None else stride, padding)
+        return self._append(name, op, (self.shape[0], ho, wo), kernel=k, stride=s, padding=p,
+                            bias=False)
+
+    def maxpool(self, name, kernel, stride=None, padding="valid") -> str:
+        return self._pool("maxpool", name, kernel, stride, padding)
+
+    def avgpool(self, name, kernel, stride=None, padding="valid") -> str:
+        return self._pool("avgpool", name, kernel, stride, padding)
+
+    def global_avgpool(self, name) -> str:
+        return self.avgpool(name, tuple(self.shape[1:]))
+
+    def add(self, name, residual, *, activation=None) -> str:
+        """Elementwise sum of the current tensor and the output of layer ``residual``
+        (``None``: the network input)."""
+        other = self.input_shape if residual is None else self.output_shape(residual)
+        if other != self.shape:
+            raise ValueError(f"{name}: cannot add {list(other)} to {list(self.shape)}")
+        inputs = (self.tip, NETWORK_INPUT if residual is None else residual)
+        return self._append(name, "add", self.shape, inputs=inputs, bias=False,
+                            activation=activation)
+
+    def trace(self, name, source, reference: dict) -> Trace:
+        meta = {"generator": GENERATOR, "input_shape": list(self.input_shape),
+                "folded_bn_channels": self.bn_channels, "reference": reference}
+        return Trace(name=name, layers=tuple(self.layers), source=source, meta=meta)
+
+
+def count_params(trace: Trace, counted_as: str = "folded") -> int:
+    """Parameters of ``trace`` as a framework reports them: ``"folded"`` (this trace: weights
+    + one bias per channel), ``"torch"`` (bias-free convs + BN gamma/beta) or ``"keras"``
+    (convs with bias + BN gamma/beta/mean/variance)."""
+    extra = {"folded": 0, "torch": 1, "keras": 4}[counted_as]
+    return trace.total_params + extra * trace.meta.get("folded_bn_channels", 0)
+
+
+def _make_divisible(v: float, divisor: int = 8) -> int:
+    """Channel rounding of the MobileNetV2 reference code (TF-slim / torchvision)."""
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return new_v + divisor if new_v < 0.9 * v else new_v
+
+
+# ------------------------------------------------------------------------------------------
+# MobileNetV2
+# ------------------------------------------------------------------------------------------
+#: Sandler et al., "MobileNetV2: Inverted Residuals and Linear Bottlenecks", CVPR 2018,
+#: Table 2: (expansion t, output channels c, repeats n, first stride s).
+MOBILENETV2_CFG = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                   (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def _inverted_residual(nb: NetBuilder, name: str, t: int, cout: int, stride: int) -> None:
+    """Expand 1x1 (ReLU6) -> depthwise 3x3 (ReLU6) -> linear project 1x1 [-> add]."""
+    block_in, cin = nb.tip, nb.shape[0]  # tip None: the block reads the network input
+    if t != 1:
+        nb.pointwise(f"{name}.expand", cin * t, activation="relu6")
+    nb.depthwise(f"{name}.dw", 3, stride, activation="relu6")
+    nb.pointwise(f"{name}.project", cout)
+    if stride == 1 and cin == cout:
+        nb.add(f"{name}.add", block_in)
+
+
+def mobilenet_v2(width: float = 1.0, resolution: int = 224, num_classes: int = 1000,
+                 bits: int = 8) -> Trace:
+    """MobileNetV2 (Sandler et al. CVPR 2018, Table 2) as in torchvision ``mobilenet_v2``:
+    3x3/2 conv to 32, 17 inverted-residual blocks, 1x1 conv to 1280, global average pool,
+    linear classifier. Channels are ``_make_divisible(c * width, 8)``; the last conv is
+    ``1280 * max(1, width)``. Published: 300 M multiply-adds, 3.4 M parameters (paper, Table 4);
+    torchvision: 3,504,872 parameters (incl. BN gamma/beta, bias-free convs), 0.30 GFLOPS."""
+    nb = NetBuilder((3, resolution, resolution), pad="torch", bits=bits)
+    nb.conv("conv1", _make_divisible(32 * width), 3, 2, activation="relu6")
+    i = 0
+    for t, c, n, s in MOBILENETV2_CFG:
+        for j in range(n):
+            i += 1
+            _inverted_residual(nb, f"block{i}", t, _make_divisible(c * width), s if j == 0 else 1)
+    nb.pointwise("conv_last", _make_divisible(1280 * max(1.0, width)), activation="relu6")
+    nb.global_avgpool("avgpool")
+    nb.linear("fc", num_classes)
+    return nb.trace(
+        "mobilenetv2",
+        "Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks, CVPR 2018, "
+        f"Table 2 (width {width}, {resolution}x{resolution}); layer details as torchvision "
+        "models.mobilenet_v2",
+        {"macs": 300_000_000, "params": 3_504_872, "params_counted_as": "torch",
+         "source": "MACs: Sandler et al. 2018, Table 4 (300 M); params: torchvision "
+                   "mobilenet_v2 docs (3,504,872 = params + folded_bn_channels; the paper's "
+                   "3.4 M is rounded down from the 3.47 M weights)"})
+
+
+def mobilenetv2_bottleneck(resolution: int = 28, channels: int = 32, expansion: int = 6,
+                           bits: int = 8) -> Trace:
+    """One MobileNetV2 bottleneck block with residual: 1x1 expand (ReLU6), 3x3 depthwise
+    (ReLU6), 1x1 linear project, add. Default: the repeated stride-1 block of the c=32 stage
+    (28x28x32 -> 192 -> 32), i.e. blocks 5 and 6 of :func:`mobilenet_v2`."""
+    nb = NetBuilder((channels, resolution, resolution), pad="torch", bits=bits)
+    _inverted_residual(nb, "block", expansion, channels, 1)
+    assert nb.layers[-1].op == "add"
+    return nb.trace(
+        "mobilenetv2_bottleneck",
+        "One MobileNetV2 bottleneck (Sandler et al. CVPR 2018), the workload of Garofalo et al., "
+        "A Heterogeneous In-Memory Computing Cluster for Flexible End-to-End Inference of "
+        "Real-World DNNs, IEEE JETCAS 2022. The paper's exact block could not be verified here; "
+        f"chosen: the stride-1 residual block of the c=32 stage, {resolution}x{resolution}x"
+        f"{channels}, t={expansion} (MobileNetV2 blocks 5-6).",
+        {"macs": resolution ** 2 * channels * expansion * (2 * channels + 9),
+         "params": channels * expansion * (2 * channels + 11) + channels,
+         "params_counted_as": "folded",
+         "source": "closed form: MACs HW*tC*(2C + 9), params 2tC^2 + 11tC + C"})
+
+
+# ------------------------------------------------------------------------------------------
+# MLPerf Tiny v0.5 reference models (Banbury et al., MLPerf Tiny Benchmark, NeurIPS 2021
+# Datasets and Benchmarks; code: github.com/mlcommons/tiny, benchmark/training/*)
+# ------------------------------------------------------------------------------------------
+#: Silicon Labs' MLTK ports of the MLPerf Tiny references list per-layer shapes and exact
+#: MAC totals of the int8 .tflite models in their module docstrings.
+MLTK_DOCS = "Silicon Labs MLTK docs, mltk/models/tinyml/"
+
+
+def resnet8(num_classes: int = 10, filters: int = 16, bits: int = 8) -> Trace:
+    """MLPerf Tiny image classification (CIFAR-10, 32x32x3): ``resnet_v1_eembc`` in
+    mlcommons/tiny benchmark/training/image_classification/keras_model.py (v0.5:
+    16/32/64 filters). 3x3 conv, three stacks of two 3x3 convs with a residual add + ReLU;
+    stacks 2 and 3 downsample with a stride-2 3x3 conv and a 1x1/2 projection conv (no BN)
+    on the shortcut; 8x8 average pool; dense softmax."""
+    nb = NetBuilder((3, 32, 32), pad="tf", bits=bits)
+    nb.conv("conv1", filters, 3, 1, activation="relu")
+    for stack, mult in ((1, 1), (2, 2), (3, 4)):
+        f, stride, block_in = filters * mult, 1 if stack == 1 else 2, nb.mark()
+        nb.conv(f"stack{stack}.conv1", f, 3, stride, activation="relu")
+        nb.conv(f"stack{stack}.conv2", f, 3, 1)
+        skip = block_in[0]
+        if stride != 1:
+            main = nb.mark()
+            nb.goto(block_in)
+            skip = nb.pointwise(f"stack{stack}.shortcut", f, stride=stride, bn=False)
+            nb.goto(main)
+        nb.add(f"stack{stack}.add", skip, activation="relu")
+    nb.global_avgpool("avgpool")
+    nb.linear("fc", num_classes, activation="softmax")
+    return nb.trace(
+        "resnet8",
+        "MLPerf Tiny image classification reference ResNet-8 (Banbury et al. 2021); "
+        "github.com/mlcommons/tiny benchmark/training/image_classification/keras_model.py "
+        "resnet_v1_eembc",
+        {"macs": 12_502_000, "params": 78_000, "params_counted_as": "keras",
+         "source": f"MACs: {MLTK_DOCS} image_classification (12.502 M); params: ~78 k, "
+                   "MLPerf Tiny (Banbury et al. 2021)"})
+
+
+def ds_cnn(num_classes: int = 12, filters: int = 64, bits: int = 8) -> Trace:
+    """MLPerf Tiny keyword spotting DS-CNN (Zhang et al., Hello Edge, 2017, 'DS-CNN small'):
+    mlcommons/tiny benchmark/training/keyword_spotting/keras_model.py ``ds_cnn``. Input
+    49x10x1 MFCC; 10x4/2 conv (same); 4x (3x3 depthwise + 1x1 conv), all BN + ReLU; average
+    pool of ``(int(49/2), int(10/2)) = (24, 5)`` (valid, so the 25th row is dropped, exactly as
+    the reference); dense softmax. The Keras summary of the reference model reports 24,908
+    parameters (22,604 + 9 BN x 4 x 64)."""
+    nb = NetBuilder((1, 49, 10), pad="tf", bits=bits)
+    nb.conv("conv1", filters, (10, 4), 2, activation="relu")
+    for i in range(1, 5):
+        nb.depthwise(f"ds{i}.dw", 3, 1, activation="relu")
+        nb.pointwise(f"ds{i}.pw", filters, activation="relu")
+    nb.avgpool("avgpool", (49 // 2, 10 // 2))
+    nb.linear("fc", num_classes, activation="softmax")
+    return nb.trace(
+        "ds_cnn",
+        "MLPerf Tiny keyword spotting reference DS-CNN (Banbury et al. 2021; Zhang et al., "
+        "Hello Edge, arXiv:1711.07128); github.com/mlcommons/tiny "
+        "benchmark/training/keyword_spotting/keras_model.py",
+        {"macs": 2_657_000, "params": 24_908, "params_counted_as": "keras",
+         "source": f"MACs: {MLTK_DOCS} keyword_spotting (2.657 M; Hello Edge: 5.4 M ops); "
+                   "params: Keras summary of the reference model (24,908). Hello Edge's "
+                   "38.6 KB for DS-CNN small is memory (weights + activations), not params"})
+
+
+def mobilenet_v1(alpha: float = 0.25, resolution: int = 96, num_classes: int = 2,
+                 bits: int = 8) -> Trace:
+    """MobileNetV1 (Howard et al. 2017) as the MLPerf Tiny visual wake words reference
+    (mlcommons/tiny benchmark/training/visual_wake_words/vww_model.py, from SiliconLabs
+    platform_ml_models eembc/Person_detection/mobilenet_v1_eembc.py): 3x3/2 conv, 13
+    depthwise-separable blocks (3x3 depthwise + 1x1 conv, BN + ReLU each), average pool over
+    the final map, dense softmax. Filters ``int(c * alpha)``."""
+    cfg = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)) + ((512, 1),) * 5 + \
+          ((1024, 2), (1024, 1))
+    nb = NetBuilder((3, resolution, resolution), pad="tf", bits=bits)
+    nb.conv("conv1", int(32 * alpha), 3, 2, activation="relu")
+    for i, (c, s) in enumerate(cfg, 1):
+        nb.depthwise(f"ds{i}.dw", 3, s, activation="relu")
+        nb.pointwise(f"ds{i}.pw", int(c * alpha), activation="relu")
+    nb.global_avgpool("avgpool")
+    nb.linear("fc", num_classes, activation="softmax")
+    return nb.trace(
+        "mobilenet_v1",
+        f"MobileNetV1 (Howard et al. 2017), alpha {alpha}, {resolution}x{resolution}, "
+        f"{num_classes} classes: MLPerf Tiny visual wake words reference (Banbury et al. 2021); "
+        "github.com/mlcommons/tiny benchmark/training/visual_wake_words",
+        {"macs": 7_490_000, "params": 200_000, "params_counted_as": "folded",
+         "source": f"MACs: {MLTK_DOCS} visual_wake_words (7.490 M); params: ~0.2 M (one "
+                   "significant digit), MLPerf Tiny (Banbury et al. 2021)"})
+
+
+def fc_autoencoder(input_dim: int = 640, hidden: int = 128, bottleneck: int = 8,
+                   bits: int = 8) -> Trace:
+    """MLPerf Tiny anomaly detection (ToyADMOS): the DCASE 2020 Task 2 baseline dense
+    autoencoder, mlcommons/tiny benchmark/training/anomaly_detection/keras_model.py: 640 ->
+    4x Dense 128 -> Dense 8 -> 4x Dense 128 -> Dense 640, each hidden Dense with BN + ReLU,
+    linear output."""
+    nb = NetBuilder((input_dim,), bits=bits)
+    widths = [hidden] * 4 + [bottleneck] + [hidden] * 4
+    for i, f in enumerate(widths, 1):
+        nb.linear(f"dense{i}", f, activation="relu", bn=True)
+    nb.linear(f"dense{len(widths) + 1}", input_dim)
+    return nb.trace(
+        "fc_autoencoder",
+        "MLPerf Tiny anomaly detection reference FC autoencoder (Banbury et al. 2021; DCASE "
+        "2020 Task 2 baseline, Koizumi et al.); github.com/mlcommons/tiny "
+        "benchmark/training/anomaly_detection/keras_model.py",
+        {"macs": 264_192, "params": 270_000, "params_counted_as": "keras",
+         "source": f"MACs: {MLTK_DOCS} anomaly_detection (264.192 k); params: ~0.27 M, "
+                   "MLPerf Tiny (Banbury et al. 2021)"})
+
+
+# ------------------------------------------------------------------------------------------
+# ResNet (He et al., Deep Residual Learning for Image Recognition, CVPR 2016)
+# ------------------------------------------------------------------------------------------
+def _resnet(block: str, counts, num_classes, resolution, stride_in_3x3, bits) -> NetBuilder:
+    nb = NetBuilder((3, resolution, resolution), pad="torch", bits=bits)
+    nb.conv("conv1", 64, 7, 2, activation="relu")
+    nb.maxpool("maxpool", 3, 2, padding=1)
+    expansion = 4 if block == "bottleneck" else 1
+    for stage, (n, width) in enumerate(zip(counts, (64, 128, 256, 512)), 1):
+        for j in range(n):
+            p, stride = f"layer{stage}.{j}", 2 if stage > 1 and j == 0 else 1
+            cin, cout, block_in = nb.shape[0], width * expansion, nb.mark()
+            if block == "basic":
+                nb.conv(f"{p}.conv1", width, 3, stride, activation="relu")
+                nb.conv(f"{p}.conv2", width, 3, 1)
+            else:  # torchvision (v1.5) strides the 3x3 conv; the paper (v1) the first 1x1
+                s1, s3 = (1, stride) if stride_in_3x3 else (stride, 1)
+                nb.pointwise(f"{p}.conv1", width, stride=s1, activation="relu")
+                nb.conv(f"{p}.conv2", width, 3, s3, activation="relu")
+                nb.pointwise(f"{p}.conv3", cout)
+            skip = block_in[0]
+            if stride != 1 or cin != cout:  # projection shortcut (option B), its own layer
+                main = nb.mark()
+                nb.goto(block_in)
+                skip = nb.pointwise(f"{p}.downsample", cout, stride=stride)
+                nb.goto(main)
+            nb.add(f"{p}.add", skip, activation="relu")
+    nb.global_avgpool("avgpool")
+    nb.linear("fc", num_classes)
+    return nb
+
+
+def resnet18(num_classes: int = 1000, resolution: int = 224, bits: int = 8) -> Trace:
+    """ResNet-18 (He et al. 2016, Table 1) as torchvision ``resnet18``: basic blocks
+    [2, 2, 2, 2], 1x1 projection shortcuts where the shape changes. Published: 1.8 G FLOPs
+    (multiply-adds, Table 1); torchvision: 11,689,512 parameters, 1.81 GFLOPS."""
+    nb = _resnet("basic", (2, 2, 2, 2), num_classes, resolution, True, bits)
+    return nb.trace(
+        "resnet18",
+        "He et al., Deep Residual Learning for Image Recognition, CVPR 2016, Table 1; layer "
+        "details as torchvision models.resnet18",
+        {"macs": 1_800_000_000, "params": 11_689_512, "params_counted_as": "torch",
+         "source": "MACs: He et al. 2016 Table 1 (1.8e9 FLOPs, i.e. multiply-adds); params: "
+                   "torchvision resnet18 docs, 11,689,512 = params + folded_bn_channels"})
+
+
+def resnet50(num_classes: int = 1000, resolution: int = 224, stride_in_3x3: bool = True,
+             bits: int = 8) -> Trace:
+    """ResNet-50 (He et al. 2016, Table 1): bottleneck blocks [3, 4, 6, 3]. Default is the
+    torchvision (``v1.5``) variant that strides the 3x3 conv: 4.09 G MACs, 25,557,032
+    parameters; ``stride_in_3x3=False`` gives the paper's v1 (stride in the first 1x1 conv;
+    3.8 G multiply-adds in Table 1, same parameters)."""
+    nb = _resnet("bottleneck", (3, 4, 6, 3), num_classes, resolution,
+                 stride_in_3x3, bits)
+    v15 = stride_in_3x3
+    return nb.trace(
+        "resnet50",
+        "He et al., Deep Residual Learning for Image Recognition, CVPR 2016, Table 1; layer "
+        + ("details as torchvision models.resnet50 (v1.5: stride in the 3x3 conv)" if v15 else
+           "details as the paper (v1: stride in the first 1x1 conv)"),
+        {"macs": 4_090_000_000 if v15 else 3_800_000_000,
+         "params": 25_557_032, "params_counted_as": "torch",
+         "source": ("MACs: torchvision resnet50 docs (4.09 GFLOPS, v1.5)" if v15 else
+                    "MACs: He et al. 2016 Table 1 (3.8e9 multiply-adds)") +
+                   "; params: torchvision docs, 25,557,032 = params + folded_bn_channels"})
+
+
+# ------------------------------------------------------------------------------------------
+# Registry
+# ------------------------------------------------------------------------------------------
+#: name -> builder; each name is also the stem of the trace file in ``traces/``.
+NETWORKS = {
+    "mobilenetv2": mobilenet_v2,
+    "mobilenetv2_bottleneck": mobilenetv2_bottleneck,
+    "resnet8": resnet8,
+    "ds_cnn": ds_cnn,
+    "mobilenet_v1_025": partial(mobilenet_v1, alpha=0.25, resolution=96, num_classes=2),
+    "fc_autoencoder": fc_autoencoder,
+    "resnet18": resnet18,
+    "resnet50": resnet50,
+}
+
+
+def build(name: str, **options) -> Trace:
+    """Build the trace of network ``name`` (a key of :data:`NETWORKS`); ``options`` are passed
+    to its builder, and a trace built with options is named ``name`` plus them."""
+    try:
+        builder = NETWORKS[name]
+    except KeyError:
+        raise KeyError(f"unknown network {name!r}; known: {', '.join(NETWORKS)}") from None
+    trace = builder(**options)
+    suffix = "".join(f"_{k}{v}" for k, v in sorted(options.items()))
+    return Trace(name=name + suffix, layers=trace.layers, source=trace.source, meta=trace.meta)
