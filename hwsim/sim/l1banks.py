@@ -41,6 +41,9 @@ from fractions import Fraction
 
 import numpy as np
 
+__all__ = ["Stream", "BankResult", "closed_form_conflict_probability", "OP_KERNEL", "KERNELS",
+           "kernel_streams", "detailed", "fast", "conflict_overhead"]
+
 
 @dataclass(frozen=True)
 class Stream:
