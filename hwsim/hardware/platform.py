@@ -60,6 +60,10 @@ class Component:
     ENGINE = False
     #: an engine whose own streamers need a link to its L1 (checked at load)
     LINKED_TO_L1 = False
+    #: what-if knobs (hwsim.explore.whatif): (field, integer?, label) scaled by the factor
+    WHATIF = ()
+    #: (group, label) when a what-if scales the number of such components (copies with links)
+    WHATIF_COUNT = ()
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -87,6 +91,7 @@ class CoreCluster(Component):
 
     TYPE = "core_cluster"
     ENGINE = True
+    WHATIF = (("cores", True, "cores"),)
     cores: int = spec("cores", "number of cores working on one layer", gt=0, default=8)
     l1: str = spec(kind="ref:memory", doc="the L1 memory the cores compute from", default="")
     kernels: dict = spec("ops/cycle/core", "op -> throughput or {bits: throughput}",
@@ -106,6 +111,8 @@ class Memory(Component):
     """
 
     TYPE = "memory"
+    WHATIF = (("size_bytes", True, "size"),
+              ("port_bandwidth_bytes_per_cycle", False, "port bandwidth"))
     level: str = spec(doc="hierarchy level", choices=("L1", "L2", "L3"), default="L2")
     size_bytes: int = spec("bytes", "capacity", gt=0, default=0)
     ports: int = spec("ports", "independent access ports", gt=0, default=1)
@@ -137,6 +144,8 @@ class Dram(Memory):
     """
 
     TYPE = "dram"
+    # its bandwidth is derived: a what-if scales the data rate per clock
+    WHATIF = (("size_bytes", True, "size"), ("transfers_per_cycle", True, "transfers per cycle"))
     level: str = spec(doc="hierarchy level", choices=("L2", "L3"), default="L3")
     data_bus_bits: int = spec("bits", "data bus width (DQ)", gt=0, default=16)
     transfers_per_cycle: int = spec("transfers/cycle", "2 for DDR, 1 for SDR", gt=0, default=2)
@@ -176,6 +185,7 @@ class DmaEngine(Component):
     take one of ``max_outstanding`` slots and pay ``setup_cycles`` before the first burst."""
 
     TYPE = "dma"
+    WHATIF = (("max_outstanding", True, "max_outstanding"),)
     max_outstanding: int = spec("transfers", "transfers in flight at once", gt=0, default=2)
     setup_cycles: int = spec("cycles", "descriptor programming per transfer", min=0, default=0)
     burst_bytes: int = spec("bytes", "burst size: one arbitration per burst (accuracy/speed knob)",
@@ -203,6 +213,7 @@ class AimcTile(Component):
     TYPE = "aimc_tile"
     ENGINE = True
     LINKED_TO_L1 = True
+    WHATIF_COUNT = ("aimc", "aimc tiles")
     rows: int = spec("rows", "crossbar rows (inputs)", gt=0, default=256)
     cols: int = spec("cols", "crossbar columns (outputs)", gt=0, default=256)
     l1: str = spec(kind="ref:memory", doc="the memory its streamers read and write", default="")
