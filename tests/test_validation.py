@@ -207,7 +207,7 @@ TRACE_CASES = [
     (2, "stride", [2, 2], "output_shape", "disagrees"),
     (2, "padding", [1, 1, 1], "padding", "[top, left, bottom, right]"),
     (2, "output_shape", [16, 32, 0], "output_shape", "positive integers"),
-    (2, "output_shape", [16, 32], "output_shape", "[C, H, W] or [F]"),
+    (2, "output_shape", [16, 32], "output_shape", "needs [C, H, W] shapes"),
     (2, "input_shape", [8, 32, 32], "input_shape", "does not match the output"),
     (2, "op", "conv", "op", "did you mean 'conv2d'"),
     (2, "kernal", [3, 3], "kernal", "did you mean 'kernel'"),

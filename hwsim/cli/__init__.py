@@ -43,6 +43,10 @@ def _run(args) -> int:
         print(result.layers_table())
         print()
     print(result.summary())
+    skipped = (trace.meta.get("onnx") or {}).get("unsupported_skipped") or []
+    if skipped:
+        print(f"skipped      {len(skipped)} ONNX node(s) left out at import, not simulated: "
+              + "; ".join(skipped))
     tr = trace.meta.get("training")
     if tr:
         print(f"training     one step, batch {tr['batch']}, {tr['optimizer']}, "
@@ -64,14 +68,33 @@ def _run(args) -> int:
 
 
 def _import_onnx(args) -> int:
-    from ..workload.onnx_import import import_onnx
+    import warnings
 
-    trace = import_onnx(args.model, name=args.name, bits=args.bits,
-                        on_unsupported="skip-with-warning" if args.skip_unsupported else "error")
+    from ..workload.onnx_import import UnsupportedOps, import_onnx, parse_input_shape
+
+    pins = dict(parse_input_shape(t) for t in args.input_shape or [])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore" if args.skip_unsupported else "default")
+            trace = import_onnx(args.model, name=args.name, bits=args.bits, input_shapes=pins,
+                                on_unsupported="skip-with-warning" if args.skip_unsupported
+                                else "error")
+    except UnsupportedOps as e:
+        if args.verbose:
+            print("\n".join(f"  {n}" for n in e.nodes), file=sys.stderr)
+        raise
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     trace.save(args.output)
     print(f"{args.output}: {len(trace.layers)} layers, {trace.total_macs:,} MACs, "
           f"{trace.total_params:,} params")
+    skipped = trace.meta["onnx"]["unsupported_skipped"]
+    if skipped:
+        from collections import Counter
+        kinds = Counter(s.split(" ", 1)[0] for s in skipped)
+        print(f"skipped      {len(skipped)} unsupported node(s), not simulated: "
+              + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())))
+        if args.verbose:
+            print("\n".join(f"  {s}" for s in skipped))
     return 0
 
 
@@ -125,8 +148,13 @@ def main(argv=None) -> int:
     imp.add_argument("--bits", type=int, default=8,
                      help="bit width of tensors no Quantize/DequantizeLinear specifies (default 8)")
     imp.add_argument("--skip-unsupported", action="store_true",
-                     help="replace unsupported nodes by free pass-throughs (with a warning) "
-                          "instead of failing")
+                     help="leave unsupported nodes out (listed in the trace and in the run "
+                          "report) instead of failing")
+    imp.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
+                     help="pin the shape of a graph input (symbolic dimensions), repeatable; "
+                          "e.g. input=1,3,224,224")
+    imp.add_argument("-v", "--verbose", action="store_true",
+                     help="list every unsupported node (default: op types and counts)")
     imp.set_defaults(func=_import_onnx)
     from ..explore.compare import add_parser as _add_compare
     _add_compare(sub)
