@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from .aimc import LayerBlocks, dedicated, layer_blocks, mvm_job_cycles, pack
 from ..hardware.dw_accel import DwAccelerator, digital_clusters
 from ..base.errors import MappingError
-from .mapper import (AimcMapping, LayerPlan, Mapping, Tile, _geometry, _place, _tile_layer,
+from .mapper import (AimcMapping, LayerPlan, Mapping, Tile, _geometry, _place,
                      input_memories, kernel_throughput)
+from .tiling import tile_layer
 from ..hardware.platform import AimcTile, Platform
 from ..hardware.policy import policy_of
 from ..workload.trace import Layer, Trace
@@ -146,7 +147,8 @@ def _choose(platform, l: Layer, cls: list, pol, n_tiles: int) -> str:
             if cands[kind] == math.inf:
                 raise MappingError(f"layer {l.name}: mapping.depthwise pins {pol.depthwise}, "
                                    "which cannot run it on this platform")
-    elif l.op in ("conv2d", "pointwise", "linear") and l.groups == 1 and aimc_ok:
+    elif l.op in ("conv2d", "pointwise", "linear") and l.groups == 1 and aimc_ok \
+            and not l.is_sequence_linear:   # crossbar streams are per pixel, not per token
         faster = estimate_ps(platform, l, "aimc", cl0, lb) <= estimate_ps(platform, l, "cores", cl0)
         kind = "aimc" if pol.dense == "crossbar" or faster else "cores"
     else:
@@ -271,9 +273,9 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
         l1 = cl.l1 if not multi else dataclasses.replace(cl.l1, size_bytes=cl.l1.size_bytes // 2)
         pipelined = piped[l.name]
         # row tiles first (full channel groups) so a pipelined consumer can start early
-        plan = _tile_layer(l, "cores" if kind != "aimc" else "aimc", cl.core, l1, in_mem,
-                           weight_mem.get(l.name), out_mem, srcs,
-                           prefer_row_tiles=l.name in in_pipe or kind == "aimc")
+        plan = tile_layer(l, "cores" if kind != "aimc" else "aimc", cl.core, l1, in_mem,
+                          weight_mem.get(l.name), out_mem, srcs,
+                          prefer_row_tiles=l.name in in_pipe or kind == "aimc")
         plan.l1 = cl.l1.name
         plan.pipelined = pipelined
         if extra_deps.get(l.name):

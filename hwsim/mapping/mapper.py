@@ -152,12 +152,13 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
         except MappingError as e:
             raise _locate(e, trace, l) from None
     tensor_mem, weight_mem = _place(trace, l2, l3, engines, True, set(), platform.file)
+    from .tiling import tile_layer
     plans = []
     for l in trace.layers:
         srcs = trace.producers(l)
         try:
-            plan = _tile_layer(l, "cores", cluster, l1, input_memories(l, srcs, tensor_mem),
-                               weight_mem.get(l.name), tensor_mem[l.name], srcs)
+            plan = tile_layer(l, "cores", cluster, l1, input_memories(l, srcs, tensor_mem),
+                              weight_mem.get(l.name), tensor_mem[l.name], srcs)
         except MappingError as e:
             if not e.fix.startswith("enlarge"):
                 raise
@@ -173,8 +174,9 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
 
 
 def input_memories(l: Layer, producers: tuple, tensor_mem: dict):
-    """Where ``l`` reads its input: one memory, or one per operand of an elementwise op."""
-    if l.op in ELEMENTWISE_OPS and len(producers) == 2:
+    """Where ``l`` reads its input: one memory, or one per producer when it has several (the
+    operands of an elementwise op or matmul, the pieces of a concatenation)."""
+    if len(producers) > 1:
         return tuple(tensor_mem[t] for t in producers)
     return tensor_mem[producers[0]]
 
