@@ -26,6 +26,7 @@ memories in proportion to their sizes (a free concatenation read: equal shares).
 from __future__ import annotations
 
 import math
+import re
 
 from ..base.errors import MappingError
 from ..workload.trace import (ELEMENTWISE_OPS, NETWORK_INPUT, NORM_OPS, POOL_OPS, TRAIN_OPS,
@@ -55,13 +56,22 @@ def tile_layer(l: Layer, kind, cluster, l1, in_mem, w_mem, out_mem, producers,
         try:
             return _tile_layer(l, kind, cluster, l1, in_mem, w_mem, out_mem, producers,
                                prefer_row_tiles)
-        except MappingError:
+        except MappingError as e:
             if kind != "cores" or l.op in TRAIN_OPS or l.op in ELEMENTWISE_OPS or l.op == "linear":
                 raise
+            first = e
+        try:
             return tile_window(l, cluster, l1, in_mem, w_mem, out_mem, producers)
+        except MappingError as e:   # neither fits: report the smaller of the two minima
+            raise min((first, e), key=_need) from None
     if l.op == "matmul" or l.is_sequence_linear:
         return tile_matmul(l, cluster, l1, in_mem, w_mem, out_mem, producers)
     return tile_stream(l, cluster, l1, in_mem, w_mem, out_mem, producers)
+
+
+def _need(e: MappingError) -> int:
+    m = re.search(r"at least (\d+)", e.fix)
+    return int(m.group(1)) if m else math.inf
 
 
 def _sizes(n: int) -> list:
