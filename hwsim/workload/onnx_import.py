@@ -18,10 +18,10 @@ error naming the input and the option. The first axis of every activation tensor
 (the layers' ``batch``); per-sample shapes have 1 to 4 axes.
 
 **Graph inputs.** Several are allowed: each is part of the network input (trace producer
-``input``, stored where the network input is). A graph input that is read *only* as a weight
-operand -- Conv ``W``, Gemm ``B``, or MatMul ``B`` when ``A`` is an activation -- is treated as
-a weight (a parameter in the weight memory, like an initializer); read anywhere else, it is an
-activation and a MatMul of two activations is a ``matmul`` layer.
+``input``, stored where the network input is). Weights are the initializers: a graph input
+is data, so a MatMul / Gemm whose ``B`` is a graph input is a ``matmul`` of two activations
+(no parameters; an attention head fed Q, K, V). The one exception is a graph input read only
+as a Conv's ``W``: it is a weight (hwsim has no convolution of two activations).
 
 Nodes are visited in topological order and mapped as (cost models: :mod:`hwsim.workload.trace`):
 
@@ -66,9 +66,13 @@ Split / Slice                               ``slice`` copy layer per output (fre
                                             keeps the whole tensor)
 Reshape, Flatten, Squeeze, Unsqueeze,       free (row-major layout unchanged)
 Identity, Dropout, Cast
-Transpose                                   free when it moves only size-1 axes or its only
-                                            readers are MatMuls that take it as B; else a
-                                            ``transpose`` copy layer
+Transpose                                   free when it moves only size-1 axes, or when
+                                            its only readers are MatMuls that absorb it:
+                                            the innermost axis stays innermost (rows read
+                                            with a stride) or, as B, becomes the
+                                            second-innermost (an NT kernel reads B^T;
+                                            ASSUMED, as PULP-NN / CMSIS-NN matmul kernels
+                                            take strides); else a ``transpose`` copy layer
 Resize / Upsample                           ``resize`` (``mode`` nearest/linear/cubic)
 Pad (constant)                              folded into a following Conv/pool, else ``pad``
 QuantizeLinear                              sets the bit width of the tensor it quantizes
@@ -189,6 +193,8 @@ def _pin_inputs(model, file, input_shapes: dict) -> None:
                 d.Clear()
                 d.dim_value = v
             continue
+        shown = [str(x.dim_value) if x.HasField("dim_value") and x.dim_value > 0
+                 else (x.dim_param or "?") for x in dims]
         for k, d in enumerate(dims):
             if d.HasField("dim_value") and d.dim_value > 0:
                 continue
@@ -196,11 +202,10 @@ def _pin_inputs(model, file, input_shapes: dict) -> None:
                 d.Clear()
                 d.dim_value = 1     # a symbolic batch is one sample
                 continue
-            shown = [x.dim_value if x.HasField("dim_value") else (x.dim_param or "?") for x in dims]
             raise ConfigError(file, f"graph.input ({vi.name})",
-                              f"dimension {k} of shape {shown} is symbolic: needs a static shape",
-                              f"pin it: --input-shape {vi.name}=" + ",".join(
-                                  str(x) if isinstance(x, int) and x else "N" for x in shown))
+                              f"dimension {k} of shape [{', '.join(shown)}] is symbolic: needs a "
+                              f"static shape", f"pin it: --input-shape {vi.name}="
+                              + ",".join(shown) + " with numbers for the symbols")
 
 
 class _Importer:
@@ -262,12 +267,7 @@ class _Importer:
 
     # -- helpers ----------------------------------------------------------------------------
     def _weight_slot(self, node, t) -> bool:
-        ins = list(node.input)
-        if node.op_type == "Conv":
-            return ins.index(t) == 1
-        if node.op_type in ("Gemm", "MatMul"):
-            return ins[1] == t and ins[0] != t and ins[0] not in self.inits
-        return False
+        return node.op_type == "Conv" and list(node.input).index(t) == 1
 
     def attrs(self, node) -> dict:
         onnx = _onnx()
@@ -543,10 +543,13 @@ class _Importer:
     def _matmul(self, node, a_t, b_t, b_transposed):
         a, out = self.shape(a_t, node), self.shape(node.output[0], node)
         b = self.shape(b_t, node)
+        if (len(a) < 2 or len(b) < 2) and self.batch == 1:   # [1, K] rows: keep the 1
+            a, b = tuple(self.shapes[a_t]), tuple(self.shapes[b_t])
+            out = tuple(self.shapes[node.output[0]])
+        if len(a) < 2 or len(b) < 2 or len(out) > 4:
+            return self.unsupported_node(node, f"matmul operands {list(a)} x {list(b)}")
         if b_transposed:
             b = b[:-2] + (b[-1], b[-2])
-        if len(a) < 2 or len(b) < 2:
-            return self.unsupported_node(node, f"matmul operands {list(a)} x {list(b)}")
         self.add_layer(node, "matmul", [a_t, b_t], node.output[0], a, out,
                        input_shapes=(a, b))
 
@@ -768,12 +771,17 @@ class _Importer:
         x, out = node.input[0], node.output[0]
         full = self.shapes.get(x) or []
         perm = list(self.attrs(node).get("perm", reversed(range(len(full)))))
-        moved = [p for i, p in enumerate(perm) if p != i]
+        big = [p for p in perm if full[p] != 1]
         readers = self.consumers.get(out, [])
-        if all(full[p] == 1 for p in moved) or (readers and out not in self.graph_outputs and all(
+        last = len(perm) - 1
+
+        def strided(n):   # a matmul operand read with a row stride (ld) or transposed (NT)
+            return n.op_type == "MatMul" and perm[-1] == last or (
                 n.op_type == "MatMul" and n.input[1] == out and n.input[0] != out
-                for n in readers)):
-            return self.alias(out, x)   # layout unchanged, or read transposed by an NT matmul
+                and perm[-2] == last)
+        if big == sorted(big) or (readers and out not in self.graph_outputs
+                                  and all(strided(n) for n in readers)):
+            return self.alias(out, x)   # layout unchanged, or absorbed by the matmul's strides
         dropped = len(full) > 1 and full[0] == self.batch
         if dropped and perm[0] != 0:
             return self.unsupported_node(node, "moves the batch axis")
