@@ -540,3 +540,16 @@ def test_unsupported_message_is_short_and_skip_runs(tmp_path, capsys):
     assert main(["import-onnx", str(path), "-o", str(tmp_path / "t.json"), "--skip-unsupported"]) == 0
     assert main(["run", str(PULP), str(tmp_path / "t.json"), "-q"]) == 0
     assert "31 ONNX node(s) left out" in capsys.readouterr().out
+
+
+def test_documented_cost_table_matches_the_code():
+    """docs/formats.md states the per-element costs; they must be the code's numbers."""
+    from hwsim.workload.trace import ACTIVATION_OPS, NORM_OPS, RESIZE_MODES
+    text = (ROOT / "docs" / "formats.md").read_text()
+    para = text.split("Per-element cost of `act`")[1].split("The `activation` of other")[0]
+    listed = dict((k, int(v)) for k, v in
+                  (x.strip().split()[:2] for x in " ".join(para.split(":", 1)[1].split()).split(",")))
+    assert listed == ACTIVATION_OPS
+    for op, n in NORM_OPS.items():
+        assert f"| `{op}` |" in text and f"out elements x {n} |" in text
+    assert "nearest {nearest}, linear {linear}, cubic {cubic}".format(**RESIZE_MODES) in text
