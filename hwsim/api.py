@@ -14,6 +14,7 @@ hardware -> platform document for ``platform_from_dict``; ``save_platform`` writ
 """
 from __future__ import annotations
 
+from . import models  # noqa: F401  (registers every component model)
 from .hardware.peer_formats import save_platform, scalesim_config, stream_system, zigzag_hardware
 from .hardware.platform import load_platform, platform_from_dict
 from .mapping.mapper import map_trace

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from ..base.errors import HwsimError
 
+__all__ = ["main"]
+
 
 def _run(args) -> int:
     from ..api import load_platform, load_trace, simulate

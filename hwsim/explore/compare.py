@@ -29,6 +29,9 @@ from ..base.errors import HwsimError
 from ..report.efficiency import energy_gap, engines_used, platform_peaks
 from ..report.stats import CATEGORIES
 
+__all__ = ["GAP_KEYS", "parse_platform_arg", "run_compare", "format_table", "plot", "cli",
+           "add_parser"]
+
 GAP_KEYS = ("ideal_at_peak", "compute_excess", "data_movement", "postprocessing", "programming", "leakage")
 
 

@@ -105,7 +105,8 @@ from pathlib import Path
 from ..base.errors import ConfigError
 from .trace import NETWORK_INPUT, Layer, Trace
 
-__all__ = ["import_onnx", "UnsupportedOps", "parse_input_shape", "ON_UNSUPPORTED"]
+__all__ = ["import_onnx", "UnsupportedOps", "parse_input_shape", "ON_UNSUPPORTED", "FREE_OPS",
+           "ACTIVATIONS", "CONST_OPS", "BINARY", "HANDLED", "SUPPORTED"]
 
 ON_UNSUPPORTED = ("error", "skip-with-warning")
 FREE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast"}
