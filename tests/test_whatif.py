@@ -25,8 +25,10 @@ def _write(tmp_path, edit) -> Path:
 
 
 def _slow_l2_link(raw):
-    """L2 -> crossbar link at 1/32 of its bandwidth: every L1 fill crawls through it."""
+    """L2 -> crossbar link at 1/32 of its bandwidth: every L1 fill crawls through it (layer by
+    layer: no activation kept in L1, no fusion)."""
     raw["links"][0]["bandwidth_bytes_per_cycle"] = 0.25
+    raw.setdefault("mapping", {}).update(fusion=False, l1_residency=False)
 
 
 def test_slow_l2_link_is_ranked_first(tmp_path):

@@ -7,6 +7,8 @@ mapping:
   accelerators: on        # off: every layer on the cores (a digital-only run of the same chip)
   overflow: cores         # cores | reprogram: what happens when the weights exceed the crossbars
   dense: fastest          # fastest | crossbar: conv / pointwise / linear layers that fit a crossbar
+  l1_residency: on        # activations stay in L1 across layers when no layer gets slower
+  fusion: on              # a producer and its next reader fused by row windows in L1
 ```
 
 * ``depthwise``: where depthwise layers run. ``fastest`` estimates each candidate's time with
@@ -21,6 +23,12 @@ mapping:
 * ``dense``: ``fastest`` puts a dense layer (conv2d / pointwise / linear) on the crossbars only
   when its closed-form estimate is no slower than the cores' (a tiny layer can lose: each MVM
   costs the full analog latency however few cells it uses); ``crossbar`` whenever it fits.
+* ``l1_residency``: ``on`` keeps a layer's whole output in its L1 until its last reader when
+  the tiler's model says no layer in between gets slower (:mod:`hwsim.mapping.fusion`);
+  ``off`` sends every activation through L2/L3 (the DORY-style layer-by-layer flow).
+* ``fusion``: ``on`` lets a layer whose output does not fit L1 whole run row by row with its
+  single next reader, the tensor in a row window of L1 (:mod:`hwsim.mapping.fusion`), when the
+  tiler's model says it is no slower; ``off`` keeps only whole tensors in L1.
 * ``overflow``: when the crossbar-eligible layers' weights exceed the arrays even packed,
   ``cores`` keeps the layers with the most MACs per crossbar block stationary (greedy) and runs
   the others on the cores; ``reprogram`` keeps every such layer on the crossbars and programs
@@ -40,7 +48,7 @@ __all__ = ["Policy", "parse_policy", "policy_of", "check_policy", "depthwise_cho
 DEPTHWISE_CHOICES = ("fastest", "crossbar", "cores")
 OVERFLOW_CHOICES = ("cores", "reprogram")
 DENSE_CHOICES = ("fastest", "crossbar")
-SWITCHES = ("pipeline", "accelerators")   # on/off fields
+SWITCHES = ("pipeline", "accelerators", "fusion", "l1_residency")   # on/off fields
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class Policy:
     accelerators: bool = True
     overflow: str = "cores"
     dense: str = "fastest"
+    fusion: bool = True
+    l1_residency: bool = True
 
 
 def _bool(v, file, fld):
@@ -65,7 +75,7 @@ def parse_policy(raw, file="<dict>") -> Policy:
         return Policy()
     if not isinstance(raw, dict):
         raise ConfigError(file, "mapping", "expected a mapping, e.g. {depthwise: fastest}")
-    allowed = ("depthwise", "pipeline", "accelerators", "overflow", "dense")
+    allowed = ("depthwise", "pipeline", "accelerators", "overflow", "dense", "fusion", "l1_residency")
     for k in raw:
         if k not in allowed:
             raise ConfigError(file, f"mapping.{k}", "unknown mapping policy field", did_you_mean(k, allowed))
@@ -83,7 +93,9 @@ def parse_policy(raw, file="<dict>") -> Policy:
         raise ConfigError(file, "mapping.dense", f"invalid value {dn!r}",
                           "one of " + ", ".join(DENSE_CHOICES))
     return Policy(dense=dn, overflow=ov, depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
-                  accelerators=_bool(raw.get("accelerators", True), file, "mapping.accelerators"))
+                  accelerators=_bool(raw.get("accelerators", True), file, "mapping.accelerators"),
+                  fusion=_bool(raw.get("fusion", True), file, "mapping.fusion"),
+                  l1_residency=_bool(raw.get("l1_residency", True), file, "mapping.l1_residency"))
 
 
 def policy_of(platform) -> Policy:

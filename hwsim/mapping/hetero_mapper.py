@@ -18,9 +18,11 @@ adds, one phase each (:func:`map_hetero` reads top to bottom):
 * **Several clusters** (e.g. a generated mesh): layers are distributed in order over the
   clusters (weights stationary). An AIMC layer takes the next free crossbars, cluster by
   cluster; a digital layer takes the next cluster's cores. A layer's *home* cluster runs its
-  digital parts and owns the L1 it computes from. Its output stays in that L1 when it fits
-  half of it (ASSUMED split: half for resident activations, half for the tiling working set),
-  else in L2/L3; consumers on other clusters fetch it over the interconnect.
+  digital parts and owns the L1 it computes from.
+* **L1 residency and fusion** (:mod:`hwsim.mapping.fusion`, any number of clusters): an output
+  stays in its home L1 while the tiler's model says no layer gets slower (consumers on other
+  clusters fetch it over the interconnect); a producer and its next reader on that L1 run
+  fused by row windows when faster (e.g. IMA pointwise -> depthwise accelerator -> IMA).
 * **Pipelining**: a layer whose engines share none with its producers' is marked
   ``pipelined`` (policy ``pipeline: on``): the engine starts its tiles as soon as the producer
   rows they need are stored.
@@ -36,6 +38,8 @@ from ..hardware.policy import policy_of
 from ..hardware.registry import MODELS, model_of
 from ..workload.trace import NETWORK_INPUT, Layer, Trace
 from .aimc import aimc_tiles, dedicated, layer_blocks, pack
+from .cost import CostModel, tile_compute_ps
+from .fusion import fusion_summary, keep_in_l1
 from .placement import input_memories, place
 from .plan import AimcMapping, LayerPlan, Mapping
 from .tiling import tile_layer
@@ -46,9 +50,6 @@ __all__ = ["map_hetero", "uses_hetero_mapper", "host_clusters", "Cluster"]
 DENSE_OPS = ("conv2d", "pointwise", "linear")
 #: engine kinds every mapping summary counts (report format); other kinds when used
 REPORTED_KINDS = ("cores", "aimc", "dw_accelerator")
-#: ASSUMED split of a cluster's L1 on multi-cluster platforms: half for resident
-#: activations, half for the tiling working set
-L1_RESIDENT_SHARE = 2
 
 
 @dataclass
@@ -266,20 +267,14 @@ def _home_clusters(trace: Trace, kinds: dict, xbars: _Crossbars, pool: list, n_c
 
 
 # -- phase 4: placement ---------------------------------------------------------------------------
-def _placement(platform, trace: Trace, kinds: dict, xbars: _Crossbars, cls: list, home_of: dict):
-    """``(tensor_mem, weight_mem, l3)``: L2/L3 placement; on multi-cluster platforms an output
-    stays in its home L1 when it fits its resident share."""
+def _placement(platform, trace: Trace, kinds: dict, xbars: _Crossbars):
+    """``(tensor_mem, weight_mem, l3)``: L2/L3 placement (L1 residency comes with the plans)."""
     l2 = (platform.memories("L2") or [None])[0]
     l3 = (platform.memories("L3") or [None])[0]
     if l2 is None and l3 is None:
         raise MappingError(f"{platform.file}: no L2 or L3 memory to hold activations and weights")
     tensor_mem, weight_mem = place(trace, l2, l3, kinds, xbars.program_once, _updated(trace),
                                    platform.file)
-    if len(cls) > 1:
-        for l in trace.layers:
-            l1 = cls[home_of[l.name]].l1
-            if l.output_bytes <= l1.size_bytes // L1_RESIDENT_SHARE:
-                tensor_mem[l.name] = l1.name
     return tensor_mem, weight_mem, l3
 
 
@@ -338,18 +333,19 @@ def _pipelining(trace: Trace, pol, kinds: dict, xbars: _Crossbars, engines_of: d
 
 
 # -- phase 6: layer plans ---------------------------------------------------------------------------
-def _plan(l: Layer, trace: Trace, kind: str, cl: Cluster, multi: bool, mem: tuple, xbars: _Crossbars,
-          blocks: tuple | None, pool: list, piped: bool, row_first: bool, extra: tuple) -> LayerPlan:
-    """The plan of one layer, built once: tiling for its home L1 (half of it on multi-cluster
-    platforms), crossbar work for AIMC layers, and no DMA for data already in that L1."""
+def _plan(platform, l: Layer, trace: Trace, kind: str, cl: Cluster, mem: tuple, xbars: _Crossbars,
+          blocks: tuple | None, pool: list, piped: bool, row_first: bool, extra: tuple,
+          cost, budget: int, max_rows: int | None) -> LayerPlan:
+    """The plan of one layer: tiling for ``budget`` bytes of its home L1 (what resident
+    tensors leave, :mod:`hwsim.mapping.fusion`), crossbar work for AIMC layers."""
     tensor_mem, weight_mem = mem
     srcs = trace.producers(l)
-    budget = cl.l1.size_bytes // L1_RESIDENT_SHARE if multi else None
     engine = cl.core if kind == "cores" else pool[0][1] if kind == "aimc" else cl.accels[kind][0]
     model = model_of(engine)
     tiling = tile_layer(l, cl.l1, input_memories(l, srcs, tensor_mem), weight_mem.get(l.name),
                         tensor_mem[l.name], weights_move=model.weights_move,
-                        prefer_row_tiles=row_first or model.crossbar, budget=budget)
+                        prefer_row_tiles=row_first or model.crossbar, budget=budget, cost=cost,
+                        compute_ps=tile_compute_ps(platform, engine, l, cl.core), max_rows=max_rows)
     notes = ("waits for " + ", ".join(extra) + " (shared crossbars)",) if extra else ()
     tiles, tile_blocks, aimc, w_mem = tiling.tiles, None, None, tiling.weight_mem
     if model.crossbar:
@@ -368,16 +364,12 @@ def _plan(l: Layer, trace: Trace, kind: str, cl: Cluster, multi: bool, mem: tupl
         tiles, tile_blocks = aimc_tiles(l, tiling, aimc, xb)
         if aimc.packed:
             notes += ("packed with other layers on a shared crossbar",)
-    if multi:   # data already in this L1 need no DMA
-        tiles = tuple(replace(
-            t, loads=tuple((m, n) for m, n in t.loads if m != cl.l1.name),
-            stores=tuple((m, n) for m, n in t.stores if m != cl.l1.name)) for t in tiles)
     return LayerPlan(
         layer=l, engine=engine.name, engine_kind=model.kind, cluster=cl.core.name, l1=cl.l1.name,
         input_mem=tiling.input_mem, weight_mem=w_mem, output_mem=tensor_mem[l.name],
         tile_shape=tiling.tile_shape, tiles=tiles, l1_bytes=tiling.l1_bytes,
         depends_on=tuple(p for p in srcs if p != NETWORK_INPUT) + extra, aimc=aimc,
-        notes=notes, pipelined=piped, tile_blocks=tile_blocks)
+        notes=notes, pipelined=piped, tile_blocks=tile_blocks, modelled_ps=tiling.modelled_ps)
 
 
 def _summary(plans: list, xbars: _Crossbars, pool: list, home_of: dict, pol) -> dict:
@@ -393,24 +385,30 @@ def _summary(plans: list, xbars: _Crossbars, pool: list, home_of: dict, pol) -> 
             "engines": {k: sum(1 for p in plans if p.engine_kind == k) for k in kinds},
             "clusters_used": len({home_of[n] for n in home_of}),
             "pipelined_layers": sum(1 for p in plans if p.pipelined),
-            "depthwise_policy": pol.depthwise}
+            "depthwise_policy": pol.depthwise, **fusion_summary(plans)}
 
 
 def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     """Map ``trace`` onto a heterogeneous platform, phase by phase (module doc)."""
     pol = policy_of(platform)
     cls = host_clusters(platform)
-    multi = len(cls) > 1
     pool = [(ci, t) for ci, c in enumerate(cls) for t in c.tiles]   # all crossbars, cluster order
     kinds = _choose_engines(platform, trace, cls, pol, pool)
     xbars = _allocate_crossbars(trace, kinds, pool)
     home_of = _home_clusters(trace, kinds, xbars, pool, len(cls))
-    tensor_mem, weight_mem, l3 = _placement(platform, trace, kinds, xbars, cls, home_of)
+    tensor_mem, weight_mem, l3 = _placement(platform, trace, kinds, xbars)
     engines_of, blocks_of = _engines(trace, kinds, xbars, cls, home_of, pool)
     piped, extra_deps, in_pipe = _pipelining(trace, pol, kinds, xbars, engines_of, blocks_of)
-    plans = [_plan(l, trace, kinds[l.name], cls[home_of[l.name]], multi, (tensor_mem, weight_mem),
-                   xbars, blocks_of.get(l.name), pool, piped[l.name], l.name in in_pipe,
-                   extra_deps.get(l.name, ())) for l in trace.layers]
+    cost = CostModel(platform)
+
+    def tile(l, mems, budget, max_rows=None, row_tiles=False):
+        return _plan(platform, l, trace, kinds[l.name], cls[home_of[l.name]], (mems, weight_mem),
+                     xbars, blocks_of.get(l.name), pool, piped[l.name],
+                     row_tiles or l.name in in_pipe, extra_deps.get(l.name, ()), cost, budget,
+                     max_rows)
+
+    plans = keep_in_l1(trace, {l.name: cls[home_of[l.name]].l1 for l in trace.layers}, tensor_mem,
+                       tile, pol)
     l3name = l3.name if l3 is not None else None
     return Mapping(
         plans=plans,

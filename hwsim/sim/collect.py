@@ -86,7 +86,8 @@ def layer_record(sim, pl, level: dict) -> LayerRecord:
         stall_ps=dict(sorted(acct.by_res["memory_stall"].items())),
         queued_ps=dict(sorted(acct.waits.items())), top_wait=top,
         top_wait_cycles=ref.ps_to_cycles(top_ps),
-        crossbar_utilisation=pl.aimc.utilisation if pl.aimc else None)
+        crossbar_utilisation=pl.aimc.utilisation if pl.aimc else None,
+        l1_kept_bytes=pl.l1_kept_bytes)
 
 
 def _bottleneck(acct) -> tuple:

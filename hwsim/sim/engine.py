@@ -24,7 +24,7 @@ from ..mapping.mapper import map_trace
 from ..mapping.plan import LayerPlan, Mapping
 from ..report.stats import CATEGORIES, SimulationResult
 from ..report.timeline import Timeline
-from ..workload.trace import Trace
+from ..workload.trace import ELEMENTWISE_OPS, Trace
 from .collect import collect
 from .faults import LIVELOCK_EVENTS, drive, wait_report
 from .interconnect import Channel, Interconnect, Transfer
@@ -289,6 +289,8 @@ class Simulation:
             yield from self._wait(buf.loaded[i], buf.load_x[i], acct)
             if i >= 2:
                 yield from self._wait(buf.stored[i - 2], buf.store_x[i - 2], acct)
+            if plan.ring is not None:   # fused: the reader must be done with the rows overwritten
+                yield from self._await_ring(plan, i)
             yield from model.step(self, comp, plan, tile, i, acct)
             buf.computed[i].succeed()
         n = len(plan.tiles)
@@ -302,6 +304,21 @@ class Simulation:
             ev = self.progress[d].wait(need)
             if ev is not None:
                 yield ev
+
+    def _await_ring(self, plan: LayerPlan, i: int):
+        """Fusion (:mod:`hwsim.mapping.fusion`): the output lives in a window of ``W`` rows of
+        L1; tile ``i`` writes rows up to ``h1``, overwriting rows below ``h1 - W``. The reader
+        has no more use for producer row ``x`` once it has written ``P`` output rows with
+        ``P * stride - pad_top > x``; until then this tile waits (idle time)."""
+        w, reader = plan.ring
+        free_below = tile_rows(plan, i)[2] - w
+        if free_below <= 0:
+            return
+        c = self.plan_of[reader].layer
+        s, pt = (1, 0) if c.op in ELEMENTWISE_OPS else (c.stride[0], c.padding[0])
+        ev = self.progress[reader].wait(-(-(free_below + pt) // s))
+        if ev is not None:
+            yield ev
 
     # -- services to the models' steps (hwsim.models.base.StepContext) -------------------------
     def release(self, name: str, busy_ps: int) -> None:
