@@ -18,6 +18,13 @@ from hwsim.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = sorted(p.name for p in (ROOT / "platforms").glob("*.yaml"))
 NETWORKS = ["resnet8", "ds_cnn", "mobilenetv2_bottleneck", "fc_autoencoder", "mobilenet_v1_025"]
+#: (platform, overrides): the default run bounds the 512-cluster mesh to 8 x 8 clusters (same
+#: generator, cluster and links); ``-m slow`` runs the full mesh
+CASES = [pytest.param(pf, None, id=pf) for pf in PLATFORMS if pf != "mesh_imc.yaml"] + [
+    pytest.param("mesh_imc.yaml", {"generate.mesh.width": 8, "generate.mesh.height": 8},
+                 id="mesh_imc.yaml-8x8"),
+    pytest.param("mesh_imc.yaml", None, marks=pytest.mark.slow, id="mesh_imc.yaml")]
+
 WEIGHTED = ("conv2d", "pointwise", "depthwise", "linear")
 
 
@@ -90,10 +97,10 @@ def independent_macs(layer) -> int:
     return layer.batch * cout * pixels * k * cin_per_group
 
 
-@pytest.mark.parametrize("pf", PLATFORMS)
+@pytest.mark.parametrize("pf,overrides", CASES)
 @pytest.mark.parametrize("net", NETWORKS)
-def test_bundled_platform_runs_bundled_network(pf, net):
-    p = hwsim.load_platform(ROOT / "platforms" / pf)
+def test_bundled_platform_runs_bundled_network(pf, overrides, net):
+    p = hwsim.load_platform(ROOT / "platforms" / pf, overrides)
     t = hwsim.load_trace(ROOT / "traces" / f"{net}.json")
     r = hwsim.simulate(p, t)
     assert [rec.name for rec in r.layers] == [l.name for l in t.layers]
@@ -103,9 +110,9 @@ def test_bundled_platform_runs_bundled_network(pf, net):
     assert all(rec.compute_cycles > 0 for rec in r.layers if rec.macs)
 
 
-@pytest.mark.parametrize("pf", PLATFORMS)
-def test_mobilenetv2_end_to_end(pf):
-    p = hwsim.load_platform(ROOT / "platforms" / pf)
+@pytest.mark.parametrize("pf,overrides", CASES)
+def test_mobilenetv2_end_to_end(pf, overrides):
+    p = hwsim.load_platform(ROOT / "platforms" / pf, overrides)
     t = hwsim.load_trace(ROOT / "traces/mobilenetv2.json")
     r = hwsim.simulate(p, t)
     # Sandler et al., CVPR 2018, Table 4: MobileNetV2 (1.0, 224) = 300M multiply-adds, 3.4M
@@ -159,3 +166,22 @@ def test_results_are_deterministic(tmp_path):
         r = hwsim.simulate(p, t, timeline=tl)
         outs.append((r.to_json(), tl.read_bytes()))
     assert outs[0] == outs[1]
+
+
+def test_every_subcommand_help_ends_with_examples_that_parse(capsys):
+    import shlex
+
+    from hwsim.cli import EXAMPLES, build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) == set(EXAMPLES)
+    for name in commands:
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        text = capsys.readouterr().out.rstrip()
+        tail = text.rsplit("examples:\n", 1)[1]
+        assert tail.lstrip().startswith(f"hwsim {name} ")
+        for example in EXAMPLES[name]:
+            argv = shlex.split(example.replace("\\\n", " "))[1:]
+            assert parser.parse_args(argv).cmd == name   # every example is a valid command
