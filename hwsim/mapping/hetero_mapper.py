@@ -151,7 +151,8 @@ def _choose(platform, l: Layer, cls: list, pol, n_tiles: int) -> str:
             if kind not in cands:
                 raise MappingError(f"layer {l.name}: mapping.depthwise pins {pol.depthwise}, "
                                    "which cannot run it on this platform")
-    elif l.op in DENSE_OPS and l.groups == 1:
+    elif l.op in DENSE_OPS and l.groups == 1 and not l.is_sequence_linear:
+        # (crossbar streams are per pixel: a per-token linear stays on the cores)
         cands = _candidates(platform, l, cl0, aimc_ok)
         if pol.dense == "crossbar" and "aimc" in cands:
             kind = "aimc"
