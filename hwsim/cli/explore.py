@@ -18,6 +18,8 @@ import yaml
 
 from ..base.errors import HwsimError
 
+__all__ = ["add_commands"]
+
 
 def _kv(item: str, flag: str) -> tuple:
     key, sep, value = item.partition("=")

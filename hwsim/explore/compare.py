@@ -27,7 +27,11 @@ import yaml
 
 from ..base.errors import HwsimError
 from ..report.efficiency import energy_gap, engines_used, platform_peaks
+from ..mapping.hetero_mapper import REPORTED_KINDS
 from ..report.stats import CATEGORIES
+
+__all__ = ["GAP_KEYS", "parse_platform_arg", "run_compare", "format_table", "plot", "cli",
+           "add_parser"]
 
 GAP_KEYS = ("ideal_at_peak", "compute_excess", "data_movement", "postprocessing", "programming", "leakage")
 
@@ -102,7 +106,7 @@ def _cells(r: dict) -> list:
     return [r["platform"], f"{r['latency_ms']:.4f}", f"{r['steady_inferences_per_s']:.1f}",
             f"{r['energy_uj']:.3f}", f"{r['achieved_tops']:.4f}", f"{r['peak_tops']:.3f}",
             f"{r['achieved_tops_per_w']:.3f}", f"{r['peak_tops_per_w']:.2f}", ts, es,
-            f"{eng.get('cores', 0)}/{eng.get('aimc', 0)}/{eng.get('dw_accelerator', 0)}",
+            _engines_cell(eng),
             r["aimc_programmed"]]
 
 
@@ -160,18 +164,18 @@ def plot(rows: list, path: str) -> None:
         axes[1].barh(names, vals, left=left, label=k)
         left = [a + b for a, b in zip(left, vals)]
     axes[1].set_xlabel("energy per inference (uJ) by where it went")
-    axes[1].legend(fontsize=7, loc="lower right")
+    axes[1].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
     axes[2].barh(names, [r["achieved_tops_per_w"] for r in rows], label="achieved")
     axes[2].scatter([r["peak_tops_per_w"] for r in rows], names, marker="|", s=300, color="k",
                     label="peak (best engine used)")
     axes[2].set_xscale("log")
     axes[2].set_xlabel("TOPS/W (log)")
-    axes[2].legend(fontsize=7, loc="lower right")
+    axes[2].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
     axes[0].invert_yaxis()
     fig.suptitle(rows[0]["trace"] if rows else "")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")   # legends sit below the axes
     plt.close(fig)
 
 
@@ -207,3 +211,10 @@ def add_parser(sub) -> None:
     p.add_argument("--plot", metavar="FILE", help="write a bar chart (needs matplotlib)")
     p.add_argument("--json", metavar="FILE", help="write the rows as JSON")
     p.set_defaults(func=cli)
+
+
+def _engines_cell(eng: dict) -> str:
+    """Layers per engine kind: the report's standard kinds as ``c/a/dw``, then any other kind
+    used (e.g. ``ne16:12``)."""
+    cell = "/".join(str(eng.get(k, 0)) for k in REPORTED_KINDS)
+    return " ".join([cell] + [f"{k}:{n}" for k, n in eng.items() if k not in REPORTED_KINDS and n])

@@ -42,11 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-
 from ..base.errors import HwsimError
 from ..base.units import ps_to_us_str
 
-__all__ = ["Timeline", "natural_key"]
+__all__ = ["PIDS", "Timeline", "natural_key"]
 
 #: fixed groups (process ids); mesh clusters get ids from CLUSTER_PID0 on
 PIDS = {"layers": 1, "engines": 2, "dma": 3, "interconnect": 4, "memories": 5, "noc": 6}
@@ -393,7 +392,8 @@ class Timeline:
         for rank, (track_key, (pid, tid)) in enumerate(
                 sorted(self.tids.items(), key=lambda kv: natural_key(kv[0][1]))):
             self.out.thread_sort(pid, tid, rank)
-        for rank, group in enumerate(sorted(self.pids, key=lambda g: (g not in PIDS, natural_key(g)))):
+        for rank, group in enumerate(sorted(self.pids, key=lambda g: (PIDS.get(g, len(PIDS) + 1),
+                                                                     natural_key(g)))):
             self.out.process_sort(self.pids[group], rank)
         self.out.close({"bandwidth_window_ns": None if self.full else w / 1000,
                         "reference_clock": self.ref.name, "reference_clock_hz": self.ref.freq_hz})
