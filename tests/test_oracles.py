@@ -156,6 +156,10 @@ def test_core_layer_time_split_by_hand():
     assert (rec.compute_cycles, rec.memory_stall_cycles, rec.contention_cycles,
             rec.programming_cycles, rec.idle_cycles) == (346, 50, 0, 0, 0)
     assert rec.cycles == r.cycles == 396
+    # the 50 stall cycles wait on the 8 B/cycle link (the routes' rate-limiting channel), the
+    # resource the layer waited on most; compute is the largest category
+    assert rec.stall_ps == {"l2--dma": 50 * C100} and rec.waits_ps == {}
+    assert (rec.top_wait, rec.top_wait_cycles, rec.bottleneck) == ("l2--dma", 50, "compute")
 
 
 def test_core_layer_energy_by_hand():
@@ -198,6 +202,10 @@ def test_bank_conflict_stalls_stretch_the_core_tile():
     assert rec.contention_cycles == round(256 * ov)
     assert rec.waits_ps == {"l1.banks": round(256 * ov) * C100}
     assert rec.cycles == 29 + 260 + round(256 * ov) + 21
+    # waited on most: the banks when their stall exceeds the 50 cycles on the link
+    assert rec.stall_ps == {"l2--dma": 50 * C100}
+    if round(256 * ov) > 50:
+        assert (rec.top_wait, rec.top_wait_cycles) == ("l1.banks", round(256 * ov))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,3 +476,11 @@ def test_waiting_for_a_busy_engine_is_contention_on_it():
     wait = second.waits_ps["cluster"]
     assert 346 * C100 - 30 * C100 <= wait <= 346 * C100
     assert second.queued_ps["cluster"] == wait
+
+
+def test_every_transfer_leaves_the_channels_idle():
+    """After a run no channel holds bytes in flight, a server or a queue entry."""
+    sim = hwsim.Simulation(_digital(banks=2, cores=4), _pointwise())
+    sim.run()
+    for ch in sim.ic.channels:
+        assert (ch.inflight_bytes, ch.in_use, len(ch.queue)) == (0, 0, 0), ch.name
