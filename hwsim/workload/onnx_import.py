@@ -46,7 +46,8 @@ Add / Sub / Mul / Div with a constant       folded into the producing conv/linea
                                             free); else a one-producer elementwise layer (two
                                             full-size operands counted: an upper bound)
 Relu, Clip, Sigmoid, HardSigmoid,           fused into the producing layer's ``activation``
-HardSwish, Tanh, Gelu, LeakyRelu, Elu, ...  when it is the tensor's only reader and has no
+HardSwish, Tanh, Gelu, LeakyRelu, Elu, Erf, when it is the tensor's only reader and has no
+Exp, Log, Sqrt, Reciprocal, Neg, Abs, ...
 Sigmoid + Mul(x, sigmoid(x)) = SiLU,        activation yet; else an ``act`` layer
 HardSigmoid + Mul = HardSwish               (``Clip(0, 6)`` is ``relu6``)
 Softmax / LogSoftmax                        ``softmax`` layer (axis kept); fused into a
@@ -62,7 +63,7 @@ Concat                                      free when the join is along the oute
                                             output: the producers write into place and the
                                             reader lists them all in ``inputs``; else a
                                             ``concat`` copy layer
-Split / Slice                               ``slice`` copy layer per output (free when it
+Split / Slice / Gather (constant indices)   ``slice`` copy layer per output (free when it
                                             keeps the whole tensor)
 Reshape, Flatten, Squeeze, Unsqueeze,       free (row-major layout unchanged)
 Identity, Dropout, Cast
@@ -102,7 +103,7 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from ..base.errors import ConfigError
+from ..base.errors import ConfigError, HwsimError
 from .trace import NETWORK_INPUT, Layer, Trace
 
 __all__ = ["import_onnx", "UnsupportedOps", "parse_input_shape", "ON_UNSUPPORTED", "FREE_OPS",
@@ -112,13 +113,15 @@ ON_UNSUPPORTED = ("error", "skip-with-warning")
 FREE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast"}
 ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leaky_relu",
                "HardSigmoid": "hsigmoid", "HardSwish": "hswish", "Elu": "elu", "Selu": "selu",
-               "Gelu": "gelu", "Softplus": "softplus", "PRelu": "prelu", "Clip": "clip"}
+               "Gelu": "gelu", "Softplus": "softplus", "PRelu": "prelu", "Clip": "clip",
+               "Erf": "erf", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Reciprocal": "reciprocal",
+               "Neg": "neg", "Abs": "abs"}
 CONST_OPS = {"Constant", "Shape", "ConstantOfShape", "Size"}
 BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div"}
 HANDLED = {"Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool",
            "GlobalMaxPool", "ReduceMean", "BatchNormalization", "QuantizeLinear",
            "DequantizeLinear", "Softmax", "LogSoftmax", "LayerNormalization", "Concat", "Split",
-           "Slice", "Transpose", "Resize", "Upsample", "Pad"}
+           "Slice", "Transpose", "Resize", "Upsample", "Pad", "Gather"}
 SUPPORTED = HANDLED | FREE_OPS | CONST_OPS | set(ACTIVATIONS) | set(BINARY)
 #: the largest constant whose value is read (shape/axes/bounds); weights are never read
 _SMALL = 64
@@ -418,14 +421,19 @@ class _Importer:
             if any(t not in self.producer for t in self.act_inputs(node)):
                 self.unsupported_node(node, "reads a tensor no supported node produced")
                 continue
-            if op in BINARY:
-                self.binary(node, BINARY[op])
-            elif op in ACTIVATIONS:
-                self.activation(node)
-            elif op in FREE_OPS:
-                self.alias(node.output[0], self.act_inputs(node)[0])
-            else:
-                getattr(self, f"op_{op}")(node)
+            try:
+                if op in BINARY:
+                    self.binary(node, BINARY[op])
+                elif op in ACTIVATIONS:
+                    self.activation(node)
+                elif op in FREE_OPS:
+                    self.alias(node.output[0], self.act_inputs(node)[0])
+                else:
+                    getattr(self, f"op_{op}")(node)
+            except HwsimError:
+                raise
+            except Exception as e:  # a form of the op this importer does not handle
+                self.unsupported_node(node, f"unhandled form ({type(e).__name__}: {e})"[:160])
         if self.unsupported:
             counts = Counter(op for op, _ in self.unsupported)
             listing = [text for _, text in self.unsupported]
@@ -760,6 +768,24 @@ class _Importer:
         self.add_layer(node, "slice", [x], out, shape, oshape, suffix=f".{out}"
                        if len(node.output) > 1 else "")
 
+    def op_Gather(self, node):
+        """Rows picked by constant indices (e.g. q, k, v = proj[0], proj[1], proj[2] of an
+        exported attention): a ``slice`` copy of the picked rows; the output keeps the input's
+        rank (the picked axis sized to the indices) so the element counts agree."""
+        x, idx, out = node.input[0], node.input[1], node.output[0]
+        if not self.is_const(idx) or self.is_const(x):
+            return self.unsupported_node(node, "indices computed at run time")
+        ax = self.axis(x, self.attrs(node).get("axis", 0), node)
+        if ax is None:
+            return self.unsupported_node(node, "gather along the batch axis")
+        shape = self.shape(x, node)
+        n = math.prod(self.shapes.get(idx) or [1])
+        oshape = shape[:ax] + (n,) + shape[ax + 1:]
+        if math.prod(oshape) != math.prod(self.shape(out, node)):
+            return self.unsupported_node(node, f"gather {list(shape)} -> "
+                                         f"{list(self.shape(out, node))}")
+        self.add_layer(node, "slice", [x], out, shape, oshape)
+
     def op_Split(self, node):
         for o in node.output:
             if o:
@@ -783,12 +809,16 @@ class _Importer:
         if big == sorted(big) or (readers and out not in self.graph_outputs
                                   and all(strided(n) for n in readers)):
             return self.alias(out, x)   # layout unchanged, or absorbed by the matmul's strides
-        dropped = len(full) > 1 and full[0] == self.batch
-        if dropped and perm[0] != 0:
+        full_out = tuple(self.shapes.get(out) or [])
+        if perm[0] == 0 and len(full) > 1 and full[0] == self.batch:   # per-sample axes
+            ishape, oshape, sp = tuple(full[1:]), full_out[1:], [p - 1 for p in perm[1:]]
+        elif self.batch == 1:   # a batch of one moves like any size-1 axis: whole tensors
+            ishape, oshape, sp = tuple(full), full_out, perm
+        else:
             return self.unsupported_node(node, "moves the batch axis")
-        sp = [p - 1 for p in perm[1:]] if dropped else perm
-        self.add_layer(node, "transpose", [x], out, self.shape(x, node), self.shape(out, node),
-                       perm=tuple(sp))
+        if len(ishape) > 4:
+            return self.unsupported_node(node, f"{len(ishape)}-axis transpose")
+        self.add_layer(node, "transpose", [x], out, ishape, oshape, perm=tuple(sp))
 
     def op_Resize(self, node):
         x, out = node.input[0], node.output[0]

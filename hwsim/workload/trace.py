@@ -43,10 +43,12 @@ MATMUL_OPS = ("matmul",)
 #: compares; leaky_relu/prelu = compare + multiply; hsigmoid = relu6(x+3)/6: add, 2 compares,
 #: multiply; hswish = x * hsigmoid(x); sigmoid/tanh/elu/softplus = lookup + interpolation;
 #: silu = x * sigmoid(x); gelu = x * sigmoid(1.702 x) form: multiply, sigmoid, multiply;
-#: affine (an unfolded BatchNormalization) = multiply + add.
+#: affine (an unfolded BatchNormalization) = multiply + add; erf/exp/log/sqrt/reciprocal =
+#: lookup + interpolation; neg/abs = 1.
 ACTIVATION_OPS = {"relu": 1, "relu6": 2, "clip": 2, "leaky_relu": 2, "prelu": 2, "hsigmoid": 4,
                   "hswish": 5, "sigmoid": 2, "tanh": 2, "elu": 2, "selu": 3, "softplus": 2,
-                  "silu": 3, "gelu": 4, "affine": 2}
+                  "silu": 3, "gelu": 4, "affine": 2, "erf": 2, "exp": 2, "log": 2, "sqrt": 2,
+                  "reciprocal": 2, "neg": 1, "abs": 1}
 #: softmax over ``axis``: max (1), subtract (1), exp by lookup (2), sum (1), scale by the
 #: reciprocal (1) = 6 per element. layernorm over the last axis: mean (1), subtract (1),
 #: square-accumulate (2), scale by rsqrt (1), gamma/beta (2) = 7 per element; it has 2 x F
