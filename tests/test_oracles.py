@@ -106,6 +106,27 @@ def test_hyperram_like_single_bank_transactions():
     # 20 bytes: transactions of 8, 8, 4 bytes, each tRCD + tCL = 8 then its data:
     # (8 + 8) + (8 + 8) + (8 + 4) = 44 cycles
     assert _burst(dt, 0, 0, 20) == 44
+    assert (dt.n_misses, dt.n_hits) == (3, 0)     # every transaction activates
+
+
+@pytest.mark.parametrize("link_bw,slowest", [(4096, "d"), (0.125, "d--dma")])
+def test_a_waits_resource_is_the_routes_slowest_channel(link_bw, slowest):
+    """A DRAM of 1 GB/s peak (1 byte per 1 GHz cycle) behind a 4 GHz link: at 4096 B/cycle
+    (16 TB/s) the DRAM limits the route, at 0.125 B/cycle (0.5 GB/s) the link does."""
+    import simpy
+    from hwsim.sim.interconnect import Interconnect
+    dram = dict(type="dram", clock="d", level="L3", size_bytes=1 << 20, banks=2, data_bus_bits=8,
+                transfers_per_cycle=1, burst_length=4, row_bytes=64)
+    p = platform_from_dict({"name": "bn", "clocks": {"d": "1 GHz", "f": "4 GHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "f", "l1": "l1", "kernels": {"add": 1}},
+        "l1": {"type": "memory", "level": "L1", "clock": "f", "size_bytes": 1 << 16,
+               "port_bandwidth_bytes_per_cycle": 4096},
+        "d": dram, "dma": {"type": "dma", "clock": "f"}},
+        "links": [{"between": ["d", "dma"], "clock": "f",
+                   "bandwidth_bytes_per_cycle": link_bw},
+                  {"between": ["dma", "l1"], "clock": "f", "bandwidth_bytes_per_cycle": 4096}]})
+    (route,) = Interconnect(simpy.Environment(), p).hops("d", "l1")
+    assert route.bottleneck == slowest
 
 
 # ---------------------------------------------------------------------------------------------
