@@ -505,3 +505,31 @@ def test_every_transfer_leaves_the_channels_idle():
     sim.run()
     for ch in sim.ic.channels:
         assert (ch.inflight_bytes, ch.in_use, len(ch.queue)) == (0, 0, 0), ch.name
+
+
+@pytest.mark.parametrize("n,banks", [(2, 4), (4, 8), (8, 16)])
+def test_fast_random_model_conflict_probability_is_the_closed_form(n, banks):
+    """n requesters presenting every cycle (activity 1) to uniform random banks: a request
+    loses with probability 1 - B (1 - (1 - 1/B)^n) / n (balls into bins), and loses 1/p - 1
+    cycles per access with p that winning probability."""
+    res = fast([Stream(random=True, activity=1)] * n, banks)
+    win = banks * (1 - (1 - 1 / banks) ** n) / n
+    assert res.conflict_probability == pytest.approx(1 - win, rel=1e-9)
+    assert res.overhead == pytest.approx(1 / win - 1, rel=1e-9)
+
+
+def test_round_robin_grants_rotate_over_requesters():
+    """Requests A1 A2 B1 C1 A3 queued at once: grants rotate A, B, C in first-seen order,
+    then back to A: A1 B1 C1 A2 A3. Fixed priority: lowest number first, FIFO among equals."""
+    from types import SimpleNamespace as Ev
+    from hwsim.sim.arbitration import PriorityQueue, RoundRobinQueue
+    q = RoundRobinQueue()
+    for name in ("A1", "A2", "B1", "C1", "A3"):
+        q.append(Ev(requester=name[0], name=name))
+    assert len(q) == 5
+    assert [q.popleft().name for _ in range(5)] == ["A1", "B1", "C1", "A2", "A3"]
+    pq = PriorityQueue()
+    for name, prio in (("x", 2), ("y", 1), ("z", 2), ("w", 1)):
+        pq.append(Ev(priority=prio, name=name))
+    assert [e.name for e in pq] == ["y", "w", "x", "z"]
+    assert [pq.popleft().name for _ in range(4)] == ["y", "w", "x", "z"]

@@ -51,7 +51,7 @@ TESTS = {
     "hwsim/sim/interconnect.py": ["tests/test_oracles.py", "tests/test_interconnect.py",
                                   "tests/test_dma_l2.py", "tests/test_arbitration.py"],
     "hwsim/sim/dram.py": ["tests/test_oracles.py", "tests/test_dram.py"],
-    "hwsim/sim/arbitration.py": ["tests/test_arbitration.py"],
+    "hwsim/sim/arbitration.py": ["tests/test_oracles.py", "tests/test_arbitration.py"],
     "hwsim/sim/l1banks.py": ["tests/test_oracles.py", "tests/test_l1banks.py"],
     "hwsim/models/cores.py": ["tests/test_oracles.py", "tests/test_engine.py"],
     "hwsim/models/aimc.py": ["tests/test_oracles.py", "tests/test_aimc.py"],
