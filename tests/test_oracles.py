@@ -533,3 +533,14 @@ def test_round_robin_grants_rotate_over_requesters():
         pq.append(Ev(priority=prio, name=name))
     assert [e.name for e in pq] == ["y", "w", "x", "z"]
     assert [pq.popleft().name for _ in range(4)] == ["y", "w", "x", "z"]
+
+
+def test_stream_bank_sequence_of_interleaved_arrays():
+    """Two arrays read in turn, (base 0, stride 3) and (base 100, stride 1), on 8 banks:
+    access k goes to array k mod 2 at index k // 2: banks 0, 4, 3, 5, 6, 6, 1, 7; the pattern
+    repeats after 2 x lcm(8 / gcd(3, 8), 8 / gcd(1, 8)) = 16 accesses, every bank twice."""
+    s = Stream(arrays=((0, 3), (100, 1)))
+    assert [s.bank(k, 8) for k in range(8)] == [0, 4, 3, 5, 6, 6, 1, 7]
+    assert s.period(8) == 16
+    assert s.bank_probabilities(8) == pytest.approx([1 / 8] * 8)
+    assert Stream(base=2, stride=2).period(8) == 4 and Stream(base=5, stride=8).period(8) == 1
