@@ -136,11 +136,15 @@ def test_mesh_whatif_scales_every_cluster(tmp_path):
     assert any(v.field == "link_bandwidth_bytes_per_cycle" for v in vs)
 
 
-def test_route_group_moves_what_single_links_cannot():
+def test_route_group_moves_what_single_links_cannot(tmp_path):
     """On the IMC cluster every hop of the L2 -> L1 path and the L2 port run at 8 B/cycle:
     doubling any one of them leaves another as slow (1.000x), doubling the route with its
-    ports speeds the block up; near-1.0x rows say what else bounds the run."""
-    pf = ROOT / "platforms" / "pulp_imc_cluster.yaml"
+    ports speeds the block up; near-1.0x rows say what else bounds the run. Layer by layer
+    (no activation kept in L1, no fusion), so that every activation crosses the route."""
+    raw = yaml.safe_load((ROOT / "platforms" / "pulp_imc_cluster.yaml").read_text())
+    raw["mapping"].update(fusion=False, l1_residency=False)
+    pf = tmp_path / "platform.yaml"
+    pf.write_text(yaml.safe_dump(raw, sort_keys=False))
     rep = whatif(pf, str(ROOT / "traces" / "mobilenetv2_bottleneck.json"), 2.0, workers=0)
     by = {r.label: r for r in rep.rows}
     group = by["route l1<->l2 (3 links + ports) bandwidth x2"]
