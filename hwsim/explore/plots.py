@@ -183,13 +183,11 @@ def _roofs(platform) -> tuple:
 
     from ..hardware.platform import AimcTile, CoreCluster, Memory
 
+    from ..report.efficiency import best_kernel_rate
+
     peaks = {}
     for c in platform.of_type(CoreCluster):
-        best = 0.0
-        for entry in c.kernels.values():
-            vals = entry.values() if isinstance(entry, dict) else [entry]
-            best = max([best] + [float(v) for v in vals if v])
-        peaks[c.name] = best * c.cores * c.clock.freq_hz
+        peaks[c.name] = best_kernel_rate(c)[0] * c.cores * c.clock.freq_hz
     for a in platform.of_type(AimcTile):
         peaks[a.name] = a.rows * a.cols / a.mvm_latency_cycles * a.clock.freq_hz
     bw = None

@@ -29,6 +29,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from .core_model import layer_work
 from .aimc import LayerBlocks, dedicated, layer_blocks, mvm_job_cycles, pack
 from ..hardware.dw_accel import DwAccelerator, digital_clusters
 from ..base.errors import MappingError
@@ -79,6 +80,8 @@ def estimate_ps(platform, l: Layer, kind: str, cl: _Cluster, lb: LayerBlocks | N
         thr = kernel_throughput(eng, l.op, l.bits_key) if eng is not None else None
         if not thr:
             return math.inf
+        if eng.kernel_model != "table":
+            return layer_work(eng, l).cycles / eng.clock.freq_hz * 1e12
         return l.ops / (eng.cores * thr) / eng.clock.freq_hz * 1e12
     if not cl.tiles or lb is None or lb.n_blocks == 0:
         return math.inf

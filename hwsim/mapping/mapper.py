@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from ..base.errors import MappingError
 from ..hardware.platform import CoreCluster, Memory, Platform
 from . import train_tiling
+from .core_model import kernel_throughput  # noqa: F401  (re-exported: engine, tests)
 from ..workload.trace import BASE_OP, ELEMENTWISE_OPS, GRAD_WEIGHT_OPS, NETWORK_INPUT, Layer, POOL_OPS, \
     TRAIN_OPS, Trace
 
@@ -116,15 +117,6 @@ class Mapping:
     program_once: list          # AIMC plans whose crossbars are programmed once, before inference
     weights_in_l3_bytes: int
     summary: dict
-
-
-def kernel_throughput(cluster: CoreCluster, op: str, bits: int) -> float | None:
-    """Per-core ops/cycle for ``op`` at ``bits`` (exact width, else the 'any' entry); a
-    training op without its own entry uses its forward op's (:data:`hwsim.workload.trace.BASE_OP`)."""
-    entry = cluster.kernels.get(op) or cluster.kernels.get(BASE_OP.get(op))
-    if not entry:
-        return None
-    return entry.get(bits, entry.get("any"))
 
 
 # ------------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@
 
 * AIMC tile: ``2 R C`` ops per ``mvm_latency_cycles + job_overhead_cycles``; efficiency
   ``2 R C / energy_pj_per_mvm`` ops/pJ (= TOPS/W).
-* Core cluster / depthwise engine: ``2 * cores * max(kernel MAC/cycle of weighted ops) * f``;
-  efficiency ``2 / energy_pj_per_op`` of that op (default entry otherwise).
+* Core cluster / depthwise engine: ``2 * cores * max(kernel MAC/cycle of weighted ops) * f``
+  (:func:`best_kernel_rate`); efficiency ``2 / energy_pj_per_op`` of that op (default entry
+  otherwise), or ``2 * rate / pj_per_active_core_cycle`` when cores are charged per cycle.
 
 The platform's peak TOPS is the sum over its engines (all busy at once); its peak TOPS/W is the
 best engine's (the accelerator's) figure, the number a datasheet quotes.
@@ -18,6 +19,7 @@ term is reported in pJ and as a share of ``E_total``; they add up exactly.
 from __future__ import annotations
 
 from ..mapping.aimc import peak_ops_per_s, peak_tops_per_w
+from ..mapping.core_model import PULP_NN_OPS, kernel_throughput
 from ..hardware.platform import AimcTile, CoreCluster
 from ..workload.trace import WEIGHTED_OPS
 
@@ -30,17 +32,30 @@ def engine_peaks(platform) -> dict:
             out[c.name] = {"kind": "aimc", "tops": peak_ops_per_s(c) / 1e12,
                            "tops_per_w": peak_tops_per_w(c)}
         elif isinstance(c, CoreCluster):
-            best, op_best = 0.0, None
-            for op in WEIGHTED_OPS:
-                for thr in (c.kernels.get(op) or {}).values():
-                    if thr > best:
-                        best, op_best = thr, op
+            best, op_best = best_kernel_rate(c)
             if not best:
                 continue
-            e = c.energy_pj_per_op.get(op_best, c.energy_pj_per_op.get("default", 0.0))
+            # per op, or per active core-cycle at the best kernel's rate
+            e = (c.pj_per_active_core_cycle / best if c.pj_per_active_core_cycle else
+                 c.energy_pj_per_op.get(op_best, c.energy_pj_per_op.get("default", 0.0)))
             out[c.name] = {"kind": c.TYPE, "tops": 2 * c.cores * best * c.clock.freq_hz / 1e12,
                            "tops_per_w": (2 / e) if e else None}
     return out
+
+
+def best_kernel_rate(c) -> tuple:
+    """``(ops/cycle/core, op)`` of a cluster's fastest weighted-op kernel: its table's best
+    entry at any width, and under ``kernel_model: pulp_nn`` the model's asymptotic rate at
+    8 bit (:func:`hwsim.mapping.core_model.kernel_throughput`)."""
+    best, op_best = 0.0, None
+    for op in WEIGHTED_OPS:
+        rates = list((c.kernels.get(op) or {}).values())
+        if c.kernel_model != "table" and op in PULP_NN_OPS:
+            rates = [kernel_throughput(c, op, 8)]
+        for thr in rates:
+            if thr and thr > best:
+                best, op_best = thr, op
+    return best, op_best
 
 
 def platform_peaks(platform) -> dict:

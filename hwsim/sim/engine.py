@@ -12,23 +12,26 @@ waits for a tile's data, the part of the wait during which that data sat in a qu
 """
 from __future__ import annotations
 
+import dataclasses
 import time as _time
 
 import simpy
 
 from ..base.errors import DeadlockError, SimulationError, SimulationLimitError
 from .faults import LIVELOCK_EVENTS, drive, wait_report
-from ..mapping.aimc import blocks_to_program, crossbar_streams
+from ..mapping.aimc import blocks_to_program, crossbar_streams, tile_mvm_pj
 from .interconnect import Channel, Interconnect, Transfer
 from ..hardware.dw_accel import DwAccelerator
 from ..report.efficiency import efficiency_totals
 from .l1banks import conflict_overhead
 from .pipeline import RowProgress, rows_needed, steady_state, tile_rows
-from ..mapping.mapper import LayerPlan, Mapping, kernel_throughput, map_trace
+from ..mapping.core_model import tile_work
+from ..hardware.fidelity import fidelity_of
+from ..mapping.mapper import LayerPlan, Mapping, _tile_bytes, map_trace
 from ..hardware.platform import AimcTile, CoreCluster, Memory, Platform
 from ..report.stats import CATEGORIES, LayerRecord, ResourceStats, SimulationResult, split_cycles
 from ..report.timeline import Timeline
-from ..workload.trace import Trace
+from ..workload.trace import TRAIN_OPS, Trace
 from ..base.units import PS_PER_S
 
 
@@ -79,6 +82,8 @@ class Simulation:
         self.progress = {p.layer.name: RowProgress(self.env, p.layer.out_hw[0])
                          for p in self.mapping.plans}
         self.plan_of = {p.layer.name: p for p in self.mapping.plans}
+        self.fidelity = fidelity_of(platform)
+        self.ideal_act = self.fidelity.ideal_activation_memory
 
     # ------------------------------------------------------------------------------------
     def run(self, until_ps: int | None = None, max_sim_s: float | None = None,
@@ -144,6 +149,36 @@ class Simulation:
             if t.waits:
                 for k, v in t.waits.items():
                     acct.waits[k] = acct.waits.get(k, 0) + v
+
+    def _free_move(self, src: str, dst: str, nbytes: int, acct: _Acct) -> None:
+        """``fidelity.ideal_activation_memory``: count the bytes on every hop, in no time and
+        for no energy."""
+        if nbytes:
+            for route in self.ic.hops(src, dst):
+                key = f"{route.src}->{route.dst}"
+                acct.bytes[key] = acct.bytes.get(key, 0) + nbytes
+
+    def _ideal_loads(self, plan: LayerPlan, i: int, tile, acct: _Acct):
+        """Tile ``i`` with its activation loads made free (ideal activation memory): only the
+        weight bytes it loads from ``plan.weight_mem`` still move."""
+        w = 0
+        if plan.weight_mem is not None:
+            if plan.layer.op in TRAIN_OPS:      # parameters, gradients, optimizer state
+                w = sum(n for m, n in tile.loads if m == plan.weight_mem)
+            else:
+                ci, h0, h1, _ = tile_rows(plan, i)
+                co = plan.tile_shape.get("channels", plan.layer.out_channels)
+                if h0 == 0:
+                    w = _tile_bytes(plan.layer, min(co, plan.layer.out_channels - ci * co), h0, h1,
+                                    True)[1]
+        loads = []
+        for mem, nb in tile.loads:
+            keep = min(nb, w) if mem == plan.weight_mem else 0
+            w -= keep
+            self._free_move(mem, plan.l1, nb - keep, acct)
+            if keep:
+                loads.append((mem, keep))
+        return dataclasses.replace(tile, loads=tuple(loads))
 
     def _transfer_energy(self, route, nbytes, acct: _Acct) -> None:
         """Source read, destination write and link energy of moving ``nbytes`` on ``route``."""
@@ -238,6 +273,8 @@ class Simulation:
                     yield computed[i - 2]
                 if pipelined:
                     yield from self._await_rows(plan, i)
+                if self.ideal_act:
+                    tile = self._ideal_loads(plan, i, tile, acct)
                 if len(tile.loads) == 1:
                     mem, nb = tile.loads[0]
                     yield from self._move(mem, plan.l1, nb, (name, f"t{i}", "in"), load_x[i], acct)
@@ -252,6 +289,10 @@ class Simulation:
                 if not computed[i].processed:
                     yield computed[i]
                 for mem, nb in tile.stores:
+                    if self.ideal_act and (mem != plan.weight_mem or layer.op not in TRAIN_OPS):
+                        # an activation (training ops also store parameters): free
+                        self._free_move(plan.l1, mem, nb, acct)
+                        continue
                     yield from self._move(plan.l1, mem, nb, (name, f"t{i}", "out"), store_x[i], acct)
                 stored[i].succeed()
                 _, _, h1, last = tile_rows(plan, i)
@@ -294,12 +335,14 @@ class Simulation:
     def _core_step(self, plan: LayerPlan, ops: int, op: str, i: int, acct: _Acct, label="compute"):
         on_accel = plan.engine_kind == "dw_accelerator" and label == "compute"
         cl: CoreCluster = self.platform.components[plan.engine if on_accel else plan.cluster]
-        thr = kernel_throughput(cl, op, plan.layer.bits_key)
-        cycles = -(-ops // (cl.cores * thr)) + cl.tile_overhead_cycles
+        ci, h0, h1, _ = tile_rows(plan, i)
+        co = plan.tile_shape.get("channels", plan.layer.out_channels)
+        work = tile_work(cl, plan.layer, op, ops, min(co, plan.layer.out_channels - ci * co), h1 - h0)
+        cycles = int(work.cycles) + cl.tile_overhead_cycles
         yield from self._hold_engine(cl.name, acct)
         t0 = self.env.now
-        dur = cl.clock.cycles_to_ps(int(cycles))
-        conflict_ps = self._bank_conflict_ps(cl, op, int(cycles) - cl.tile_overhead_cycles, dur)
+        dur = cl.clock.cycles_to_ps(cycles)
+        conflict_ps = self._bank_conflict_ps(cl, op, int(work.cycles), dur)
         yield self.env.timeout(dur + conflict_ps)
         self.engines[cl.name].release()
         self.engine_busy_ps[cl.name] += dur + conflict_ps
@@ -307,8 +350,8 @@ class Simulation:
         if conflict_ps:
             acct.ps["contention"] += conflict_ps
             acct.add_stall(f"{cl.l1}.banks", conflict_ps)
-        e = cl.energy_pj_per_op.get(op, cl.energy_pj_per_op.get("default", 0.0))
-        acct.add_energy("postprocessing" if label == "accumulate" else "compute", cl.name, ops * e)
+        acct.add_energy("postprocessing" if label == "accumulate" else "compute", cl.name,
+                        _core_energy(cl, op, ops, work, cl.clock.ps_to_cycles(dur + conflict_ps)))
         if self.timeline is not None:
             self.timeline.span("engines", cl.name, f"{plan.layer.name} t{i} {label}", t0,
                                self.env.now, "compute", {"ops": ops})
@@ -356,7 +399,8 @@ class Simulation:
             mps = xb.clock.cycles_to_ps(tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles))
             mvm_ps = max(mvm_ps, mps)
             procs.append(env.process(self._xbar_job(plan, xb, per[xb_name], mps, i, xfers, acct)))
-            acct.add_energy("compute", xb_name, tile.mvms * xb.energy_pj_per_mvm)
+        for xb_name, pj in sorted(tile_mvm_pj(plan, i, tile, comps).items()):
+            acct.add_energy("compute", xb_name, pj)
         yield simpy.AllOf(env, procs)
         span = env.now - t0
         for xb in names:
@@ -381,6 +425,11 @@ class Simulation:
         """One crossbar's share of a tile: stream in, MVMs, stream out (see ``stream_mode``)."""
         env, name = self.env, plan.layer.name
         b_in, b_out = nbytes
+
+        if self.ideal_act:   # activations reach the crossbar and come back for free
+            self._free_move(plan.l1, xb.name, b_in, acct)
+            self._free_move(xb.name, plan.l1, b_out, acct)
+            b_in = b_out = 0
 
         def s_in():
             if b_in:
@@ -430,8 +479,11 @@ class Simulation:
         p, ref = self.platform, self.platform.reference_clock
         makespan = self.env.now
         level = {m.name: m.level for m in p.of_type(Memory)}
-        # Leakage: total power x makespan, split over layers by completion order.
-        leak_mw = {c.name: c.leakage_mw for c in p.components.values() if c.leakage_mw}
+        # Leakage: total power x makespan, split over layers by completion order; components
+        # with power_gating that did no work are off.
+        used = self._used_components()
+        leak_mw = {c.name: c.leakage_mw for c in p.components.values()
+                   if c.leakage_mw and (not c.power_gating or c.name in used)}
         leak_total_mw = sum(leak_mw.values())
         order = sorted(self.mapping.plans, key=lambda pl: (self.spans[pl.layer.name][1],
                                                            self.mapping.plans.index(pl)))
@@ -504,6 +556,8 @@ class Simulation:
         busy.update({ch.name: ch.busy_ps / ch.capacity for ch in self.ic.channels})
         setup.update(steady_state(busy, makespan, stages=set(self.engine_busy_ps)))
         setup.update(efficiency_totals(p, records, makespan, sum(by_comp.values())))
+        if self.fidelity.active():   # a paper's simplification is on: the report says so
+            setup["fidelity"] = self.fidelity.active()
         return SimulationResult(
             platform=p.name, trace=self.trace.name, reference_clock=ref, layers=records,
             makespan_ps=makespan, resources=resources,
@@ -511,6 +565,19 @@ class Simulation:
             totals={"l3_bytes": l3, "l2_bytes": sum(r.bytes_by_level.get("L2", 0) for r in records),
                     "weights_in_l3_bytes": self.mapping.weights_in_l3_bytes, **setup},
             mapping=dict(self.mapping.summary))
+
+    def _used_components(self) -> set:
+        """Components that did work in the run: engines with busy time, memories and DMA
+        engines with grants, both ends of links that carried bytes, anything that spent
+        dynamic energy (for ``power_gating``)."""
+        used = {n for n, ps in self.engine_busy_ps.items() if ps}
+        ends = {link.name: (link.a, link.b) for link in self.platform.links}
+        for ch in self.ic.channels:
+            if ch.n_grants:
+                used.update(ends.get(ch.owner, (ch.owner,)))
+        for acct in self.accts.values():
+            used.update(k for k, v in acct.comp_energy.items() if v)
+        return used
 
     def _setup_cost(self) -> dict:
         """One-time AIMC programming when every AIMC layer keeps its crossbars (not in latency)."""
@@ -523,6 +590,18 @@ class Simulation:
                 pj += rows * xb.program_pj_per_row
         ps = max(per_xb.values(), default=0)
         return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
+
+
+def _core_energy(cl: CoreCluster, op: str, ops: int, work, span_cycles: int) -> float:
+    """pJ of a core-cluster tile: per op (``energy_pj_per_op``), or per core-cycle: every core
+    is active during the tile overhead and bank-conflict stalls (set-up, barrier, stalled
+    pipeline) and for its share of the kernel (``work.active_core_cycles``); the rest of the
+    tile's ``cores x span_cycles`` it idles at the barrier."""
+    if not (cl.pj_per_active_core_cycle or cl.pj_per_idle_core_cycle):
+        return ops * cl.energy_pj_per_op.get(op, cl.energy_pj_per_op.get("default", 0.0))
+    total = cl.cores * span_cycles
+    active = min(total, work.active_core_cycles + cl.cores * (span_cycles - int(work.cycles)))
+    return active * cl.pj_per_active_core_cycle + (total - active) * cl.pj_per_idle_core_cycle
 
 
 def _queued_by_resource(xfers: list, now: int) -> dict:
