@@ -5,8 +5,8 @@ import copy
 import pytest
 
 from hwsim.hardware.platform import platform_from_dict
-from hwsim.mapping.core_model import (MM_ITER, KernelWork, kernel_throughput, layer_work,
-                                      tile_work)
+from hwsim.models.cores import kernel_throughput, layer_work, tile_work
+from hwsim.models.pulp_nn import MM_ITER, KernelWork, row_cycles
 from hwsim.sim.engine import Simulation
 from hwsim.workload.trace import layer_from_dict
 
@@ -54,13 +54,12 @@ def test_row_split_imbalance_and_channel_split():
     ceil(9/8) = 2 rows per core, cores 5-7 idle); with 64 channels the channel split (8 each)
     is faster and has no idle core. With 4 channels the row split stays."""
     cl = cluster().components["cluster"]
-    from hwsim.mapping.core_model import pulp_nn_row_cycles
     l = layer("pointwise", 64, 4, 9)
-    row = pulp_nn_row_cycles(l, 4)
+    row = row_cycles(l, 4)
     assert layer_work(cl, l) == KernelWork(2 * row, 9 * row)    # ceil(9 / 8) = 2 rounds
     l = layer("pointwise", 64, 64, 9)
     w = layer_work(cl, l)
-    assert w.cycles == 9 * pulp_nn_row_cycles(l, 8) < 2 * pulp_nn_row_cycles(l, 64)
+    assert w.cycles == 9 * row_cycles(l, 8) < 2 * row_cycles(l, 64)
     assert w.active_core_cycles == 8 * w.cycles
 
 
@@ -103,8 +102,7 @@ def test_active_core_cycle_energy_charges_imbalance():
     p = platform_from_dict(d)
     t = trace(L("a", "pointwise", 64, 4, hw=9))
     res = Simulation(p, t).run()
-    from hwsim.mapping.core_model import pulp_nn_row_cycles
-    row = pulp_nn_row_cycles(t.layers[0], 4)
+    row = row_cycles(t.layers[0], 4)
     active, span = 9 * row, 2 * row
     assert res.layers[0].energy_pj["compute"] == pytest.approx(active * 4.0 + (8 * span - active) * 1.0)
     # energy sums still add up

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import hwsim  # noqa: E402
 from hwsim.mapping.aimc import peak_ops_per_s, peak_tops_per_w  # noqa: E402
-from hwsim.mapping.core_model import layer_work  # noqa: E402
+from hwsim.models.cores import layer_work  # noqa: E402
 from hwsim.sim.engine import Simulation  # noqa: E402
 from hwsim.workload.trace import Layer, Trace  # noqa: E402
 
@@ -70,7 +70,7 @@ def pulp_nn_peak() -> Row:
     l = Layer("conv", "conv2d", (64, 16, 16), (64, 16, 16), kernel=(3, 3), padding=(1, 1, 1, 1))
     mpc = l.macs / layer_work(cl, l).cycles
     return Row("PULP-NN INT-8 conv, 8 cores", "Garofalo et al., PULP-NN, Phil. Trans. R. Soc. A 2020 "
-               "(abstract)", "pulp_cluster", "`hwsim.mapping.core_model.layer_work` on a 3x3 conv "
+               "(abstract)", "pulp_cluster", "`hwsim.models.cores.layer_work` on a 3x3 conv "
                "64->64, 16x16 (kernel only, data in L1)", 15.5, "MAC/cycle", mpc,
                "the model counts the inner loop's 14 instructions per 32 MACs (upper bound "
                "18.3 MAC/cycle) and MATCH's set-up/im2col costs; pipeline and TCDM stalls the "

@@ -17,15 +17,23 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import networkx as nx
-import yaml
-
 from ..base.errors import ConfigError, did_you_mean
+from ..base.srcmap import attach_line, read_source
 from ..base.units import Clock
+from ..base.yamlio import parse_yaml
+from .registry import COMPONENT_TYPES
+
+__all__ = ["PLATFORM_FORMAT", "ARBITRATION", "PLATFORM_KEYS", "spec", "Component", "CoreCluster",
+           "Memory", "Dram", "DmaEngine", "AimcTile", "Router", "Link", "Platform", "NAME_RE",
+           "parse_quantity", "default_invalid", "platform_from_dict", "load_platform",
+           "apply_overrides"]
 
 PLATFORM_FORMAT = "hwsim-platform/1"
 #: arbitration policies of links and memory ports (see hwsim.sim.arbitration)
 ARBITRATION = ("fifo", "round_robin", "fixed_priority")
+#: the top-level keys of a platform file (the one list: loader, sweeps and schema use it)
+PLATFORM_KEYS = ("format", "name", "description", "source", "clocks", "reference_clock",
+                 "components", "links", "mapping", "generate", "routes", "fidelity")
 
 
 def spec(unit: str = "", doc: str = "", min=None, gt=None, kind=None, choices=None, **kw):
@@ -48,14 +56,37 @@ class Component:
                               "the run (no busy time, no bytes, no dynamic energy) leaks nothing",
                               default=False)
 
+    #: the ``type:`` name in platform files; defining a subclass with a TYPE registers it
     TYPE = ""
+    #: a compute engine: it ends routes (never a pass-through node) and runs layers
+    #: (every engine type has an ``l1`` field: the memory it computes from)
+    ENGINE = False
+    #: an engine whose own streamers need a link to its L1 (checked at load)
+    LINKED_TO_L1 = False
+    #: what-if knobs (hwsim.explore.whatif): (field, integer?, label) scaled by the factor
+    WHATIF = ()
+    #: (group, label) when a what-if scales the number of such components (copies with links)
+    WHATIF_COUNT = ()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        t = cls.__dict__.get("TYPE")
+        if t:
+            if t in COMPONENT_TYPES and COMPONENT_TYPES[t].__qualname__ != cls.__qualname__:
+                raise TypeError(f"component type {t!r} is defined twice "
+                                f"({COMPONENT_TYPES[t].__module__} and {cls.__module__})")
+            COMPONENT_TYPES[t] = cls
+
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        """Constraints between this component's own fields (``raw``: its mapping in the
+        platform file, ``where``: its path there); raise :class:`ConfigError` on a violation."""
 
 
 @dataclass(frozen=True)
 class CoreCluster(Component):
     """N RISC-V cores running layer kernels at a throughput from a kernel table.
 
-    Model (:mod:`hwsim.mapping.core_model`): ``kernel_model: table``: a tile of ``ops``
+    Model (:mod:`hwsim.models.cores`): ``kernel_model: table``: a tile of ``ops``
     operations takes ``ceil(ops / (cores * ops_per_cycle_per_core)) + tile_overhead_cycles``
     cycles; the table entry is the *per-core* throughput measured on the full cluster (e.g. an
     8-core PULP-NN figure divided by 8), so sweeping ``cores`` assumes linear parallel
@@ -69,6 +100,8 @@ class CoreCluster(Component):
     """
 
     TYPE = "core_cluster"
+    ENGINE = True
+    WHATIF = (("cores", True, "cores"),)
     cores: int = spec("cores", "number of cores working on one layer", gt=0, default=8)
     l1: str = spec(kind="ref:memory", doc="the L1 memory the cores compute from", default="")
     kernels: dict = spec("ops/cycle/core", "op -> throughput or {bits: throughput}",
@@ -77,13 +110,20 @@ class CoreCluster(Component):
     energy_pj_per_op: dict = spec("pJ", "op -> energy of one operation (MAC) on one core",
                                   kind="op_energy", default_factory=dict)
     kernel_model: str = spec(doc="table: kernels table, linear scaling; pulp_nn: PULP-NN kernel "
-                             "cycles by layer shape (hwsim.mapping.core_model)",
+                             "cycles by layer shape (hwsim.models.cores)",
                              choices=("table", "pulp_nn"), default="table")
     pj_per_active_core_cycle: float = spec("pJ", "energy of one core for one busy cycle (replaces "
                                            "energy_pj_per_op)", min=0, default=0.0)
     pj_per_idle_core_cycle: float = spec("pJ", "energy of one core for one cycle idle within a "
                                          "tile (waiting at the barrier for the other cores)",
                                          min=0, default=0.0)
+
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        if "energy_pj_per_op" in raw and ("pj_per_active_core_cycle" in raw
+                                          or "pj_per_idle_core_cycle" in raw):
+            raise ConfigError(platform_file, f"{where}.pj_per_active_core_cycle", "core energy is "
+                              "given twice: per op (energy_pj_per_op) and per core-cycle",
+                              "keep one of energy_pj_per_op or pj_per_*_core_cycle")
 
 
 @dataclass(frozen=True)
@@ -96,6 +136,8 @@ class Memory(Component):
     """
 
     TYPE = "memory"
+    WHATIF = (("size_bytes", True, "size"),
+              ("port_bandwidth_bytes_per_cycle", False, "port bandwidth"))
     level: str = spec(doc="hierarchy level", choices=("L1", "L2", "L3"), default="L2")
     size_bytes: int = spec("bytes", "capacity", gt=0, default=0)
     ports: int = spec("ports", "independent access ports", gt=0, default=1)
@@ -127,6 +169,8 @@ class Dram(Memory):
     """
 
     TYPE = "dram"
+    # its bandwidth is derived: a what-if scales the data rate per clock
+    WHATIF = (("size_bytes", True, "size"), ("transfers_per_cycle", True, "transfers per cycle"))
     level: str = spec(doc="hierarchy level", choices=("L2", "L3"), default="L3")
     data_bus_bits: int = spec("bits", "data bus width (DQ)", gt=0, default=16)
     transfers_per_cycle: int = spec("transfers/cycle", "2 for DDR, 1 for SDR", gt=0, default=2)
@@ -149,6 +193,9 @@ class Dram(Memory):
     #: Memory fields a dram derives (never given in a platform file; absent from its schema)
     DERIVED = ("port_bandwidth_bytes_per_cycle", "latency_cycles")
 
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        _check_dram(self, raw, platform_file, where)
+
     def __post_init__(self):
         # for code that reads any memory's peak rate and first-access latency (roofline
         # plots, estimates): the data bus's peak bytes/cycle and tRCD + tCL
@@ -163,6 +210,7 @@ class DmaEngine(Component):
     take one of ``max_outstanding`` slots and pay ``setup_cycles`` before the first burst."""
 
     TYPE = "dma"
+    WHATIF = (("max_outstanding", True, "max_outstanding"),)
     max_outstanding: int = spec("transfers", "transfers in flight at once", gt=0, default=2)
     setup_cycles: int = spec("cycles", "descriptor programming per transfer", min=0, default=0)
     burst_bytes: int = spec("bytes", "burst size: one arbitration per burst (accuracy/speed knob)",
@@ -190,6 +238,9 @@ class AimcTile(Component):
     """
 
     TYPE = "aimc_tile"
+    ENGINE = True
+    LINKED_TO_L1 = True
+    WHATIF_COUNT = ("aimc", "aimc tiles")
     rows: int = spec("rows", "crossbar rows (inputs)", gt=0, default=256)
     cols: int = spec("cols", "crossbar columns (outputs)", gt=0, default=256)
     l1: str = spec(kind="ref:memory", doc="the memory its streamers read and write", default="")
@@ -217,6 +268,13 @@ class AimcTile(Component):
     priority: int = spec(doc="fixed-priority arbitration of its streamers: lower wins", min=0,
                          default=0)
 
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        if "energy_pj_per_mvm" in raw and any(
+                k in raw for k in ("mvm_fixed_pj", "pj_per_active_row", "pj_per_active_column")):
+            raise ConfigError(platform_file, f"{where}.energy_pj_per_mvm", "MVM energy is given "
+                              "twice: per MVM and as fixed + per row + per column parts",
+                              "keep energy_pj_per_mvm or the mvm_fixed_pj / pj_per_active_* fields")
+
     def mvm_pj(self, rows: int, cols: int) -> float:
         """Energy of one MVM that drives ``rows`` rows and reads ``cols`` columns."""
         return (self.energy_pj_per_mvm + self.mvm_fixed_pj + rows * self.pj_per_active_row
@@ -230,8 +288,6 @@ class Router(Component):
     TYPE = "router"
 
 
-COMPONENT_TYPES = {cls.TYPE: cls for cls in (CoreCluster, Memory, Dram, DmaEngine, AimcTile, Router)}
-ENGINE_TYPES = (CoreCluster, AimcTile)
 
 
 @dataclass(frozen=True)
@@ -270,13 +326,48 @@ class Platform:
     routes: dict = field(default_factory=dict)   # (src, dst) -> pinned node path
 
     def of_type(self, cls) -> list:
-        return [c for c in self.components.values() if isinstance(c, cls)]
+        """Components that are instances of ``cls``, in file order (indexed once per class:
+        mappers ask for every cluster's engines, which would scan a 512-cluster mesh each
+        time)."""
+        index = self.__dict__.get("_of_type")
+        if index is None:
+            index = {}
+            object.__setattr__(self, "_of_type", index)   # a cache, not a field
+        hit = index.get(cls)
+        if hit is None:
+            hit = index[cls] = [c for c in self.components.values() if isinstance(c, cls)]
+        return list(hit)
+
+    def engines(self) -> list:
+        """The compute engines (components whose type declares ``ENGINE``), in file order."""
+        hit = self.__dict__.get("_engines")
+        if hit is None:
+            hit = [c for c in self.components.values() if c.ENGINE]
+            object.__setattr__(self, "_engines", hit)   # a cache, not a field
+        return list(hit)
 
     def memories(self, level: str) -> list:
         return [m for m in self.of_type(Memory) if m.level == level]
 
-    def graph(self) -> nx.Graph:
-        """Undirected interconnect graph: nodes carry ``component``, edges carry ``link``."""
+    def adjacency(self) -> dict:
+        """Neighbours of every component, ``{name: [name, ...]}``, in the order NetworkX's
+        :meth:`graph` lists them (first link naming the pair first): route searches over it
+        break ties like ``networkx.shortest_path`` on that graph. Built once and cached."""
+        adj = self.__dict__.get("_adjacency")
+        if adj is None:
+            nbrs: dict = {name: {} for name in self.components}
+            for link in self.links:
+                nbrs[link.a][link.b] = None
+                nbrs[link.b][link.a] = None
+            adj = {name: list(d) for name, d in nbrs.items()}
+            object.__setattr__(self, "_adjacency", adj)
+        return adj
+
+    def graph(self):
+        """Undirected interconnect graph (a ``networkx.Graph``, imported here: simulation
+        does not need NetworkX): nodes carry ``component``, edges carry ``link``."""
+        import networkx as nx
+
         g = nx.Graph()
         for name, comp in self.components.items():
             g.add_node(name, component=comp)
@@ -343,14 +434,14 @@ def _build(cls, raw: dict, ctx: dict, file: str, where: str, skip=("name",)):
         fld = f"{where}.{name}"
         has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         if name not in raw:
-            if not has_default or _default_invalid(f):
+            if not has_default or default_invalid(f):
                 raise ConfigError(file, fld, "missing required field", _expect(f))
             continue
         values[name] = _convert(f, raw[name], ctx, file, fld)
     return values
 
 
-def _default_invalid(f) -> bool:
+def default_invalid(f) -> bool:
     """A field whose default breaks its own bounds (e.g. ``size_bytes`` 0 with ``gt=0``) is
     required: the default only exists to satisfy dataclass field ordering."""
     md, d = f.metadata, f.default
@@ -458,11 +549,9 @@ def platform_from_dict(data, file="<dict>") -> Platform:
     if "layers" in data and "components" not in data:
         raise ConfigError(file, "layers", "this looks like a layer trace, not a platform",
                           "the platform YAML comes first: hwsim run PLATFORM TRACE")
-    top = {"format", "name", "description", "source", "clocks", "reference_clock", "components", "links",
-           "mapping", "generate", "routes", "fidelity"}
     for key in data:
-        if key not in top:
-            raise ConfigError(file, key, "unknown top-level field", did_you_mean(key, top))
+        if key not in PLATFORM_KEYS:
+            raise ConfigError(file, key, "unknown top-level field", did_you_mean(key, PLATFORM_KEYS))
     if "generate" in data:
         from .generate import expand_generators
         data = expand_generators(data, file)
@@ -503,18 +592,7 @@ def platform_from_dict(data, file="<dict>") -> Platform:
             raise ConfigError(file, f"{where}.type", f"unknown component type {raw['type']!r}",
                               did_you_mean(raw["type"], COMPONENT_TYPES))
         components[cname] = cls(name=str(cname), **_build(cls, raw, ctx, file, where))
-        if cls is Dram:
-            _check_dram(components[cname], raw, file, where)
-        if cls is AimcTile and "energy_pj_per_mvm" in raw and any(
-                k in raw for k in ("mvm_fixed_pj", "pj_per_active_row", "pj_per_active_column")):
-            raise ConfigError(file, f"{where}.energy_pj_per_mvm", "MVM energy is given twice: "
-                              "per MVM and as fixed + per row + per column parts",
-                              "keep energy_pj_per_mvm or the mvm_fixed_pj / pj_per_active_* fields")
-        if isinstance(components[cname], CoreCluster) and "energy_pj_per_op" in raw and (
-                "pj_per_active_core_cycle" in raw or "pj_per_idle_core_cycle" in raw):
-            raise ConfigError(file, f"{where}.pj_per_active_core_cycle", "core energy is given "
-                              "twice: per op (energy_pj_per_op) and per core-cycle",
-                              "keep one of energy_pj_per_op or pj_per_*_core_cycle")
+        components[cname].check(raw, file, where)
     links_raw = data.get("links") or []
     if not isinstance(links_raw, list):
         raise ConfigError(file, "links", "expected a list of links")
@@ -631,7 +709,7 @@ def _pinned_routes(raw, components: dict, links: list, file) -> dict:
             if not isinstance(node, str) or node not in components:
                 raise ConfigError(file, f"{where}.path[{j}]", f"unknown component {node!r}",
                                   did_you_mean(str(node), components))
-            if 0 < j < len(path) - 1 and isinstance(components[node], ENGINE_TYPES):
+            if 0 < j < len(path) - 1 and components[node].ENGINE:
                 raise ConfigError(file, f"{where}.path[{j}]", f"{node!r} is a compute engine: "
                                   "routes end at engines, never pass through them")
         for j, (a, b) in enumerate(zip(path, path[1:])):
@@ -649,47 +727,51 @@ def _check_connectivity(p: Platform) -> None:
     """Every engine must reach its L1 and every L2/L3 memory through the interconnect.
 
     Paths are checked as the interconnect routes them: never through a compute engine (a
-    core cluster or AIMC tile only ends a route), possibly staged through memories."""
-    if not p.of_type(CoreCluster) and not p.of_type(AimcTile):
+    core cluster or AIMC tile only ends a route), possibly staged through memories. One pass
+    labels the connected components of the graph without engines (linear in its size); an
+    engine with its own streamers (``LINKED_TO_L1``) reaches its L1 iff one of its non-engine
+    neighbours lies in the L1's component."""
+    engines_list = p.engines()
+    if not engines_list:
         raise ConfigError(p.file, "components", "no compute engine",
                           "add a core_cluster or an aimc_tile")
-    full = p.graph()
-    engines = {c.name for c in p.of_type(CoreCluster) + p.of_type(AimcTile)}
-    g = full.subgraph(set(full) - engines)
+    engines = {c.name for c in engines_list}
     l2l3 = p.memories("L2") + p.memories("L3")
     if not l2l3:
         raise ConfigError(p.file, "components", "no L2 or L3 memory: activations and weights "
                           "need a home outside L1", "add a memory with level: L2 (or L3)")
-    for eng in p.of_type(CoreCluster) + p.of_type(AimcTile):
+    adj = p.adjacency()
+    label = connected_components(adj, skip=engines)
+    for eng in engines_list:
         for mem in [p.components[eng.l1]] + l2l3:
             if mem.name != eng.l1 and mem.level == "L1":
                 continue
-            if not nx.has_path(g, eng.l1, mem.name):
+            if label[eng.l1] != label[mem.name]:
                 raise ConfigError(p.file, "links", f"no route from {mem.name} to {eng.l1} "
                                   f"(the L1 of {eng.name}): the interconnect is disconnected",
                                   f"add a link chain between {mem.name} and {eng.l1}")
-        if eng.TYPE == "aimc_tile" and not nx.has_path(
-                full.subgraph(set(g) | {eng.name}), eng.name, eng.l1):
-            raise ConfigError(p.file, "links", f"AIMC tile {eng.name} has no link to its L1 "
+        if eng.LINKED_TO_L1 and not any(
+                label.get(n) == label[eng.l1] for n in adj[eng.name] if n not in engines):
+            raise ConfigError(p.file, "links", f"{eng.TYPE} {eng.name} has no link to its L1 "
                               f"{eng.l1}", f"add a link between {eng.name} and {eng.l1} (its streamers)")
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (a silent overwrite hides typos)."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+def connected_components(adj: dict, skip=frozenset()) -> dict:
+    """``{node: component number}`` of the undirected graph ``adj`` (``{node: [neighbour]}``)
+    with the nodes in ``skip`` removed (they get no label). Iterative, O(nodes + edges)."""
+    label: dict = {}
+    for root in adj:
+        if root in label or root in skip:
+            continue
+        n = len(label)
+        label[root] = n
+        stack = [root]
+        while stack:
+            for w in adj[stack.pop()]:
+                if w not in label and w not in skip:
+                    label[w] = n
+                    stack.append(w)
+    return label
 
 
 def load_platform(path, overrides: dict | None = None) -> Platform:
@@ -700,20 +782,10 @@ def load_platform(path, overrides: dict | None = None) -> Platform:
         overrides: optional ``{dotted.path: value}`` applied before validation, e.g.
             ``{"components.l1.size_bytes": 131072}`` (used by sweeps).
     """
-    from ..base.srcmap import attach_line, read_source
 
     path = Path(path)
     text = read_source(path, "platform", "YAML")
-    try:
-        data = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(path, where, f"invalid YAML: {problem}",
-                          line=mark.line + 1 if mark else None) from None
-    except RecursionError:
-        raise ConfigError(path, "", "invalid YAML: nesting too deep") from None
+    data = parse_yaml(text, path)
     try:
         if overrides:
             data = apply_overrides(data, overrides, str(path))
@@ -750,5 +822,3 @@ def apply_overrides(data: dict, overrides: dict, file="<dict>") -> dict:
             raise ConfigError(file, dotted, "override path does not lead to a mapping")
     return data
 
-
-from .dw_accel import DwAccelerator  # noqa: E402,F401  (registers the `dw_accelerator` type)

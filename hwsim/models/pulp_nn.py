@@ -1,12 +1,8 @@
-"""Cycles of a core cluster's kernel on one tile: a kernel table, or PULP-NN's kernels by shape.
+"""PULP-NN kernel cycles by tile shape: the core cluster's ``kernel_model: pulp_nn``.
 
-A core cluster's ``kernel_model`` selects how long ``cores`` cores take for a tile of a layer:
-
-* ``table``: ``ceil(ops / (cores * ops_per_cycle_per_core))`` from the ``kernels`` table
-  (linear parallel scaling, no imbalance).
-* ``pulp_nn``: the PULP-NN library's INT-8 kernels (pulp-platform/pulp-nn, ``32bit/src``) as
-  closed forms of the tile's shape; ops it has no kernel for (elementwise, pooling, training)
-  keep the table rate, split over the cores by output rows.
+Closed forms of the PULP-NN library's INT-8 kernels (pulp-platform/pulp-nn, ``32bit/src``)
+for a tile of a layer on ``cores`` cores; :mod:`hwsim.models.cores` uses them for the ops they
+cover (:data:`PULP_NN_OPS` at <= 8 bit) and the kernel table for the rest.
 
 **PULP-NN kernels** (structure from the code, coefficients cited per constant below). Inputs
 and outputs HWC; ``K = kh * kw * cin`` (the im2col column length); a tile has ``co`` output
@@ -29,20 +25,19 @@ channels, ``rows`` output rows of width ``wo`` and ``batch`` images.
 
 The tile time is the slowest core's; ``active_core_cycles`` sums every core's busy cycles, so
 a split with leftovers leaves cores idle (``cores * cycles - active``), which
-:mod:`hwsim.sim.engine` charges at the idle energy. On ideal shapes the model reaches
+:mod:`hwsim.models.cores` charges at the idle energy. On ideal shapes the model reaches
 ``8 * 32 / 14 = 18.3`` MAC/cycle on 8 cores less the set-up and im2col shares (about 17-18):
 the published 15.5 MAC/cycle (Garofalo et al., PULP-NN, Phil. Trans. R. Soc. A 2020) is the
 check (docs/validation.md), not an input.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from ..workload.trace import BASE_OP, Layer
+from ..mapping.tiling import in_rows
+from ..workload.trace import Layer
 
-__all__ = ["KernelWork", "PULP_NN_OPS", "kernel_throughput", "tile_work", "layer_work",
-           "pulp_nn_row_cycles"]
+__all__ = ["KernelWork", "PULP_NN_OPS", "MM_ITER", "asymptotic_rate", "row_cycles", "work"]
 
 #: ops the ``pulp_nn`` model times from the layer's shape (at <= 8-bit operands)
 PULP_NN_OPS = ("conv2d", "pointwise", "depthwise", "linear")
@@ -79,29 +74,13 @@ class KernelWork:
     active_core_cycles: int
 
 
-def _table_rate(cl, op: str, bits: int) -> float | None:
-    entry = cl.kernels.get(op) or cl.kernels.get(BASE_OP.get(op))
-    if not entry:
-        return None
-    return entry.get(bits, entry.get("any"))
-
-
-def _modelled(cl, op: str, bits: int) -> bool:
-    return getattr(cl, "kernel_model", "table") == "pulp_nn" and op in PULP_NN_OPS and bits <= 8
-
-
-def kernel_throughput(cl, op: str, bits: int) -> float | None:
-    """Per-core ops/cycle for ``op`` at ``bits`` (exact width, else the 'any' entry; a training
-    op without its own entry uses its forward op's), or None when the cluster cannot run it.
-    Under ``kernel_model: pulp_nn`` the shape-modelled ops report their asymptotic rate (ideal
-    shape, no set-up): an upper bound used for estimates and peaks."""
-    if _modelled(cl, op, bits):
-        if op == "linear":
-            return 4 / PX_LEFT_ITER
-        if op == "depthwise":
-            return 9 / _dw_pixel_cycles(9)          # 3 x 3
-        return 32 / MM_ITER                         # 32 MACs per inner iteration
-    return _table_rate(cl, op, bits)
+def asymptotic_rate(op: str) -> float:
+    """MAC/cycle/core of ``op``'s kernel on an ideal shape without set-up (an upper bound)."""
+    if op == "linear":
+        return 4 / PX_LEFT_ITER
+    if op == "depthwise":
+        return 9 / _dw_pixel_cycles(9)          # 3 x 3
+    return 32 / MM_ITER                         # 32 MACs per matmul inner iteration
 
 
 def _dw_pixel_cycles(k: int) -> int:
@@ -110,7 +89,7 @@ def _dw_pixel_cycles(k: int) -> int:
             + MM_PRE + (k % 4) * DW_SCALAR + MM_POST + DW_QUANT)
 
 
-def pulp_nn_row_cycles(l: Layer, co: int, with_im2col: bool = True) -> int:
+def row_cycles(l: Layer, co: int, with_im2col: bool = True) -> int:
     """Cycles one core spends on one output row of ``co`` channels of a conv2d / pointwise
     layer (4 x 2 blocked matmul with its leftovers, and the im2col when the layer needs one)."""
     K = l.matrix_rows
@@ -135,41 +114,25 @@ def _split(n: int, cores: int) -> list:
     return [max(0, min(chunk, n - i * chunk)) for i in range(cores)]
 
 
-def tile_work(cl, l: Layer, op: str, ops: int, co: int, rows: int) -> KernelWork:
-    """Cycles of a tile of ``ops`` ops (``co`` output channels x ``rows`` output rows of ``l``,
-    all its batch) on cluster ``cl`` (see the module docstring)."""
-    cores = cl.cores
+def work(l: Layer, op: str, co: int, rows: int, cores: int) -> KernelWork:
+    """Cycles of ``op`` (one of :data:`PULP_NN_OPS`) on ``co`` output channels x ``rows``
+    output rows of ``l`` (all its batch) on ``cores`` cores (see the module docstring)."""
     b = l.batch
-    if not _modelled(cl, op, l.bits_key) or op != l.op:
-        thr = kernel_throughput(cl, op, l.bits_key)
-        if getattr(cl, "kernel_model", "table") == "table" or rows * b <= 0:
-            return KernelWork(-(-ops // (cores * thr)), math.ceil(ops / thr))   # linear scaling
-        # pulp_nn model, an op without a shape model (add, pooling): split by output rows
-        # (pulp_nn_add.c, pulp_nn_*pool.c); the core with most rows sets the time
-        total = ops / thr
-        return KernelWork(math.ceil(-(-rows * b // cores) * total / (rows * b)), math.ceil(total))
     if op in ("conv2d", "pointwise"):
-        by_rows = pulp_nn_row_cycles(l, co)
+        by_rows = row_cycles(l, co)
         n_rows = rows * b
         t_ho = -(-n_rows // cores) * by_rows
-        per_core = [pulp_nn_row_cycles(l, c) * n_rows for c in _split(co, cores) if c]
+        per_core = [row_cycles(l, c) * n_rows for c in _split(co, cores) if c]
         t_co = max(per_core)
         if t_ho <= t_co:
             return KernelWork(t_ho, n_rows * by_rows)
         return KernelWork(t_co, sum(per_core))
     if op == "depthwise":
         px = _dw_pixel_cycles(l.kernel[0] * l.kernel[1])
-        from .mapper import _in_rows    # (mapper imports this module)
-        per_ch = b * l.out_hw[1] * (_in_rows(l, 0, rows) * l.kernel[0] * IM2COL_PER_BYTE + rows * px)
+        per_ch = b * l.out_hw[1] * (in_rows(l, 0, rows) * l.kernel[0] * IM2COL_PER_BYTE + rows * px)
         split = _split(co, cores)
         return KernelWork(split[0] * per_ch, co * per_ch)
     # linear: split by output neurons
-    K = l.matrix_rows
-    steps, left = divmod(K, 4)
+    steps, left = divmod(l.matrix_rows, 4)
     neuron = MM_PRE + (steps + left) * PX_LEFT_ITER + MM_POST
     return KernelWork(-(-co // cores) * neuron * b, co * neuron * b)
-
-
-def layer_work(cl, l: Layer) -> KernelWork:
-    """The whole layer as one tile (closed-form estimates)."""
-    return tile_work(cl, l, l.op, l.ops, l.out_channels, l.out_hw[0])
