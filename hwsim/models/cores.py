@@ -56,10 +56,10 @@ def tile_work(cl, l, op: str, ops: int, co: int, rows: int) -> pulp_nn.KernelWor
         return pulp_nn.work(l, op, co, rows, cl.cores)
     thr = kernel_throughput(cl, op, l.bits_key)
     n_rows = rows * l.batch
-    if cl.kernel_model == "table" or n_rows <= 0:
+    if cl.kernel_model == "table" or n_rows <= 0 or op not in pulp_nn.ROW_SPLIT_OPS:
         return pulp_nn.KernelWork(-(-ops // (cl.cores * thr)), math.ceil(ops / thr))
-    # an op without a shape model (add, pooling, partial sums): split by output rows
-    # (pulp_nn_add.c, pulp_nn_*pool.c); the core with most rows sets the time
+    # PULP-NN's add and pooling kernels (pulp_nn_add.c, pulp_nn_*pool.c) split by rows at the
+    # table's rate: the core with most rows sets the time
     total = ops / thr
     return pulp_nn.KernelWork(math.ceil(-(-n_rows // cl.cores) * total / n_rows), math.ceil(total))
 

@@ -37,10 +37,13 @@ from dataclasses import dataclass
 from ..mapping.tiling import in_rows
 from ..workload.trace import Layer
 
-__all__ = ["KernelWork", "PULP_NN_OPS", "MM_ITER", "asymptotic_rate", "row_cycles", "work"]
+__all__ = ["KernelWork", "PULP_NN_OPS", "ROW_SPLIT_OPS", "MM_ITER", "asymptotic_rate", "row_cycles", "work"]
 
 #: ops the ``pulp_nn`` model times from the layer's shape (at <= 8-bit operands)
 PULP_NN_OPS = ("conv2d", "pointwise", "depthwise", "linear")
+#: PULP-NN kernels timed at the table's rate but split over the cores by rows (pulp_nn_add.c,
+#: pulp_nn_maxpool.c, pulp_nn_avgpool.c); other ops scale linearly
+ROW_SPLIT_OPS = ("add", "maxpool", "avgpool")
 
 # Coefficients, cycles (one instruction per cycle on an XpulpV2 core with hardware loops and
 # post-increment loads).
