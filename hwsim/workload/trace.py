@@ -46,11 +46,11 @@ MATMUL_OPS = ("matmul",)
 #: multiply; hswish = x * hsigmoid(x); sigmoid/tanh/elu/softplus = lookup + interpolation;
 #: silu = x * sigmoid(x); gelu = x * sigmoid(1.702 x) form: multiply, sigmoid, multiply;
 #: affine (an unfolded BatchNormalization) = multiply + add; erf/exp/log/sqrt/reciprocal =
-#: lookup + interpolation; neg/abs = 1.
+#: lookup + interpolation; neg/abs = 1; pow (constant exponent) = 2.
 ACTIVATION_OPS = {"relu": 1, "relu6": 2, "clip": 2, "leaky_relu": 2, "prelu": 2, "hsigmoid": 4,
                   "hswish": 5, "sigmoid": 2, "tanh": 2, "elu": 2, "selu": 3, "softplus": 2,
                   "silu": 3, "gelu": 4, "affine": 2, "erf": 2, "exp": 2, "log": 2, "sqrt": 2,
-                  "reciprocal": 2, "neg": 1, "abs": 1}
+                  "reciprocal": 2, "neg": 1, "abs": 1, "pow": 2}
 #: softmax over ``axis``: max (1), subtract (1), exp by lookup (2), sum (1), scale by the
 #: reciprocal (1) = 6 per element. layernorm over the last axis: mean (1), subtract (1),
 #: square-accumulate (2), scale by rsqrt (1), gamma/beta (2) = 7 per element; it has 2 x F
@@ -62,9 +62,13 @@ NORM_OPS = {"softmax": 6, "layernorm": 7}
 #: (``mode``: nearest 1, linear 4, cubic 16 ops per output element: one multiply-add per
 #: source pixel of the interpolation window, ASSUMED).
 MOVE_OPS = ("concat", "slice", "transpose", "pad", "resize")
+#: Reduction over some axes (ONNX ReduceMean/Sum/Max/Min; output keeps the rank, reduced axes
+#: of size 1): one accumulate per *input* element (the mean's final scaling is negligible),
+#: ASSUMED as the other element ops.
+REDUCE_OPS = ("reduce",)
 RESIZE_MODES = {"nearest": 1, "linear": 4, "cubic": 16}
 #: Ops measured element by element (not conv geometry): shapes of 1 to 4 axes.
-TENSOR_OPS = ("act",) + tuple(NORM_OPS) + MOVE_OPS + MATMUL_OPS
+TENSOR_OPS = ("act",) + tuple(NORM_OPS) + MOVE_OPS + MATMUL_OPS + REDUCE_OPS
 #: Training ops (see :mod:`hwsim.workload.training`). A ``*_grad_input`` / ``*_grad_weight`` /
 #: ``*pool_grad`` layer keeps the *forward* layer's geometry (input_shape, output_shape,
 #: kernel, stride, padding, groups) and differs in what it reads and writes:
@@ -90,7 +94,7 @@ OPS = WEIGHTED_OPS + ELEMENTWISE_OPS + POOL_OPS + TENSOR_OPS + TRAIN_OPS
 #: kernel's element rate (ASSUMED: one load-compute-store loop per element).
 BASE_OP = {**{o: o.split("_grad")[0] for o in GRAD_INPUT_OPS + GRAD_WEIGHT_OPS + POOL_GRAD_OPS},
            "optimizer_step": "add", "sub": "add", "div": "mul", "matmul": "linear",
-           **{o: "add" for o in ("act",) + tuple(NORM_OPS) + MOVE_OPS}}
+           **{o: "add" for o in ("act",) + tuple(NORM_OPS) + MOVE_OPS + REDUCE_OPS}}
 #: Optimizers: state tensors per parameter and element operations per parameter, from the
 #: update equations (g: gradient, one multiply-add = 1 op):
 #: sgd: w -= lr*g (1); sgd_momentum: v = mu*v + g, w -= lr*v (2); adam: m = b1*m + (1-b1)*g
@@ -358,6 +362,8 @@ class Layer:
             return math.prod(self.input_shape) * OPTIMIZERS[self.optimizer]["ops_per_param"]
         if self.op == "matmul":
             return self.macs
+        if self.op == "reduce":
+            return self.input_elements
         return self.output_elements * self.ops_per_element
 
     @property
@@ -744,6 +750,9 @@ def _check_tensor_op(l: Layer, bad) -> None:
         if len(i) != len(o) or any((a < b) if smaller else (a > b) for a, b in zip(i, o)):
             bad("output_shape", f"{l.op} of {list(i)} cannot give {list(o)} (same rank, each "
                 f"axis {'at most' if smaller else 'at least'} the input's)")
+    elif l.op == "reduce" and (len(i) != len(o) or any(b not in (a, 1) for a, b in zip(i, o))):
+        bad("output_shape", f"a reduction keeps the rank and sizes reduced axes to 1: "
+            f"{list(i)} -> {list(o)}")
     elif l.op == "resize" and len(i) != len(o):
         bad("output_shape", f"resize keeps the rank: {list(i)} -> {list(o)}")
     elif l.op == "softmax" and l.axis is not None and l.axis >= len(o):
