@@ -252,7 +252,12 @@ def test_perfetto_protobuf_reads_back(tmp_path, run):
     hwsim.simulate(p, t, timeline=path)
     trace = Trace.FromString(path.read_bytes())
     tracks = {pk.track_descriptor.uuid: pk.track_descriptor for pk in trace.packet
-              if pk.HasField("track_descriptor")}
+              if pk.HasField("track_descriptor")}   # the last descriptor of each track
+    ranked = sorted((d.sibling_order_rank, d.name) for d in tracks.values()
+                    if d.HasField("sibling_order_rank") and d.parent_uuid == tracks[
+                        next(u for u, x in tracks.items() if x.name == "engines")].uuid)
+    assert [n for _, n in ranked] == sorted((n for _, n in ranked), key=natural_key)
+    assert len(ranked) >= 3
     events = [pk.track_event for pk in trace.packet if pk.HasField("track_event")]
     names = {d.name for d in tracks.values()}
     assert {"layers", "engines", "cluster", "ima", "l2.port bandwidth GB_per_s"} <= names

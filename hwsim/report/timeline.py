@@ -559,6 +559,7 @@ class _PerfettoSink:
         self.f = open(path, "wb")
         self.b = StreamingTraceProtoBuilder(self.f)
         self.uuid: dict = {}
+        self.desc: dict = {}           # track key -> (name, parent key, counter unit)
         self.counter_uid: dict = {}
         self.first = True
         self.platform_name = platform_name
@@ -574,9 +575,14 @@ class _PerfettoSink:
             p.timestamp = ts_ps // 1000   # ns (Perfetto's unit); ps below 1 ns are cut
         return p
 
-    def _track(self, key, name: str, parent=None, counter_unit: str | None = None, rank=None):
-        uid = len(self.uuid) + 1
-        self.uuid[key] = uid
+    def _track(self, key, name: str, parent=None, counter_unit: str | None = None, rank=None,
+               explicit: bool = False):
+        """Write a track's descriptor (again, with its rank among its siblings, once the
+        order is known: the later descriptor of a uuid completes the first)."""
+        uid = self.uuid.get(key)
+        if uid is None:
+            uid = self.uuid[key] = len(self.uuid) + 1
+            self.desc[key] = (name, parent, counter_unit)
         p = self._packet()
         d = p.track_descriptor
         d.uuid = uid
@@ -585,6 +591,10 @@ class _PerfettoSink:
             d.parent_uuid = self.uuid[parent]
         if counter_unit is not None:
             d.counter.unit_name = counter_unit
+        if rank is not None:
+            d.sibling_order_rank = rank
+        if explicit:
+            d.child_ordering = d.EXPLICIT
         self.b.write_packet(p)
         return uid
 
@@ -595,10 +605,12 @@ class _PerfettoSink:
         self._track(("t", pid, tid), name, parent=("p", pid))
 
     def process_sort(self, pid, index) -> None:
-        pass
+        name, _, _ = self.desc[("p", pid)]
+        self._track(("p", pid), name, rank=index, explicit=True)
 
     def thread_sort(self, pid, tid, index) -> None:
-        pass   # tracks appear in creation order; natural order needs a newer descriptor field
+        name, parent, _ = self.desc[("t", pid, tid)]
+        self._track(("t", pid, tid), name, parent=parent, rank=index)
 
     def _event(self, ts_ps, uid, type_, name=None, args=None, flows=(), terminating=()):
         p = self._packet(ts_ps)
