@@ -144,7 +144,8 @@ class AimcModel(ComponentModel, spec=AimcTile):
                 xb = comps[xb_name]
                 yield from sim.move(plan.weight_mem, xb_name, nbytes,
                                     (plan.layer.name, "weights"), [], acct)
-                yield env.timeout(xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row))
+                dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
+                yield env.timeout(dur)
                 acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
 
             procs.append(env.process(one()))
