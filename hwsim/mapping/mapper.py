@@ -23,6 +23,7 @@ accelerators or several clusters go to :mod:`hwsim.mapping.hetero_mapper`, which
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..base.errors import MappingError
 from ..hardware.platform import CoreCluster, Memory, Platform
@@ -323,6 +324,12 @@ def _choose_engine(l: Layer, cluster: CoreCluster) -> str:
 
 
 # ------------------------------------------------------------------------------------------
+#: Tiling arithmetic below is pure in (layer, tile bounds) and the tile-size search evaluates
+#: the same tiles many times: memoised by argument (layers are frozen, with a cached hash).
+_memo = lru_cache(maxsize=1 << 16)
+
+
+@_memo
 def _geometry(l: Layer):
     """(Cout, Ho, Wo, Hin, Win, stride_h, kh, pad_top) with vectors as 1x1 maps."""
     if l.op in TRAIN_OPS:
@@ -332,6 +339,7 @@ def _geometry(l: Layer):
     return cout, ho, wo, h, w, l.stride[0], l.kernel[0], l.padding[0]
 
 
+@_memo
 def _in_rows(l: Layer, h0: int, h1: int) -> int:
     """Input rows needed for output rows [h0, h1) (with halo, clipped to the map)."""
     _, _, _, h, _, s, kh, pt = _geometry(l)
@@ -342,6 +350,7 @@ def _in_rows(l: Layer, h0: int, h1: int) -> int:
     return max(0, hi - lo)
 
 
+@_memo
 def _tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
     """(input, weight, output) bytes of the tile covering channels [.. co) and rows [h0, h1)."""
     if l.op in TRAIN_OPS:
@@ -366,6 +375,7 @@ def _tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
     return -(-inp * l.bits_input // 8), wt, -(-out * l.bits_output // 8)
 
 
+@_memo
 def _tile_ops(l: Layer, co: int, rows: int) -> int:
     if l.op in TRAIN_OPS:
         return train_tiling.tile_ops(l, co, rows)
