@@ -11,6 +11,7 @@ Each step lives in the package named in its comment; this module only joins them
 """
 from __future__ import annotations
 
+from . import models  # noqa: F401  (registers every component model)
 from .hardware.platform import load_platform, platform_from_dict
 from .mapping.mapper import map_trace
 from .sim.engine import Simulation, simulate

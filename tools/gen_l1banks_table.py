@@ -45,6 +45,8 @@ def render(table: dict) -> str:
              "(:func:`hwsim.sim.l1banks.fast`) for the bundled deterministic kernels, keyed",
              '(kernel, cores, banks)."""',
              "",
+             '__all__ = ["TABLE"]',
+             "",
              "TABLE = {"]
     lines += [f"    {k!r}: {v!r}," for k, v in sorted(table.items())]
     lines += ["}", ""]

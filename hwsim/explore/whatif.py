@@ -26,8 +26,10 @@ from pathlib import Path
 import yaml
 
 from ..base.errors import HwsimError
-from ..hardware.platform import _LineLoader
+from ..base.yamlio import StrictLoader
 from .sweep import run_sweep
+
+__all__ = ["Variant", "variants", "WhatIfRow", "WhatIfReport", "whatif"]
 
 
 @dataclass
@@ -69,7 +71,7 @@ def variants(platform_path, factor: float = 2.0) -> list:
 
     if not factor > 0:
         raise HwsimError(f"whatif factor must be > 0, got {factor!r}")
-    raw = yaml.load(Path(platform_path).read_text(), Loader=_LineLoader)
+    raw = yaml.load(Path(platform_path).read_text(), Loader=StrictLoader)
     platform = load_platform(platform_path)          # validated values (units parsed)
     comps = platform.components
     gen = raw.get("generate") or {}

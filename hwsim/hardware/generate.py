@@ -38,6 +38,8 @@ import copy
 
 from ..base.errors import ConfigError, did_you_mean
 
+__all__ = ["MESH_FIELDS", "expand_generators"]
+
 MESH_FIELDS = {"width", "height", "clock", "link_bandwidth_bytes_per_cycle", "router_latency_cycles",
                "link_pj_per_byte", "attach", "cluster", "connect", "attach_bandwidth_bytes_per_cycle"}
 

@@ -17,14 +17,23 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from ..base.errors import ConfigError, did_you_mean
+from ..base.srcmap import attach_line, read_source
 from ..base.units import Clock
+from ..base.yamlio import parse_yaml
+from .registry import COMPONENT_TYPES
+
+__all__ = ["PLATFORM_FORMAT", "ARBITRATION", "PLATFORM_KEYS", "spec", "Component", "CoreCluster",
+           "Memory", "Dram", "DmaEngine", "AimcTile", "Router", "Link", "Platform", "NAME_RE",
+           "parse_quantity", "default_invalid", "platform_from_dict", "load_platform",
+           "apply_overrides"]
 
 PLATFORM_FORMAT = "hwsim-platform/1"
 #: arbitration policies of links and memory ports (see hwsim.sim.arbitration)
 ARBITRATION = ("fifo", "round_robin", "fixed_priority")
+#: the top-level keys of a platform file (the one list: loader, sweeps and schema use it)
+PLATFORM_KEYS = ("format", "name", "description", "source", "clocks", "reference_clock",
+                 "components", "links", "mapping", "generate", "routes")
 
 
 def spec(unit: str = "", doc: str = "", min=None, gt=None, kind=None, choices=None, **kw):
@@ -44,7 +53,26 @@ class Component:
     clock: Clock = spec(kind="clock", doc="clock domain name (a key of `clocks`)")
     leakage_mw: float = spec("mW", "static power while the platform is powered", min=0, default=0.0)
 
+    #: the ``type:`` name in platform files; defining a subclass with a TYPE registers it
     TYPE = ""
+    #: a compute engine: it ends routes (never a pass-through node) and runs layers
+    #: (every engine type has an ``l1`` field: the memory it computes from)
+    ENGINE = False
+    #: an engine whose own streamers need a link to its L1 (checked at load)
+    LINKED_TO_L1 = False
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        t = cls.__dict__.get("TYPE")
+        if t:
+            if t in COMPONENT_TYPES and COMPONENT_TYPES[t].__qualname__ != cls.__qualname__:
+                raise TypeError(f"component type {t!r} is defined twice "
+                                f"({COMPONENT_TYPES[t].__module__} and {cls.__module__})")
+            COMPONENT_TYPES[t] = cls
+
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        """Constraints between this component's own fields (``raw``: its mapping in the
+        platform file, ``where``: its path there); raise :class:`ConfigError` on a violation."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +86,7 @@ class CoreCluster(Component):
     """
 
     TYPE = "core_cluster"
+    ENGINE = True
     cores: int = spec("cores", "number of cores working on one layer", gt=0, default=8)
     l1: str = spec(kind="ref:memory", doc="the L1 memory the cores compute from", default="")
     kernels: dict = spec("ops/cycle/core", "op -> throughput or {bits: throughput}",
@@ -130,6 +159,9 @@ class Dram(Memory):
     #: Memory fields a dram derives (never given in a platform file; absent from its schema)
     DERIVED = ("port_bandwidth_bytes_per_cycle", "latency_cycles")
 
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        _check_dram(self, raw, platform_file, where)
+
     def __post_init__(self):
         # for code that reads any memory's peak rate and first-access latency (roofline
         # plots, estimates): the data bus's peak bytes/cycle and tRCD + tCL
@@ -169,6 +201,8 @@ class AimcTile(Component):
     """
 
     TYPE = "aimc_tile"
+    ENGINE = True
+    LINKED_TO_L1 = True
     rows: int = spec("rows", "crossbar rows (inputs)", gt=0, default=256)
     cols: int = spec("cols", "crossbar columns (outputs)", gt=0, default=256)
     l1: str = spec(kind="ref:memory", doc="the memory its streamers read and write", default="")
@@ -196,8 +230,6 @@ class Router(Component):
     TYPE = "router"
 
 
-COMPONENT_TYPES = {cls.TYPE: cls for cls in (CoreCluster, Memory, Dram, DmaEngine, AimcTile, Router)}
-ENGINE_TYPES = (CoreCluster, AimcTile)
 
 
 @dataclass(frozen=True)
@@ -247,6 +279,10 @@ class Platform:
         if hit is None:
             hit = index[cls] = [c for c in self.components.values() if isinstance(c, cls)]
         return list(hit)
+
+    def engines(self) -> list:
+        """The compute engines (components whose type declares ``ENGINE``), in file order."""
+        return [c for c in self.components.values() if c.ENGINE]
 
     def memories(self, level: str) -> list:
         return [m for m in self.of_type(Memory) if m.level == level]
@@ -336,14 +372,14 @@ def _build(cls, raw: dict, ctx: dict, file: str, where: str, skip=("name",)):
         fld = f"{where}.{name}"
         has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         if name not in raw:
-            if not has_default or _default_invalid(f):
+            if not has_default or default_invalid(f):
                 raise ConfigError(file, fld, "missing required field", _expect(f))
             continue
         values[name] = _convert(f, raw[name], ctx, file, fld)
     return values
 
 
-def _default_invalid(f) -> bool:
+def default_invalid(f) -> bool:
     """A field whose default breaks its own bounds (e.g. ``size_bytes`` 0 with ``gt=0``) is
     required: the default only exists to satisfy dataclass field ordering."""
     md, d = f.metadata, f.default
@@ -451,11 +487,9 @@ def platform_from_dict(data, file="<dict>") -> Platform:
     if "layers" in data and "components" not in data:
         raise ConfigError(file, "layers", "this looks like a layer trace, not a platform",
                           "the platform YAML comes first: hwsim run PLATFORM TRACE")
-    top = {"format", "name", "description", "source", "clocks", "reference_clock", "components", "links",
-           "mapping", "generate", "routes"}
     for key in data:
-        if key not in top:
-            raise ConfigError(file, key, "unknown top-level field", did_you_mean(key, top))
+        if key not in PLATFORM_KEYS:
+            raise ConfigError(file, key, "unknown top-level field", did_you_mean(key, PLATFORM_KEYS))
     if "generate" in data:
         from .generate import expand_generators
         data = expand_generators(data, file)
@@ -496,8 +530,7 @@ def platform_from_dict(data, file="<dict>") -> Platform:
             raise ConfigError(file, f"{where}.type", f"unknown component type {raw['type']!r}",
                               did_you_mean(raw["type"], COMPONENT_TYPES))
         components[cname] = cls(name=str(cname), **_build(cls, raw, ctx, file, where))
-        if cls is Dram:
-            _check_dram(components[cname], raw, file, where)
+        components[cname].check(raw, file, where)
     links_raw = data.get("links") or []
     if not isinstance(links_raw, list):
         raise ConfigError(file, "links", "expected a list of links")
@@ -612,7 +645,7 @@ def _pinned_routes(raw, components: dict, links: list, file) -> dict:
             if not isinstance(node, str) or node not in components:
                 raise ConfigError(file, f"{where}.path[{j}]", f"unknown component {node!r}",
                                   did_you_mean(str(node), components))
-            if 0 < j < len(path) - 1 and isinstance(components[node], ENGINE_TYPES):
+            if 0 < j < len(path) - 1 and components[node].ENGINE:
                 raise ConfigError(file, f"{where}.path[{j}]", f"{node!r} is a compute engine: "
                                   "routes end at engines, never pass through them")
         for j, (a, b) in enumerate(zip(path, path[1:])):
@@ -632,8 +665,9 @@ def _check_connectivity(p: Platform) -> None:
     Paths are checked as the interconnect routes them: never through a compute engine (a
     core cluster or AIMC tile only ends a route), possibly staged through memories. One pass
     labels the connected components of the graph without engines (linear in its size); an
-    AIMC tile reaches its L1 iff one of its non-engine neighbours lies in the L1's component."""
-    engines_list = p.of_type(CoreCluster) + p.of_type(AimcTile)
+    engine linked to its L1 (an AIMC tile's streamers) reaches it iff one of its non-engine
+    neighbours lies in the L1's component."""
+    engines_list = p.engines()
     if not engines_list:
         raise ConfigError(p.file, "components", "no compute engine",
                           "add a core_cluster or an aimc_tile")
@@ -652,9 +686,9 @@ def _check_connectivity(p: Platform) -> None:
                 raise ConfigError(p.file, "links", f"no route from {mem.name} to {eng.l1} "
                                   f"(the L1 of {eng.name}): the interconnect is disconnected",
                                   f"add a link chain between {mem.name} and {eng.l1}")
-        if eng.TYPE == "aimc_tile" and not any(
+        if eng.LINKED_TO_L1 and not any(
                 label.get(n) == label[eng.l1] for n in adj[eng.name] if n not in engines):
-            raise ConfigError(p.file, "links", f"AIMC tile {eng.name} has no link to its L1 "
+            raise ConfigError(p.file, "links", f"{eng.TYPE} {eng.name} has no link to its L1 "
                               f"{eng.l1}", f"add a link between {eng.name} and {eng.l1} (its streamers)")
 
 
@@ -676,24 +710,6 @@ def connected_components(adj: dict, skip=frozenset()) -> dict:
     return label
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (a silent overwrite hides typos)."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def load_platform(path, overrides: dict | None = None) -> Platform:
     """Load and validate a platform YAML file.
 
@@ -702,20 +718,10 @@ def load_platform(path, overrides: dict | None = None) -> Platform:
         overrides: optional ``{dotted.path: value}`` applied before validation, e.g.
             ``{"components.l1.size_bytes": 131072}`` (used by sweeps).
     """
-    from ..base.srcmap import attach_line, read_source
 
     path = Path(path)
     text = read_source(path, "platform", "YAML")
-    try:
-        data = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(path, where, f"invalid YAML: {problem}",
-                          line=mark.line + 1 if mark else None) from None
-    except RecursionError:
-        raise ConfigError(path, "", "invalid YAML: nesting too deep") from None
+    data = parse_yaml(text, path)
     try:
         if overrides:
             data = apply_overrides(data, overrides, str(path))
@@ -752,5 +758,3 @@ def apply_overrides(data: dict, overrides: dict, file="<dict>") -> dict:
             raise ConfigError(file, dotted, "override path does not lead to a mapping")
     return data
 
-
-from .dw_accel import DwAccelerator  # noqa: E402,F401  (registers the `dw_accelerator` type)

@@ -17,19 +17,21 @@ import time as _time
 import simpy
 
 from ..base.errors import DeadlockError, SimulationError, SimulationLimitError
-from .faults import LIVELOCK_EVENTS, drive, wait_report
-from ..mapping.aimc import blocks_to_program, crossbar_streams
-from .interconnect import Channel, Interconnect, Transfer
-from ..hardware.dw_accel import DwAccelerator
+from ..base.units import PJ_PER_MW_PS, PS_PER_S
+from ..hardware.platform import Memory, Platform
+from ..hardware.registry import model_of
+from ..mapping.mapper import map_trace
+from ..mapping.plan import LayerPlan, Mapping
 from ..report.efficiency import efficiency_totals
-from .l1banks import conflict_overhead
-from .pipeline import RowProgress, rows_needed, steady_state, tile_rows
-from ..mapping.mapper import LayerPlan, Mapping, kernel_throughput, map_trace
-from ..hardware.platform import AimcTile, CoreCluster, Memory, Platform
 from ..report.stats import CATEGORIES, LayerRecord, ResourceStats, SimulationResult, split_cycles
 from ..report.timeline import Timeline
 from ..workload.trace import Trace
-from ..base.units import PS_PER_S
+from .faults import LIVELOCK_EVENTS, drive, wait_report
+from .interconnect import Channel, Interconnect, Transfer
+from .l1banks import conflict_overhead
+from .pipeline import RowProgress, rows_needed, steady_state, tile_rows
+
+__all__ = ["Simulation", "simulate"]
 
 
 class _Acct:
@@ -69,7 +71,7 @@ class Simulation:
         self.timeline = Timeline(timeline, platform.name, platform.reference_clock) if timeline else None
         self.ic = Interconnect(self.env, platform, observer=self.timeline)
         self.engines = {c.name: Channel(self.env, c.name, "engine", c.clock, None, 1, owner=c.name)
-                        for c in platform.components.values() if isinstance(c, (CoreCluster, AimcTile))}
+                        for c in platform.engines()}
         self.done = {p.layer.name: self.env.event() for p in self.mapping.plans}
         self.engine_busy_ps = dict.fromkeys(self.engines, 0)
         self.accts: dict = {}
@@ -95,7 +97,7 @@ class Simulation:
             s_ps = int(max_sim_s * PS_PER_S)
             limit_ps = s_ps if limit_ps is None else min(limit_ps, s_ps)
         try:
-            why = drive(self.env, limit_ps, max_wall_s, livelock_events)
+            why, events = drive(self.env, limit_ps, max_wall_s, livelock_events)
         finally:
             if self.timeline is not None:
                 self.timeline.close()
@@ -103,7 +105,6 @@ class Simulation:
         if unfinished:
             self._fault(why, unfinished, limit_ps, max_wall_s)
         wall = _time.perf_counter() - wall0
-        events = next(self.env._eid)  # SimPy numbers every scheduled event
         result = self._collect()
         result.perf = {"wall_s": wall, "events": events, "events_per_s": events / wall if wall else 0,
                        "sim_cycles_per_s": result.cycles / wall if wall else 0}
@@ -132,7 +133,7 @@ class Simulation:
                             report, now, done_n, total, "deadlock")
 
     # ------------------------------------------------------------------------------------
-    def _move(self, src: str, dst: str, nbytes: int, tag, xfers: list, acct: _Acct):
+    def move(self, src: str, dst: str, nbytes: int, tag, xfers: list, acct: _Acct):
         """Move bytes from ``src`` to ``dst`` (staged over intermediate memories if needed)."""
         for route in self.ic.hops(src, dst):
             t = Transfer(tag, nbytes, route, self._address(route, nbytes))
@@ -193,7 +194,8 @@ class Simulation:
         acct.ps["memory_stall"] += waited - cont
         _attribute(acct, xfers, snap, t0, env.now, cont, waited - cont)
 
-    def _hold_engine(self, name: str, acct: _Acct):
+    def hold(self, name: str, acct: _Acct):
+        """Wait for engine ``name``'s slot; the wait is contention on it."""
         ev = self.engines[name].acquire()
         if ev is not None:
             t0 = self.env.now
@@ -215,14 +217,9 @@ class Simulation:
         start = env.now
         acct = _Acct()
         self.accts[layer.name] = acct
-        if plan.aimc is not None and plan.aimc.program_each_inference:
-            # A layer that (re)programs its crossbars owns them from programming to its last
-            # MVM: another layer must not rewrite them in between. Layers with stationary
-            # weights hold their crossbars per tile step only, so layers packed on one
-            # crossbar, or pipelined, interleave their MVMs.
-            for xb in plan.aimc.tiles:
-                yield from self._hold_engine(xb, acct)
-            yield from self._program(plan, acct)
+        comp = self.platform.components[plan.engine]
+        model = model_of(comp)
+        yield from model.prepare(self, comp, plan, acct)
 
         tiles, n = plan.tiles, len(plan.tiles)
         loaded = [env.event() for _ in range(n)]
@@ -240,9 +237,9 @@ class Simulation:
                     yield from self._await_rows(plan, i)
                 if len(tile.loads) == 1:
                     mem, nb = tile.loads[0]
-                    yield from self._move(mem, plan.l1, nb, (name, f"t{i}", "in"), load_x[i], acct)
+                    yield from self.move(mem, plan.l1, nb, (name, f"t{i}", "in"), load_x[i], acct)
                 elif tile.loads:
-                    yield simpy.AllOf(env, [env.process(self._move(
+                    yield simpy.AllOf(env, [env.process(self.move(
                         mem, plan.l1, nb, (name, f"t{i}", "in"), load_x[i], acct))
                         for mem, nb in tile.loads])
                 loaded[i].succeed()
@@ -252,7 +249,7 @@ class Simulation:
                 if not computed[i].processed:
                     yield computed[i]
                 for mem, nb in tile.stores:
-                    yield from self._move(plan.l1, mem, nb, (name, f"t{i}", "out"), store_x[i], acct)
+                    yield from self.move(plan.l1, mem, nb, (name, f"t{i}", "out"), store_x[i], acct)
                 stored[i].succeed()
                 _, _, h1, last = tile_rows(plan, i)
                 if last:
@@ -266,15 +263,10 @@ class Simulation:
             yield from self._wait(loaded[i], load_x[i], acct)
             if i >= 2:
                 yield from self._wait(stored[i - 2], store_x[i - 2], acct)
-            if plan.engine_kind == "aimc":
-                yield from self._aimc_step(plan, tile, i, acct)
-            else:
-                yield from self._core_step(plan, tile.ops, layer.op, i, acct)
+            yield from model.step(self, comp, plan, tile, i, acct)
             computed[i].succeed()
         yield from self._wait(stored[n - 1], store_x[n - 1], acct)
-        if plan.aimc is not None and plan.aimc.program_each_inference:
-            for xb in plan.aimc.tiles:
-                self.engines[xb].release()
+        model.finish(self, comp, plan)
         self.spans[name] = (start, env.now)
         self.progress[name].advance(self.progress[name].total)
         if self.timeline is not None:
@@ -291,35 +283,28 @@ class Simulation:
             if ev is not None:
                 yield ev
 
-    def _core_step(self, plan: LayerPlan, ops: int, op: str, i: int, acct: _Acct, label="compute"):
-        on_accel = plan.engine_kind == "dw_accelerator" and label == "compute"
-        cl: CoreCluster = self.platform.components[plan.engine if on_accel else plan.cluster]
-        thr = kernel_throughput(cl, op, plan.layer.bits_key)
-        cycles = -(-ops // (cl.cores * thr)) + cl.tile_overhead_cycles
-        yield from self._hold_engine(cl.name, acct)
-        t0 = self.env.now
-        dur = cl.clock.cycles_to_ps(int(cycles))
-        conflict_ps = self._bank_conflict_ps(cl, op, int(cycles) - cl.tile_overhead_cycles, dur)
-        yield self.env.timeout(dur + conflict_ps)
-        self.engines[cl.name].release()
-        self.engine_busy_ps[cl.name] += dur + conflict_ps
-        acct.ps["compute"] += dur
-        if conflict_ps:
-            acct.ps["contention"] += conflict_ps
-            acct.add_stall(f"{cl.l1}.banks", conflict_ps)
-        e = cl.energy_pj_per_op.get(op, cl.energy_pj_per_op.get("default", 0.0))
-        acct.add_energy("postprocessing" if label == "accumulate" else "compute", cl.name, ops * e)
-        if self.timeline is not None:
-            self.timeline.span("engines", cl.name, f"{plan.layer.name} t{i} {label}", t0,
-                               self.env.now, "compute", {"ops": ops})
+    # -- services to the models' steps (hwsim.models.base.StepContext) -------------------------
+    def release(self, name: str, busy_ps: int) -> None:
+        """Free engine ``name``'s slot, booking ``busy_ps`` of work on it."""
+        self.engines[name].release()
+        self.engine_busy_ps[name] += busy_ps
 
-    def _bank_conflict_ps(self, cl: CoreCluster, op: str, kernel_cycles: int, dur: int) -> int:
+    def busy(self, name: str, ps: int) -> None:
+        """Book ``ps`` of work on engine ``name`` (its slot already held by the layer)."""
+        self.engine_busy_ps[name] += ps
+
+    def charge_wait(self, acct: _Acct, xfers: list, t0: int, rest: int) -> None:
+        """An engine step's ``rest`` ps beyond its compute since ``t0`` waited on ``xfers``:
+        the part they queued is contention, the rest memory stall (charged to resources)."""
+        q = max((t.queued_ps for t in xfers), default=0)
+        cont = min(rest, q)
+        acct.ps["contention"] += cont
+        acct.ps["memory_stall"] += rest - cont
+        _attribute(acct, xfers, {}, t0, self.env.now, cont, rest - cont)
+
+    def bank_conflict_ps(self, cl, op: str, kernel_cycles: int, dur: int) -> int:
         """Extra ps the cores stall on L1 bank conflicts during a tile of ``kernel_cycles``
         conflict-free cycles (model per the L1's ``bank_model``, see :mod:`hwsim.sim.l1banks`)."""
-        if isinstance(cl, DwAccelerator):
-            # a fixed-function datapath, not cores running the bundled kernels' access
-            # patterns (hwsim.sim.l1banks): no conflict model for it
-            return 0
         l1 = self.platform.components[cl.l1]
         if l1.banks <= 1 or l1.bank_model == "off" or kernel_cycles <= 0:
             return 0
@@ -327,103 +312,6 @@ class Simulation:
         if not ov:
             return 0
         return cl.clock.cycles_to_ps(int(cl.clock.ps_to_cycles(dur) + round(kernel_cycles * ov))) - dur
-
-    def _aimc_step(self, plan: LayerPlan, tile, i: int, acct: _Acct):
-        """All crossbars of the layer work in parallel on the tile's pixels. Each runs
-        ``tile.mvms`` MVM jobs of ``mvm_latency_cycles + job_overhead_cycles`` and streams its
-        block's inputs (``pixels x block rows`` bytes at the input width) from L1 and its outputs
-        (``mvms x block cols`` ADC values) back through its links: overlapped with the MVMs
-        (``stream_mode: overlapped``: tile time = max(MVMs, stream-in, stream-out)) or one
-        after another (``sequential``: their sum). Streamer time beyond the MVMs is the tile
-        waiting for data (``memory_stall``, or ``contention`` when queued). Row-split, input- and
-        weight-slice partial sums are then added on the cores (``postprocessing`` energy)."""
-        env = self.env
-        comps = self.platform.components
-        pl = plan.aimc
-        own = not pl.program_each_inference     # else the layer holds them already
-        per = crossbar_streams(plan, i, tile, comps)   # crossbar -> [bytes in, bytes out]
-        names = tuple(sorted(per))   # one global order: no hold cycles
-        if own:
-            for xb in names:
-                yield from self._hold_engine(xb, acct)
-        t0 = env.now
-        xfers: list = []
-        procs = []
-        mvm_ps = 0
-        snap: dict = {}
-        for xb_name in names:
-            xb: AimcTile = comps[xb_name]
-            mps = xb.clock.cycles_to_ps(tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles))
-            mvm_ps = max(mvm_ps, mps)
-            procs.append(env.process(self._xbar_job(plan, xb, per[xb_name], mps, i, xfers, acct)))
-            acct.add_energy("compute", xb_name, tile.mvms * xb.energy_pj_per_mvm)
-        yield simpy.AllOf(env, procs)
-        span = env.now - t0
-        for xb in names:
-            if own:
-                self.engines[xb].release()
-            self.engine_busy_ps[xb] += span
-        acct.ps["compute"] += mvm_ps
-        rest = span - mvm_ps
-        q = max((t.queued_ps for t in xfers), default=0)
-        cont = min(rest, q)
-        acct.ps["contention"] += cont
-        acct.ps["memory_stall"] += rest - cont
-        _attribute(acct, xfers, snap, t0, env.now, cont, rest - cont)
-        if self.timeline is not None:
-            for xb in names:
-                self.timeline.span("engines", xb, f"{plan.layer.name} t{i} mvm", t0, env.now,
-                                   "compute", {"mvms": tile.mvms})
-        if tile.acc_ops:
-            yield from self._core_step(plan, tile.acc_ops, "add", i, acct, "accumulate")
-
-    def _xbar_job(self, plan, xb: AimcTile, nbytes, mvm_ps: int, i: int, xfers: list, acct: _Acct):
-        """One crossbar's share of a tile: stream in, MVMs, stream out (see ``stream_mode``)."""
-        env, name = self.env, plan.layer.name
-        b_in, b_out = nbytes
-
-        def s_in():
-            if b_in:
-                yield from self._move(plan.l1, xb.name, b_in, (name, f"t{i}", "stream-in"), xfers, acct)
-
-        def s_out():
-            if b_out:
-                yield from self._move(xb.name, plan.l1, b_out, (name, f"t{i}", "stream-out"), xfers, acct)
-
-        if xb.stream_mode == "sequential":
-            yield from s_in()
-            yield env.timeout(mvm_ps)
-            yield from s_out()
-        else:
-            yield simpy.AllOf(env, [env.timeout(mvm_ps), env.process(s_in()), env.process(s_out())])
-
-    def _program(self, plan: LayerPlan, acct: _Acct):
-        """Write the layer's weights into its crossbars (already held by the layer): DMA each
-        block's weights to its tile, then program its rows (``program_cycles_per_row`` each;
-        tiles in parallel)."""
-        env = self.env
-        comps = self.platform.components
-        t0 = env.now
-        procs = []
-        for xb_name, rows, nbytes in blocks_to_program(plan):
-
-            def one(xb_name=xb_name, rows=rows, nbytes=nbytes):
-                xb: AimcTile = comps[xb_name]
-                yield from self._move(plan.weight_mem, xb_name, nbytes,
-                                      (plan.layer.name, "weights"), [], acct)
-                dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
-                yield env.timeout(dur)
-                acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
-
-            procs.append(env.process(one()))
-        yield simpy.AllOf(env, procs)
-        acct.ps["programming"] += env.now - t0
-        for xb in plan.aimc.tiles:
-            self.engine_busy_ps[xb] += env.now - t0
-        if self.timeline is not None:
-            for xb in plan.aimc.tiles:
-                self.timeline.span("engines", xb, f"{plan.layer.name} program", t0, env.now,
-                                   "programming")
 
     # ------------------------------------------------------------------------------------
     def _collect(self) -> SimulationResult:
@@ -438,7 +326,7 @@ class Simulation:
         prev_end = 0
         for pl in order:
             end = self.spans[pl.layer.name][1]
-            self.accts[pl.layer.name].energy["leakage"] = leak_total_mw * (end - prev_end) * 1e-3  # mW x ps = 1e-3 pJ
+            self.accts[pl.layer.name].energy["leakage"] = leak_total_mw * (end - prev_end) * PJ_PER_MW_PS
             prev_end = end
         records = []
         for pl in self.mapping.plans:
@@ -487,7 +375,7 @@ class Simulation:
             for k, v in acct.comp_energy.items():
                 by_comp[k] = by_comp.get(k, 0.0) + v
         for name, mw in leak_mw.items():
-            by_comp[name] = by_comp.get(name, 0.0) + mw * 1e-3 * makespan
+            by_comp[name] = by_comp.get(name, 0.0) + mw * PJ_PER_MW_PS * makespan
         resources = []
         for ch in self.ic.channels + list(self.engines.values()):
             busy = self.engine_busy_ps[ch.name] if ch.kind == "engine" else ch.busy_ps
@@ -513,15 +401,16 @@ class Simulation:
             mapping=dict(self.mapping.summary))
 
     def _setup_cost(self) -> dict:
-        """One-time AIMC programming when every AIMC layer keeps its crossbars (not in latency)."""
-        per_xb: dict = {}
+        """One-time work before the first inference (e.g. programming crossbars whose weights
+        then stay), from the models: engines in parallel, so its time is the longest engine's."""
+        per_engine: dict = {}
         pj = 0.0
+        comps = self.platform.components
         for pl in self.mapping.program_once:
-            for xb_name, rows, _ in blocks_to_program(pl):
-                xb = self.platform.components[xb_name]
-                per_xb[xb_name] = per_xb.get(xb_name, 0) + xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
-                pj += rows * xb.program_pj_per_row
-        ps = max(per_xb.values(), default=0)
+            for name, ps, e in model_of(comps[pl.engine]).setup_cost(self.platform, pl):
+                per_engine[name] = per_engine.get(name, 0) + ps
+                pj += e
+        ps = max(per_engine.values(), default=0)
         return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
 
 

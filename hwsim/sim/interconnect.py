@@ -28,6 +28,9 @@ from .dram import DramTiming
 from ..hardware.platform import AimcTile, CoreCluster, DmaEngine, Dram, Memory, Platform
 from ..base.units import PS_PER_S, Clock
 
+__all__ = ["Channel", "Route", "Transfer", "Interconnect", "DEFAULT_BURST_BYTES", "burst_plan",
+           "shortest_path"]
+
 
 class Channel:
     """An arbitrated resource with ``capacity`` servers and an optional bandwidth.

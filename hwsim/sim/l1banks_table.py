@@ -4,6 +4,8 @@ Conflict overhead (stall cycles per conflict-free cycle) of the fast bank model
 (:func:`hwsim.sim.l1banks.fast`) for the bundled deterministic kernels, keyed
 (kernel, cores, banks)."""
 
+__all__ = ["TABLE"]
+
 TABLE = {
     ('depthwise', 1, 2): 0.0,
     ('depthwise', 1, 4): 0.0,

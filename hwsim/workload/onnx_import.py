@@ -66,6 +66,9 @@ from pathlib import Path
 from ..base.errors import ConfigError
 from .trace import NETWORK_INPUT, Layer, Trace
 
+__all__ = ["ON_UNSUPPORTED", "FREE_OPS", "ACTIVATIONS", "CONST_OPS", "LAYER_OPS", "SUPPORTED",
+           "import_onnx"]
+
 ON_UNSUPPORTED = ("error", "skip-with-warning")
 FREE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast"}
 ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leaky_relu",

@@ -16,6 +16,11 @@ from pathlib import Path
 
 from ..base.errors import ConfigError, did_you_mean
 
+__all__ = ["TRACE_FORMAT", "WEIGHTED_OPS", "ELEMENTWISE_OPS", "POOL_OPS", "GRAD_INPUT_OPS",
+           "GRAD_WEIGHT_OPS", "POOL_GRAD_OPS", "TRAIN_OPS", "OPS", "BASE_OP", "OPTIMIZERS",
+           "NETWORK_INPUT", "LAYER_SPEC", "LAYER_FIELDS", "LAYER_REQUIRED", "BITS_FIELDS",
+           "Layer", "Trace", "layer_from_dict", "trace_from_dict", "load_trace"]
+
 TRACE_FORMAT = "hwsim-trace/1"
 
 #: Operators with weights (mapped as matrix products: rows = kh*kw*cin/groups, cols = cout).
