@@ -34,7 +34,7 @@ class Tiling:
 #: The tiling arithmetic below is pure in (layer, tile bounds), and the tile-size search
 #: evaluates the same tiles many times: memoised by argument (layers are frozen, with a
 #: cached hash; see hwsim.workload.trace.Layer).
-_memo = lru_cache(maxsize=1 << 16)
+_memo = lru_cache(maxsize=1 << 12)
 
 
 @_memo
