@@ -212,6 +212,19 @@ def measure(quick: bool = False) -> dict:
     }
 
 
+def example_figures() -> dict:
+    """Figures with placeholder numbers: the shape :func:`render` needs (for the test that the
+    README's section has the current structure and baseline text)."""
+    rate = {"events": 1, "sim_cpu_s": 1.0, "events_per_cpu_s": 1.0, "simpy_events_per_cpu_s": 1.0,
+            "ratio": 1.0}
+    return {"rate_mnv2": rate, "rate_r18": rate, "cli": {"cli_cpu_s": 1.0, "in_process_cpu_s": 1.0},
+            "size": {"load_cpu_s": {1: 1.0}, "per_cluster_growth": 1.0, "largest": 1},
+            "timeline": {"ratio": 1.0, "extra_1x_bytes": 1, "extra_4x_bytes": 1},
+            "sweep": {"points": 1, "workers": 1, "efficiency_wall": 1.0, "efficiency_cpu": 1.0,
+                      "overhead": 1.0, "cpu_per_point_s": 1.0, "sim_cpu_per_point_s": 1.0},
+            "machine": "1 CPUs, Python 1.1.1"}
+
+
 def rows(f: dict) -> list:
     """(figure, measured, target, method) rows of the table."""
     m, r = f["rate_mnv2"], f["rate_r18"]
