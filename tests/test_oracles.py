@@ -420,3 +420,51 @@ def test_lpddr4_figures_follow_ramulator():
     dt = DramTiming(d)
     assert dt.peak_bytes_per_ps * 1e12 == pytest.approx(6.4e9)
     assert (dt.atom, dt.atom_ps) == (32, 5000)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribution details
+# ---------------------------------------------------------------------------------------------
+def test_depthwise_accelerator_has_no_bank_conflict_model():
+    """A fixed-function depthwise datapath is not cores running the bundled kernels' access
+    patterns: on an 8-bank L1 its layer has no ``l1.banks`` contention; 16 channels x 8x8
+    pixels x 9 taps = 9,216 MACs at 16 MAC/cycle = 576 cycles of compute."""
+    d = xbar_platform(tiles=1, dw=True, mapping={"depthwise": "dw_accelerator"})
+    d["components"]["l1"]["banks"] = 8
+    r = hwsim.simulate(platform_from_dict(d), trace(L("dw", "depthwise", 16, 16, hw=8, k=3)))
+    rec = r.layers[0]
+    assert rec.engine_kind == "dw_accelerator"
+    assert rec.compute_cycles == 9216 // 16
+    assert rec.contention_cycles == 0 and "l1.banks" not in rec.waits_ps
+
+
+def test_waits_are_split_by_largest_remainder():
+    """2 ps of waiting shared by queueing weights 1 : 2 (total 3): exact shares 2/3 and 4/3;
+    integer parts 0 and 1, the leftover ps goes to the larger remainder (2/3 > 1/3): 1 and 1.
+    Weights 1 : 1 : 1 and 2 ps: equal remainders, ties by name: a and b get one each."""
+    from hwsim.sim.engine import _Acct, _split
+    acct = _Acct()
+    assert _split(acct, {"x": 1, "y": 2}, 2)
+    assert acct.by_res["contention"] == {"x": 1, "y": 1}
+    acct = _Acct()
+    assert _split(acct, {"c": 1, "b": 1, "a": 1}, 2, "memory_stall")
+    assert acct.by_res["memory_stall"] == {"a": 1, "b": 1}
+    assert not _split(_Acct(), {}, 5)
+
+
+def test_waiting_for_a_busy_engine_is_contention_on_it():
+    """Two independent 1,024-MAC layers (both read the network input) on one 3-core cluster:
+    one computes 346 cycles (see above) while the other, loaded within a few cycles, queues
+    for the cluster. That wait is contention charged to the cluster, and the same ps appear
+    in its queueing record."""
+    tr = trace_from_dict({"name": "pair", "input_shape": [8, 4, 4], "layers": [
+        {"name": n, "op": "pointwise", "input_shape": [8, 4, 4], "output_shape": [8, 4, 4],
+         "bias": False, "inputs": ["input"]} for n in ("a", "b")]})
+    r = hwsim.simulate(_digital(), tr)
+    a, b = r.layers
+    assert a.compute_cycles == b.compute_cycles == 346
+    first, second = sorted((a, b), key=lambda rec: rec.end_ps)
+    assert "cluster" not in first.waits_ps
+    wait = second.waits_ps["cluster"]
+    assert 346 * C100 - 30 * C100 <= wait <= 346 * C100
+    assert second.queued_ps["cluster"] == wait

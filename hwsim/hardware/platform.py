@@ -60,6 +60,10 @@ class Component:
     ENGINE = False
     #: an engine whose own streamers need a link to its L1 (checked at load)
     LINKED_TO_L1 = False
+    #: what-if knobs (hwsim.explore.whatif): (field, integer?, label) scaled by the factor
+    WHATIF = ()
+    #: (group, label) when a what-if scales the number of such components (copies with links)
+    WHATIF_COUNT = ()
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -87,6 +91,7 @@ class CoreCluster(Component):
 
     TYPE = "core_cluster"
     ENGINE = True
+    WHATIF = (("cores", True, "cores"),)
     cores: int = spec("cores", "number of cores working on one layer", gt=0, default=8)
     l1: str = spec(kind="ref:memory", doc="the L1 memory the cores compute from", default="")
     kernels: dict = spec("ops/cycle/core", "op -> throughput or {bits: throughput}",
@@ -106,6 +111,8 @@ class Memory(Component):
     """
 
     TYPE = "memory"
+    WHATIF = (("size_bytes", True, "size"),
+              ("port_bandwidth_bytes_per_cycle", False, "port bandwidth"))
     level: str = spec(doc="hierarchy level", choices=("L1", "L2", "L3"), default="L2")
     size_bytes: int = spec("bytes", "capacity", gt=0, default=0)
     ports: int = spec("ports", "independent access ports", gt=0, default=1)
@@ -137,6 +144,8 @@ class Dram(Memory):
     """
 
     TYPE = "dram"
+    # its bandwidth is derived: a what-if scales the data rate per clock
+    WHATIF = (("size_bytes", True, "size"), ("transfers_per_cycle", True, "transfers per cycle"))
     level: str = spec(doc="hierarchy level", choices=("L2", "L3"), default="L3")
     data_bus_bits: int = spec("bits", "data bus width (DQ)", gt=0, default=16)
     transfers_per_cycle: int = spec("transfers/cycle", "2 for DDR, 1 for SDR", gt=0, default=2)
@@ -176,6 +185,7 @@ class DmaEngine(Component):
     take one of ``max_outstanding`` slots and pay ``setup_cycles`` before the first burst."""
 
     TYPE = "dma"
+    WHATIF = (("max_outstanding", True, "max_outstanding"),)
     max_outstanding: int = spec("transfers", "transfers in flight at once", gt=0, default=2)
     setup_cycles: int = spec("cycles", "descriptor programming per transfer", min=0, default=0)
     burst_bytes: int = spec("bytes", "burst size: one arbitration per burst (accuracy/speed knob)",
@@ -203,6 +213,7 @@ class AimcTile(Component):
     TYPE = "aimc_tile"
     ENGINE = True
     LINKED_TO_L1 = True
+    WHATIF_COUNT = ("aimc", "aimc tiles")
     rows: int = spec("rows", "crossbar rows (inputs)", gt=0, default=256)
     cols: int = spec("cols", "crossbar columns (outputs)", gt=0, default=256)
     l1: str = spec(kind="ref:memory", doc="the memory its streamers read and write", default="")
@@ -282,7 +293,11 @@ class Platform:
 
     def engines(self) -> list:
         """The compute engines (components whose type declares ``ENGINE``), in file order."""
-        return [c for c in self.components.values() if c.ENGINE]
+        hit = self.__dict__.get("_engines")
+        if hit is None:
+            hit = [c for c in self.components.values() if c.ENGINE]
+            object.__setattr__(self, "_engines", hit)   # a cache, not a field
+        return list(hit)
 
     def memories(self, level: str) -> list:
         return [m for m in self.of_type(Memory) if m.level == level]
@@ -665,7 +680,7 @@ def _check_connectivity(p: Platform) -> None:
     Paths are checked as the interconnect routes them: never through a compute engine (a
     core cluster or AIMC tile only ends a route), possibly staged through memories. One pass
     labels the connected components of the graph without engines (linear in its size); an
-    engine linked to its L1 (an AIMC tile's streamers) reaches it iff one of its non-engine
+    engine with its own streamers (``LINKED_TO_L1``) reaches its L1 iff one of its non-engine
     neighbours lies in the L1's component."""
     engines_list = p.engines()
     if not engines_list:

@@ -63,17 +63,19 @@ class Cluster:
 
 def host_clusters(platform) -> list:
     """The platform's host clusters (models with ``host``), each with the engines on its L1."""
+    engines = [(e, model_of(e)) for e in platform.engines()]
+    by_l1: dict = {}    # L1 name -> engines computing from it, in file order
+    for e, m in engines:
+        by_l1.setdefault(e.l1, []).append((e, m))
     out = []
-    engines = platform.engines()
-    for core in engines:
-        if not model_of(core).host:
+    for core, m in engines:
+        if not m.host:
             continue
-        tiles = [e for e in engines if e.l1 == core.l1 and model_of(e).crossbar]
+        tiles = [e for e, em in by_l1[core.l1] if em.crossbar]
         accels: dict = {}
-        for e in engines:
-            m = model_of(e)
-            if e.l1 == core.l1 and not m.host and not m.crossbar:
-                accels.setdefault(m.kind, []).append(e)
+        for e, em in by_l1[core.l1]:
+            if not em.host and not em.crossbar:
+                accels.setdefault(em.kind, []).append(e)
         out.append(Cluster(core, platform.components[core.l1], tiles, accels))
     if not out:
         raise MappingError(f"{platform.file}: the mapper needs a core_cluster (it runs the layers "
@@ -149,7 +151,8 @@ def _choose(platform, l: Layer, cls: list, pol, n_tiles: int) -> str:
             if kind not in cands:
                 raise MappingError(f"layer {l.name}: mapping.depthwise pins {pol.depthwise}, "
                                    "which cannot run it on this platform")
-    elif l.op in DENSE_OPS and l.groups == 1:
+    elif l.op in DENSE_OPS and l.groups == 1 and not l.is_sequence_linear:
+        # (crossbar streams are per pixel: a per-token linear stays on the cores)
         cands = _candidates(platform, l, cl0, aimc_ok)
         if pol.dense == "crossbar" and "aimc" in cands:
             kind = "aimc"

@@ -16,8 +16,9 @@ __all__ = ["place", "live_activations", "input_memories", "locate"]
 
 
 def input_memories(l: Layer, producers: tuple, tensor_mem: dict):
-    """Where ``l`` reads its input: one memory, or one per operand of an elementwise op."""
-    if l.op in ELEMENTWISE_OPS and len(producers) == 2:
+    """Where ``l`` reads its input: one memory, or one per producer when it has several (the
+    operands of an elementwise op or matmul, the pieces of a concatenation)."""
+    if len(producers) > 1:
         return tuple(tensor_mem[t] for t in producers)
     return tensor_mem[producers[0]]
 

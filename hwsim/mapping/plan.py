@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 from ..workload.trace import Layer
 
-__all__ = ["Tile", "AimcMapping", "LayerPlan", "Mapping"]
+__all__ = ["Tile", "Tiling", "merge", "AimcMapping", "LayerPlan", "Mapping"]
+
+
+def merge(loads):
+    """``((memory, bytes), ...)`` with one entry per memory, zero-byte entries dropped."""
+    out: dict = {}
+    for mem, n in loads:
+        out[mem] = out.get(mem, 0) + n
+    return tuple((m, n) for m, n in out.items() if n)
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,17 @@ class Tile:
     stream_in: int = 0
     stream_out: int = 0
     acc_ops: int = 0
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """How a layer is cut for L1: tile shape, tiles (loads, ops, stores), L1 working set."""
+
+    tile_shape: dict
+    tiles: tuple
+    l1_bytes: int            # working set in L1 incl. double buffers
+    weight_mem: str | None   # where its weights stream from (None: no weights move)
+    input_mem: str           # the first (or only) input memory
 
 
 @dataclass(frozen=True)

@@ -8,32 +8,21 @@ inner.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 from ..base.errors import MappingError
 from ..hardware.platform import Memory
 from ..workload.trace import ELEMENTWISE_OPS, GRAD_WEIGHT_OPS, POOL_OPS, TRAIN_OPS, Layer
 from . import train_tiling
-from .plan import Tile
+from . import tiling_nd
+from .plan import Tile, Tiling, merge
 
 __all__ = ["Tiling", "tile_layer", "geometry", "in_rows", "tile_bytes", "tile_ops", "merge"]
 
 
-@dataclass(frozen=True)
-class Tiling:
-    """How a layer is cut for L1: tile shape, tiles (loads, ops, stores), L1 working set."""
-
-    tile_shape: dict
-    tiles: tuple
-    l1_bytes: int            # working set in L1 incl. double buffers
-    weight_mem: str | None   # where its weights stream from (None: no weights move)
-    input_mem: str           # the first (or only) input memory
-
-
 #: The tiling arithmetic below is pure in (layer, tile bounds), and the tile-size search
 #: evaluates the same tiles many times: memoised by argument (layers are frozen, with a
-#: cached hash; see hwsim.workload.trace.Layer).
+#: cached hash; see hwsim.workload.trace.Layer). Bounded, so memory stays flat on long runs.
 _memo = lru_cache(maxsize=1 << 12)
 
 
@@ -101,9 +90,31 @@ def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool 
     """Tile ``l`` for ``l1`` (``budget`` bytes of it, default all). ``in_mem``: one memory or
     one per elementwise operand; ``weights_move``: the engine reads its weights from ``w_mem``
     each inference (False: stationary in crossbars); ``prefer_row_tiles``: full channel groups
-    first, so that a pipelined consumer can start early."""
-    cout, ho, wo, *_ = geometry(l)
+    first, so that a pipelined consumer can start early.
+
+    Layers this DORY-style tiler does not cover (matmul, per-token linear, element-wise with
+    broadcasting, normalisation and data-movement ops), and conv / pooling layers whose
+    smallest channel x full-width-row tile does not fit, go to :mod:`hwsim.mapping.tiling_nd`
+    (every dimension); when neither fits, the error with the smaller minimum is raised."""
     budget = l1.size_bytes if budget is None else budget
+    if not tiling_nd.dory_covers(l):
+        return Tiling(**tiling_nd.tile_nd(l, l1.name, budget, in_mem, w_mem, out_mem))
+    try:
+        return _tile_dory(l, l1, in_mem, w_mem, out_mem, weights_move, prefer_row_tiles, budget)
+    except MappingError as e:
+        if not (weights_move and tiling_nd.window_covers(l)):
+            raise
+        first = e
+    try:
+        return Tiling(**tiling_nd.tile_window(l, l1.name, budget, in_mem, w_mem, out_mem))
+    except MappingError as e:
+        raise min((first, e), key=tiling_nd.needed_bytes) from None
+
+
+def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
+               prefer_row_tiles: bool, budget: int) -> Tiling:
+    """Output channels x rows (full width): the tiling described in the module docstring."""
+    cout, ho, wo, *_ = geometry(l)
     with_w = weights_move and (l.is_weighted or l.weights_of is not None and l.weight_elements
                                   or l.op == "optimizer_step")
     best = None
@@ -181,10 +192,3 @@ def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool 
             tiles.append(tile)
     return Tiling(tile_shape={"channels": co, "rows": rows, "cols": wo}, tiles=tuple(tiles),
                   l1_bytes=l1_bytes, weight_mem=w_mem if with_w else None, input_mem=in_mem)
-
-
-def merge(loads):
-    out: dict = {}
-    for mem, n in loads:
-        out[mem] = out.get(mem, 0) + n
-    return tuple((m, n) for m, n in out.items() if n)

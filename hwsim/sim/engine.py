@@ -16,20 +16,20 @@ import time as _time
 
 import simpy
 
-from ..base.errors import DeadlockError, SimulationError, SimulationLimitError
-from ..base.units import PJ_PER_MW_PS, PS_PER_S
+from ..base.errors import DeadlockError, SimulationLimitError
+from ..base.units import PS_PER_S
 from ..hardware.platform import Memory, Platform
 from ..hardware.registry import model_of
 from ..mapping.mapper import map_trace
 from ..mapping.plan import LayerPlan, Mapping
-from ..report.efficiency import efficiency_totals
-from ..report.stats import CATEGORIES, LayerRecord, ResourceStats, SimulationResult, split_cycles
+from ..report.stats import CATEGORIES, SimulationResult
 from ..report.timeline import Timeline
 from ..workload.trace import Trace
+from .collect import collect
 from .faults import LIVELOCK_EVENTS, drive, wait_report
 from .interconnect import Channel, Interconnect, Transfer
 from .l1banks import conflict_overhead
-from .pipeline import RowProgress, rows_needed, steady_state, tile_rows
+from .pipeline import RowProgress, rows_needed, tile_rows
 
 __all__ = ["Simulation", "simulate"]
 
@@ -58,6 +58,19 @@ class _Acct:
     def add_energy(self, category: str, component: str, pj: float) -> None:
         self.energy[category] += pj
         self.comp_energy[component] = self.comp_energy.get(component, 0.0) + pj
+
+
+class _Buffers:
+    """Events and transfers of a layer's double-buffered tile pipeline, one slot per tile."""
+
+    __slots__ = ("loaded", "computed", "stored", "load_x", "store_x")
+
+    def __init__(self, env, n: int):
+        self.loaded = [env.event() for _ in range(n)]
+        self.computed = [env.event() for _ in range(n)]
+        self.stored = [env.event() for _ in range(n)]
+        self.load_x = [[] for _ in range(n)]     # transfers loading tile i
+        self.store_x = [[] for _ in range(n)]    # transfers storing tile i
 
 
 class Simulation:
@@ -105,7 +118,7 @@ class Simulation:
         if unfinished:
             self._fault(why, unfinished, limit_ps, max_wall_s)
         wall = _time.perf_counter() - wall0
-        result = self._collect()
+        result = collect(self)
         result.perf = {"wall_s": wall, "events": events, "events_per_s": events / wall if wall else 0,
                        "sim_cycles_per_s": result.cycles / wall if wall else 0}
         return result
@@ -206,66 +219,20 @@ class Simulation:
 
     # ------------------------------------------------------------------------------------
     def _layer(self, plan: LayerPlan):
-        env, layer = self.env, plan.layer
-        pipelined = plan.pipelined
-        if pipelined:   # start once the rows the first tile needs are written
-            yield from self._await_rows(plan, 0)
-        else:
-            deps = [self.done[d] for d in plan.depends_on if not self.done[d].processed]
-            if deps:
-                yield simpy.AllOf(env, deps)
+        """The layer process: wait for its inputs, let its engine's model prepare, run the
+        tiles through the double-buffered pipeline (loader, engine steps, storer), finish."""
+        env, name = self.env, plan.layer.name
+        yield from self._ready(plan)
         start = env.now
         acct = _Acct()
-        self.accts[layer.name] = acct
+        self.accts[name] = acct
         comp = self.platform.components[plan.engine]
         model = model_of(comp)
         yield from model.prepare(self, comp, plan, acct)
-
-        tiles, n = plan.tiles, len(plan.tiles)
-        loaded = [env.event() for _ in range(n)]
-        computed = [env.event() for _ in range(n)]
-        stored = [env.event() for _ in range(n)]
-        load_x = [[] for _ in range(n)]
-        store_x = [[] for _ in range(n)]
-        name = layer.name
-
-        def loader():
-            for i, tile in enumerate(tiles):
-                if i >= 2 and not computed[i - 2].processed:
-                    yield computed[i - 2]
-                if pipelined:
-                    yield from self._await_rows(plan, i)
-                if len(tile.loads) == 1:
-                    mem, nb = tile.loads[0]
-                    yield from self.move(mem, plan.l1, nb, (name, f"t{i}", "in"), load_x[i], acct)
-                elif tile.loads:
-                    yield simpy.AllOf(env, [env.process(self.move(
-                        mem, plan.l1, nb, (name, f"t{i}", "in"), load_x[i], acct))
-                        for mem, nb in tile.loads])
-                loaded[i].succeed()
-
-        def storer():
-            for i, tile in enumerate(tiles):
-                if not computed[i].processed:
-                    yield computed[i]
-                for mem, nb in tile.stores:
-                    yield from self.move(plan.l1, mem, nb, (name, f"t{i}", "out"), store_x[i], acct)
-                stored[i].succeed()
-                _, _, h1, last = tile_rows(plan, i)
-                if last:
-                    self.progress[name].advance(h1)
-
-        env.process(loader())
-        env.process(storer())
-        for i, tile in enumerate(tiles):
-            if pipelined:   # waiting for the producer's rows is idle time, not a memory stall
-                yield from self._await_rows(plan, i)
-            yield from self._wait(loaded[i], load_x[i], acct)
-            if i >= 2:
-                yield from self._wait(stored[i - 2], store_x[i - 2], acct)
-            yield from model.step(self, comp, plan, tile, i, acct)
-            computed[i].succeed()
-        yield from self._wait(stored[n - 1], store_x[n - 1], acct)
+        buf = _Buffers(env, len(plan.tiles))
+        env.process(self._loader(plan, buf, acct))
+        env.process(self._storer(plan, buf, acct))
+        yield from self._compute(plan, comp, model, buf, acct)
         model.finish(self, comp, plan)
         self.spans[name] = (start, env.now)
         self.progress[name].advance(self.progress[name].total)
@@ -273,6 +240,59 @@ class Simulation:
             self.timeline.span("layers", "layers", name, start, env.now, "layer",
                                {k: v for k, v in acct.ps.items() if v})
         self.done[name].succeed()
+
+    def _ready(self, plan: LayerPlan):
+        """Wait for the producers: all of them, or (pipelined) the rows the first tile needs."""
+        if plan.pipelined:
+            yield from self._await_rows(plan, 0)
+        else:
+            deps = [self.done[d] for d in plan.depends_on if not self.done[d].processed]
+            if deps:
+                yield simpy.AllOf(self.env, deps)
+
+    def _loader(self, plan: LayerPlan, buf: _Buffers, acct: _Acct):
+        """DMA tile ``i``'s inputs into L1 once buffer ``i % 2`` is free (tile ``i - 2`` computed)."""
+        env, name = self.env, plan.layer.name
+        for i, tile in enumerate(plan.tiles):
+            if i >= 2 and not buf.computed[i - 2].processed:
+                yield buf.computed[i - 2]
+            if plan.pipelined:
+                yield from self._await_rows(plan, i)
+            if len(tile.loads) == 1:
+                mem, nb = tile.loads[0]
+                yield from self.move(mem, plan.l1, nb, (name, f"t{i}", "in"), buf.load_x[i], acct)
+            elif tile.loads:
+                yield simpy.AllOf(env, [env.process(self.move(
+                    mem, plan.l1, nb, (name, f"t{i}", "in"), buf.load_x[i], acct))
+                    for mem, nb in tile.loads])
+            buf.loaded[i].succeed()
+
+    def _storer(self, plan: LayerPlan, buf: _Buffers, acct: _Acct):
+        """DMA tile ``i``'s outputs out of L1 once computed; publish rows for pipelining."""
+        name = plan.layer.name
+        for i, tile in enumerate(plan.tiles):
+            if not buf.computed[i].processed:
+                yield buf.computed[i]
+            for mem, nb in tile.stores:
+                yield from self.move(plan.l1, mem, nb, (name, f"t{i}", "out"), buf.store_x[i], acct)
+            buf.stored[i].succeed()
+            _, _, h1, last = tile_rows(plan, i)
+            if last:
+                self.progress[name].advance(h1)
+
+    def _compute(self, plan: LayerPlan, comp, model, buf: _Buffers, acct: _Acct):
+        """The engine's side: for each tile wait for its inputs and a free output buffer, then
+        the model's step; finally wait for the last store."""
+        for i, tile in enumerate(plan.tiles):
+            if plan.pipelined:   # waiting for the producer's rows is idle time, not a memory stall
+                yield from self._await_rows(plan, i)
+            yield from self._wait(buf.loaded[i], buf.load_x[i], acct)
+            if i >= 2:
+                yield from self._wait(buf.stored[i - 2], buf.store_x[i - 2], acct)
+            yield from model.step(self, comp, plan, tile, i, acct)
+            buf.computed[i].succeed()
+        n = len(plan.tiles)
+        yield from self._wait(buf.stored[n - 1], buf.store_x[n - 1], acct)
 
     def _await_rows(self, plan: LayerPlan, i: int):
         """Pipelining: wait until every producer has written the rows tile ``i`` needs."""
@@ -312,107 +332,6 @@ class Simulation:
         if not ov:
             return 0
         return cl.clock.cycles_to_ps(int(cl.clock.ps_to_cycles(dur) + round(kernel_cycles * ov))) - dur
-
-    # ------------------------------------------------------------------------------------
-    def _collect(self) -> SimulationResult:
-        p, ref = self.platform, self.platform.reference_clock
-        makespan = self.env.now
-        level = {m.name: m.level for m in p.of_type(Memory)}
-        # Leakage: total power x makespan, split over layers by completion order.
-        leak_mw = {c.name: c.leakage_mw for c in p.components.values() if c.leakage_mw}
-        leak_total_mw = sum(leak_mw.values())
-        order = sorted(self.mapping.plans, key=lambda pl: (self.spans[pl.layer.name][1],
-                                                           self.mapping.plans.index(pl)))
-        prev_end = 0
-        for pl in order:
-            end = self.spans[pl.layer.name][1]
-            self.accts[pl.layer.name].energy["leakage"] = leak_total_mw * (end - prev_end) * PJ_PER_MW_PS
-            prev_end = end
-        records = []
-        for pl in self.mapping.plans:
-            l, acct = pl.layer, self.accts[pl.layer.name]
-            start, end = self.spans[l.name]
-            total = end - start
-            attributed = sum(acct.ps[c] for c in CATEGORIES if c != "idle")
-            if attributed > total:
-                raise SimulationError(f"layer {l.name}: attributed {attributed} ps > span {total} ps")
-            acct.ps["idle"] = total - attributed
-            cyc = split_cycles(ref, [acct.ps[c] for c in CATEGORIES], total)
-            by_level: dict = {}
-            for key, nb in acct.bytes.items():
-                for mem in key.split("->"):
-                    if mem in level:
-                        by_level[level[mem]] = by_level.get(level[mem], 0) + nb
-            worst = max(CATEGORIES, key=lambda c: acct.ps[c])
-            bottleneck = worst
-            top, top_ps = "", 0
-            both = dict(acct.by_res["memory_stall"])
-            for k, v in acct.by_res["contention"].items():
-                both[k] = both.get(k, 0) + v
-            if both:  # the resource the layer waited on most (stall + contention)
-                top = max(sorted(both), key=lambda k: both[k])
-                top_ps = both[top]
-            if worst in ("memory_stall", "contention") and acct.by_res[worst]:
-                d = acct.by_res[worst]
-                bottleneck = f"{worst}:{max(sorted(d), key=lambda k: d[k])}"
-            records.append(LayerRecord(
-                name=l.name, op=l.op, engine=pl.engine, engine_kind=pl.engine_kind,
-                start_ps=start, end_ps=end, cycles=sum(cyc),
-                compute_cycles=cyc[0], memory_stall_cycles=cyc[1], contention_cycles=cyc[2],
-                programming_cycles=cyc[3], idle_cycles=cyc[4], macs=l.macs, ops=l.ops,
-                n_tiles=pl.n_tiles, tile_shape=pl.tile_shape, input_in=pl.input_mem,
-                weights_in=(pl.weight_mem or ("crossbar" if pl.aimc else "-")),
-                output_in=pl.output_mem, l1_bytes=pl.l1_bytes, bytes_moved=dict(sorted(acct.bytes.items())),
-                bytes_by_level=dict(sorted(by_level.items())), energy_pj=dict(acct.energy),
-                waits_ps=dict(sorted(acct.by_res["contention"].items())), bottleneck=bottleneck,
-                stall_ps=dict(sorted(acct.by_res["memory_stall"].items())),
-                queued_ps=dict(sorted(acct.waits.items())), top_wait=top,
-                top_wait_cycles=ref.ps_to_cycles(top_ps),
-                crossbar_utilisation=pl.aimc.utilisation if pl.aimc else None))
-        # Energy by component: dynamic (from every layer) + leakage over the makespan.
-        by_comp: dict = {}
-        for acct in self.accts.values():
-            for k, v in acct.comp_energy.items():
-                by_comp[k] = by_comp.get(k, 0.0) + v
-        for name, mw in leak_mw.items():
-            by_comp[name] = by_comp.get(name, 0.0) + mw * PJ_PER_MW_PS * makespan
-        resources = []
-        for ch in self.ic.channels + list(self.engines.values()):
-            busy = self.engine_busy_ps[ch.name] if ch.kind == "engine" else ch.busy_ps
-            clock = ch.clock or ref
-            resources.append(ResourceStats(
-                name=ch.name, kind=ch.kind, capacity=ch.capacity,
-                utilisation=busy / (ch.capacity * makespan) if makespan else 0.0, bytes=ch.bytes,
-                grants=ch.n_grants, waits=ch.n_waits,
-                mean_wait_cycles=(clock.ps_to_cycles_floor(ch.wait_ps) / ch.n_waits) if ch.n_waits else 0.0,
-                max_queue=ch.max_queue, **_wait_stats(ch, clock, makespan)))
-        l3 = sum(r.bytes_by_level.get("L3", 0) for r in records)
-        setup = self._setup_cost()
-        busy = dict(self.engine_busy_ps)
-        busy.update({ch.name: ch.busy_ps / ch.capacity for ch in self.ic.channels})
-        setup.update(steady_state(busy, makespan, stages=set(self.engine_busy_ps)))
-        setup.update(efficiency_totals(p, records, makespan, sum(by_comp.values())))
-        return SimulationResult(
-            platform=p.name, trace=self.trace.name, reference_clock=ref, layers=records,
-            makespan_ps=makespan, resources=resources,
-            energy_by_component_pj=dict(sorted(by_comp.items())),
-            totals={"l3_bytes": l3, "l2_bytes": sum(r.bytes_by_level.get("L2", 0) for r in records),
-                    "weights_in_l3_bytes": self.mapping.weights_in_l3_bytes, **setup},
-            mapping=dict(self.mapping.summary))
-
-    def _setup_cost(self) -> dict:
-        """One-time work before the first inference (e.g. programming crossbars whose weights
-        then stay), from the models: engines in parallel, so its time is the longest engine's."""
-        per_engine: dict = {}
-        pj = 0.0
-        comps = self.platform.components
-        for pl in self.mapping.program_once:
-            for name, ps, e in model_of(comps[pl.engine]).setup_cost(self.platform, pl):
-                per_engine[name] = per_engine.get(name, 0) + ps
-                pj += e
-        ps = max(per_engine.values(), default=0)
-        return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
-
 
 def _queued_by_resource(xfers: list, now: int) -> dict:
     """Queueing time of ``xfers`` so far, by resource (waits in progress included)."""
@@ -461,18 +380,6 @@ def _split(acct: _Acct, weights: dict, amount: int, category: str = "contention"
     for k, v in shares.items():
         acct.add_stall(k, v, category)
     return True
-
-
-def _wait_stats(ch: Channel, clock, makespan: int) -> dict:
-    """Waiting-time distribution (over all grants, zero waits included) and queue depth."""
-    cyc = clock.ps_to_cycles_floor
-    n = ch.n_grants
-    return {"policy": ch.policy,
-            "mean_wait_all_cycles": cyc(ch.wait_ps) / n if n else 0.0,
-            "p50_wait_cycles": cyc(ch.wait_percentile_ps(0.50)),
-            "p95_wait_cycles": cyc(ch.wait_percentile_ps(0.95)),
-            "max_wait_cycles": cyc(max(ch.wait_samples, default=0)),
-            "mean_queue": ch.queue_area / makespan if makespan else 0.0}
 
 
 def simulate(platform: Platform, trace: Trace, timeline=None, until_ps: int | None = None,
