@@ -12,6 +12,9 @@ Timing model (all validated in ``tests/test_interconnect.py``):
   first-word) are paid once per transfer, after the last burst: bursts are pipelined.
 * An uncontended burst costs one SimPy event (its timeout); arbitration events occur only when
   a channel is busy, so the event count scales with bursts and conflicts, not with cycles.
+  While nobody queues for its channels, a transfer's next burst starts from the previous
+  burst's end callback without resuming the transfer's process (:class:`_Train`): the same
+  events in the same order, a fraction of the work per event.
 
 Hence an isolated transfer takes ``setup + latency + ceil(n / bandwidth_min)`` cycles, and k
 equal transfers sharing one channel interleave their bursts FIFO and each see 1/k of it.
