@@ -274,7 +274,7 @@ def render(f: dict, markdown: bool) -> str:
 
 def structure(text: str) -> str:
     """The section with every number masked: what must match between README and script."""
-    return re.sub(r"\d[\d,.]*", "#", text)
+    return re.sub(r"-?\d[\d,.]*", "#", text)
 
 
 def readme_section(text: str) -> str:
