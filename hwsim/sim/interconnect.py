@@ -406,6 +406,9 @@ class Interconnect:
                 else:  # Channel.release, inlined on the uncontended path
                     c.in_use -= 1
                     c.holders.remove(me)
+        if train.seg_bytes:   # runs of back-to-back bursts, told once per transfer
+            train.segs.append((train.seg_start, train.seg_end, train.seg_bytes))
+            obs.bursts(chans, train.segs)
         for c in chans:  # statistics once per transfer, not per burst
             c.busy_ps += train.total
             c.bytes += nbytes
@@ -473,7 +476,7 @@ class _Train:
     re-arbitrate. The event count and order are those of one timeout per burst."""
 
     __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "sent", "total",
-                 "wake")
+                 "wake", "seg_start", "seg_end", "seg_bytes", "segs")
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs):
         self.env, self.chans, self.svc, self.t, self.obs = env, route.channels, \
@@ -481,6 +484,9 @@ class _Train:
         self.ends, self.holds = burst_plan(route, nbytes, burst, t.row_bytes)
         self.k = self.sent = self.total = 0
         self.wake = None
+        # for the observer: runs of back-to-back bursts as (start ps, end ps, bytes)
+        self.seg_start = self.seg_end = -1
+        self.seg_bytes, self.segs = 0, []
 
     def start(self):
         """Start burst ``k`` (the route is held); returns the event the process waits on."""
@@ -496,7 +502,13 @@ class _Train:
             if d > hold:
                 hold = d
         if self.obs is not None:
-            self.obs.burst(self.chans, env.now, hold, nxt - self.sent)
+            now = env._now
+            if self.seg_end != now:
+                if self.seg_bytes:
+                    self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
+                self.seg_start, self.seg_bytes = now, 0
+            self.seg_bytes += nxt - self.sent
+            self.seg_end = now + hold
         self.total += hold
         env.timeout(hold).callbacks.append(self)
 
