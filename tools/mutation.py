@@ -60,6 +60,7 @@ TESTS = {
     "hwsim/mapping/tiling.py": ["tests/test_oracles.py", "tests/test_engine.py",
                                 "tests/test_memory_reporting.py"],
     "hwsim/mapping/aimc.py": ["tests/test_oracles.py", "tests/test_aimc.py"],
+    "hwsim/models/ne16.py": ["tests/test_ne16.py"],
     "hwsim/report/efficiency.py": ["tests/test_oracles.py", "tests/test_aimc.py",
                                    "tests/test_end_to_end.py::test_mobilenetv2_end_to_end"],
 }
@@ -81,7 +82,8 @@ LISTED = [
      "                costs.append((dst.name, dst.write_pj_per_byte))",
      "if isinstance(dst, Memory) and dst.read_pj_per_byte:\n"
      "                costs.append((dst.name, dst.read_pj_per_byte))", "write energy taken as read"),
-    ("hwsim/models/cores.py", "return cluster.energy_pj_per_op.get(op, cluster.energy_pj_per_op.get(\"default\", 0.0))",
+    ("hwsim/models/cores.py",
+     "return cluster.energy_pj_per_op.get(op, cluster.energy_pj_per_op.get(\"default\", 0.0))",
      "return cluster.energy_pj_per_op.get(\"default\", 0.0)", "per-op core energy replaced by the default"),
     ("hwsim/sim/engine.py", "cont = min(rest, q)", "cont = 0", "AIMC streamer waits never contention"),
     ("hwsim/mapping/placement.py", "victim = max(movable, key=lambda t: (last[t], t))",
@@ -104,8 +106,8 @@ LISTED = [
      "tile.mvms * (xb.mvm_latency_cycles - 1 + xb.job_overhead_cycles)", "IMA MVM one cycle short"),
     ("platforms/pulp_imc_cluster.yaml", "mvm_latency_cycles: 66", "mvm_latency_cycles: 65",
      "bundled IMA MVM one cycle short"),
-    ("hwsim/models/aimc.py", "yield env.timeout(xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row))",
-     "yield env.timeout(xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row // 2))",
+    ("hwsim/models/aimc.py", "dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)",
+     "dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row // 2)",
      "programming time per row halved"),
     ("platforms/pulp_imc_cluster.yaml", "program_cycles_per_row: 16000",
      "program_cycles_per_row: 8000", "bundled programming time per row halved"),
