@@ -619,3 +619,33 @@ def test_single_tile_conv_loads_its_whole_input_once():
     assert plan.n_tiles == 1 and dict(plan.tiles[0].loads) == {"l2": 128 + 576}
     assert r.layers[0].bytes_moved == {"l2->l1": 704, "l1->l2": 128}
     assert r.layers[0].compute_cycles == 6144 + 4
+
+
+def test_inputs_wider_than_the_dacs_take_one_mvm_pass_per_slice():
+    """8-bit inputs on 4-bit DACs: two MVM passes per pixel (bit-serial input slices), so a
+    32 -> 32 pointwise layer on 4x4 pixels runs 2 x 16 = 32 MVMs of 10 cycles = 320 cycles
+    and 32 x 1000 pJ. The two partial results per output are then added on the 8 cores
+    (1 add/cycle each, 2 pJ): 16 x 32 additions = 64 cycles and 1,024 pJ of postprocessing."""
+    p = platform_from_dict(xbar_platform(mvm=10, stream_bw=4096, input_bits=4))
+    r = hwsim.simulate(p, trace(L("a", "pointwise", 32, 32, hw=4)))
+    rec = r.layers[0]
+    assert rec.engine_kind == "aimc"
+    assert rec.compute_cycles == 320 + 64
+    assert rec.energy_pj["compute"] == pytest.approx(32 * 1000.0)
+    assert rec.energy_pj["postprocessing"] == pytest.approx(512 * 2.0)
+
+
+def test_achieved_fraction_of_peak_and_energy_gap_by_hand():
+    """The hand-computed pointwise layer on 3 cores (396 cycles = 3.96 us, see above): 2,048
+    ops / 3.96 us over a 0.6 GOPS peak; ideal energy at the peak 1 TOPS/W (2 ops per 2 pJ) =
+    2,048 pJ = the compute energy, so the compute excess is 0 and the gap is data movement
+    (1,484 pJ) and leakage (7,920 pJ)."""
+    d = hwsim.simulate(_digital(), _pointwise()).summary_dict()
+    assert d["peak_tops"] == pytest.approx(6e-4)
+    assert d["tops_fraction_of_peak"] == pytest.approx(2048 / 3.96e-6 / 6e8)
+    gap = d["energy_gap_pj"]
+    assert gap["ideal_at_peak"] == pytest.approx(2048)
+    assert gap["compute_excess"] == pytest.approx(0, abs=1e-9)
+    assert gap["data_movement"] == pytest.approx(1484) and gap["leakage"] == pytest.approx(7920)
+    assert (gap["programming"], gap["postprocessing"]) == (0, 0)
+    assert sum(gap.values()) == pytest.approx(d["energy_pj"])
