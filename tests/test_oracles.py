@@ -649,3 +649,21 @@ def test_achieved_fraction_of_peak_and_energy_gap_by_hand():
     assert gap["data_movement"] == pytest.approx(1484) and gap["leakage"] == pytest.approx(7920)
     assert (gap["programming"], gap["postprocessing"]) == (0, 0)
     assert sum(gap.values()) == pytest.approx(d["energy_pj"])
+
+
+def test_a_layer_larger_than_l2_without_l3_is_a_mapping_error():
+    """in 128 B + out 128 B = 256 B exceed a 100 B L2 and there is no L3: the error gives the
+    size needed."""
+    d = {"name": "small", "clocks": {"c": "100 MHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "c", "cores": 1, "l1": "l1",
+                    "kernels": {"pointwise": 1}},
+        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
+        "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 100},
+        "dma": {"type": "dma", "clock": "c"}},
+        "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
+                  for a, b in (("l2", "dma"), ("dma", "l1"))]}
+    with pytest.raises(hwsim.MappingError) as e:
+        hwsim.mapping.mapper.map_trace(platform_from_dict(d), _pointwise())
+    msg = str(e.value)
+    assert "input+output 256 B exceed l2 (100 B) and the platform has no L3" in msg
+    assert "to at least 256 or add an L3 memory" in msg
