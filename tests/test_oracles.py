@@ -330,6 +330,8 @@ def test_programming_each_inference_takes_rows_times_cycles_per_row():
         # L2 -> L1 -> crossbar over 4096 B/cycle links and ports: 1 cycle per hop and block,
         # at most 2 x 2 hops if the two blocks went one after the other, + rounding
         assert 64_000 <= rec.programming_cycles <= 64_000 + 8
+        assert (rec.compute_cycles + rec.memory_stall_cycles + rec.contention_cycles
+                + rec.programming_cycles + rec.idle_cycles) == rec.cycles
         assert rec.energy_pj["programming"] == pytest.approx(2 * 64 * 50.0)
 
 
