@@ -10,6 +10,8 @@ the derivation so a hand-edited trace cannot silently disagree with itself.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 from dataclasses import dataclass, field
@@ -465,6 +467,16 @@ class Trace:
 
     def layer(self, name: str) -> Layer:
         return self.layers[self._position[name]]
+
+    def batched(self, n: int) -> "Trace":
+        """The same network run on ``n`` inputs at once: every layer's ``batch`` times ``n``
+        (name suffixed ``_b<n>``); ``n == 1`` returns the trace itself."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"batch must be a whole number >= 1, got {n!r}")
+        if n == 1:
+            return self
+        return Trace(name=f"{self.name}_b{n}", source=self.source, meta=self.meta, file=self.file,
+                     layers=tuple(dataclasses.replace(l, batch=l.batch * n) for l in self.layers))
 
     @cached_property
     def _position(self) -> dict:
