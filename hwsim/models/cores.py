@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from ..base.units import PS_PER_S
+from ..base.units import PS_PER_S, TERA
 from ..hardware.platform import CoreCluster
 from ..workload.trace import BASE_OP, WEIGHTED_OPS
 from .base import ComponentModel
@@ -84,5 +84,5 @@ class CoreModel(ComponentModel, spec=CoreCluster):
         if not best:
             return None
         e = op_energy_pj(comp, op_best)
-        return {"tops": 2 * comp.cores * best * comp.clock.freq_hz / 1e12,
+        return {"tops": 2 * comp.cores * best * comp.clock.freq_hz / TERA,
                 "tops_per_w": (2 / e) if e else None}
