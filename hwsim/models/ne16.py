@@ -148,8 +148,8 @@ class Ne16Model(ComponentModel, spec=Ne16):
         acct.ps["compute"] += dur
         acct.add_energy("compute", comp.name, tile.ops * comp.energy_pj_per_mac)
         if sim.timeline is not None:
-            sim.timeline.span("engines", comp.name, f"{plan.layer.name} t{i} compute", t0,
-                              env.now, "compute", {"ops": tile.ops})
+            sim.timeline.compute(comp.name, plan.layer.name, i, "compute", t0, env.now,
+                                 {"work_ops": tile.ops})
 
     def peak(self, comp) -> dict | None:
         mac = peak_mac_per_cycle(comp, "3x3")
