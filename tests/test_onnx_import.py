@@ -200,8 +200,11 @@ def test_cli_skip_unsupported(tmp_path, capsys):
     assert main(["import-onnx", str(path), "-o", str(out), "--skip-unsupported"]) == 0
     assert "skipped      1 unsupported node(s), not simulated: Shrink x1" in capsys.readouterr().out
     assert [l.name for l in load_trace(out).layers] == ["conv"]
-    assert main(["run", str(ROOT / "platforms" / "pulp_cluster.yaml"), str(out), "-q"]) == 0
+    rep = tmp_path / "r.json"
+    assert main(["run", str(ROOT / "platforms" / "pulp_cluster.yaml"), str(out), "-q",
+                 "--json", str(rep)]) == 0
     assert "skipped      1 ONNX node(s) left out at import" in capsys.readouterr().out
+    assert json.loads(rep.read_text())["summary"]["unsupported_skipped"] == ["Shrink (node 'erf')"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -304,19 +304,55 @@ def test_concat_free_when_written_in_place_else_a_copy():
 
 
 def test_split_slice_reshape_transpose():
+    """Splitting the network input is a copy (nothing wrote it in place); a Slice of a layer's
+    output along its outermost axis is free: the reader reads elements [10, 30) in place."""
     nodes = [helper.make_node("Split", ["x", "sp"], ["s1", "s2"], axis=1, name="split"),
              helper.make_node("Reshape", ["s1", "shape"], ["r"], name="reshape"),
              helper.make_node("Transpose", ["r"], ["t"], perm=[0, 2, 1], name="tr"),
              helper.make_node("Flatten", ["s2"], ["f"], name="flat"),
-             helper.make_node("Slice", ["f", "st", "en", "ax"], ["y2"], name="sl")]
+             helper.make_node("Slice", ["f", "st", "en", "ax"], ["y2"], name="sl"),
+             helper.make_node("Relu", ["y2"], ["y3"], name="relu")]
     inits = [ints("sp", [3, 5]), ints("shape", [1, 3, 36]), ints("st", [10]), ints("en", [30]),
              ints("ax", [1])]
-    t = import_onnx(model(nodes, X, inits, outputs=["t", "y2"]))
-    got = [(l.name, l.op, l.input_shape, l.output_shape, l.ops) for l in t.layers]
-    assert got == [("split.s1", "slice", (8, 6, 6), (3, 6, 6), 108),
-                   ("split.s2", "slice", (8, 6, 6), (5, 6, 6), 180),
-                   ("tr", "transpose", (3, 36), (36, 3), 108),
-                   ("sl", "slice", (180,), (20,), 20)]
+    t = import_onnx(model(nodes, X, inits, outputs=["t", "y3"]))
+    got = [(l.name, l.op, l.input_shape, l.output_shape, l.ops, l.inputs, l.input_range)
+           for l in t.layers]
+    assert got == [("split.s1", "slice", (8, 6, 6), (3, 6, 6), 108, ("input",), ()),
+                   ("split.s2", "slice", (8, 6, 6), (5, 6, 6), 180, ("input",), ()),
+                   ("tr", "transpose", (3, 36), (36, 3), 108, ("split.s1",), ()),
+                   ("relu", "act", (20,), (20,), 20, ("split.s2",), (10, 30))]
+    assert t.layers[3].input_bytes == 20
+
+
+def test_split_written_in_place_is_free():
+    """A conv writes 12 channels; Split(axis 1) into 4 + 8 feeds two convs. The pieces are
+    contiguous channel ranges, so no copy: the readers read elements [0, 4*36) and
+    [4*36, 12*36). MACs by hand: 12*36*8 + 2*36*4*9 + 2*36*8*9."""
+    n = helper.make_node
+    nodes = [n("Conv", ["x", "w"], ["c"], kernel_shape=[1, 1], name="c"),
+             n("Split", ["c", "sp"], ["a", "b"], axis=1, name="split"),
+             n("Conv", ["a", "wa"], ["ya"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="ca"),
+             n("Conv", ["b", "wb"], ["yb"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="cb"),
+             n("Add", ["ya", "yb"], ["y"], name="sum")]
+    inits = [w("w", [12, 8, 1, 1]), ints("sp", [4, 8]), w("wa", [2, 4, 3, 3]), w("wb", [2, 8, 3, 3])]
+    t = import_onnx(model(nodes, X, inits))
+    got = [(l.name, l.op, l.inputs, l.input_range, l.macs) for l in t.layers]
+    assert got == [("c", "pointwise", ("input",), (), 12 * 36 * 8),
+                   ("ca", "conv2d", ("c",), (0, 144), 2 * 36 * 4 * 9),
+                   ("cb", "conv2d", ("c",), (144, 432), 2 * 36 * 8 * 9),
+                   ("sum", "add", ("ca", "cb"), (), 0)]
+    res = hwsim.simulate(hwsim.load_platform(PULP), t)
+    assert res.layer("cb").bytes_moved and sum(r.macs for r in res.layers) == t.total_macs
+    # split along the width: the pieces interleave with the other rows: copies
+    nodes[1] = n("Split", ["c", "sp2"], ["a", "b"], axis=3, name="split")
+    nodes[2:4] = [n("Relu", ["a"], ["ya"], name="ra"), n("Relu", ["b"], ["yb"], name="rb")]
+    inits[1] = ints("sp2", [3, 3])
+    t = import_onnx(model(nodes, X, inits))
+    assert [(l.op, l.activation) for l in t.layers] == [
+        ("pointwise", None), ("slice", "relu"), ("slice", "relu"), ("add", None)]
+
+
+def test_transposes_free_or_copied():
     # a transpose that only moves a size-1 axis changes no byte: free
     (l,) = _one([helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1, 3]),
                  helper.make_node("Relu", ["t"], ["y"])], inputs={"x": [1, 1, 4, 4]})
@@ -602,3 +638,16 @@ def test_torch_style_fused_attention_projection_and_erf_gelu():
     assert got["gelu.mul"][0] == "mul" and got["gelu.half"][0] == "mul"
     res = hwsim.simulate(hwsim.load_platform(PULP), t)
     assert sum(r.macs for r in res.layers) == 64 * 256 * 768 + 64 * 64 * 256
+
+
+@pytest.mark.parametrize("rng, words", [([0, 100], "holds 100 elements"), ([300, 588], "past the 288"),
+                                        ([5, 5], "0 <= start < stop")])
+def test_input_range_is_validated(rng, words):
+    base = {"layers": [
+        {"name": "c", "op": "pointwise", "input_shape": [8, 6, 6], "output_shape": [8, 6, 6]},
+        {"name": "r", "op": "act", "activation": "relu", "input_shape": [288],
+         "output_shape": [288], "inputs": ["c"], "input_range": [0, 288]}]}
+    hwsim.trace_from_dict(base)
+    base["layers"][1]["input_range"] = rng
+    with pytest.raises(ConfigError, match=words):
+        hwsim.trace_from_dict(base)

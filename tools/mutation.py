@@ -30,6 +30,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ TESTS = {
     "hwsim/sim/interconnect.py": ["tests/test_oracles.py", "tests/test_interconnect.py",
                                   "tests/test_dma_l2.py", "tests/test_arbitration.py"],
     "hwsim/sim/dram.py": ["tests/test_oracles.py", "tests/test_dram.py"],
-    "hwsim/sim/arbitration.py": ["tests/test_arbitration.py"],
+    "hwsim/sim/arbitration.py": ["tests/test_oracles.py", "tests/test_arbitration.py"],
     "hwsim/sim/l1banks.py": ["tests/test_oracles.py", "tests/test_l1banks.py"],
     "hwsim/models/cores.py": ["tests/test_oracles.py", "tests/test_engine.py"],
     "hwsim/models/aimc.py": ["tests/test_oracles.py", "tests/test_aimc.py"],
@@ -59,6 +60,7 @@ TESTS = {
     "hwsim/mapping/tiling.py": ["tests/test_oracles.py", "tests/test_engine.py",
                                 "tests/test_memory_reporting.py"],
     "hwsim/mapping/aimc.py": ["tests/test_oracles.py", "tests/test_aimc.py"],
+    "hwsim/models/ne16.py": ["tests/test_ne16.py"],
     "hwsim/report/efficiency.py": ["tests/test_oracles.py", "tests/test_aimc.py",
                                    "tests/test_end_to_end.py::test_mobilenetv2_end_to_end"],
 }
@@ -80,7 +82,8 @@ LISTED = [
      "                costs.append((dst.name, dst.write_pj_per_byte))",
      "if isinstance(dst, Memory) and dst.read_pj_per_byte:\n"
      "                costs.append((dst.name, dst.read_pj_per_byte))", "write energy taken as read"),
-    ("hwsim/models/cores.py", "return cluster.energy_pj_per_op.get(op, cluster.energy_pj_per_op.get(\"default\", 0.0))",
+    ("hwsim/models/cores.py",
+     "return cluster.energy_pj_per_op.get(op, cluster.energy_pj_per_op.get(\"default\", 0.0))",
      "return cluster.energy_pj_per_op.get(\"default\", 0.0)", "per-op core energy replaced by the default"),
     ("hwsim/sim/engine.py", "cont = min(rest, q)", "cont = 0", "AIMC streamer waits never contention"),
     ("hwsim/mapping/placement.py", "victim = max(movable, key=lambda t: (last[t], t))",
@@ -103,8 +106,8 @@ LISTED = [
      "tile.mvms * (xb.mvm_latency_cycles - 1 + xb.job_overhead_cycles)", "IMA MVM one cycle short"),
     ("platforms/pulp_imc_cluster.yaml", "mvm_latency_cycles: 66", "mvm_latency_cycles: 65",
      "bundled IMA MVM one cycle short"),
-    ("hwsim/models/aimc.py", "yield env.timeout(xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row))",
-     "yield env.timeout(xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row // 2))",
+    ("hwsim/models/aimc.py", "dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)",
+     "dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row // 2)",
      "programming time per row halved"),
     ("platforms/pulp_imc_cluster.yaml", "program_cycles_per_row: 16000",
      "program_cycles_per_row: 8000", "bundled programming time per row halved"),
@@ -365,10 +368,14 @@ DOCS = ROOT / "docs" / "testing.md"
 BEGIN, END = "<!-- mutation results: begin -->", "<!-- mutation results: end -->"
 
 
-def write_docs(res: list, a, score: float) -> None:
-    """The score table and every survivor, between the markers of docs/testing.md."""
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+def _commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                           text=True).stdout.strip() or "?"
+
+
+def write_docs(res: list, a, score: float, head: str | None = None) -> None:
+    """The score table and every survivor, between the markers of docs/testing.md."""
+    head = head or _commit()
     lines = [BEGIN, "",
              f"Run on commit `{head}`: `python tools/mutation.py --max-mutants {a.max_mutants} "
              f"--seed {a.seed}` (mutants sampled per module; snapshot tests not run).", "",
@@ -401,7 +408,19 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write every mutant's outcome here")
     ap.add_argument("--write-docs", action="store_true",
                     help="replace the results section of docs/testing.md with this run's")
+    ap.add_argument("--from-json", help="with --write-docs: render a saved --json result "
+                    "instead of running")
     a = ap.parse_args(argv)
+    # a kill still removes the private copies (the pools' ``finally``)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if a.from_json:
+        saved = json.loads(Path(a.from_json).read_text())
+        res = [Mutant(**{k: v for k, v in m.items() if k in Mutant.__dataclass_fields__})
+               for m in saved["mutants"]]
+        a.modules = list(dict.fromkeys(m.module for m in res))
+        a.max_mutants, a.seed = saved["max_mutants"], saved["seed"]
+        write_docs(res, a, saved["score"], saved.get("commit"))
+        return 0
     if a.listed:
         res = run_listed(a.jobs, a.timeout)
         bad = [m for m in res if m.outcome not in ("killed", "timeout")]
@@ -449,7 +468,7 @@ def main(argv=None) -> int:
     if a.write_docs:
         write_docs(res, a, score)
     if a.json:
-        Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed,
+        Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed, "commit": _commit(),
                                             "max_mutants": a.max_mutants,
                                             "mutants": [m.row() for m in res]}, indent=1))
     return 0 if score >= a.target else 1

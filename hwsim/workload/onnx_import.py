@@ -63,8 +63,12 @@ Concat                                      free when the join is along the oute
                                             output: the producers write into place and the
                                             reader lists them all in ``inputs``; else a
                                             ``concat`` copy layer
-Split / Slice / Gather (constant indices)   ``slice`` copy layer per output (free when it
-                                            keeps the whole tensor)
+Split / Slice (step 1)                      free when the piece is a contiguous run of its
+                                            producer layer's output (one axis cut, the axes
+                                            before it of size 1): the producer wrote it in
+                                            place and the reader gets ``input_range``; else a
+                                            ``slice`` copy layer per output
+Gather (constant indices)                   ``slice`` copy layer
 Reshape, Flatten, Squeeze, Unsqueeze,       free (row-major layout unchanged)
 Identity, Dropout, Cast
 Transpose                                   free when it moves only size-1 axes, or when
@@ -268,6 +272,7 @@ class _Importer:
         self.done: set = set()          # ids of nodes consumed by a fused pattern
         self.pending_pad: dict = {}     # tensor -> (top, left, bottom, right) folded into a reader
         self.pad_src: dict = {}         # padded tensor -> the tensor before the Pad
+        self.part: dict = {}            # tensor -> (start, stop): a piece of its producer's output
 
     # -- helpers ----------------------------------------------------------------------------
     def _weight_slot(self, node, t) -> bool:
@@ -336,9 +341,14 @@ class _Importer:
         return None
 
     def single(self, tensor: str, node) -> str:
-        """The one producer of ``tensor``: a free concatenation read by a multi-operand op is
-        materialised here by a ``concat`` copy layer."""
+        """The one producer of ``tensor``: a free concatenation (or a piece of a free split)
+        read by a multi-operand op is materialised here by a ``concat`` (``slice``) copy."""
         p = self.producer[tensor]
+        if tensor in self.part:     # a copy of the piece (it reads its input_range)
+            out = self.shape(tensor, node)
+            lay = self.add_layer(node, "slice", [tensor], tensor, out, out, suffix=".piece")
+            self.part.pop(tensor)
+            return lay["name"]
         if len(p) == 1:
             return p[0]
         shapes = [self.layers[n]["output_shape"] for n in p]
@@ -352,14 +362,17 @@ class _Importer:
         name = self.unique(node, suffix)
         bits_in = max([self.act_bits.get(t, self.bits) for t in in_tensors] or [self.bits])
         inputs = kw.pop("inputs", None)
+        rng = ()
         if inputs is None:
             inputs = ()
+            if len(in_tensors) == 1 and in_tensors[0] in self.part:
+                rng = self.part[in_tensors[0]]       # reads its piece in place
             for t in in_tensors:    # one input: its producers (a free concat read)
                 inputs += self.producer[t] if len(in_tensors) == 1 else (self.single(t, node),)
         lay = dict(name=name, op=op, input_shape=tuple(input_shape),
                    output_shape=tuple(output_shape), bits_input=bits_in,
                    bits_weight=bits_in, bits_output=self.bits, bias=False, activation=None,
-                   inputs=tuple(inputs), batch=self.batch, _out=out_tensor)
+                   inputs=tuple(inputs), batch=self.batch, _out=out_tensor, input_range=rng)
         lay.update(kw)
         self.layers[name] = lay
         self.order.append(name)
@@ -368,6 +381,8 @@ class _Importer:
 
     def alias(self, out: str, src: str) -> None:
         self.producer[out] = self.producer[src]
+        if src in self.part:
+            self.part[out] = self.part[src]
         if src in self.act_bits:
             self.act_bits[out] = self.act_bits[src]
 
@@ -759,12 +774,33 @@ class _Importer:
         self.add_layer(node, "concat", acts, out, shapes[0], oshape, input_shapes=shapes,
                        axis=ax)
 
-    def _slice_out(self, node, x, out):
+    def _piece(self, x, shape, oshape, start_index) -> bool:
+        """Make the output a piece of ``x`` read in place when it is a contiguous run of its
+        producer's output: one producer layer, only one axis cut, every axis before it of
+        size 1 (so the piece is contiguous), a known start. Returns whether it did."""
+        p = self.producer.get(x, ())
+        diff = [a for a, (i, o) in enumerate(zip(shape, oshape)) if i != o]
+        if (len(p) != 1 or p[0] == NETWORK_INPUT or len(shape) != len(oshape) or len(diff) != 1
+                or start_index is None or any(d != 1 for d in shape[:diff[0]])):
+            return False
+        inner = math.prod(shape[diff[0] + 1:])
+        base = self.part.get(x, (0, 0))[0]
+        start = base + start_index * inner
+        return (start, start + math.prod(oshape))
+
+    def _slice_out(self, node, x, out, start_index=None):
         shape, oshape = self.shape(x, node), self.shape(out, node)
         if oshape == shape:
             return self.alias(out, x)
         if len(oshape) != len(shape):
             return self.unsupported_node(node, f"slice {list(shape)} -> {list(oshape)}")
+        rng = self._piece(x, shape, oshape, start_index)
+        if rng:     # the producer wrote it in place: the readers read their piece
+            self.producer[out] = self.producer[x]
+            self.part[out] = rng
+            if x in self.act_bits:
+                self.act_bits[out] = self.act_bits[x]
+            return
         self.add_layer(node, "slice", [x], out, shape, oshape, suffix=f".{out}"
                        if len(node.output) > 1 else "")
 
@@ -787,12 +823,28 @@ class _Importer:
         self.add_layer(node, "slice", [x], out, shape, oshape)
 
     def op_Split(self, node):
+        x = node.input[0]
+        ax = self.axis(x, self.attrs(node).get("axis", 0), node)
+        start = 0
         for o in node.output:
             if o:
-                self._slice_out(node, node.input[0], o)
+                self._slice_out(node, x, o, start)
+                if ax is not None and self.shapes.get(o):
+                    start += self.shape(o, node)[ax]
 
     def op_Slice(self, node):
-        self._slice_out(node, node.input[0], node.output[0])
+        x = node.input[0]
+        starts, axes = (self.value(node.input[i]) if len(node.input) > i and node.input[i]
+                        else None for i in (1, 3))
+        steps = self.value(node.input[4]) if len(node.input) > 4 and node.input[4] else None
+        start = None
+        if starts is not None and starts.size == 1 and (steps is None or int(steps.reshape(-1)[0]) == 1):
+            ax = self.axis(x, int(axes.reshape(-1)[0]) if axes is not None else 0, node)
+            size = self.shape(x, node)[ax] if ax is not None else None
+            st = int(starts.reshape(-1)[0])
+            if size is not None:
+                start = min(max(st + size if st < 0 else st, 0), size)
+        self._slice_out(node, x, node.output[0], start)
 
     def op_Transpose(self, node):
         x, out = node.input[0], node.output[0]
