@@ -229,6 +229,29 @@ def _raw_platform(path) -> dict:
     return copy.deepcopy(_RAW_CACHE[key])
 
 
+_WORKLOAD_CACHE: dict = {}
+
+
+def _workload(spec, options: dict):
+    """:func:`load_workload`, cached per worker process (keyed by the spec, the file's mtime
+    and size, and the options): the points of a sweep mostly share one trace, a Trace is
+    immutable, and reusing its Layer objects makes the mapper's memoised tiling hit by
+    identity. Errors are not cached."""
+    try:
+        st = os.stat(spec)
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    key = (str(spec), stamp, _canonical(options))
+    trace = _WORKLOAD_CACHE.get(key)
+    if trace is None:
+        trace = load_workload(spec, options)
+        if len(_WORKLOAD_CACHE) >= 8:
+            _WORKLOAD_CACHE.clear()
+        _WORKLOAD_CACHE[key] = trace
+    return trace
+
+
 def run_point(task: dict) -> dict:
     """Simulate one point (runs in a worker). Never raises: errors go into the record."""
     from ..sim.engine import simulate
@@ -242,7 +265,7 @@ def run_point(task: dict) -> dict:
         raw = _raw_platform(path)
         full = {resolve_path(raw, k, path): v for k, v in overrides.items()}
         platform = platform_from_dict(apply_overrides(raw, full, path) if full else raw, path)
-        trace = load_workload(trace_spec if trace_spec is not None else task["trace"], topts)
+        trace = _workload(trace_spec if trace_spec is not None else task["trace"], topts)
         timeline = None
         if task.get("timeline_dir"):
             Path(task["timeline_dir"]).mkdir(parents=True, exist_ok=True)
@@ -477,9 +500,21 @@ def run_sweep(platform, trace, *, grid_axes: dict | None = None, points: list | 
                         wall_s=time.monotonic() - t0, records=recs)
 
 
+def run_points(tasks: list) -> list:
+    """:func:`run_point` for a chunk of points (one pool task: the pool's per-task cost of
+    pickling, pipes and thread wake-ups is paid once per chunk, not per point)."""
+    return [run_point(t) for t in tasks]
+
+
+def _chunk_size(left: int, slots: int) -> int:
+    """Points per pool task: up to 8, while keeping >= 4 tasks per worker in the queue so
+    the last ones still balance (and records still stream to disk as chunks finish)."""
+    return max(1, min(8, left // (4 * max(1, slots))))
+
+
 def _run_pool(todo, task, record, executor, workers, dask) -> None:
-    """Submit points with a bounded number in flight; a crashed worker pool is replaced and
-    the points that were in flight in it are recorded as failed."""
+    """Submit points in chunks with a bounded number in flight; a crashed worker pool is
+    replaced and the points that were in flight in it are recorded as failed."""
     own = executor is None
     queue = list(reversed(todo))
     while queue:
@@ -493,28 +528,30 @@ def _run_pool(todo, task, record, executor, workers, dask) -> None:
         try:
             while queue or inflight:
                 while queue and len(inflight) < limit and not broken:
-                    p = queue.pop()
+                    chunk = [queue.pop() for _ in range(min(len(queue), _chunk_size(len(queue), slots)))]
                     try:
-                        inflight[ex.submit(run_point, task(p))] = p
+                        inflight[ex.submit(run_points, [task(p) for p in chunk])] = chunk
                     except Exception as e:       # pool already broken
-                        queue.append(p)
+                        queue.extend(reversed(chunk))
                         broken = True
                         err = e
                         break
                 if not inflight:
                     break
                 done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
-                for fut in sorted(done, key=lambda fu: inflight[fu].index):
-                    p = inflight.pop(fut)
+                for fut in sorted(done, key=lambda fu: inflight[fu][0].index):
+                    chunk = inflight.pop(fut)
                     try:
-                        rec = fut.result()
+                        recs = fut.result()
                     except Exception as e:   # worker died, or the back end failed the task
                         from concurrent.futures.process import BrokenProcessPool
                         if isinstance(e, BrokenProcessPool):
                             broken, err = True, e
-                        rec = {"id": p.id, "index": p.index, "params": p.params, "status": "error",
-                               "error": f"worker failure: {type(e).__name__}: {e}", "summary": None}
-                    record(rec)
+                        recs = [{"id": p.id, "index": p.index, "params": p.params, "status": "error",
+                                 "error": f"worker failure: {type(e).__name__}: {e}", "summary": None}
+                                for p in chunk]
+                    for rec in recs:
+                        record(rec)
             if broken and not own:
                 raise HwsimError(f"the executor failed: {err}")
         finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from ..base.units import PS_PER_S
 from ..hardware.platform import DmaEngine, Memory, Platform
 
 __all__ = ["CostModel", "pipeline_ps", "tile_compute_ps"]
@@ -34,16 +35,15 @@ def pipeline_ps(n: int, a: float, c: float, s: float, n_w: int = 0, a_w: float =
 
 
 def tile_compute_ps(platform, comp, layer, host):
-    """``f(ops)``: time of a tile of ``ops`` of ``layer``'s operations on engine ``comp`` (its
-    model's whole-layer estimate pro rata, plus the engine's ``tile_overhead_cycles``)."""
+    """``f(ops, channels, rows)``: time in ps of a tile of ``layer`` on engine ``comp`` (its
+    model's :meth:`~hwsim.models.base.ComponentModel.tile_estimate_ps`, plus the engine's
+    ``tile_overhead_cycles``)."""
     from ..hardware.registry import model_of
 
-    whole = model_of(comp).estimate_ps(platform, comp, layer, host)
-    total = max(1, layer.ops)
-    ovh = getattr(comp, "tile_overhead_cycles", 0) / comp.clock.freq_hz * 1e12
-    if whole == math.inf:
-        whole = 0.0
-    return lambda ops: whole * ops / total + ovh
+    model = model_of(comp)
+    ovh = getattr(comp, "tile_overhead_cycles", 0) / comp.clock.freq_hz * PS_PER_S
+    return lambda ops, channels, rows: (
+        model.tile_estimate_ps(platform, comp, layer, host, ops, channels, rows) + ovh)
 
 
 class CostModel:
@@ -90,16 +90,16 @@ class CostModel:
             c = comps[n]
             if isinstance(c, Memory):
                 rate = min(rate, c.port_bandwidth_bytes_per_cycle * c.clock.freq_hz)
-                fixed += c.latency_cycles / c.clock.freq_hz * 1e12
+                fixed += c.latency_cycles / c.clock.freq_hz * PS_PER_S
             elif isinstance(c, DmaEngine):
                 if c.bandwidth_bytes_per_cycle:
                     rate = min(rate, c.bandwidth_bytes_per_cycle * c.clock.freq_hz)
-                fixed += c.setup_cycles / c.clock.freq_hz * 1e12
+                fixed += c.setup_cycles / c.clock.freq_hz * PS_PER_S
         for a, b in zip(nodes, nodes[1:]):
             link = self._links[(a, b)]
             rate = min(rate, link.bandwidth_bytes_per_cycle * link.clock.freq_hz)
-            fixed += link.latency_cycles / link.clock.freq_hz * 1e12
-        return fixed, (1e12 / rate if rate != math.inf else 0.0)
+            fixed += link.latency_cycles / link.clock.freq_hz * PS_PER_S
+        return fixed, (PS_PER_S / rate if rate != math.inf else 0.0)
 
     def move_ps(self, src: str, dst: str, nbytes: float) -> float:
         """Uncontended time to move ``nbytes`` from ``src`` to ``dst`` (0 when none move)."""

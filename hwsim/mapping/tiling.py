@@ -12,6 +12,7 @@ outer (each weight tile loaded once), row tiles inner.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from ..base.errors import MappingError
 from ..hardware.platform import Memory
@@ -24,6 +25,13 @@ from .plan import Tile, Tiling, merge
 __all__ = ["Tiling", "tile_layer", "geometry", "in_rows", "tile_bytes", "tile_ops", "merge"]
 
 
+#: The tiling arithmetic below is pure in (layer, tile bounds), and the tile-size search
+#: evaluates the same tiles many times: memoised by argument (layers are frozen, with a
+#: cached hash; see hwsim.workload.trace.Layer). Bounded, so memory stays flat on long runs.
+_memo = lru_cache(maxsize=1 << 12)
+
+
+@_memo
 def geometry(l: Layer):
     """(Cout, Ho, Wo, Hin, Win, stride_h, kh, pad_top) with vectors as 1x1 maps."""
     if l.op in TRAIN_OPS:
@@ -33,6 +41,7 @@ def geometry(l: Layer):
     return cout, ho, wo, h, w, l.stride[0], l.kernel[0], l.padding[0]
 
 
+@_memo
 def in_rows(l: Layer, h0: int, h1: int) -> int:
     """Input rows needed for output rows [h0, h1) (with halo, clipped to the map)."""
     _, _, _, h, _, s, kh, pt = geometry(l)
@@ -43,6 +52,7 @@ def in_rows(l: Layer, h0: int, h1: int) -> int:
     return max(0, hi - lo)
 
 
+@_memo
 def tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
     """(input, weight, output) bytes of the tile covering channels [.. co) and rows [h0, h1)."""
     if l.op in TRAIN_OPS:
@@ -67,6 +77,7 @@ def tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
     return -(-inp * l.bits_input // 8), wt, -(-out * l.bits_output // 8)
 
 
+@_memo
 def tile_ops(l: Layer, co: int, rows: int) -> int:
     if l.op in TRAIN_OPS:
         return train_tiling.tile_ops(l, co, rows)
@@ -87,7 +98,7 @@ def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool 
     each inference (False: stationary in crossbars); ``prefer_row_tiles``: full channel groups
     first, so that a pipelined consumer can start early (then least time plus one tile: the
     fill a pipelined reader waits for). ``cost``: the platform's
-    :class:`hwsim.mapping.cost.CostModel`; ``compute_ps(ops)``: the engine's time for a tile
+    :class:`hwsim.mapping.cost.CostModel`; ``compute_ps(ops, channels, rows)``: the engine's time for a tile
     of ``ops`` operations (:func:`hwsim.mapping.cost.tile_compute_ps`); ``max_rows``: at most that many output rows per
     tile (a fused pair's row window).
 
@@ -187,7 +198,7 @@ def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
                 # mean tile; the first row tile of each channel group also loads its weights
                 a = max([_hops_ps(h, dma / len(in_mems) / n, 1) for h in in_hops], default=0.0)
                 a_w = max(a, _hops_ps(w_hops, w_total / n_co, 1))
-                c = compute_ps(total_ops / n)
+                c = compute_ps(total_ops / n, co, rows)
                 s = _hops_ps(out_hops, out_total / n, 1)
                 t = pipeline_ps(n, a, c, s, n_co, a_w)
                 fill = a_w + c + s

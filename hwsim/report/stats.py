@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from ..base.units import Clock, ps_to_s
+from ..base.units import J_PER_PJ, TERA, Clock, ps_to_s
 
 __all__ = ["CATEGORIES", "split_cycles", "LayerRecord", "ResourceStats", "SimulationResult"]
 
@@ -164,8 +164,8 @@ class SimulationResult:
              "inferences_per_s": 1 / t if t else 0.0, "macs": macs,
              "macs_per_cycle": macs / self.cycles if self.cycles else 0.0,
              "energy_pj": e, "energy_uj": e / 1e6,
-             "achieved_tops": 2 * macs / t / 1e12 if t else 0.0,
-             "achieved_tops_per_w": (2 * macs / (e * 1e-12)) / 1e12 if e else 0.0,
+             "achieved_tops": 2 * macs / t / TERA if t else 0.0,
+             "achieved_tops_per_w": (2 * macs / (e * J_PER_PJ)) / TERA if e else 0.0,
              "cycles_by_category": cyc}
         d.update(self.totals)
         return d
@@ -188,6 +188,9 @@ class SimulationResult:
             _wrap("utilisation", [f"{r.name} {100 * r.utilisation:.1f}%" for r in
                                   sorted(self.resources, key=lambda r: -r.utilisation)[:8]]),
         ]
+        if d.get("fidelity"):
+            lines.append("fidelity     ON: " + ", ".join(sorted(d["fidelity"])) + " (a paper's "
+                         "simplification, hwsim/hardware/fidelity.py; not the hardware's behaviour)")
         if d.get("peak_tops_per_w"):
             lines.append(f"peak         {d['peak_tops']:.3f} TOPS, {d['peak_tops_per_w']:.2f} TOPS/W "
                          f"(best engine); achieved {100 * d['tops_fraction_of_peak']:.1f}% of peak TOPS")

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import math
 
+from ..base.units import PS_PER_S
 from ..workload.trace import ELEMENTWISE_OPS
 
 __all__ = ["RowProgress", "tile_rows", "rows_needed", "steady_state"]
+
+from ..mapping.plan import tile_rows  # noqa: E402  (re-exported: the engine reads tiles by rows)
 
 
 class RowProgress:
@@ -52,19 +55,6 @@ class RowProgress:
         return ev
 
 
-def tile_rows(plan, i: int) -> tuple:
-    """(channel group index, h0, h1, last channel group?) of tile ``i`` of ``plan``."""
-    ho = plan.layer.out_hw[0]
-    if "rows" not in plan.tile_shape:   # a hand-built plan: rows complete with its last tile
-        return 0, 0, ho, i == len(plan.tiles) - 1
-    rows = plan.tile_shape["rows"]
-    n_h = -(-ho // rows)
-    n_c = -(-plan.layer.out_channels // plan.tile_shape["channels"])
-    ci, hi = divmod(i, n_h)
-    h0 = hi * rows
-    return ci, h0, min(ho, h0 + rows), ci == n_c - 1
-
-
 def rows_needed(consumer, producer, h0: int, h1: int) -> int:
     """Rows of ``producer``'s output the consumer's output rows ``[h0, h1)`` depend on."""
     p_rows = producer.out_hw[0]
@@ -88,8 +78,8 @@ def steady_state(busy_ps: dict, makespan_ps: int, stages=None) -> dict:
                 "pipeline_bottleneck": "-", "stage_utilisation": {}}
     name = max(sorted(busy), key=lambda k: busy[k])
     period = busy[name]
-    return {"steady_state_period_s": period / 1e12,
-            "steady_state_inferences_per_s": 1e12 / period if period else math.inf,
+    return {"steady_state_period_s": period / PS_PER_S,
+            "steady_state_inferences_per_s": PS_PER_S / period if period else math.inf,
             "pipeline_bottleneck": name,
             "stage_utilisation": {k: v / period for k, v in sorted(busy.items())
                                   if stages is None or k in stages}}
