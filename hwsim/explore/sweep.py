@@ -207,22 +207,16 @@ def _raw_platform(path) -> dict:
     parsing costs about as much as a small simulation). Returns a private deep copy."""
     import copy
 
-    import yaml
-
-    from ..hardware.platform import _LineLoader
+    from ..hardware.platform import read_platform_document
 
     try:
         st = os.stat(path)
-        key = (str(path), st.st_mtime_ns, st.st_size)
-        if key not in _RAW_CACHE:
-            _RAW_CACHE.clear()
-            _RAW_CACHE[key] = yaml.load(Path(path).read_text(), Loader=_LineLoader)
     except OSError as e:
         raise ConfigError(path, "", f"cannot read platform file: {e.strerror}") from None
-    except yaml.YAMLError:
-        from ..hardware.platform import load_platform
-        load_platform(path)              # raises the ConfigError with line and column
-        raise
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _RAW_CACHE:
+        _RAW_CACHE.clear()
+        _RAW_CACHE[key] = read_platform_document(path)[0]
     return copy.deepcopy(_RAW_CACHE[key])
 
 

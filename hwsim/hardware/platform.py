@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
-import yaml
 
 from ..base.errors import ConfigError, did_you_mean
 from ..base.units import Clock
@@ -28,9 +27,29 @@ PLATFORM_FORMAT = "hwsim-platform/1"
 ARBITRATION = ("fifo", "round_robin", "fixed_priority")
 
 
-def spec(unit: str = "", doc: str = "", min=None, gt=None, kind=None, choices=None, **kw):
-    """A dataclass field with validation metadata (unit, bounds, doc)."""
-    md = {"unit": unit, "doc": doc, "min": min, "gt": gt, "kind": kind, "choices": choices}
+#: Physical bounds of a numeric field by its unit: ``(least, most)``. ASSUMED: generous
+#: ranges outside which no real system lies, there to turn a typo or a fuzzed 1e-300 / 1e300
+#: into an error instead of an overflow or a hang (e.g. a link slower than one byte per 1000
+#: of its cycles, or an SRAM over 1 PiB). A field may state tighter ones (``max=``).
+UNIT_BOUNDS = {
+    "bytes": (None, 2**50), "bytes/cycle": (1e-3, 2.0**20), "cycles": (None, 10**9),
+    "pJ": (None, 1e12), "pJ/byte": (None, 1e9), "mW": (None, 1e6), "bits": (None, 64),
+    "ops/cycle/core": (1e-6, 1e6), "transfers/cycle": (None, 16),
+}
+#: bound of a count (cores, ports, banks, rows, priorities, ...) with no unit of its own
+COUNT_MAX = 2**16
+#: clock frequencies a platform may use, Hz: from a 1 kHz always-on domain to 100 GHz,
+#: ten times any CMOS clock (ASSUMED bounds)
+FREQ_RANGE = (1e3, 1e11)
+
+
+def spec(unit: str = "", doc: str = "", min=None, gt=None, kind=None, choices=None, max=None,
+         **kw):
+    """A dataclass field with validation metadata (unit, bounds, doc). Numeric fields also
+    get their physical bounds from :data:`UNIT_BOUNDS` (``least``/``max``) unless given."""
+    least, most = UNIT_BOUNDS.get(unit, (None, COUNT_MAX))
+    md = {"unit": unit, "doc": doc, "min": min, "gt": gt, "kind": kind, "choices": choices,
+          "least": least, "max": most if max is None else max}
     return field(metadata=md, **kw)
 
 
@@ -110,7 +129,7 @@ class Dram(Memory):
 
     TYPE = "dram"
     level: str = spec(doc="hierarchy level", choices=("L2", "L3"), default="L3")
-    data_bus_bits: int = spec("bits", "data bus width (DQ)", gt=0, default=16)
+    data_bus_bits: int = spec("bits", "data bus width (DQ)", gt=0, max=1024, default=16)
     transfers_per_cycle: int = spec("transfers/cycle", "2 for DDR, 1 for SDR", gt=0, default=2)
     burst_length: int = spec("transfers", "column burst length (BL)", gt=0, default=16)
     row_bytes: int = spec("bytes", "row (page) size per bank", gt=0, default=2048)
@@ -284,6 +303,16 @@ def parse_quantity(value, unit: str, file, fld):
     return num
 
 
+def _in_bounds(num, least, most, unit, value, file, fld):
+    """Refuse a value outside the physical bounds of its field (see :data:`UNIT_BOUNDS`)."""
+    if least is not None and 0 < num < least:
+        raise ConfigError(file, fld, f"{value!r} {unit} is below the physical bound {least:g} "
+                          f"{unit}".rstrip(), "physical bounds: UNIT_BOUNDS, FREQ_RANGE in hwsim/hardware/platform.py")
+    if most is not None and num > most:
+        raise ConfigError(file, fld, f"{value!r} {unit} is above the physical bound {most:g} "
+                          f"{unit}".rstrip(), "physical bounds: UNIT_BOUNDS, FREQ_RANGE in hwsim/hardware/platform.py")
+
+
 def _integral(x, file, fld):
     if float(x) != int(x):
         raise ConfigError(file, fld, f"expected a whole number, got {x}")
@@ -373,6 +402,7 @@ def _convert(f, value, ctx, file, fld):
                           "a zero or negative value has no physical meaning here")
     if md.get("min") is not None and not num >= md["min"]:
         raise ConfigError(file, fld, f"must be >= {md['min']} {unit}, got {value!r}", _expect(f))
+    _in_bounds(num, md.get("least"), md.get("max"), unit, value, file, fld)
     if f.type in ("int", int):
         return _integral(num, file, fld)
     return float(num)
@@ -390,6 +420,7 @@ def _op_table(value, file, fld, unit):
         num = parse_quantity(v, "", file, f"{fld}.{op}")
         if num < 0:
             raise ConfigError(file, f"{fld}.{op}", f"must be >= 0, got {v!r}")
+        _in_bounds(num, *UNIT_BOUNDS[unit], unit, v, file, f"{fld}.{op}")
         out[op] = float(num)
     return out
 
@@ -408,12 +439,14 @@ def _kernel_table(value, file, fld):
         table[op] = {}
         for bits, thr in entry.items():
             f2 = f"{fld}.{op}.{bits}"
-            if bits != "any" and (not isinstance(bits, int) or isinstance(bits, bool) or bits <= 0):
-                raise ConfigError(file, f2, "bit-width keys are positive integers, e.g. 8")
+            if bits != "any" and (not isinstance(bits, int) or isinstance(bits, bool)
+                                  or not 1 <= bits <= 64):
+                raise ConfigError(file, f2, "bit-width keys are positive integers up to 64, e.g. 8")
             num = parse_quantity(thr, "", file, f2)
             if not num > 0:
                 raise ConfigError(file, f2, f"throughput must be > 0 ops/cycle/core, got {thr!r}",
                                   "remove the entry if the op is unsupported")
+            _in_bounds(num, *UNIT_BOUNDS["ops/cycle/core"], "ops/cycle/core", thr, file, f2)
             table[op][bits] = float(num)
     return table
 
@@ -448,6 +481,7 @@ def platform_from_dict(data, file="<dict>") -> Platform:
         hz = parse_quantity(val, "Hz", file, f"clocks.{cname}")
         if not hz > 0:
             raise ConfigError(file, f"clocks.{cname}", f"frequency must be > 0 Hz, got {val!r}")
+        _in_bounds(hz, *FREQ_RANGE, "Hz", val, file, f"clocks.{cname}")
         clocks[cname] = Clock(str(cname), _integral(hz, file, f"clocks.{cname}"))
     ctx = {"clocks": clocks}
     comps_raw = data.get("components")
@@ -629,22 +663,13 @@ def _check_connectivity(p: Platform) -> None:
                               f"{eng.l1}", f"add a link between {eng.name} and {eng.l1} (its streamers)")
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (a silent overwrite hides typos)."""
+def read_platform_document(path):
+    """The parsed YAML document of platform file ``path`` and its text, within the input
+    limits of :mod:`hwsim.base.limits` (a ``ConfigError`` with file and line otherwise)."""
+    from ..base.limits import parse_yaml, read_text
 
-
-def _construct_mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    text = read_text(path, "platform", "YAML")
+    return parse_yaml(text, path), text
 
 
 def load_platform(path, overrides: dict | None = None) -> Platform:
@@ -655,20 +680,10 @@ def load_platform(path, overrides: dict | None = None) -> Platform:
         overrides: optional ``{dotted.path: value}`` applied before validation, e.g.
             ``{"components.l1.size_bytes": 131072}`` (used by sweeps).
     """
-    from ..base.srcmap import attach_line, read_source
+    from ..base.srcmap import attach_line
 
     path = Path(path)
-    text = read_source(path, "platform", "YAML")
-    try:
-        data = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(path, where, f"invalid YAML: {problem}",
-                          line=mark.line + 1 if mark else None) from None
-    except RecursionError:
-        raise ConfigError(path, "", "invalid YAML: nesting too deep") from None
+    data, text = read_platform_document(path)
     try:
         if overrides:
             data = apply_overrides(data, overrides, str(path))

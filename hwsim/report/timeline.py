@@ -25,6 +25,7 @@ class Timeline:
     def __init__(self, path, platform_name: str = "", ref_clock=None,
                  bandwidth_window_ps: int = 10_000_000):
         self.bw_window = bandwidth_window_ps
+        self.path = str(path)
         self.bw: dict = {}           # channel name -> [window start ps, bytes, pid name]
         self.f = open(path, "w", buffering=1 << 20)
         self.f.write('{"displayTimeUnit": "ns", "otherData": {"generator": "hwsim", '
@@ -130,11 +131,22 @@ class Timeline:
         if now_ps is not None:
             acc[0], acc[1] = now_ps - now_ps % w, 0
 
-    def close(self) -> None:
+    def close(self, stopped: dict | None = None) -> None:
+        """End the file. ``stopped`` (``{"reason": ..., "at_ps": ...}``) marks a run cut short
+        (interrupt, limit, deadlock): the file gets a global instant event and a top-level
+        ``metadata.incomplete`` record saying where it stopped, so it never looks complete."""
         for name, acc in sorted(self.bw.items()):
             if acc[1]:
                 self._flush_bw(name, acc, None)
-        self.f.write("\n]}\n")
+        tail = "\n]"
+        if stopped:
+            at = int(stopped.get("at_ps", 0))
+            self._emit('{"ph":"i","s":"g","pid":1,"tid":0,"ts":%s,"name":%s}' % (
+                ps_to_us_str(at), json.dumps(f"INCOMPLETE: {stopped.get('reason', 'stopped')}")))
+            tail += ', "metadata": {"incomplete": %s}' % json.dumps(
+                {"reason": stopped.get("reason", "stopped"), "stopped_at_ps": at,
+                 **{k: v for k, v in stopped.items() if k not in ("reason", "at_ps")}}, sort_keys=True)
+        self.f.write(tail + "}\n")
         self.f.close()
 
 

@@ -583,21 +583,15 @@ def trace_from_dict(data, file="<dict>") -> Trace:
 
 def load_trace(path) -> Trace:
     """Load and validate a layer trace from a JSON file."""
-    from ..base.srcmap import attach_line, read_source
+    from ..base.limits import parse_json, read_text
+    from ..base.srcmap import attach_line
 
     path = Path(path)
-    text = read_source(path, "trace", "JSON")
+    text = read_text(path, "trace", "JSON")
+    fix = ("is this a platform? the trace (JSON) comes second: hwsim run PLATFORM TRACE"
+           if path.suffix.lower() in (".yaml", ".yml") else "")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        fix = ""
-        if path.suffix.lower() in (".yaml", ".yml"):
-            fix = "is this a platform? the trace (JSON) comes second: hwsim run PLATFORM TRACE"
-        raise ConfigError(path, f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}", fix,
-                          line=e.lineno) from None
-    except RecursionError:
-        raise ConfigError(path, "", "invalid JSON: nesting too deep") from None
-    try:
+        data = parse_json(text, path, fix)
         return trace_from_dict(data, str(path))
     except ConfigError as e:
         raise attach_line(e, text=text, kind="json")
