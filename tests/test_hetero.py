@@ -159,6 +159,27 @@ def test_compare_cli(capsys, tmp_path):
         assert sum(r["energy_split"].values()) == pytest.approx(1.0)
 
 
+def test_compare_peaks_are_those_of_the_engines_used(capsys):
+    """With its accelerators off a chip is compared with its cores' peak, not the AIMC's; the
+    default table fits 100 columns and names the platforms in a legend."""
+    from hwsim.report.efficiency import engine_peaks
+    pf = "platforms/pulp_imc_cluster.yaml"
+    rc = main(["compare", "traces/mobilenetv2_bottleneck.json", "-p", f"{pf}:mapping.accelerators=off",
+               "-p", pf, "--json", "/dev/null"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert "[1] pulp_imc_cluster [mapping.accelerators=off]" in out
+    from hwsim.explore.compare import run_compare
+    off, on = run_compare("traces/mobilenetv2_bottleneck.json", [f"{pf}:mapping.accelerators=off", pf])
+    peaks = engine_peaks(hwsim.load_platform(pf))
+    assert off["peak_tops"] == pytest.approx(peaks["cluster"]["tops"])
+    assert off["peak_tops_per_w"] == pytest.approx(peaks["cluster"]["tops_per_w"])
+    assert on["peak_tops_per_w"] == pytest.approx(peaks["ima"]["tops_per_w"])
+    # against the cores' own peak, most compute energy is the ideal, not an "excess"
+    assert off["energy_split"]["ideal_at_peak"] > off["energy_split"]["compute_excess"]
+
+
 def test_compare_bad_variant():
     from hwsim.explore.compare import parse_platform_arg
     from hwsim.base.errors import HwsimError

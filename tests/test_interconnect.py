@@ -169,3 +169,40 @@ def test_bad_pinned_routes_are_config_errors(route, field, words):
     with pytest.raises(ConfigError) as ei:
         _two_buses(routes=[route])
     assert ei.value.field == field and words in str(ei.value)
+
+
+def test_route_search_breaks_ties_like_networkx():
+    """Routes come from a bidirectional BFS over cached adjacency lists (no graph views);
+    it must pick the very path ``networkx.shortest_path`` picks on the subgraph a route may
+    use, for every pair of a bundled platform (the mesh resized to 4x4) and of random graphs."""
+    import random
+    from pathlib import Path
+
+    import networkx as nx
+
+    from hwsim import load_platform
+    from hwsim.hardware.platform import AimcTile, CoreCluster, Memory
+    from hwsim.sim.interconnect import shortest_path
+
+    def same(g, adj, allowed, pairs):
+        for a, b in pairs:
+            try:
+                ref = nx.shortest_path(g.subgraph(allowed | {a, b}), a, b)
+            except nx.NetworkXNoPath:
+                ref = None
+            assert shortest_path(adj, a, b, allowed) == ref, (a, b)
+
+    root = Path(__file__).resolve().parent.parent / "platforms"
+    for f in ("pulp_imc_cluster_multi.yaml", "mesh_imc.yaml"):
+        p = load_platform(root / f, {"generate.mesh.width": 4, "generate.mesh.height": 4}
+                          if f.startswith("mesh") else None)
+        passable = {n for n, c in p.components.items()
+                    if not isinstance(c, (Memory, CoreCluster, AimcTile))}
+        names = list(p.components)
+        same(p.graph(), p.adjacency(), passable, [(a, b) for a in names[::3] for b in names])
+    rng = random.Random(1)
+    for _ in range(60):
+        g = nx.gnp_random_graph(rng.randint(2, 20), rng.random() * 0.3, seed=rng.randint(0, 10**6))
+        allowed = {v for v in g if rng.random() < 0.7}
+        same(g, {v: list(g.adj[v]) for v in g}, allowed, [(a, b) for a in g for b in g])
+

@@ -174,3 +174,78 @@ def test_cli_skip_unsupported(tmp_path, capsys):
     with pytest.warns(UserWarning, match="Erf"):
         assert main(["import-onnx", str(path), "-o", str(out), "--skip-unsupported"]) == 0
     assert [l.name for l in load_trace(out).layers] == ["conv"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Independent oracles: MACs and shapes computed by hand, and by a counter that reads the ONNX
+# graph itself (weight initialisers + ONNX's own shape inference), not hwsim's Layer.macs
+# ---------------------------------------------------------------------------------------------
+def onnx_macs(model) -> int:
+    """MACs of the Conv / Gemm / MatMul nodes of ``model``: output elements x the weight's
+    reduction size (Conv: cin/groups x kh x kw; Gemm/MatMul: the shared dimension)."""
+    from onnx import shape_inference
+    m = shape_inference.infer_shapes(model)
+    g = m.graph
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(g.value_info) + list(g.output) + list(g.input)}
+    inits = {i.name: list(i.dims) for i in g.initializer}
+    consts = {n.output[0]: list(numpy_helper.to_array(n.attribute[0].t).shape)
+              for n in g.node if n.op_type == "Constant"}
+    inits.update(consts)
+    total = 0
+    for n in g.node:
+        if n.op_type not in ("Conv", "Gemm", "MatMul"):
+            continue
+        w = next((inits[i] for i in n.input[1:2] if i in inits), None)
+        if w is None:   # weights behind a DequantizeLinear (QDQ): the node feeding input 1
+            src = next(p for p in g.node if n.input[1] in p.output)
+            w = inits[src.input[0]]
+        out = int(np.prod(shapes[n.output[0]]))
+        if n.op_type == "Conv":
+            total += out * int(np.prod(w[1:]))
+        elif n.op_type == "Gemm":
+            trans_b = next((a.i for a in n.attribute if a.name == "transB"), 0)
+            total += out * (w[1] if trans_b else w[0])
+        else:
+            total += out * w[0]
+    return total
+
+
+@pytest.mark.parametrize("name", ["resnet8", "ds_cnn", "mobilenet_v1_025", "fc_autoencoder",
+                                  "mobilenetv2_bottleneck"])
+@pytest.mark.parametrize("variant", [{}, {"bn": True, "matmul": True}, {"qdq": True}],
+                         ids=["conv-bias+gemm", "bn+matmul", "qdq"])
+def test_import_macs_equal_an_independent_onnx_count(name, variant):
+    model = trace_to_onnx(build(name), **variant)
+    assert import_onnx(model).total_macs == onnx_macs(model)
+
+
+def test_import_hand_counted_network():
+    """x: 1x8x16x16 -> Conv 8->16 3x3/2 pad 1 (16x8x8) -> depthwise 3x3 pad 1, 16 groups
+    (16x8x8) -> pointwise 16->4 (4x8x8) -> GlobalAveragePool (4x1x1) -> Flatten -> Gemm 4->10.
+    MACs by hand: 16*8*8*(8*9) = 73,728; 16*8*8*9 = 9,216 (not x16: one input channel per
+    group); 4*8*8*16 = 4,096; 0; 10*4 = 40."""
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], name="c1", kernel_shape=[3, 3],
+                              strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["a", "w2"], ["b"], name="dw", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1], group=16),
+             helper.make_node("Conv", ["b", "w3"], ["c"], name="pw", kernel_shape=[1, 1]),
+             helper.make_node("GlobalAveragePool", ["c"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "w4"], ["y"], name="fc", transB=1)]
+    inits = [_w("w1", [16, 8, 3, 3]), _w("w2", [16, 1, 3, 3]), _w("w3", [4, 16, 1, 1]),
+             _w("w4", [10, 4])]
+    model = _tiny(nodes, inits, in_shape=(1, 8, 16, 16), out=("y", [1, 10]))
+    t = import_onnx(model)
+    got = {l.name: (l.op, tuple(l.input_shape), tuple(l.output_shape), l.macs, l.params)
+           for l in t.layers}
+    assert got == {
+        "c1": ("conv2d", (8, 16, 16), (16, 8, 8), 73_728, 16 * 8 * 9),
+        "dw": ("depthwise", (16, 8, 8), (16, 8, 8), 9_216, 16 * 9),
+        "pw": ("pointwise", (16, 8, 8), (4, 8, 8), 4_096, 4 * 16),
+        "gap": ("avgpool", (4, 8, 8), (4, 1, 1), 0, 0),
+        "fc": ("linear", (4,), (10,), 40, 40),
+    }
+    assert t.total_macs == 73_728 + 9_216 + 4_096 + 40 == onnx_macs(model)
+    # work in kernel-table units: pooling reads every window element once (4 x 8 x 8)
+    assert next(l for l in t.layers if l.name == "gap").ops == 4 * 8 * 8

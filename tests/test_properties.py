@@ -39,6 +39,7 @@ import math
 import os
 import tempfile
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -338,18 +339,20 @@ def _serial_ps(route, n, comps):
     return ps + route.latency_ps
 
 
-def _core_tile_ps(cl, l1, op, cycles):
-    """A core-cluster tile of ``cycles`` cycles (tile overhead included) as the engine runs it:
-    stretched by the L1 bank-conflict overhead (hwsim.sim.l1banks.conflict_overhead, stall cycles
-    per conflict-free kernel cycle, for the cores; rounded to whole cycles). Returns (ps,
-    conflict ps)."""
-    dur = cl.clock.cycles_to_ps(int(cycles))
-    k = int(cycles) - cl.tile_overhead_cycles
-    if l1.banks <= 1 or l1.bank_model == "off" or k <= 0:
-        return dur, 0
-    ov = conflict_overhead(op, cl.cores, l1.banks, l1.bank_model, k)
-    extra = cl.clock.cycles_to_ps(int(cl.clock.ps_to_cycles(dur) + round(k * ov))) - dur if ov else 0
-    return dur + extra, extra
+def _core_tile_ps(cl, l1, op, bits, ops):
+    """Bounds on a core-cluster tile of ``ops`` operations, from the documented models, not
+    the engine's code: the kernel takes ``ceil(ops / (cores x ops/cycle)) + tile_overhead``
+    cycles (:class:`hwsim.hardware.platform.CoreCluster`), and L1 bank conflicts stretch it by
+    ``overhead x kernel cycles`` stall cycles (:mod:`hwsim.sim.l1banks`; the overhead itself
+    is validated against the cycle-by-cycle model in tests/test_l1banks.py), in whole cycles.
+    Returns (conflict-free ps, expected conflict ps, tolerance ps: a cycle of rounding)."""
+    kernel = math.ceil(Fraction(ops) / (cl.cores * Fraction(kernel_throughput(cl, op, bits))))
+    base = cl.clock.cycles_to_ps(kernel + cl.tile_overhead_cycles)
+    period = Fraction(10**12, cl.clock.freq_hz)
+    if l1.banks <= 1 or l1.bank_model == "off" or kernel <= 0:
+        return base, 0, 0
+    ov = Fraction(conflict_overhead(op, cl.cores, l1.banks, l1.bank_model, kernel))
+    return base, kernel * ov * period, period + 1 if ov else 0
 
 
 def check_invariants(platform, trace, result, mapping, timeline_path, sim=None):
@@ -398,21 +401,20 @@ def check_invariants(platform, trace, result, mapping, timeline_path, sim=None):
         # another on its engine, each stretched by its L1 bank conflicts)
         cl = comps[plan.cluster]
         l1 = comps[cl.l1]
-        conflicts = 0
+        bits = plan.layer.bits_key
         if plan.engine_kind == "cores":
-            thr = kernel_throughput(cl, plan.layer.op, plan.layer.bits_key)
-            steps = [_core_tile_ps(cl, l1, plan.layer.op, -(-t.ops // (cl.cores * thr)) + cl.tile_overhead_cycles)
-                     for t in plan.tiles]
-            compute = sum(d for d, _ in steps)
-            conflicts = sum(c for _, c in steps)
+            steps = [_core_tile_ps(cl, l1, plan.layer.op, bits, t.ops) for t in plan.tiles]
+            compute = sum(d for d, _, _ in steps)
         else:
             compute = sum(max(comps[x].clock.cycles_to_ps(t.mvms * comps[x].mvm_latency_cycles)
                               for x in plan.aimc.tiles) for t in plan.tiles)
-            thr = kernel_throughput(cl, "add", plan.layer.bits_key)
-            steps = [_core_tile_ps(cl, l1, "add", -(-t.acc_ops // (cl.cores * thr)) + cl.tile_overhead_cycles)
+            steps = [_core_tile_ps(cl, l1, "add", bits, t.acc_ops)
                      for t in plan.tiles if t.acc_ops]   # partial sums added on the cores
-            compute += sum(d for d, _ in steps)
-            conflicts = sum(c for _, c in steps)
+            compute += sum(d for d, _, _ in steps)
+        conflicts = sum(c for _, c, _ in steps)
+        tol = sum(e for _, _, e in steps)
+        lo_compute = compute + max(0, math.floor(conflicts - tol))
+        compute += math.ceil(conflicts + tol)   # the upper bound of the compute steps
         per_channel: dict = {}
         serial = compute
         for src, dst, n in moves:
@@ -427,7 +429,7 @@ def check_invariants(platform, trace, result, mapping, timeline_path, sim=None):
             serial += sum(comps[x].clock.cycles_to_ps(rows * comps[x].program_cycles_per_row)
                           for x in plan.aimc.tiles)
         memory = max((-(-ps // c.capacity) for c, ps in per_channel.items()), default=0)
-        assert span >= max(compute, memory), (name, span, compute, memory)
+        assert span >= max(lo_compute, memory), (name, span, lo_compute, memory)
         # 4. fully serialised upper bound (per layer when layers run one after another)
         if sequential:
             assert span <= with_refresh(serial), (name, span, serial)
@@ -440,7 +442,8 @@ def check_invariants(platform, trace, result, mapping, timeline_path, sim=None):
             acct = sim.accts[name]
             assert sum(r.waits_ps.values()) == acct.ps["contention"], (name, r.waits_ps)
             assert sum(r.stall_ps.values()) == acct.ps["memory_stall"], (name, r.stall_ps)
-            assert r.waits_ps.get(f"{l1.name}.banks", 0) == conflicts, (name, r.waits_ps, conflicts)
+            banks = r.waits_ps.get(f"{l1.name}.banks", 0)
+            assert abs(banks - conflicts) <= tol, (name, r.waits_ps, float(conflicts), tol)
     assert result.makespan_ps <= with_refresh(total_serial)
     # 5. utilisation
     for res in result.resources:

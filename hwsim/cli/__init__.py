@@ -35,7 +35,7 @@ def _run(args) -> int:
     result = simulate(platform, trace, timeline=args.timeline, max_sim_s=args.max_sim_s,
                       max_wall_s=args.max_wall_s)
     if not args.quiet:
-        print(result.layers_table())
+        print(result.layers_table(wide=args.wide))
         print()
     print(result.summary())
     tr = trace.meta.get("training")
@@ -46,7 +46,7 @@ def _run(args) -> int:
               f"optimizer state {tr['optimizer_state_bytes']:,} B")
     if args.resources:
         print()
-        print(result.resources_table())
+        print(result.resources_table(wide=args.wide))
     if args.json:
         from .options import write_text_atomic
         write_text_atomic(args.json, result.to_json())
@@ -86,7 +86,8 @@ def _precision(text: str):
     return dict(zip(("forward", "gradient", "optimizer"), bits))
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``hwsim`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="hwsim", description="Cycle-level discrete-event simulator of TinyML hardware: "
         "replays layer traces of real networks on a platform and reports latency, energy and "
@@ -103,6 +104,8 @@ def main(argv=None) -> int:
                      help="override a platform field, e.g. components.l1.size_bytes=131072")
     run.add_argument("--resources", action="store_true", help="print the per-resource table")
     run.add_argument("-q", "--quiet", action="store_true", help="summary only, no layer table")
+    run.add_argument("--wide", action="store_true",
+                     help="every table column (default: the most useful ones, in 100 columns)")
     run.add_argument("--train", nargs="?", const="all", metavar="all|last:N|classifier",
                      help="simulate one training step (forward, backward, weight update) of "
                           "the trace instead of an inference; which layers learn (default all)")
@@ -137,8 +140,15 @@ def main(argv=None) -> int:
     sch.set_defaults(func=_schema)
     from .explore import add_commands
     add_commands(sub)   # sweep, whatif, plot
+    for name, sp in sub.choices.items():
+        sp.formatter_class = argparse.RawDescriptionHelpFormatter
+        sp.epilog = "examples:\n" + "\n".join("  " + e for e in EXAMPLES[name])
+    return parser
+
+
+def main(argv=None) -> int:
     try:
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except Interrupted as e:
         _error(e, "interrupted")
@@ -170,6 +180,22 @@ def _error(e, kind: str = "error") -> None:
         text = text if text.startswith("interrupted") else f"interrupted: {text}"
     text = "".join(ch if ord(ch) not in _CONTROL else repr(ch)[1:-1] for ch in text)
     print(f"hwsim: {'error: ' if kind == 'error' else ''}{text}", file=sys.stderr)
+
+
+#: the examples ending each subcommand's --help (a test runs every one's --help)
+EXAMPLES = {
+    "run": ("hwsim run platforms/pulp_imc_cluster.yaml traces/mobilenetv2.json --timeline out/timeline.json",
+            "hwsim run platforms/pulp_cluster.yaml traces/ds_cnn.json --set components.l1.size_bytes=131072 --resources"),
+    "import-onnx": ("hwsim import-onnx model.onnx -o traces/model.json --skip-unsupported",),
+    "compare": ("hwsim compare traces/mobilenetv2_bottleneck.json -p platforms/pulp_cluster.yaml \\\n"
+                "      -p platforms/pulp_imc_cluster.yaml:mapping.accelerators=off -p platforms/pulp_imc_cluster.yaml",),
+    "schema": ("hwsim schema platform -o docs/schema/platform.schema.json",),
+    "sweep": ("hwsim sweep platforms/pulp_cluster.yaml traces/ds_cnn.json --grid l1.size_bytes=16000,32000,64000 \\\n"
+              "      --grid cluster.cores=2,4,8 -o out/sweep.jsonl",),
+    "whatif": ("hwsim whatif platforms/pulp_imc_cluster.yaml traces/mobilenetv2.json --factor 2",),
+    "plot": ("hwsim plot roofline platforms/pulp_imc_cluster.yaml traces/mobilenetv2.json -o out/roofline.png",
+             "hwsim plot gantt --timeline out/timeline.json -o out/gantt.svg"),
+}
 
 
 def _schema(args) -> int:

@@ -190,7 +190,12 @@ def add_commands(sub) -> None:
     wi.add_argument("--no-progress", action="store_true", help="no progress bar")
     wi.set_defaults(func=_whatif)
 
-    pl = sub.add_parser("plot", help="plots: layers, gantt, roofline, pareto (PNG/SVG by extension)")
+    pl = sub.add_parser("plot", help="plots: layers, gantt, roofline, pareto (PNG/SVG by extension)",
+                        description="Draw one plot (format by the -o extension). Inputs per kind: "
+                        "layers and gantt need PLATFORM TRACE (simulated now) or --result "
+                        "REPORT.json; gantt also reads --timeline FILE alone; roofline needs "
+                        "PLATFORM and TRACE (or PLATFORM --result REPORT.json); pareto needs "
+                        "--sweep FILE.jsonl.")
     pl.add_argument("kind", choices=("layers", "gantt", "roofline", "pareto"))
     pl.add_argument("platform", nargs="?", help="platform YAML file")
     pl.add_argument("trace", nargs="?", help="layer trace JSON file")

@@ -10,9 +10,11 @@ overrides (the same dotted paths as ``hwsim run --set``), so variants of one chi
 accelerators off, a starved streamer, a smaller mesh) compare like separate platforms.
 
 For each platform the table gives latency, steady-state throughput (pipelined), energy per
-inference, achieved TOPS and TOPS/W next to the platform's peak (:mod:`hwsim.report.efficiency`),
+inference, achieved TOPS and TOPS/W next to the peak of the engines that mapping runs the layers
+on (:mod:`hwsim.report.efficiency`: a chip with its accelerators off has its cores' peak),
 where the time went (compute / memory stall / contention / programming / idle, shares of the
-summed layer time) and where the energy went (the ideal at peak efficiency, compute above it,
+summed layer time) and where the energy went (the ideal at the peak efficiency of the engines the
+mapping uses, compute above it,
 data movement, digital post-processing, programming, leakage; shares of the total). The plot
 (needs matplotlib: ``pip install hwsim[plot]``) shows the same as stacked bars.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from ..base.errors import HwsimError
+from ..report.efficiency import energy_gap, engines_used, platform_peaks
 from ..report.stats import CATEGORIES
 
 GAP_KEYS = ("ideal_at_peak", "compute_excess", "data_movement", "postprocessing", "programming", "leakage")
@@ -45,14 +48,16 @@ def parse_platform_arg(arg: str) -> tuple:
 
 def run_compare(trace_path: str, platform_args: list) -> list:
     """Simulate ``trace_path`` on every platform; returns a list of row dicts."""
-    from ..api import load_platform, load_trace, simulate
+    from ..api import Simulation, load_platform, load_trace
 
     trace = load_trace(trace_path)
     rows = []
     for arg in platform_args:
         path, ov, label = parse_platform_arg(arg)
         try:
-            res = simulate(load_platform(path, ov or None), trace)
+            platform = load_platform(path, ov or None)
+            sim = Simulation(platform, trace)
+            res = sim.run()
         except HwsimError as e:     # one platform that cannot run the network: say why
             rows.append({"platform": label, "trace": trace.name, "error": str(e)})
             continue
@@ -60,6 +65,12 @@ def run_compare(trace_path: str, platform_args: list) -> list:
         cyc = d["cycles_by_category"]
         tot = sum(cyc.values()) or 1
         e = d["energy_pj"] or 1.0
+        # peaks of the engines this mapping runs MACs on (a chip with its accelerators off
+        # is compared with its cores' peak), and the energy gap against that peak
+        pk = platform_peaks(platform, engines_used(sim.mapping.plans))
+        ops = 2 * d["macs"]
+        d["peak_tops"], d["peak_tops_per_w"] = pk["peak_tops"], pk["peak_tops_per_w"]
+        d["energy_gap_pj"] = energy_gap(d.get("energy_by_category_pj", {}), ops, pk["peak_tops_per_w"])
         rows.append({
             "platform": label, "trace": trace.name,
             "latency_ms": d["latency_s"] * 1e3, "inferences_per_s": d["inferences_per_s"],
@@ -76,30 +87,56 @@ def run_compare(trace_path: str, platform_args: list) -> list:
     return rows
 
 
-def format_table(rows: list, markdown: bool = False) -> str:
-    hdr = ["platform", "latency ms", "inf/s (pipe)", "energy uJ", "TOPS", "peak TOPS",
+HEADERS = ["platform", "latency ms", "inf/s (pipe)", "energy uJ", "TOPS", "peak TOPS",
            "TOPS/W", "peak TOPS/W", "time: comp/stall/cont/prog/idle %",
            "energy: ideal/excess/data/post/prog/leak %", "engines c/a/dw", "AIMC weights"]
-    body = []
-    for r in rows:
-        if "error" in r:
-            body.append([r["platform"], "cannot run: " + r["error"][:120]] + [""] * (len(hdr) - 2))
-            continue
-        ts = "/".join(f"{100 * r['time_split'][c]:.0f}" for c in CATEGORIES)
-        es = "/".join(f"{100 * r['energy_split'][k]:.0f}" for k in GAP_KEYS)
-        eng = r["engines"]
-        body.append([r["platform"], f"{r['latency_ms']:.4f}", f"{r['steady_inferences_per_s']:.1f}",
-                     f"{r['energy_uj']:.3f}", f"{r['achieved_tops']:.4f}", f"{r['peak_tops']:.3f}",
-                     f"{r['achieved_tops_per_w']:.3f}", f"{r['peak_tops_per_w']:.2f}", ts, es,
-                     f"{eng.get('cores', 0)}/{eng.get('aimc', 0)}/{eng.get('dw_accelerator', 0)}",
-                     r["aimc_programmed"]])
+
+
+def _cells(r: dict) -> list:
+    """A row's cells under :data:`HEADERS`."""
+    if "error" in r:
+        return [r["platform"], "cannot run: " + r["error"][:120]] + [""] * (len(HEADERS) - 2)
+    ts = "/".join(f"{100 * r['time_split'][c]:.0f}" for c in CATEGORIES)
+    es = "/".join(f"{100 * r['energy_split'][k]:.0f}" for k in GAP_KEYS)
+    eng = r["engines"]
+    return [r["platform"], f"{r['latency_ms']:.4f}", f"{r['steady_inferences_per_s']:.1f}",
+            f"{r['energy_uj']:.3f}", f"{r['achieved_tops']:.4f}", f"{r['peak_tops']:.3f}",
+            f"{r['achieved_tops_per_w']:.3f}", f"{r['peak_tops_per_w']:.2f}", ts, es,
+            f"{eng.get('cores', 0)}/{eng.get('aimc', 0)}/{eng.get('dw_accelerator', 0)}",
+            r["aimc_programmed"]]
+
+
+def format_table(rows: list, markdown: bool = False, wide: bool = False, width: int = 100) -> str:
+    """The comparison as text. Default: one column per platform (as many side by side as fit
+    ``width`` characters, then the next block), metrics as rows; the platforms are named in a
+    legend above. ``wide`` / ``markdown``: one row per platform, every column."""
+    body = [_cells(r) for r in rows]
     if markdown:
-        lines = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+        lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
         lines += ["| " + " | ".join(b) + " |" for b in body]
         return "\n".join(lines)
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(hdr)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(hdr, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
+    if wide:
+        widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(HEADERS)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths)).rstrip(),
+                 "  ".join("-" * w for w in widths)]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)).rstrip() for b in body]
+        return "\n".join(lines)
+    lines = [f"[{i}] {r['platform']}" + (f": cannot run: {r['error'][:200]}" if "error" in r else "")
+             for i, r in enumerate(rows, 1)]
+    ok = [(i, b) for i, (r, b) in enumerate(zip(rows, body), 1) if "error" not in r]
+    label_w = max(len(h) for h in HEADERS)
+    colw = {i: max(len(f"[{i}]"), *(len(c) for c in b[1:])) for i, b in ok}
+    while ok:   # as many platforms side by side as fit ``width`` (at least one)
+        n = 1
+        while n < len(ok) and label_w + sum(colw[i] + 2 for i, _ in ok[:n + 1]) <= width:
+            n += 1
+        block, ok = ok[:n], ok[n:]
+        widths = [colw[i] for i, _ in block]
+        lines.append("")
+        lines.append(" " * label_w + "".join(f"  {f'[{i}]':>{w}}" for (i, _), w in zip(block, widths)))
+        lines.append("-" * (label_w + sum(w + 2 for w in widths)))
+        for j, h in enumerate(HEADERS[1:], 1):
+            lines.append(f"{h:<{label_w}}" + "".join(f"  {b[j]:>{w}}" for (_, b), w in zip(block, widths)))
     return "\n".join(lines)
 
 
@@ -126,7 +163,7 @@ def plot(rows: list, path: str) -> None:
     axes[1].legend(fontsize=7, loc="lower right")
     axes[2].barh(names, [r["achieved_tops_per_w"] for r in rows], label="achieved")
     axes[2].scatter([r["peak_tops_per_w"] for r in rows], names, marker="|", s=300, color="k",
-                    label="peak (best engine)")
+                    label="peak (best engine used)")
     axes[2].set_xscale("log")
     axes[2].set_xlabel("TOPS/W (log)")
     axes[2].legend(fontsize=7, loc="lower right")
@@ -145,7 +182,7 @@ def cli(args) -> int:
         out.extend(rows)
         print(f"{'### ' if args.markdown else ''}{rows[0]['trace'] if rows else tr}")
         print()
-        print(format_table(rows, markdown=args.markdown))
+        print(format_table(rows, markdown=args.markdown, wide=args.wide))
         print()
         if args.plot:
             p = Path(args.plot)
@@ -164,6 +201,9 @@ def add_parser(sub) -> None:
     p.add_argument("-p", "--platform", action="append", required=True,
                    metavar="YAML[:path=value,...]", help="a platform (repeat); optional overrides")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    p.add_argument("--wide", action="store_true",
+                   help="one row per platform, every column (default: platforms side by side, "
+                        "metrics as rows, in 100 columns)")
     p.add_argument("--plot", metavar="FILE", help="write a bar chart (needs matplotlib)")
     p.add_argument("--json", metavar="FILE", help="write the rows as JSON")
     p.set_defaults(func=cli)

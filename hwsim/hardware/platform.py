@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import networkx as nx
 
 from ..base.errors import ConfigError, did_you_mean
 from ..base.units import Clock
@@ -256,13 +255,40 @@ class Platform:
     routes: dict = field(default_factory=dict)   # (src, dst) -> pinned node path
 
     def of_type(self, cls) -> list:
-        return [c for c in self.components.values() if isinstance(c, cls)]
+        """Components that are instances of ``cls``, in file order (indexed once per class:
+        mappers ask for every cluster's engines, which would scan a 512-cluster mesh each
+        time)."""
+        index = self.__dict__.get("_of_type")
+        if index is None:
+            index = {}
+            object.__setattr__(self, "_of_type", index)   # a cache, not a field
+        hit = index.get(cls)
+        if hit is None:
+            hit = index[cls] = [c for c in self.components.values() if isinstance(c, cls)]
+        return list(hit)
 
     def memories(self, level: str) -> list:
         return [m for m in self.of_type(Memory) if m.level == level]
 
-    def graph(self) -> nx.Graph:
-        """Undirected interconnect graph: nodes carry ``component``, edges carry ``link``."""
+    def adjacency(self) -> dict:
+        """Neighbours of every component, ``{name: [name, ...]}``, in the order NetworkX's
+        :meth:`graph` lists them (first link naming the pair first): route searches over it
+        break ties like ``networkx.shortest_path`` on that graph. Built once and cached."""
+        adj = self.__dict__.get("_adjacency")
+        if adj is None:
+            nbrs: dict = {name: {} for name in self.components}
+            for link in self.links:
+                nbrs[link.a][link.b] = None
+                nbrs[link.b][link.a] = None
+            adj = {name: list(d) for name, d in nbrs.items()}
+            object.__setattr__(self, "_adjacency", adj)
+        return adj
+
+    def graph(self):
+        """Undirected interconnect graph (a ``networkx.Graph``, imported here: simulation
+        does not need NetworkX): nodes carry ``component``, edges carry ``link``."""
+        import networkx as nx
+
         g = nx.Graph()
         for name, comp in self.components.items():
             g.add_node(name, component=comp)
@@ -638,29 +664,50 @@ def _check_connectivity(p: Platform) -> None:
     """Every engine must reach its L1 and every L2/L3 memory through the interconnect.
 
     Paths are checked as the interconnect routes them: never through a compute engine (a
-    core cluster or AIMC tile only ends a route), possibly staged through memories."""
-    if not p.of_type(CoreCluster) and not p.of_type(AimcTile):
+    core cluster or AIMC tile only ends a route), possibly staged through memories. One pass
+    labels the connected components of the graph without engines (linear in its size); an
+    AIMC tile reaches its L1 iff one of its non-engine neighbours lies in the L1's component."""
+    engines_list = p.of_type(CoreCluster) + p.of_type(AimcTile)
+    if not engines_list:
         raise ConfigError(p.file, "components", "no compute engine",
                           "add a core_cluster or an aimc_tile")
-    full = p.graph()
-    engines = {c.name for c in p.of_type(CoreCluster) + p.of_type(AimcTile)}
-    g = full.subgraph(set(full) - engines)
+    engines = {c.name for c in engines_list}
     l2l3 = p.memories("L2") + p.memories("L3")
     if not l2l3:
         raise ConfigError(p.file, "components", "no L2 or L3 memory: activations and weights "
                           "need a home outside L1", "add a memory with level: L2 (or L3)")
-    for eng in p.of_type(CoreCluster) + p.of_type(AimcTile):
+    adj = p.adjacency()
+    label = connected_components(adj, skip=engines)
+    for eng in engines_list:
         for mem in [p.components[eng.l1]] + l2l3:
             if mem.name != eng.l1 and mem.level == "L1":
                 continue
-            if not nx.has_path(g, eng.l1, mem.name):
+            if label[eng.l1] != label[mem.name]:
                 raise ConfigError(p.file, "links", f"no route from {mem.name} to {eng.l1} "
                                   f"(the L1 of {eng.name}): the interconnect is disconnected",
                                   f"add a link chain between {mem.name} and {eng.l1}")
-        if eng.TYPE == "aimc_tile" and not nx.has_path(
-                full.subgraph(set(g) | {eng.name}), eng.name, eng.l1):
+        if eng.TYPE == "aimc_tile" and not any(
+                label.get(n) == label[eng.l1] for n in adj[eng.name] if n not in engines):
             raise ConfigError(p.file, "links", f"AIMC tile {eng.name} has no link to its L1 "
                               f"{eng.l1}", f"add a link between {eng.name} and {eng.l1} (its streamers)")
+
+
+def connected_components(adj: dict, skip=frozenset()) -> dict:
+    """``{node: component number}`` of the undirected graph ``adj`` (``{node: [neighbour]}``)
+    with the nodes in ``skip`` removed (they get no label). Iterative, O(nodes + edges)."""
+    label: dict = {}
+    for root in adj:
+        if root in label or root in skip:
+            continue
+        n = len(label)
+        label[root] = n
+        stack = [root]
+        while stack:
+            for w in adj[stack.pop()]:
+                if w not in label and w not in skip:
+                    label[w] = n
+                    stack.append(w)
+    return label
 
 
 def read_platform_document(path):

@@ -43,11 +43,32 @@ def engine_peaks(platform) -> dict:
     return out
 
 
-def platform_peaks(platform) -> dict:
-    eng = engine_peaks(platform)
+def engines_used(plans) -> set:
+    """Names of the engines that run the layers' MACs in a mapping's ``plans``: each layer's
+    engine, and every crossbar of an AIMC layer (post-processing on the cores is not counted)."""
+    used = set()
+    for p in plans:
+        used.update(p.aimc.tiles if p.aimc is not None else (p.engine,))
+    return used
+
+
+def platform_peaks(platform, engines=None) -> dict:
+    """Peak TOPS (sum) and TOPS/W (best) over the platform's engines, or only ``engines``
+    (names, e.g. :func:`engines_used` of a mapping: a chip with its accelerators off)."""
+    eng = {k: v for k, v in engine_peaks(platform).items() if engines is None or k in engines}
     eff = [v["tops_per_w"] for v in eng.values() if v["tops_per_w"]]
     return {"peak_tops": sum(v["tops"] for v in eng.values()),
             "peak_tops_per_w": max(eff) if eff else None}
+
+
+def energy_gap(energy_by_category_pj: dict, ops: int, peak_tops_per_w) -> dict:
+    """The energy gap terms in pJ (see module doc); they add up to the total energy."""
+    cat = energy_by_category_pj
+    ideal = ops / peak_tops_per_w if peak_tops_per_w else 0.0
+    return {"ideal_at_peak": ideal, "compute_excess": cat.get("compute", 0.0) - ideal,
+            "data_movement": cat.get("data_movement", 0.0),
+            "postprocessing": cat.get("postprocessing", 0.0),
+            "programming": cat.get("programming", 0.0), "leakage": cat.get("leakage", 0.0)}
 
 
 def efficiency_totals(platform, records, makespan_ps: int, energy_total_pj: float) -> dict:
@@ -59,11 +80,7 @@ def efficiency_totals(platform, records, makespan_ps: int, energy_total_pj: floa
     for r in records:
         for k, v in r.energy_pj.items():
             cat[k] = cat.get(k, 0.0) + v
-    ideal = ops / pk["peak_tops_per_w"] if pk["peak_tops_per_w"] else 0.0
-    gap = {"ideal_at_peak": ideal, "compute_excess": cat.get("compute", 0.0) - ideal,
-           "data_movement": cat.get("data_movement", 0.0),
-           "postprocessing": cat.get("postprocessing", 0.0),
-           "programming": cat.get("programming", 0.0), "leakage": cat.get("leakage", 0.0)}
+    gap = energy_gap(cat, ops, pk["peak_tops_per_w"])
     return {"peak_tops": pk["peak_tops"], "peak_tops_per_w": pk["peak_tops_per_w"],
             "tops_fraction_of_peak": (ops / t / 1e12 / pk["peak_tops"]) if t and pk["peak_tops"] else 0.0,
             "energy_gap_pj": gap,

@@ -72,6 +72,19 @@ class LayerRecord:
         return sum(self.energy_pj.values())
 
 
+def bottleneck_label(r: LayerRecord) -> str:
+    """The category that cost the layer most time and the resource behind it, e.g. ``stall
+    l3`` (memory stall on L3), ``contention l2.port``, ``compute cluster`` (the engine),
+    ``idle`` (waiting for its inputs: producers or the engine)."""
+    cause, _, res = r.bottleneck.partition(":")
+    if cause == "idle":
+        return "idle"
+    return f"{_SHORT.get(cause, cause)} {res or r.engine}"
+
+
+_SHORT = {"memory_stall": "stall"}
+
+
 @dataclass
 class ResourceStats:
     """Use of one channel (link direction, memory ports, DMA slots) or engine."""
@@ -169,56 +182,99 @@ class SimulationResult:
             f"energy       {d['energy_uj']:.3f} uJ/inference  -> {d['achieved_tops_per_w']:.3f} TOPS/W",
             f"time split   {split}",
             f"DRAM/L3      {d.get('l3_bytes', 0):,} bytes moved",
-            "utilisation  " + ", ".join(
-                f"{r.name} {100 * r.utilisation:.1f}%" for r in
-                sorted(self.resources, key=lambda r: -r.utilisation)[:8]),
+            _wrap("utilisation", [f"{r.name} {100 * r.utilisation:.1f}%" for r in
+                                  sorted(self.resources, key=lambda r: -r.utilisation)[:8]]),
         ]
         if d.get("peak_tops_per_w"):
             lines.append(f"peak         {d['peak_tops']:.3f} TOPS, {d['peak_tops_per_w']:.2f} TOPS/W "
                          f"(best engine); achieved {100 * d['tops_fraction_of_peak']:.1f}% of peak TOPS")
             gap = d["energy_gap_pj"]
-            lines.append("energy gap   " + ", ".join(
-                f"{k} {100 * v / d['energy_pj']:.1f}%" for k, v in gap.items() if v and d["energy_pj"]))
+            lines.append(_wrap("energy gap", [f"{k} {100 * v / d['energy_pj']:.1f}%"
+                                              for k, v in gap.items() if v and d["energy_pj"]]))
         if d.get("steady_state_inferences_per_s"):
-            lines.append(f"pipeline     steady state {d['steady_state_inferences_per_s']:.2f} inferences/s "
-                         f"(bottleneck {d['pipeline_bottleneck']}); stage utilisation " + ", ".join(
-                             f"{k} {100 * v:.0f}%" for k, v in sorted(
-                                 d["stage_utilisation"].items(), key=lambda kv: -kv[1])[:4]))
+            lines.append(_wrap("pipeline", [
+                f"steady state {d['steady_state_inferences_per_s']:.2f} inferences/s "
+                f"(bottleneck {d['pipeline_bottleneck']}); stage utilisation"] + [
+                f"{k} {100 * v:.0f}%" for k, v in sorted(
+                    d["stage_utilisation"].items(), key=lambda kv: -kv[1])[:4]], first_sep=" "))
         if self.mapping.get("aimc_programmed", "n/a") != "n/a":
             lines.append(f"AIMC         weights programmed {self.mapping['aimc_programmed']}"
                          f" ({self.mapping['crossbars_needed']} of "
                          f"{self.mapping['crossbars_available']} crossbars)")
         return "\n".join(lines)
 
-    def layers_table(self) -> str:
-        """Per-layer table: cycles and their split, bytes, energy, engine, bottleneck."""
-        hdr = (f"{'layer':<22}{'op':<10}{'engine':<9}{'tiles':>6}{'cycles':>13}{'compute':>13}"
-               f"{'stall':>12}{'content.':>12}{'prog.':>12}{'L2 B':>12}{'L3 B':>12}{'uJ':>10}"
-               "  bottleneck")
-        rows = [hdr, "-" * len(hdr)]
-        for r in self.layers:
-            rows.append(
-                f"{r.name[:21]:<22}{r.op[:9]:<10}{r.engine_kind[:8]:<9}{r.n_tiles:>6}{r.cycles:>13,}"
-                f"{r.compute_cycles:>13,}{r.memory_stall_cycles:>12,}{r.contention_cycles:>12,}"
-                f"{r.programming_cycles:>12,}{r.bytes_by_level.get('L2', 0):>12,}"
-                f"{r.bytes_by_level.get('L3', 0):>12,}{r.energy_total_pj / 1e6:>10.3f}  {r.bottleneck}"
-                + (f" (waited most on {r.top_wait}: {r.top_wait_cycles:,} cyc)"
-                   if r.top_wait and not r.bottleneck.endswith(r.top_wait) else
-                   f" ({r.top_wait_cycles:,} cyc)" if r.top_wait else ""))
-        return "\n".join(rows)
+    def layers_table(self, wide: bool = False, width: int = 100) -> str:
+        """Per-layer table. By default the columns that answer "where did the time go" and
+        fit ``width`` characters (the bottleneck label is cut to fit, marked ``~``); ``wide``
+        adds the programming and idle cycles, bytes per level, the L1 tiles and the resource
+        the layer waited on most (stall + contention), with nothing cut."""
+        name_w = max([5] + [len(r.name) for r in self.layers])
+        if not wide:
+            name_w = min(name_w, 18)
+        pct = (lambda attr: lambda r: f"{100 * getattr(r, attr) / r.cycles:.0f}" if r.cycles else "0")
+        cols = [("layer", "<", lambda r: r.name[:name_w]), ("op", "<", lambda r: r.op[:9]),
+                ("engine", "<", lambda r: r.engine_kind[:8]), ("cycles", ">", lambda r: f"{r.cycles:,}")]
+        if wide:
+            cols.append(("time ms", ">", lambda r: f"{r.time_s * 1e3:.4f}"))
+        cols += [("comp%", ">", pct("compute_cycles")), ("stall%", ">", pct("memory_stall_cycles")),
+                 ("cont%", ">", pct("contention_cycles"))]
+        if wide:
+            cols += [("prog%", ">", pct("programming_cycles")), ("idle%", ">", pct("idle_cycles")),
+                     ("tiles", ">", lambda r: str(r.n_tiles)),
+                     ("L2 bytes", ">", lambda r: f"{r.bytes_by_level.get('L2', 0):,}"),
+                     ("L3 bytes", ">", lambda r: f"{r.bytes_by_level.get('L3', 0):,}")]
+        cols.append(("energy uJ", ">", lambda r: f"{r.energy_total_pj / 1e6:.3f}"))
+        if wide:
+            cols.append(("waited most on (cycles)", "<",
+                         lambda r: f"{r.top_wait} ({r.top_wait_cycles:,})" if r.top_wait else "-"))
+        cols.append(("bottleneck", "<", bottleneck_label))
+        return _table(cols, self.layers, width=None if wide else width)
 
-    def resources_table(self) -> str:
-        """Per-resource table: utilisation, bytes, grants, waiting-time distribution (mean
-        over all grants, p95, max, in cycles of the resource's clock) and queue depth."""
-        hdr = (f"{'resource':<28}{'kind':<8}{'policy':<9}{'util %':>7}{'bytes':>14}{'grants':>9}"
-               f"{'waits':>8}{'mean wait':>10}{'p95 wait':>9}{'max wait':>10}{'mean q':>8}"
-               f"{'max q':>6}")
-        rows = [hdr, "-" * len(hdr)]
-        for r in self.resources:
-            rows.append(f"{r.name[:27]:<28}{r.kind:<8}{r.policy[:8]:<9}{100 * r.utilisation:>7.1f}"
-                        f"{r.bytes:>14,}{r.grants:>9,}{r.waits:>8,}{r.mean_wait_all_cycles:>10.1f}"
-                        f"{r.p95_wait_cycles:>9,}{r.max_wait_cycles:>10,}{r.mean_queue:>8.3f}"
-                        f"{r.max_queue:>6}")
-        rows.append("(waits in cycles of each resource's clock; mean over all grants; "
-                    "mean q = time-average queue depth)")
-        return "\n".join(rows)
+    def resources_table(self, wide: bool = False, width: int = 100) -> str:
+        """Per-resource table: utilisation, bytes, waiting-time distribution (mean over all
+        grants, p95, max, in cycles of the resource's clock) and queue depth; ``wide`` adds
+        the kind, arbitration policy, grants and waits."""
+        cols = [("resource", "<", lambda r: r.name)]
+        if wide:
+            cols += [("kind", "<", lambda r: r.kind), ("policy", "<", lambda r: r.policy)]
+        cols += [("util %", ">", lambda r: f"{100 * r.utilisation:.1f}"),
+                 ("bytes", ">", lambda r: f"{r.bytes:,}")]
+        if wide:
+            cols += [("grants", ">", lambda r: f"{r.grants:,}"), ("waits", ">", lambda r: f"{r.waits:,}")]
+        cols += [("mean wait cyc", ">", lambda r: f"{r.mean_wait_all_cycles:.1f}"),
+                 ("p95 wait cyc", ">", lambda r: f"{r.p95_wait_cycles:,}"),
+                 ("max wait cyc", ">", lambda r: f"{r.max_wait_cycles:,}"),
+                 ("mean q", ">", lambda r: f"{r.mean_queue:.3f}"), ("max q", ">", lambda r: str(r.max_queue))]
+        return (_table(cols, self.resources, width=None if wide else width)
+                + "\n(waits in cycles of each resource's clock, mean over all grants; "
+                  "mean q = time-average queue depth)")
+
+
+def _wrap(label: str, items: list, width: int = 100, first_sep: str = ", ") -> str:
+    """``label`` then ``items`` joined by commas, continued on indented lines so that no
+    line is longer than ``width`` (a summary line of the 100-column output)."""
+    pad = " " * 13
+    lines, cur = [], f"{label:<12} "
+    for i, item in enumerate(items):
+        sep = "" if i == 0 else (first_sep if i == 1 else ", ")
+        if i and len(cur) + len(sep) + len(item) > width:
+            lines.append(cur + sep.rstrip())
+            cur, sep = pad, ""
+        cur += sep + item
+    return "\n".join(lines + [cur])
+
+
+def _table(cols: list, records: list, width: int | None) -> str:
+    """A text table of ``records``: ``cols`` are (header, alignment "<"/">", cell function).
+    Columns are as wide as their widest cell; with ``width``, lines longer than it are cut
+    and end in ``~`` (only the last column should ever need it)."""
+    rows = [[f(r) for *_, f in cols] for r in records]
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, (h, _, _) in enumerate(cols)]
+    lines = []
+    for cells in [[h for h, *_ in cols]] + rows:
+        line = "  ".join(f"{c:{a}{w}}" for c, (_, a, _), w in zip(cells, cols, widths)).rstrip()
+        if width and len(line) > width:
+            line = line[:width - 1] + "~"
+        lines.append(line)
+    lines.insert(1, "-" * max(map(len, lines)))
+    return "\n".join(lines)

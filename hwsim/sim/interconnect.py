@@ -21,8 +21,6 @@ from __future__ import annotations
 import math
 from array import array
 
-import networkx as nx
-
 from .arbitration import make_queue
 
 from ..base.errors import ConfigError
@@ -222,8 +220,10 @@ class Transfer:
 class Interconnect:
     """Channels of a platform and the routes between its endpoints.
 
-    Routes are shortest paths (fewest hops, ties broken by the platform file's order) through
-    routers, links and DMA engines. Memories are endpoints, never pass-through: if data must
+    Routes are shortest paths (fewest hops, ties broken by the platform file's order, exactly
+    as ``networkx.shortest_path`` breaks them on :meth:`Platform.graph`) through routers, links
+    and DMA engines, searched once per (source, destination) pair on the platform's cached
+    adjacency lists (no graph views: a route costs a search over the nodes it visits). Memories are endpoints, never pass-through: if data must
     pass through an intermediate memory (e.g. L3 -> L2 -> L1) the path is split into hops
     that the caller executes one after another (staging). A platform's ``routes:`` section pins
     the path of a (source, destination) pair instead.
@@ -231,7 +231,6 @@ class Interconnect:
 
     def __init__(self, env, platform: Platform, observer=None):
         self.env, self.platform = env, platform
-        self.graph: nx.Graph = platform.graph()
         self.channels: list[Channel] = []
         self.port: dict[str, Channel] = {}      # memory name -> its port channel
         self.dma_slots: dict[str, Channel] = {}  # dma name -> slot channel
@@ -280,8 +279,12 @@ class Interconnect:
             for ch in self.channels:
                 ch.observer = observer
         self._routes: dict = {}
-        self._passable = {n for n, d in self.graph.nodes(data=True)
-                          if not isinstance(d["component"], (Memory, CoreCluster, AimcTile))}
+        comps = platform.components
+        #: nodes a route may pass through (a memory or an engine only ends a route) ...
+        self._passable = {n for n, c in comps.items()
+                          if not isinstance(c, (Memory, CoreCluster, AimcTile))}
+        #: ... and, when no such route exists, nodes a staged route may pass through
+        self._stageable = {n for n, c in comps.items() if not isinstance(c, (CoreCluster, AimcTile))}
 
     def _add(self, ch: Channel) -> Channel:
         ch.order = len(self.channels)
@@ -300,20 +303,15 @@ class Interconnect:
         pinned = self.platform.routes.get((src, dst))
         if pinned is not None:
             return self._split(list(pinned))
-        direct = self.graph.subgraph(self._passable | {src, dst})
-        try:
-            return [self._route(nx.shortest_path(direct, src, dst))]
-        except nx.NetworkXNoPath:
-            pass
+        adj = self.platform.adjacency()
+        path = shortest_path(adj, src, dst, self._passable)
+        if path is not None:
+            return [self._route(path)]
         # Allow staging through memories (never through compute engines).
-        engines = {n for n, d in self.graph.nodes(data=True)
-                   if isinstance(d["component"], (CoreCluster, AimcTile))} - {src, dst}
-        staged = self.graph.subgraph(set(self.graph) - engines)
-        try:
-            path = nx.shortest_path(staged, src, dst)
-        except nx.NetworkXNoPath:
+        path = shortest_path(adj, src, dst, self._stageable)
+        if path is None:
             raise ConfigError(self.platform.file, "links", f"no route from {src} to {dst}",
-                              f"connect {src} and {dst} through links") from None
+                              f"connect {src} and {dst} through links")
         return self._split(path)
 
     def _split(self, path) -> list[Route]:
@@ -446,6 +444,63 @@ class Interconnect:
 
 #: burst size for transfers that no DMA engine issues (e.g. AIMC streamers)
 DEFAULT_BURST_BYTES = 1024
+
+
+def shortest_path(adj: dict, src, dst, allowed) -> list | None:
+    """Fewest-hop path from ``src`` to ``dst`` over ``adj`` (``{node: [neighbour, ...]}``)
+    whose inner nodes are all in ``allowed``, or ``None``. The bidirectional breadth-first
+    search of ``networkx.bidirectional_shortest_path`` (networkx 3.x), step for step, so ties
+    go the same way as ``networkx.shortest_path`` on the subgraph of ``allowed | {src, dst}``."""
+    if src == dst:
+        return [src]
+
+    def ok(w):
+        return w in allowed or w == src or w == dst
+
+    pred, succ = {src: None}, {dst: None}
+    fwd, rev = [src], [dst]
+    meet = None
+    while fwd and rev and meet is None:
+        if len(fwd) <= len(rev):
+            level, fwd = fwd, []
+            for v in level:
+                for w in adj[v]:
+                    if not ok(w):
+                        continue
+                    if w not in pred:
+                        fwd.append(w)
+                        pred[w] = v
+                    if w in succ:
+                        meet = w
+                        break
+                if meet is not None:
+                    break
+        else:
+            level, rev = rev, []
+            for v in level:
+                for w in adj[v]:
+                    if not ok(w):
+                        continue
+                    if w not in succ:
+                        succ[w] = v
+                        rev.append(w)
+                    if w in pred:
+                        meet = w
+                        break
+                if meet is not None:
+                    break
+    if meet is None:
+        return None
+    path, w = [], meet
+    while w is not None:
+        path.append(w)
+        w = pred[w]
+    path.reverse()
+    w = succ[path[-1]]
+    while w is not None:
+        path.append(w)
+        w = succ[w]
+    return path
 
 
 def _dma_direction(platform, nodes) -> str:

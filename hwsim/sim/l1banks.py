@@ -39,8 +39,6 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class Stream:
@@ -151,7 +149,6 @@ def kernel_streams(kernel: str, cores: int, dma: bool = True) -> list:
 # ------------------------------------------------------------------------------------------
 def _run(streams, banks: int, accesses, seed: int, find_period: bool, max_cycles: int):
     n = len(streams)
-    rng = np.random.default_rng(seed)
     acts = [Fraction(s.activity).limit_denominator(1000) for s in streams]
     if any(not 0 < a <= 1 for a in acts):
         raise ValueError("stream activity must be in (0, 1]")
@@ -164,7 +161,11 @@ def _run(streams, banks: int, accesses, seed: int, find_period: bool, max_cycles
     rr = [n - 1] * banks          # last requester granted per bank
     period = [s.period(banks) if not s.random else 1 for s in streams]
     rand_idx = [i for i, s in enumerate(streams) if s.random]
-    buf = np.empty(0, dtype=np.int64)
+    if rand_idx:   # numpy only for random streams (deterministic ones need no draws)
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+    buf: list = []
     bpos = 0
     presented = conflicts = 0
     seen: dict = {}
@@ -261,6 +262,8 @@ def fast(streams, banks: int, seed: int = 0) -> BankResult:
 
 def _independent_reference(streams, banks: int) -> BankResult:
     """Fixed point of the independent-reference model (see the module docstring)."""
+    import numpy as np
+
     n = len(streams)
     a = np.array([float(s.activity) for s in streams])
     # P[i, b]: probability that requester i's presentation goes to bank b
