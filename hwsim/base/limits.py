@@ -29,10 +29,11 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, HwsimError
 
 __all__ = ["MAX_YAML_BYTES", "MAX_JSON_BYTES", "MAX_NODES", "MAX_DEPTH", "MAX_INT_DIGITS",
-           "read_text", "parse_yaml", "parse_json", "check_tree", "yaml_value"]
+           "read_text", "parse_yaml", "parse_json", "check_tree", "yaml_value", "check_outputs",
+           "write_text_atomic"]
 
 MAX_YAML_BYTES = 4 * 2**20
 MAX_JSON_BYTES = 64 * 2**20
@@ -275,3 +276,52 @@ def check_tree(data, file) -> None:
             stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node))
         elif isinstance(node, float) and not math.isfinite(node):
             raise ConfigError(file, path, f"expected a finite number, got {node!r}")
+
+
+# ------------------------------------------------------------------------------------------
+# Outputs
+# ------------------------------------------------------------------------------------------
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs(inputs: dict, outputs: dict) -> None:
+    """Refuse an output path that is one of the inputs (``--json platform.yaml`` would
+    destroy it), two outputs on one path, or a directory. ``inputs``/``outputs``:
+    ``{option: path}``. (Devices such as ``/dev/null`` are fine outputs.)"""
+    outs = {k: Path(v) for k, v in outputs.items() if v}
+    ins = {k: Path(v) for k, v in inputs.items() if v}
+    for oname, o in outs.items():
+        for iname, i in ins.items():
+            if _same(o, i) or o.resolve() == i.resolve():
+                raise HwsimError(f"{oname} {o}: is the {iname} input file; refusing to overwrite "
+                                 "it (choose another output path)")
+        if o.is_dir():
+            raise HwsimError(f"{oname} {o}: is a directory (give a file path)")
+    seen: dict = {}
+    for oname, o in outs.items():
+        r = o.resolve()
+        if r in seen:
+            raise HwsimError(f"{oname} and {seen[r]} both write {o} (choose distinct paths)")
+        seen[r] = oname
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write ``path`` through a temporary file and a rename: an interrupt leaves the old
+    file or the new one, never a part. A device or FIFO is written directly."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        with open(path, "w") as f:
+            f.write(text)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

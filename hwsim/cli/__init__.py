@@ -15,7 +15,8 @@ from ..base.errors import HwsimError, Interrupted
 def _run(args) -> int:
     from ..api import load_platform, load_trace, simulate
 
-    from .options import check_outputs, overrides as parse_overrides
+    from ..base.limits import check_outputs
+    from .options import overrides as parse_overrides
 
     check_outputs({"platform": args.platform, "trace": args.trace},
                   {"--timeline": args.timeline, "--json": args.json})
@@ -48,7 +49,7 @@ def _run(args) -> int:
         print()
         print(result.resources_table(wide=args.wide))
     if args.json:
-        from .options import write_text_atomic
+        from ..base.limits import write_text_atomic
         write_text_atomic(args.json, result.to_json())
         print(f"report       {args.json}")
     if args.timeline:
@@ -62,7 +63,7 @@ def _run(args) -> int:
 def _import_onnx(args) -> int:
     from ..workload.onnx_import import import_onnx
 
-    from .options import check_outputs
+    from ..base.limits import check_outputs
 
     check_outputs({"model": args.model}, {"-o": args.output})
     trace = import_onnx(args.model, name=args.name, bits=args.bits,
@@ -203,7 +204,7 @@ def _schema(args) -> int:
 
     text = schema_text(args.kind)
     if args.output:
-        from .options import write_text_atomic
+        from ..base.limits import write_text_atomic
         write_text_atomic(args.output, text)
     else:
         sys.stdout.write(text)

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 from ..base.errors import ConfigError, HwsimError
-from ..base.limits import yaml_value
-from .options import check_outputs, count, kv, overrides, seconds, write_text_atomic
+from ..base.limits import check_outputs, write_text_atomic, yaml_value
+from .options import count, kv, overrides, seconds
 
 
 def _values(text: str, where: str) -> list:

@@ -1,16 +1,14 @@
-"""Checked command-line values shared by every subcommand: ``PATH=VALUE`` overrides, counts,
-seconds, and output paths that must not overwrite an input. Each bad value is one
+"""Checked command-line values shared by every subcommand: ``PATH=VALUE`` overrides, counts
+and seconds (output paths: :func:`hwsim.base.limits.check_outputs`). Each bad value is one
 :class:`~hwsim.base.errors.HwsimError` line naming the option (exit status 2)."""
 from __future__ import annotations
 
 import argparse
 import math
-import os
-from pathlib import Path
 
 from ..base.errors import HwsimError
 
-__all__ = ["kv", "overrides", "count", "seconds", "check_outputs", "write_text_atomic"]
+__all__ = ["kv", "overrides", "count", "seconds"]
 
 
 def kv(item: str, flag: str) -> tuple:
@@ -57,45 +55,3 @@ def seconds(hi: float, what: str = "seconds"):
             raise argparse.ArgumentTypeError(f"expected {what} > 0 and <= {hi:g}, got {text!r}")
         return v
     return parse
-
-
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def check_outputs(inputs: dict, outputs: dict) -> None:
-    """Refuse an output path that is one of the inputs (``--json platform.yaml`` would
-    destroy it), two outputs on one path, or an output that is not a regular file (a
-    device such as ``/dev/full`` or a FIFO). ``inputs``/``outputs``: ``{option: path}``."""
-    outs = {k: Path(v) for k, v in outputs.items() if v}
-    ins = {k: Path(v) for k, v in inputs.items() if v}
-    for oname, o in outs.items():
-        for iname, i in ins.items():
-            if _same(o, i) or o.resolve() == i.resolve():
-                raise HwsimError(f"{oname} {o}: is the {iname} input file; refusing to overwrite "
-                                 "it (choose another output path)")
-        if o.exists() and not o.is_file():
-            raise HwsimError(f"{oname} {o}: not a regular file (choose a file path)")
-    seen: dict = {}
-    for oname, o in outs.items():
-        r = o.resolve()
-        if r in seen:
-            raise HwsimError(f"{oname} and {seen[r]} both write {o} (choose distinct paths)")
-        seen[r] = oname
-
-
-def write_text_atomic(path, text: str) -> None:
-    """Write ``path`` through a temporary file and a rename: an interrupt leaves the old
-    file or the new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -142,10 +142,12 @@ def resolve_path(raw: dict, key: str, file="<platform>") -> str:
 def repeat_trace(trace, n: int):
     """``trace`` repeated ``n`` times back to back (copy ``k`` renames its layers ``name@k``;
     the first layer of each copy reads the last layer of the previous one)."""
-    from ..workload.trace import Trace
+    from ..workload.trace import MAX_LAYERS, Trace
 
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise HwsimError(f"trace.repeat must be an integer >= 1, got {n!r}")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_LAYERS // len(trace.layers):
+        raise ConfigError(trace.file, "trace.repeat", f"expected a whole number in 1.."
+                          f"{MAX_LAYERS // len(trace.layers)}, got {n!r}",
+                          f"a trace has at most {MAX_LAYERS:,} layers")
     if n == 1:
         return trace
     layers = list(trace.layers)
@@ -166,11 +168,7 @@ def load_workload(trace_spec, options: dict | None = None):
     repeat = options.pop("repeat", 1)
     spec = str(trace_spec)
     if spec in NETWORKS and not Path(spec).exists():
-        try:
-            trace = build(spec, **options)
-        except TypeError as e:
-            raise ConfigError(spec, "trace options", str(e),
-                              "use the keyword arguments of the network's builder in hwsim.workload.zoo") from None
+        trace = build(spec, **options)
     else:
         if options:
             raise ConfigError(spec, "trace." + next(iter(options)), "trace options other than "
@@ -381,6 +379,21 @@ class SweepSummary:
     records: list
 
 
+def _dask_client(address: str, Client):
+    """A client of the scheduler at ``address`` (``tcp://host:port``, ``host:port``), or a
+    ``HwsimError`` naming the address and why it cannot be used (bad form, no scheduler)."""
+    import re
+
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+|[A-Za-z0-9_.\-\[\]:]+:[0-9]{1,5}", address):
+        raise HwsimError(f"--dask {address!r}: not a scheduler address (expected "
+                         "tcp://host:port, e.g. tcp://127.0.0.1:8786)")
+    try:
+        return Client(address, timeout="20s")
+    except Exception as e:   # noqa: BLE001 - dask raises OSError, TimeoutError, ValueError...
+        raise HwsimError(f"--dask {address}: cannot connect to a Dask scheduler: "
+                         f"{type(e).__name__}: {e}") from None
+
+
 def _executor(workers, dask):
     """``(executor, closer)`` for the chosen back end."""
     if dask:
@@ -388,7 +401,7 @@ def _executor(workers, dask):
             from dask.distributed import Client
         except ImportError:
             raise HwsimError("--dask needs dask.distributed: pip install 'hwsim[dask]'") from None
-        client = Client(dask) if isinstance(dask, str) else dask
+        client = _dask_client(dask, Client) if isinstance(dask, str) else dask
         ex = client.get_executor()
 
         def close():
@@ -399,6 +412,8 @@ def _executor(workers, dask):
         # scheduler rather than two per worker seen now.
         return ex, close, max(500, sum(client.nthreads().values()))
     n = workers or os.cpu_count() or 1
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise HwsimError(f"workers: expected a whole number >= 0, got {workers!r}")
     ex = cf.ProcessPoolExecutor(max_workers=n)
     return ex, lambda: ex.shutdown(wait=True, cancel_futures=True), n
 

@@ -196,7 +196,7 @@ def _live_activations(trace: Trace, l2, l3, tensor_mem: dict, platform_file: str
         for t in trace.producers(l):
             last[t] = i
             if t == NETWORK_INPUT:
-                size.setdefault(t, l.input_bytes // (2 if l.op in ELEMENTWISE_OPS else 1))
+                size.setdefault(t, l.input_bytes // l.operands)
     born = {l.name: i for i, l in enumerate(trace.layers)}
     peak = 0
     for i, l in enumerate(trace.layers):
