@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from ..base.errors import MappingError
 from ..hardware.platform import CoreCluster, Memory, Platform
 from . import train_tiling
+from .footprint import check_footprint
 from ..workload.trace import BASE_OP, ELEMENTWISE_OPS, GRAD_WEIGHT_OPS, NETWORK_INPUT, Layer, POOL_OPS, \
     TRAIN_OPS, Trace
 
@@ -292,7 +293,8 @@ def _place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set
                 f"({max(l2_left, 0)} B) and the platform has no L3",
                 fix=f"enlarge components.{l2.name}.size_bytes in {platform_file} or add an L3 "
                 "memory"), trace, l)
-
+    for mem in (l2, l3):    # the whole network, at its worst moment, in every level
+        check_footprint(trace, mem, tensor_mem, weight_mem, platform_file)
     return tensor_mem, weight_mem
 
 
