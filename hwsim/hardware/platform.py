@@ -500,6 +500,9 @@ def platform_from_dict(data, file="<dict>") -> Platform:
         raise ConfigError(file, "clocks", "missing or empty", "e.g. clocks: {cluster: 170 MHz}")
     clocks = {}
     for cname, val in clocks_raw.items():
+        if not isinstance(cname, str) or not NAME_RE.match(cname):
+            raise ConfigError(file, f"clocks.{cname}", f"invalid clock name {cname!r}",
+                              "use letters, digits, '_' and '-'")
         if isinstance(val, dict):
             if set(val) != {"freq_hz"}:
                 raise ConfigError(file, f"clocks.{cname}", "expected {freq_hz: ...} or a frequency")
@@ -560,6 +563,12 @@ def platform_from_dict(data, file="<dict>") -> Platform:
                               "give parallel links distinct names")
         names.add(vals["name"])
         links.append(Link(**vals))
+    for key in ("name",):
+        if data.get(key) is not None and (not isinstance(data[key], str) or not data[key].isprintable()):
+            raise ConfigError(file, key, f"expected a string of printable characters, got {data[key]!r}")
+    for link in links:
+        if not link.name.isprintable():
+            raise ConfigError(file, "links", f"link name {link.name!r} has control characters")
     ref = data.get("reference_clock") or next(iter(clocks))
     if not isinstance(ref, str) or ref not in clocks:
         raise ConfigError(file, "reference_clock", f"unknown clock {ref!r}", did_you_mean(ref, clocks))
@@ -568,6 +577,7 @@ def platform_from_dict(data, file="<dict>") -> Platform:
                         source=str(data.get("source", "")), file=str(file), raw=data,
                         routes=_pinned_routes(data.get("routes"), components, links, file))
     _check_references(platform)
+    _check_bursts(platform)
     _check_connectivity(platform)
     from .policy import check_policy
     check_policy(platform)
@@ -597,6 +607,27 @@ def _check_dram(d: Dram, raw: dict, file, where) -> None:
     if d.max_transaction_bytes and d.max_transaction_bytes % atom:
         raise ConfigError(file, f"{where}.max_transaction_bytes",
                           f"must be a multiple of the burst size {atom} bytes")
+
+
+def _check_bursts(p: Platform) -> None:
+    """A burst (a DMA's ``burst_bytes``, a DRAM's column burst and row) must fit in every
+    memory it can land in: a memory smaller than one burst cannot be filled by one."""
+    mems = p.of_type(Memory)
+    if not mems:
+        return
+    small = min(mems, key=lambda m: (m.size_bytes, m.name))
+    for d in p.of_type(DmaEngine):
+        if d.burst_bytes > small.size_bytes:
+            raise ConfigError(p.file, f"components.{d.name}.burst_bytes", f"a burst of "
+                              f"{d.burst_bytes} B is larger than memory {small.name} "
+                              f"({small.size_bytes} B)", f"at most {small.size_bytes}, or "
+                              f"enlarge components.{small.name}.size_bytes")
+    for d in p.of_type(Dram):
+        for fld, b in (("burst_length", d.data_bus_bits // 8 * d.burst_length), ("row_bytes", d.row_bytes)):
+            if b > d.size_bytes:
+                raise ConfigError(p.file, f"components.{d.name}.{fld}", f"{b} B (one "
+                                  f"{fld.split('_')[0]}) exceed the memory's size_bytes "
+                                  f"{d.size_bytes}", "a dram holds at least one row")
 
 
 def _check_references(p: Platform) -> None:
