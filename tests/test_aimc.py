@@ -263,12 +263,14 @@ def test_depthwise_policy_pinned(pin, kind):
 
 
 def test_depthwise_policy_fastest_matches_estimates():
-    from hwsim.mapping.hetero_mapper import _clusters, estimate_ps
+    from hwsim.hardware.registry import model_of
+    from hwsim.mapping.hetero_mapper import host_clusters
     p = platform_from_dict(xbar_platform(tiles=3, dw=True, mvm=10))
     l = _dw_trace().layers[0]
-    cl = _clusters(p)[0]
-    est = {"cores": estimate_ps(p, l, "cores", cl), "dw_accelerator": estimate_ps(p, l, "dw_accelerator", cl),
-           "aimc": estimate_ps(p, l, "aimc", cl, layer_blocks(l, cl.tiles[0]))}
+    cl = host_clusters(p)[0]
+    est = {kind: model_of(c).estimate_ps(p, c, l, cl.core)
+           for kind, c in (("cores", cl.core), ("dw_accelerator", cl.accels["dw_accelerator"][0]),
+                           ("aimc", cl.tiles[0]))}
     # cores: 147,456 MACs / (8 x 0.5) = 36,864 cycles; accelerator: / 16 = 9,216 cycles;
     # crossbar: 3 diagonal blocks (252 x 28, 252 x 28, 72 x 8) in parallel, 256 pixels x
     # max(MVM 10, block stream-in 252/64, all blocks' stream-in (252+252+72)/64 = 9) = 2,560 cycles

@@ -82,7 +82,7 @@ def test_no_layer_beats_its_roofline(runs):
         for rec, plan in zip(r.layers, sim.mapping.plans):
             span = rec.end_ps - rec.start_ps
             compute_ps = sum(sim.platform.components["cluster"].clock.cycles_to_ps(
-                -(-t.ops // (8 * hwsim.mapping.mapper.kernel_throughput(p.components["cluster"], rec.op, 8)))
+                -(-t.ops // (8 * hwsim.models.cores.kernel_throughput(p.components["cluster"], rec.op, 8)))
                 + p.components["cluster"].tile_overhead_cycles) for t in plan.tiles)
             memory_ps = l2.clock.cycles_to_ps(
                 math.ceil(rec.bytes_by_level.get("L2", 0) / l2.port_bandwidth_bytes_per_cycle))

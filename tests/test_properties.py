@@ -53,7 +53,8 @@ from hwsim.mapping.aimc import blocks_to_program, crossbar_streams
 from hwsim.base.errors import ConfigError, HwsimError
 from hwsim.sim.interconnect import DEFAULT_BURST_BYTES, Interconnect
 from hwsim.sim.l1banks import conflict_overhead
-from hwsim.mapping.mapper import kernel_throughput, map_trace
+from hwsim.mapping.mapper import map_trace
+from hwsim.models.cores import kernel_throughput
 from hwsim.hardware.platform import COMPONENT_TYPES
 from hwsim.report.stats import CATEGORIES
 from hwsim.workload.trace import OPS

@@ -101,3 +101,14 @@ def test_trace_schema_rejects_what_the_loader_rejects(mutate):
         jsonschema.validate(data, trace_schema())
     with pytest.raises(ConfigError):
         hwsim.trace_from_dict(data)
+
+
+def test_one_list_of_platform_top_level_keys():
+    """Loader, sweeps and schema share hwsim.hardware.platform.PLATFORM_KEYS (a sweep can
+    override ``routes``, which an older copy of the list lacked)."""
+    from hwsim.explore import sweep
+    from hwsim.hardware.platform import PLATFORM_KEYS
+    from hwsim.hardware.schema import platform_schema
+
+    assert set(platform_schema()["properties"]) == set(PLATFORM_KEYS)
+    assert sweep.PLATFORM_KEYS is PLATFORM_KEYS

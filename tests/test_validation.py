@@ -207,7 +207,7 @@ TRACE_CASES = [
     (2, "stride", [2, 2], "output_shape", "disagrees"),
     (2, "padding", [1, 1, 1], "padding", "[top, left, bottom, right]"),
     (2, "output_shape", [16, 32, 0], "output_shape", "positive integers"),
-    (2, "output_shape", [16, 32], "output_shape", "[C, H, W] or [F]"),
+    (2, "output_shape", [16, 32], "output_shape", "needs [C, H, W] shapes"),
     (2, "input_shape", [8, 32, 32], "input_shape", "does not match the output"),
     (2, "op", "conv", "op", "did you mean 'conv2d'"),
     (2, "kernal", [3, 3], "kernal", "did you mean 'kernel'"),
@@ -274,22 +274,26 @@ def test_unreadable_inputs(tmp_path):
 
 # ---------------------------------------------------------------------------------------
 def test_untileable_layer_names_trace_field_and_minimum_l1():
+    """Tiling cuts channels, rows, columns and input channels (hwsim/mapping/tiling.py), so
+    only an L1 below one 1x1x1 tile (3x3 input window, 32-bit accumulator, weights, bias:
+    2 x (9 + 4) + 2 x (9 + 4) = 52 B) is too small for conv1."""
     trace = hwsim.load_trace(TRACE)
-    p = hwsim.load_platform(PLATFORM, {"components.l1.size_bytes": 2000})
+    p = hwsim.load_platform(PLATFORM, {"components.l1.size_bytes": 40})
     with pytest.raises(MappingError) as ei:
         hwsim.map_trace(p, trace)
     e = ei.value
-    assert e.file == str(TRACE) and e.field == "layers[1] (stack1.conv1)"
-    assert e.line == line_containing(TRACE, '"name": "stack1.conv1"') - 1
+    assert e.file == str(TRACE) and e.field == "layers[0] (conv1)"
+    assert "52" in e.fix and "output channels, rows, columns, input channels" in str(e)
+    assert e.line == line_containing(TRACE, '"name": "conv1"') - 1
     assert "components.l1.size_bytes" in e.fix and str(PLATFORM) in e.fix
     need = int(e.fix.split("at least ")[1].split()[0])
     # the stated minimum is exact: at that size this layer maps, one byte less it does not
     ok = hwsim.map_trace(hwsim.load_platform(PLATFORM, {"components.l1.size_bytes": need}),
-                         _one_layer(1))
+                         _one_layer(0))
     assert ok.plans[0].l1_bytes <= need
     with pytest.raises(MappingError):
         hwsim.map_trace(hwsim.load_platform(PLATFORM, {"components.l1.size_bytes": need - 1}),
-                        _one_layer(1))
+                        _one_layer(0))
 
 
 @pytest.mark.parametrize("out, what", [([2**24], "input+output"), ([4_000_000], "weights")])
@@ -350,7 +354,7 @@ def _cli(*args):
     (("run", "platforms", TRACE), "directory"),
     (("run", TRACE, PLATFORM), "looks like a layer trace"),
     (("run", PLATFORM, TRACE, "--set", "components.l1.size_bytes=0"), "components.l1.size_bytes"),
-    (("run", PLATFORM, TRACE, "--set", "components.l1.size_bytes=2000"), "cannot be tiled"),
+    (("run", PLATFORM, TRACE, "--set", "components.l1.size_bytes=40"), "cannot be tiled"),
     (("run", PLATFORM, TRACE, "--set", "oops"), "path=value"),
     (("run", PLATFORM, TRACE, "--max-sim-s", "0.001"), "layers done"),
     (("run", PLATFORM, TRACE, "-q", "--json", "/proc/nonexistent/x.json"), "cannot write"),

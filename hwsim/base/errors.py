@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import difflib
 
+__all__ = ["HwsimError", "ConfigError", "MappingError", "SimulationError", "DeadlockError",
+           "SimulationLimitError", "did_you_mean"]
+
 
 class HwsimError(Exception):
     """Base class of every error hwsim raises on purpose."""

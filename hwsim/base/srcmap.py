@@ -15,6 +15,9 @@ from pathlib import Path
 
 import yaml
 
+__all__ = ["yaml_lines", "json_lines", "normalise", "line_of", "lines_for_file",
+           "attach_line"]
+
 _PAREN = re.compile(r" \([^()]*\)")
 
 

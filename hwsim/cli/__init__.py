@@ -11,6 +11,8 @@ from pathlib import Path
 
 from ..base.errors import HwsimError, Interrupted
 
+__all__ = ["main"]
+
 
 def _run(args) -> int:
     from ..api import load_platform, load_trace, simulate
@@ -39,6 +41,10 @@ def _run(args) -> int:
         print(result.layers_table(wide=args.wide))
         print()
     print(result.summary())
+    skipped = (trace.meta.get("onnx") or {}).get("unsupported_skipped") or []
+    if skipped:
+        print(f"skipped      {len(skipped)} ONNX node(s) left out at import, not simulated: "
+              + "; ".join(skipped))
     tr = trace.meta.get("training")
     if tr:
         print(f"training     one step, batch {tr['batch']}, {tr['optimizer']}, "
@@ -61,17 +67,102 @@ def _run(args) -> int:
 
 
 def _import_onnx(args) -> int:
-    from ..workload.onnx_import import import_onnx
+    import warnings
+
+    from ..workload.onnx_import import UnsupportedOps, import_onnx, parse_input_shape
 
     from ..base.limits import check_outputs
 
     check_outputs({"model": args.model}, {"-o": args.output})
-    trace = import_onnx(args.model, name=args.name, bits=args.bits,
-                        on_unsupported="skip-with-warning" if args.skip_unsupported else "error")
+    pins = dict(parse_input_shape(t) for t in args.input_shape or [])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore" if args.skip_unsupported else "default")
+            trace = import_onnx(args.model, name=args.name, bits=args.bits, input_shapes=pins,
+                                on_unsupported="skip-with-warning" if args.skip_unsupported
+                                else "error")
+    except UnsupportedOps as e:
+        if args.verbose:
+            print("\n".join(f"  {n}" for n in e.nodes), file=sys.stderr)
+        raise
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     trace.save(args.output)
     print(f"{args.output}: {len(trace.layers)} layers, {trace.total_macs:,} MACs, "
           f"{trace.total_params:,} params")
+    skipped = trace.meta["onnx"]["unsupported_skipped"]
+    if skipped:
+        from collections import Counter
+        kinds = Counter(s.split(" ", 1)[0] for s in skipped)
+        print(f"skipped      {len(skipped)} unsupported node(s), not simulated: "
+              + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())))
+        if args.verbose:
+            print("\n".join(f"  {s}" for s in skipped))
+    return 0
+
+
+def _print_assumptions(items) -> None:
+    for a in items:
+        print(f"assumed      {a}")
+
+
+def _save_trace(trace, path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    trace.save(path)
+    print(f"{path}: {len(trace.layers)} layers, {trace.total_macs:,} MACs, "
+          f"{trace.total_params:,} params")
+    _print_assumptions(trace.meta.get("assumptions") or [])
+
+
+def _save_platform(doc, path) -> None:
+    from ..hardware.peer_formats import save_platform
+    from ..hardware.platform import platform_from_dict
+
+    p = platform_from_dict(doc, str(path))     # validated before it is written
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_platform(doc, path)
+    print(f"{path}: platform {p.name}, {len(p.components)} components")
+    _print_assumptions(doc["description"].split(": ", 1)[1].split("; "))
+
+
+def _import_scalesim(args) -> int:
+    from ..hardware.peer_formats import scalesim_config
+    from ..workload.peer_formats import scalesim_topology
+
+    if args.output:
+        _save_trace(scalesim_topology(args.topology, bits=args.bits,
+                                      depthwise_rows=not args.no_depthwise_rows), args.output)
+    if args.cfg:
+        if not args.platform_out:
+            raise HwsimError("--cfg needs --platform-out FILE (where to write the platform)")
+        _save_platform(scalesim_config(args.cfg), args.platform_out)
+    if not args.output and not args.cfg:
+        raise HwsimError("nothing to do: give -o TRACE.json and/or --cfg CFG --platform-out FILE")
+    return 0
+
+
+def _import_zigzag(args) -> int:
+    from ..hardware.peer_formats import zigzag_hardware
+    from ..workload.peer_formats import zigzag_workload
+
+    if not args.workload and not args.hardware:
+        raise HwsimError("nothing to do: give --workload W.yaml -o TRACE.json and/or --hardware "
+                         "H.yaml --platform-out FILE")
+    if args.workload:
+        if not args.output:
+            raise HwsimError("--workload needs -o TRACE.json")
+        _save_trace(zigzag_workload(args.workload), args.output)
+    if args.hardware:
+        if not args.platform_out:
+            raise HwsimError("--hardware needs --platform-out FILE")
+        _save_platform(zigzag_hardware(args.hardware), args.platform_out)
+    return 0
+
+
+def _import_stream(args) -> int:
+    from ..hardware.peer_formats import stream_system
+
+    _save_platform(stream_system(args.system, missing_cores="skip" if args.skip_missing_cores
+                                 else "error"), args.output)
     return 0
 
 
@@ -130,9 +221,37 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--bits", type=count(1, 64), default=8,
                      help="bit width of tensors no Quantize/DequantizeLinear specifies (default 8)")
     imp.add_argument("--skip-unsupported", action="store_true",
-                     help="replace unsupported nodes by free pass-throughs (with a warning) "
-                          "instead of failing")
+                     help="leave unsupported nodes out (listed in the trace and in the run "
+                          "report) instead of failing")
+    imp.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
+                     help="pin the shape of a graph input (symbolic dimensions), repeatable; "
+                          "e.g. input=1,3,224,224")
+    imp.add_argument("-v", "--verbose", action="store_true",
+                     help="list every unsupported node (default: op types and counts)")
     imp.set_defaults(func=_import_onnx)
+    ss = sub.add_parser("import-scalesim", help="SCALE-Sim topology CSV -> trace, .cfg -> platform")
+    ss.add_argument("topology", help="SCALE-Sim topology CSV (conv or GEMM M,N,K variant)")
+    ss.add_argument("-o", "--output", metavar="FILE", help="trace JSON to write")
+    ss.add_argument("--cfg", metavar="CFG", help="SCALE-Sim .cfg to turn into a platform")
+    ss.add_argument("--platform-out", metavar="FILE", help="platform YAML to write (with --cfg)")
+    ss.add_argument("--bits", type=int, default=8, help="operand width (the format has none)")
+    ss.add_argument("--no-depthwise-rows", action="store_true",
+                    help="keep Num Filter = 1 rows as one-filter convolutions")
+    ss.set_defaults(func=_import_scalesim)
+    zz = sub.add_parser("import-zigzag", help="ZigZag workload YAML -> trace, hardware YAML -> "
+                        "platform")
+    zz.add_argument("--workload", metavar="YAML", help="ZigZag workload file")
+    zz.add_argument("-o", "--output", metavar="FILE", help="trace JSON to write")
+    zz.add_argument("--hardware", metavar="YAML", help="ZigZag hardware (core) file")
+    zz.add_argument("--platform-out", metavar="FILE", help="platform YAML to write")
+    zz.set_defaults(func=_import_zigzag)
+    st = sub.add_parser("import-stream", help="Stream system YAML (cores + links) -> multi-core "
+                        "platform")
+    st.add_argument("system", help="Stream hardware system YAML (core files relative to it)")
+    st.add_argument("-o", "--output", required=True, metavar="FILE", help="platform YAML to write")
+    st.add_argument("--skip-missing-cores", action="store_true",
+                    help="leave out cores whose file is missing (listed in the output)")
+    st.set_defaults(func=_import_stream)
     from ..explore.compare import add_parser as _add_compare
     _add_compare(sub)
     sch = sub.add_parser("schema", help="print the JSON Schema of the platform or trace format")
@@ -187,7 +306,14 @@ def _error(e, kind: str = "error") -> None:
 EXAMPLES = {
     "run": ("hwsim run platforms/pulp_imc_cluster.yaml traces/mobilenetv2.json --timeline out/timeline.json",
             "hwsim run platforms/pulp_cluster.yaml traces/ds_cnn.json --set components.l1.size_bytes=131072 --resources"),
-    "import-onnx": ("hwsim import-onnx model.onnx -o traces/model.json --skip-unsupported",),
+    "import-onnx": ("hwsim import-onnx model.onnx -o traces/model.json --skip-unsupported",
+                    "hwsim import-onnx encoder.onnx -o out/enc.json --input-shape x=1,64,256 --verbose"),
+    "import-scalesim": ("hwsim import-scalesim mobilenet.csv -o out/mobilenet.json --cfg scale.cfg "
+                        "--platform-out out/scale.yaml",),
+    "import-zigzag": ("hwsim import-zigzag --workload resnet18.yaml -o out/resnet18.json "
+                      "--hardware tpu_like.yaml --platform-out out/tpu_like.yaml",),
+    "import-stream": ("hwsim import-stream tpu_like_quad_core.yaml -o out/quad.yaml "
+                      "--skip-missing-cores",),
     "compare": ("hwsim compare traces/mobilenetv2_bottleneck.json -p platforms/pulp_cluster.yaml \\\n"
                 "      -p platforms/pulp_imc_cluster.yaml:mapping.accelerators=off -p platforms/pulp_imc_cluster.yaml",),
     "schema": ("hwsim schema platform -o docs/schema/platform.schema.json",),

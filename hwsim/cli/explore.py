@@ -14,8 +14,11 @@ import json
 from pathlib import Path
 
 from ..base.errors import ConfigError, HwsimError
-from ..base.limits import check_outputs, write_text_atomic, yaml_value
+from ..base.limits import check_outputs, write_text_atomic
+from ..base.yamlio import parse_yaml, yaml_value
 from .options import count, kv, overrides, seconds
+
+__all__ = ["add_commands"]
 
 
 def _values(text: str, where: str) -> list:
@@ -30,7 +33,7 @@ def _points_file(path) -> dict:
     """A YAML/JSON file: a list of points, or {grid: {...}, points: [...], set: {...}};
     ``.jsonl``: one point per line. Read within the input limits; every shape error names
     the file, line and field."""
-    from ..base.limits import parse_json, parse_yaml, read_text
+    from ..base.limits import parse_json, read_text
     from ..base.srcmap import attach_line
 
     p = Path(path)

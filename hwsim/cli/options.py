@@ -22,7 +22,7 @@ def kv(item: str, flag: str) -> tuple:
 def overrides(items, flag: str = "--set") -> dict:
     """``{path: value}`` of repeated ``PATH=VALUE`` options, each value read as YAML within
     the input limits (:func:`hwsim.base.limits.yaml_value`)."""
-    from ..base.limits import yaml_value
+    from ..base.yamlio import yaml_value
 
     out = {}
     for item in items or []:

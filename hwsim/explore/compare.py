@@ -24,9 +24,13 @@ import json
 from pathlib import Path
 
 from ..base.errors import HwsimError
-from ..base.limits import yaml_value
+from ..base.yamlio import yaml_value
 from ..report.efficiency import energy_gap, engines_used, platform_peaks
+from ..mapping.hetero_mapper import REPORTED_KINDS
 from ..report.stats import CATEGORIES
+
+__all__ = ["GAP_KEYS", "parse_platform_arg", "run_compare", "format_table", "plot", "cli",
+           "add_parser"]
 
 GAP_KEYS = ("ideal_at_peak", "compute_excess", "data_movement", "postprocessing", "programming", "leakage")
 
@@ -101,7 +105,7 @@ def _cells(r: dict) -> list:
     return [r["platform"], f"{r['latency_ms']:.4f}", f"{r['steady_inferences_per_s']:.1f}",
             f"{r['energy_uj']:.3f}", f"{r['achieved_tops']:.4f}", f"{r['peak_tops']:.3f}",
             f"{r['achieved_tops_per_w']:.3f}", f"{r['peak_tops_per_w']:.2f}", ts, es,
-            f"{eng.get('cores', 0)}/{eng.get('aimc', 0)}/{eng.get('dw_accelerator', 0)}",
+            _engines_cell(eng),
             r["aimc_programmed"]]
 
 
@@ -215,3 +219,10 @@ def add_parser(sub) -> None:
     p.add_argument("--plot", metavar="FILE", help="write a bar chart (needs matplotlib)")
     p.add_argument("--json", metavar="FILE", help="write the rows as JSON")
     p.set_defaults(func=cli)
+
+
+def _engines_cell(eng: dict) -> str:
+    """Layers per engine kind: the report's standard kinds as ``c/a/dw``, then any other kind
+    used (e.g. ``ne16:12``)."""
+    cell = "/".join(str(eng.get(k, 0)) for k in REPORTED_KINDS)
+    return " ".join([cell] + [f"{k}:{n}" for k, n in eng.items() if k not in REPORTED_KINDS and n])

@@ -23,6 +23,10 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 from ..base.errors import HwsimError
+from ..base.units import PS_PER_S, TERA
+from ..hardware.registry import model_of
+
+__all__ = ["COLORS", "CATS", "plot_layers", "plot_gantt", "plot_roofline", "plot_pareto"]
 
 COLORS = {"compute": "#2b8cbe", "memory_stall": "#f03b20", "contention": "#feb24c",
           "programming": "#756bb1", "idle": "#d9d9d9"}
@@ -181,19 +185,13 @@ def _roofs(platform) -> tuple:
     """``({engine: peak ops/s}, (L2->L1 bytes/s, label) or None)`` of a platform."""
     import networkx as nx
 
-    from ..hardware.platform import AimcTile, CoreCluster, Memory
+    from ..hardware.platform import Memory
+    from ..report.efficiency import engine_peaks
 
-    peaks = {}
-    for c in platform.of_type(CoreCluster):
-        best = 0.0
-        for entry in c.kernels.values():
-            vals = entry.values() if isinstance(entry, dict) else [entry]
-            best = max([best] + [float(v) for v in vals if v])
-        peaks[c.name] = best * c.cores * c.clock.freq_hz
-    for a in platform.of_type(AimcTile):
-        peaks[a.name] = a.rows * a.cols / a.mvm_latency_cycles * a.clock.freq_hz
+    # the engines' peaks (1 MAC = 2 ops) in the plot's unit: MACs (kernel ops) per second
+    peaks = {name: pk["tops"] * TERA / 2 for name, pk in engine_peaks(platform).items()}
     bw = None
-    clusters = platform.of_type(CoreCluster)
+    clusters = [e for e in platform.engines() if model_of(e).host]
     l2s = platform.memories("L2")
     if clusters and l2s:
         g = platform.graph()
@@ -228,7 +226,7 @@ def plot_roofline(result, platform, out, title: str | None = None) -> Path:
         if not nbytes or not l["ops"]:
             continue
         x = l["ops"] / nbytes
-        y = l["ops"] / ((l["end_ps"] - l["start_ps"]) * 1e-12)
+        y = l["ops"] / ((l["end_ps"] - l["start_ps"]) / PS_PER_S)
         pts.setdefault(l["engine"], []).append((x, y, l["name"]))
     if not pts:
         raise HwsimError("no layer moved bytes through L1: nothing to place on a roofline")

@@ -49,10 +49,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..base.errors import ConfigError, HwsimError, Interrupted
+from ..hardware.platform import PLATFORM_KEYS
+
+__all__ = ["TRACE_KEY", "Point", "grid", "make_points", "resolve_path", "repeat_trace",
+           "load_workload", "split_params", "sram_bytes", "run_point", "read_records", "flatten",
+           "to_dataframe", "Progress", "SweepSummary", "run_sweep", "pareto_front", "RecordFile"]
 
 TRACE_KEY = "trace"
-_PLATFORM_TOP = {"format", "name", "description", "source", "clocks", "reference_clock",
-                 "components", "links", "mapping", "generate"}
 
 
 # ------------------------------------------------------------------------------------------
@@ -115,7 +118,7 @@ def make_points(platform, trace, grid_axes: dict | None = None, points: list | N
 def resolve_path(raw: dict, key: str, file="<platform>") -> str:
     """Expand the shorthands of a platform parameter (component name first, link by name)."""
     parts = key.split(".")
-    if parts[0] not in _PLATFORM_TOP and parts[0] in (raw.get("components") or {}):
+    if parts[0] not in PLATFORM_KEYS and parts[0] in (raw.get("components") or {}):
         parts = ["components"] + parts
     if parts[0] == "links" and len(parts) > 1 and not parts[1].isdigit():
         for i, link in enumerate(raw.get("links") or []):
@@ -131,10 +134,10 @@ def resolve_path(raw: dict, key: str, file="<platform>") -> str:
         else:
             raise ConfigError(file, key, f"no link named {parts[1]!r}",
                               "use links.<index>.<field> or a link's name such as l2--soc_xbar")
-    if parts[0] not in _PLATFORM_TOP:
+    if parts[0] not in PLATFORM_KEYS:
         from ..base.errors import did_you_mean
         raise ConfigError(file, key, "unknown sweep parameter (not a platform field nor a trace "
-                          "option)", did_you_mean(parts[0], sorted(_PLATFORM_TOP) + ["trace"]
+                          "option)", did_you_mean(parts[0], sorted(PLATFORM_KEYS) + ["trace"]
                                                   + list(raw.get("components") or {})))
     return ".".join(parts)
 

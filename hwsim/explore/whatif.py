@@ -27,6 +27,8 @@ from pathlib import Path
 from ..base.errors import HwsimError
 from .sweep import run_sweep
 
+__all__ = ["Variant", "variants", "WhatIfRow", "WhatIfReport", "whatif"]
+
 
 @dataclass
 class Variant:
@@ -67,8 +69,8 @@ def variants(platform_path, factor: float = 2.0) -> list:
 
     if not (isinstance(factor, (int, float)) and 0 < factor < float("inf")):
         raise HwsimError(f"whatif factor must be > 0, got {factor!r}")
-    platform = load_platform(platform_path)          # raises its ConfigError first
-    raw, _ = read_platform_document(platform_path)          # validated values (units parsed)
+    platform = load_platform(platform_path)          # validated values (units parsed)
+    raw, _ = read_platform_document(platform_path)
     comps = platform.components
     gen = raw.get("generate") or {}
     replicate = gen.get("replicate") or {}
@@ -101,44 +103,28 @@ def variants(platform_path, factor: float = 2.0) -> list:
     if mesh:
         sources += [(f"generate.mesh.cluster.components.{n}", n, " (every cluster)", comps.get(f"{n}_0_0"))
                     for n in ((mesh.get("cluster") or {}).get("components") or {})]
-    plain_aimc = []
+    counted: dict = {}   # (group, label) -> components copied by a count variant
     for p, name, where, c in sources:
         if c is None:
             continue
-        t = c.TYPE
-        if t == "memory":
-            out.append(Variant(f"memory {name}{where} size {x}", name, "size_bytes",
-                               {f"{p}.size_bytes": _scaled(c.size_bytes, factor, True)}))
-            out.append(Variant(f"memory {name}{where} port bandwidth {x}", name,
-                               "port_bandwidth_bytes_per_cycle",
-                               {f"{p}.port_bandwidth_bytes_per_cycle":
-                                _scaled(c.port_bandwidth_bytes_per_cycle, factor, False)}))
-        elif t == "dram":   # its bandwidth is derived: scale the data rate per clock
-            out.append(Variant(f"dram {name}{where} size {x}", name, "size_bytes",
-                               {f"{p}.size_bytes": _scaled(c.size_bytes, factor, True)}))
-            out.append(Variant(f"dram {name}{where} transfers per cycle {x}", name,
-                               "transfers_per_cycle",
-                               {f"{p}.transfers_per_cycle": _scaled(c.transfers_per_cycle, factor, True)}))
-        elif t == "dma":
-            out.append(Variant(f"dma {name}{where} max_outstanding {x}", name, "max_outstanding",
-                               {f"{p}.max_outstanding": _scaled(c.max_outstanding, factor, True)}))
-        elif hasattr(c, "cores") and isinstance(c.cores, int):   # core clusters and their subtypes
-            out.append(Variant(f"{t} {name}{where} cores {x}", name, "cores",
-                               {f"{p}.cores": _scaled(c.cores, factor, True)}))
-        elif t == "aimc_tile":
+        for fld, integer, label in c.WHATIF:
+            out.append(Variant(f"{c.TYPE} {name}{where} {label} {x}", name, fld,
+                               {f"{p}.{fld}": _scaled(getattr(c, fld), factor, integer)}))
+        if c.WHATIF_COUNT:
             if name in replicate:
                 n = replicate[name]
-                out.append(Variant(f"aimc tiles {name}{where} {n} -> {_scaled(n, factor, True)}", name,
-                                   "count", {f"generate.replicate.{name}": _scaled(n, factor, True)}))
+                out.append(Variant(f"{c.WHATIF_COUNT[1]} {name}{where} {n} -> {_scaled(n, factor, True)}",
+                                   name, "count", {f"generate.replicate.{name}": _scaled(n, factor, True)}))
             elif p.startswith("components."):
-                plain_aimc.append(name)
-    if plain_aimc:
-        out.append(_aimc_variant(raw, plain_aimc, factor, x))
+                counted.setdefault(c.WHATIF_COUNT, []).append(name)
+    for (group, label), names in counted.items():
+        out.append(_count_variant(raw, names, factor, group, label))
     return out
 
 
-def _aimc_variant(raw: dict, tiles: list, factor: float, x: str) -> Variant:
-    """More AIMC tiles: copies of the existing tiles (round-robin) with copies of their links."""
+def _count_variant(raw: dict, tiles: list, factor: float, group: str, label: str) -> Variant:
+    """More components of a kind: copies of the existing ones (round-robin) with copies of
+    their links."""
     n_new = max(0, int(round(len(tiles) * factor)) - len(tiles))
     comps_raw = raw["components"]
     links_raw = list(raw.get("links") or [])
@@ -162,7 +148,7 @@ def _aimc_variant(raw: dict, tiles: list, factor: float, x: str) -> Variant:
                 new_links.append(nl)
     if new_links:
         overrides["links"] = links_raw + new_links
-    return Variant(f"aimc tiles {len(tiles)} -> {len(tiles) + n_new}", "aimc", "count", overrides)
+    return Variant(f"{label} {len(tiles)} -> {len(tiles) + n_new}", group, "count", overrides)
 
 
 @dataclass

@@ -5,18 +5,20 @@ Depthwise convolutions map poorly onto a crossbar (a block-diagonal mapping uses
 input-channel reuse). Heterogeneous clusters such as Garofalo et al. (JETCAS 2022) add a small
 digital depthwise engine sharing the cluster's L1.
 
-Model: like a core cluster with ``cores`` = 1 lane group, it computes from its L1 and its data
-arrive by the cluster's DMA; a tile of ``macs`` MACs takes
+Model (:mod:`hwsim.models.dw_accel`): like a core cluster with ``cores`` = 1 lane group, it
+computes from its L1 and its data arrive by the cluster's DMA; a tile of ``macs`` MACs takes
 ``ceil(macs / (cores * kernels.depthwise)) + tile_overhead_cycles`` cycles of its clock, and
-costs ``energy_pj_per_op.depthwise`` pJ per MAC. It is a :class:`CoreCluster` subtype so the
-interconnect and engine treat it as a compute engine (never a pass-through node); only
-``depthwise`` (and optionally pooling) kernels are accepted.
+costs ``energy_pj_per_op.depthwise`` pJ per MAC. It reuses the :class:`CoreCluster` fields;
+only ``depthwise`` (and optionally pooling) kernels are accepted.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .platform import COMPONENT_TYPES, CoreCluster, spec
+from ..base.errors import ConfigError
+from .platform import CoreCluster, spec
+
+__all__ = ["DwAccelerator"]
 
 
 @dataclass(frozen=True)
@@ -28,14 +30,13 @@ class DwAccelerator(CoreCluster):
 
     ACCEPTED_OPS = ("depthwise", "maxpool", "avgpool")
 
-
-COMPONENT_TYPES[DwAccelerator.TYPE] = DwAccelerator
-
-
-def digital_clusters(platform) -> list:
-    """The general-purpose core clusters of a platform (excluding accelerators like this one)."""
-    return [c for c in platform.of_type(CoreCluster) if type(c) is CoreCluster]
-
-
-def dw_accelerators(platform, l1: str | None = None) -> list:
-    return [c for c in platform.of_type(DwAccelerator) if l1 is None or c.l1 == l1]
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        bad = [op for op in self.kernels if op not in self.ACCEPTED_OPS]
+        if bad:
+            raise ConfigError(platform_file, f"{where}.kernels.{bad[0]}",
+                              f"a {self.TYPE} runs only {', '.join(self.ACCEPTED_OPS)}",
+                              "remove the entry (other ops run on the core_cluster)")
+        if "depthwise" not in self.kernels:
+            raise ConfigError(platform_file, f"{where}.kernels",
+                              "missing the depthwise throughput (MAC/cycle)",
+                              "e.g. kernels: {depthwise: 16}")

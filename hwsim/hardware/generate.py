@@ -38,6 +38,8 @@ import copy
 
 from ..base.errors import ConfigError, did_you_mean
 
+__all__ = ["MESH_FIELDS", "MAX_COPIES", "MAX_COMPONENTS", "MAX_LINKS", "expand_generators"]
+
 #: most copies one generator makes (replicate count, mesh clusters), and most components and
 #: links a generated platform may hold: beyond them building and routing the graph alone
 #: takes minutes (ASSUMED limits; the largest published TinyML meshes have ~1000 clusters)

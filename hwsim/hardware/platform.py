@@ -17,13 +17,24 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from ..base.errors import ConfigError, did_you_mean
+from ..base.limits import read_text
+from ..base.srcmap import attach_line
 from ..base.units import Clock
+from ..base.yamlio import parse_yaml
+from .registry import COMPONENT_TYPES
+
+__all__ = ["PLATFORM_FORMAT", "ARBITRATION", "PLATFORM_KEYS", "spec", "Component", "CoreCluster",
+           "Memory", "Dram", "DmaEngine", "AimcTile", "Router", "Link", "Platform", "NAME_RE",
+           "parse_quantity", "default_invalid", "platform_from_dict", "load_platform",
+           "apply_overrides"]
 
 PLATFORM_FORMAT = "hwsim-platform/1"
 #: arbitration policies of links and memory ports (see hwsim.sim.arbitration)
 ARBITRATION = ("fifo", "round_robin", "fixed_priority")
+#: the top-level keys of a platform file (the one list: loader, sweeps and schema use it)
+PLATFORM_KEYS = ("format", "name", "description", "source", "clocks", "reference_clock",
+                 "components", "links", "mapping", "generate", "routes")
 
 
 #: Physical bounds of a numeric field by its unit: ``(least, most)``. ASSUMED: generous
@@ -63,7 +74,30 @@ class Component:
     clock: Clock = spec(kind="clock", doc="clock domain name (a key of `clocks`)")
     leakage_mw: float = spec("mW", "static power while the platform is powered", min=0, default=0.0)
 
+    #: the ``type:`` name in platform files; defining a subclass with a TYPE registers it
     TYPE = ""
+    #: a compute engine: it ends routes (never a pass-through node) and runs layers
+    #: (every engine type has an ``l1`` field: the memory it computes from)
+    ENGINE = False
+    #: an engine whose own streamers need a link to its L1 (checked at load)
+    LINKED_TO_L1 = False
+    #: what-if knobs (hwsim.explore.whatif): (field, integer?, label) scaled by the factor
+    WHATIF = ()
+    #: (group, label) when a what-if scales the number of such components (copies with links)
+    WHATIF_COUNT = ()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        t = cls.__dict__.get("TYPE")
+        if t:
+            if t in COMPONENT_TYPES and COMPONENT_TYPES[t].__qualname__ != cls.__qualname__:
+                raise TypeError(f"component type {t!r} is defined twice "
+                                f"({COMPONENT_TYPES[t].__module__} and {cls.__module__})")
+            COMPONENT_TYPES[t] = cls
+
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        """Constraints between this component's own fields (``raw``: its mapping in the
+        platform file, ``where``: its path there); raise :class:`ConfigError` on a violation."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +111,8 @@ class CoreCluster(Component):
     """
 
     TYPE = "core_cluster"
+    ENGINE = True
+    WHATIF = (("cores", True, "cores"),)
     cores: int = spec("cores", "number of cores working on one layer", gt=0, default=8)
     l1: str = spec(kind="ref:memory", doc="the L1 memory the cores compute from", default="")
     kernels: dict = spec("ops/cycle/core", "op -> throughput or {bits: throughput}",
@@ -96,6 +132,8 @@ class Memory(Component):
     """
 
     TYPE = "memory"
+    WHATIF = (("size_bytes", True, "size"),
+              ("port_bandwidth_bytes_per_cycle", False, "port bandwidth"))
     level: str = spec(doc="hierarchy level", choices=("L1", "L2", "L3"), default="L2")
     size_bytes: int = spec("bytes", "capacity", gt=0, default=0)
     ports: int = spec("ports", "independent access ports", gt=0, default=1)
@@ -127,6 +165,8 @@ class Dram(Memory):
     """
 
     TYPE = "dram"
+    # its bandwidth is derived: a what-if scales the data rate per clock
+    WHATIF = (("size_bytes", True, "size"), ("transfers_per_cycle", True, "transfers per cycle"))
     level: str = spec(doc="hierarchy level", choices=("L2", "L3"), default="L3")
     data_bus_bits: int = spec("bits", "data bus width (DQ)", gt=0, max=1024, default=16)
     transfers_per_cycle: int = spec("transfers/cycle", "2 for DDR, 1 for SDR", gt=0, default=2)
@@ -149,6 +189,9 @@ class Dram(Memory):
     #: Memory fields a dram derives (never given in a platform file; absent from its schema)
     DERIVED = ("port_bandwidth_bytes_per_cycle", "latency_cycles")
 
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        _check_dram(self, raw, platform_file, where)
+
     def __post_init__(self):
         # for code that reads any memory's peak rate and first-access latency (roofline
         # plots, estimates): the data bus's peak bytes/cycle and tRCD + tCL
@@ -163,6 +206,7 @@ class DmaEngine(Component):
     take one of ``max_outstanding`` slots and pay ``setup_cycles`` before the first burst."""
 
     TYPE = "dma"
+    WHATIF = (("max_outstanding", True, "max_outstanding"),)
     max_outstanding: int = spec("transfers", "transfers in flight at once", gt=0, default=2)
     setup_cycles: int = spec("cycles", "descriptor programming per transfer", min=0, default=0)
     burst_bytes: int = spec("bytes", "burst size: one arbitration per burst (accuracy/speed knob)",
@@ -188,6 +232,9 @@ class AimcTile(Component):
     """
 
     TYPE = "aimc_tile"
+    ENGINE = True
+    LINKED_TO_L1 = True
+    WHATIF_COUNT = ("aimc", "aimc tiles")
     rows: int = spec("rows", "crossbar rows (inputs)", gt=0, default=256)
     cols: int = spec("cols", "crossbar columns (outputs)", gt=0, default=256)
     l1: str = spec(kind="ref:memory", doc="the memory its streamers read and write", default="")
@@ -215,8 +262,6 @@ class Router(Component):
     TYPE = "router"
 
 
-COMPONENT_TYPES = {cls.TYPE: cls for cls in (CoreCluster, Memory, Dram, DmaEngine, AimcTile, Router)}
-ENGINE_TYPES = (CoreCluster, AimcTile)
 
 
 @dataclass(frozen=True)
@@ -265,6 +310,14 @@ class Platform:
         hit = index.get(cls)
         if hit is None:
             hit = index[cls] = [c for c in self.components.values() if isinstance(c, cls)]
+        return list(hit)
+
+    def engines(self) -> list:
+        """The compute engines (components whose type declares ``ENGINE``), in file order."""
+        hit = self.__dict__.get("_engines")
+        if hit is None:
+            hit = [c for c in self.components.values() if c.ENGINE]
+            object.__setattr__(self, "_engines", hit)   # a cache, not a field
         return list(hit)
 
     def memories(self, level: str) -> list:
@@ -365,14 +418,14 @@ def _build(cls, raw: dict, ctx: dict, file: str, where: str, skip=("name",)):
         fld = f"{where}.{name}"
         has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         if name not in raw:
-            if not has_default or _default_invalid(f):
+            if not has_default or default_invalid(f):
                 raise ConfigError(file, fld, "missing required field", _expect(f))
             continue
         values[name] = _convert(f, raw[name], ctx, file, fld)
     return values
 
 
-def _default_invalid(f) -> bool:
+def default_invalid(f) -> bool:
     """A field whose default breaks its own bounds (e.g. ``size_bytes`` 0 with ``gt=0``) is
     required: the default only exists to satisfy dataclass field ordering."""
     md, d = f.metadata, f.default
@@ -484,11 +537,9 @@ def platform_from_dict(data, file="<dict>") -> Platform:
     if "layers" in data and "components" not in data:
         raise ConfigError(file, "layers", "this looks like a layer trace, not a platform",
                           "the platform YAML comes first: hwsim run PLATFORM TRACE")
-    top = {"format", "name", "description", "source", "clocks", "reference_clock", "components", "links",
-           "mapping", "generate", "routes"}
     for key in data:
-        if key not in top:
-            raise ConfigError(file, key, "unknown top-level field", did_you_mean(key, top))
+        if key not in PLATFORM_KEYS:
+            raise ConfigError(file, key, "unknown top-level field", did_you_mean(key, PLATFORM_KEYS))
     if "generate" in data:
         from .generate import expand_generators
         data = expand_generators(data, file)
@@ -533,8 +584,7 @@ def platform_from_dict(data, file="<dict>") -> Platform:
             raise ConfigError(file, f"{where}.type", f"unknown component type {raw['type']!r}",
                               did_you_mean(raw["type"], COMPONENT_TYPES))
         components[cname] = cls(name=str(cname), **_build(cls, raw, ctx, file, where))
-        if cls is Dram:
-            _check_dram(components[cname], raw, file, where)
+        components[cname].check(raw, file, where)
     links_raw = data.get("links") or []
     if not isinstance(links_raw, list):
         raise ConfigError(file, "links", "expected a list of links")
@@ -610,24 +660,16 @@ def _check_dram(d: Dram, raw: dict, file, where) -> None:
 
 
 def _check_bursts(p: Platform) -> None:
-    """A burst (a DMA's ``burst_bytes``, a DRAM's column burst and row) must fit in every
-    memory it can land in: a memory smaller than one burst cannot be filled by one."""
-    mems = p.of_type(Memory)
-    if not mems:
-        return
-    small = min(mems, key=lambda m: (m.size_bytes, m.name))
-    for d in p.of_type(DmaEngine):
-        if d.burst_bytes > small.size_bytes:
-            raise ConfigError(p.file, f"components.{d.name}.burst_bytes", f"a burst of "
-                              f"{d.burst_bytes} B is larger than memory {small.name} "
-                              f"({small.size_bytes} B)", f"at most {small.size_bytes}, or "
-                              f"enlarge components.{small.name}.size_bytes")
-    for d in p.of_type(Dram):
-        for fld, b in (("burst_length", d.data_bus_bits // 8 * d.burst_length), ("row_bytes", d.row_bytes)):
-            if b > d.size_bytes:
-                raise ConfigError(p.file, f"components.{d.name}.{fld}", f"{b} B (one "
-                                  f"{fld.split('_')[0]}) exceed the memory's size_bytes "
-                                  f"{d.size_bytes}", "a dram holds at least one row")
+    """A DRAM holds at least one column burst (``data_bus_bits / 8 x burst_length``) and one
+    row: its address map interleaves them. (A DMA's ``burst_bytes`` is the largest piece a
+    transfer is split into, not an access size: a memory smaller than it gets one burst.)"""
+    for m in p.of_type(Dram):
+        for fld, b in (("burst_length", m.data_bus_bits // 8 * m.burst_length),
+                       ("row_bytes", m.row_bytes)):
+            if b > m.size_bytes:
+                raise ConfigError(p.file, f"components.{m.name}.size_bytes", f"{m.size_bytes} B "
+                                  f"is smaller than one {fld.split('_')[0]} ({fld}: {b} B)",
+                                  f"at least {b} B")
 
 
 def _check_references(p: Platform) -> None:
@@ -677,7 +719,7 @@ def _pinned_routes(raw, components: dict, links: list, file) -> dict:
             if not isinstance(node, str) or node not in components:
                 raise ConfigError(file, f"{where}.path[{j}]", f"unknown component {node!r}",
                                   did_you_mean(str(node), components))
-            if 0 < j < len(path) - 1 and isinstance(components[node], ENGINE_TYPES):
+            if 0 < j < len(path) - 1 and components[node].ENGINE:
                 raise ConfigError(file, f"{where}.path[{j}]", f"{node!r} is a compute engine: "
                                   "routes end at engines, never pass through them")
         for j, (a, b) in enumerate(zip(path, path[1:])):
@@ -697,8 +739,9 @@ def _check_connectivity(p: Platform) -> None:
     Paths are checked as the interconnect routes them: never through a compute engine (a
     core cluster or AIMC tile only ends a route), possibly staged through memories. One pass
     labels the connected components of the graph without engines (linear in its size); an
-    AIMC tile reaches its L1 iff one of its non-engine neighbours lies in the L1's component."""
-    engines_list = p.of_type(CoreCluster) + p.of_type(AimcTile)
+    engine with its own streamers (``LINKED_TO_L1``) reaches its L1 iff one of its non-engine
+    neighbours lies in the L1's component."""
+    engines_list = p.engines()
     if not engines_list:
         raise ConfigError(p.file, "components", "no compute engine",
                           "add a core_cluster or an aimc_tile")
@@ -717,9 +760,9 @@ def _check_connectivity(p: Platform) -> None:
                 raise ConfigError(p.file, "links", f"no route from {mem.name} to {eng.l1} "
                                   f"(the L1 of {eng.name}): the interconnect is disconnected",
                                   f"add a link chain between {mem.name} and {eng.l1}")
-        if eng.TYPE == "aimc_tile" and not any(
+        if eng.LINKED_TO_L1 and not any(
                 label.get(n) == label[eng.l1] for n in adj[eng.name] if n not in engines):
-            raise ConfigError(p.file, "links", f"AIMC tile {eng.name} has no link to its L1 "
+            raise ConfigError(p.file, "links", f"{eng.TYPE} {eng.name} has no link to its L1 "
                               f"{eng.l1}", f"add a link between {eng.name} and {eng.l1} (its streamers)")
 
 
@@ -744,8 +787,6 @@ def connected_components(adj: dict, skip=frozenset()) -> dict:
 def read_platform_document(path):
     """The parsed YAML document of platform file ``path`` and its text, within the input
     limits of :mod:`hwsim.base.limits` (a ``ConfigError`` with file and line otherwise)."""
-    from ..base.limits import parse_yaml, read_text
-
     text = read_text(path, "platform", "YAML")
     return parse_yaml(text, path), text
 
@@ -758,8 +799,6 @@ def load_platform(path, overrides: dict | None = None) -> Platform:
         overrides: optional ``{dotted.path: value}`` applied before validation, e.g.
             ``{"components.l1.size_bytes": 131072}`` (used by sweeps).
     """
-    from ..base.srcmap import attach_line
-
     path = Path(path)
     data, text = read_platform_document(path)
     try:
@@ -798,5 +837,3 @@ def apply_overrides(data: dict, overrides: dict, file="<dict>") -> dict:
             raise ConfigError(file, dotted, "override path does not lead to a mapping")
     return data
 
-
-from .dw_accel import DwAccelerator  # noqa: E402,F401  (registers the `dw_accelerator` type)

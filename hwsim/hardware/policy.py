@@ -31,8 +31,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..base.errors import ConfigError, did_you_mean
+from .registry import COMPONENT_TYPES
 
-DEPTHWISE_CHOICES = ("fastest", "crossbar", "cores", "dw_accelerator")
+__all__ = ["Policy", "parse_policy", "policy_of", "check_policy", "depthwise_choices",
+           "DEPTHWISE_CHOICES", "OVERFLOW_CHOICES", "DENSE_CHOICES", "SWITCHES"]
+
+#: depthwise choices besides the type name of any accelerator on the platform
+DEPTHWISE_CHOICES = ("fastest", "crossbar", "cores")
 OVERFLOW_CHOICES = ("cores", "reprogram")
 DENSE_CHOICES = ("fastest", "crossbar")
 SWITCHES = ("pipeline", "accelerators")   # on/off fields
@@ -65,10 +70,10 @@ def parse_policy(raw, file="<dict>") -> Policy:
         if k not in allowed:
             raise ConfigError(file, f"mapping.{k}", "unknown mapping policy field", did_you_mean(k, allowed))
     dw = raw.get("depthwise", "fastest")
-    if dw not in DEPTHWISE_CHOICES:
+    choices = depthwise_choices()
+    if dw not in choices:
         raise ConfigError(file, "mapping.depthwise", f"invalid value {dw!r}",
-                          did_you_mean(str(dw), DEPTHWISE_CHOICES) or
-                          "one of " + ", ".join(DEPTHWISE_CHOICES))
+                          did_you_mean(str(dw), choices) or "one of " + ", ".join(choices))
     ov = raw.get("overflow", "cores")
     if ov not in OVERFLOW_CHOICES:
         raise ConfigError(file, "mapping.overflow", f"invalid value {ov!r}",
@@ -85,22 +90,18 @@ def policy_of(platform) -> Policy:
     return parse_policy((platform.raw or {}).get("mapping"), platform.file)
 
 
-def check_policy(platform) -> None:
-    """Validate the mapping section and accelerator-specific component constraints."""
-    from .dw_accel import DwAccelerator
+def depthwise_choices() -> tuple:
+    """Valid ``mapping.depthwise`` values: the fixed choices, then every accelerator type
+    (an engine type other than the core cluster and the crossbar)."""
+    return DEPTHWISE_CHOICES + tuple(t for t, cls in COMPONENT_TYPES.items()
+                                     if cls.ENGINE and t not in ("core_cluster", "aimc_tile"))
 
+
+def check_policy(platform) -> None:
+    """Validate the mapping section against the platform's components."""
     pol = policy_of(platform)
-    accels = platform.of_type(DwAccelerator)
-    for acc in accels:
-        bad = [op for op in acc.kernels if op not in DwAccelerator.ACCEPTED_OPS]
-        if bad:
-            raise ConfigError(platform.file, f"components.{acc.name}.kernels.{bad[0]}",
-                              f"a dw_accelerator runs only {', '.join(DwAccelerator.ACCEPTED_OPS)}",
-                              "remove the entry (other ops run on the core_cluster)")
-        if "depthwise" not in acc.kernels:
-            raise ConfigError(platform.file, f"components.{acc.name}.kernels",
-                              "missing the depthwise throughput (MAC/cycle)", "e.g. kernels: {depthwise: 16}")
-    if pol.depthwise == "dw_accelerator" and not accels:
-        raise ConfigError(platform.file, "mapping.depthwise", "pinned to dw_accelerator but the "
-                          "platform has no component of type dw_accelerator",
+    fixed = DEPTHWISE_CHOICES
+    if pol.depthwise not in fixed and not any(c.TYPE == pol.depthwise for c in platform.engines()):
+        raise ConfigError(platform.file, "mapping.depthwise", f"pinned to {pol.depthwise} but the "
+                          f"platform has no component of type {pol.depthwise}",
                           "add one or use depthwise: fastest")

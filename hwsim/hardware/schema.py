@@ -18,8 +18,11 @@ import dataclasses
 import json
 
 from .platform import (COMPONENT_TYPES, FREQ_RANGE, PLATFORM_FORMAT, UNIT_BOUNDS, Link,
-                       _default_invalid)
+                       default_invalid)
 from ..workload.trace import (BITS_FIELDS, LAYER_REQUIRED, LAYER_SPEC, OPS, TRACE_FORMAT)
+
+__all__ = ["DRAFT", "SIZE_PATTERN", "FREQ_PATTERN", "NUMBER_PATTERN", "field_schema",
+           "platform_schema", "trace_schema", "SCHEMAS", "schema_text"]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SIZE_PATTERN = r"^\s*[-+]?[0-9]*\.?[0-9]+([eE][+-]?[0-9]+)?\s*([kKmMgG]i?[bB]|[bB])?\s*$"
@@ -77,7 +80,7 @@ def field_schema(f) -> dict:
     else:
         s = _number(unit, f.type in ("int", int), md)
     s.setdefault("description", desc)
-    if f.default is not dataclasses.MISSING and not _default_invalid(f) and not kind:
+    if f.default is not dataclasses.MISSING and not default_invalid(f) and not kind:
         s["default"] = f.default
     return s
 
@@ -90,7 +93,7 @@ def _object(cls, skip=("name",), extra: dict | None = None) -> tuple:
             continue
         props[f.name] = field_schema(f)
         no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if no_default or _default_invalid(f) or (f.metadata.get("kind") or "").startswith("ref:"):
+        if no_default or default_invalid(f) or (f.metadata.get("kind") or "").startswith("ref:"):
             required.append(f.name)
     props.update(extra or {})
     return props, required
@@ -163,13 +166,13 @@ def platform_schema() -> dict:
 
 
 def _mapping_schema() -> dict:
-    from .policy import DENSE_CHOICES, DEPTHWISE_CHOICES, OVERFLOW_CHOICES, SWITCHES
+    from .policy import DENSE_CHOICES, OVERFLOW_CHOICES, SWITCHES, depthwise_choices
 
     switch = {"oneOf": [{"type": "boolean"},
                         {"enum": ["on", "off", "true", "false", "yes", "no"]}]}
     return {"type": "object", "additionalProperties": False,
             "description": "mapping policy (hwsim/hardware/policy.py)",
-            "properties": {"depthwise": {"enum": list(DEPTHWISE_CHOICES)},
+            "properties": {"depthwise": {"enum": list(depthwise_choices())},
                            "overflow": {"enum": list(OVERFLOW_CHOICES)},
                            "dense": {"enum": list(DENSE_CHOICES)},
                            **{k: switch for k in SWITCHES}}}

@@ -34,6 +34,12 @@ from dataclasses import dataclass
 
 from ..hardware.platform import AimcTile
 from ..workload.trace import Layer
+from .plan import Tile
+from .tiling import geometry
+
+__all__ = ["LayerBlocks", "layer_blocks", "fits", "pack", "dedicated", "mvm_job_cycles",
+           "link_bytes_per_s", "stream_bytes_per_s", "peak_ops_per_s", "peak_tops_per_w",
+           "crossbar_streams", "blocks_to_program", "aimc_tiles"]
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,20 @@ def mvm_job_cycles(xb: AimcTile, in_bytes: int, out_bytes: int, stream_bw: float
     return max(mvm, s_in, s_out)
 
 
+def link_bytes_per_s(platform, a: str, b: str) -> float:
+    for link in platform.links:
+        if {link.a, link.b} == {a, b}:
+            return link.bandwidth_bytes_per_cycle * link.clock.freq_hz
+    return math.inf
+
+
+def stream_bytes_per_s(platform, xb: AimcTile) -> float:
+    """Streamer bandwidth of a tile: its link to L1, capped by L1's port bandwidth."""
+    l1 = platform.components[xb.l1]
+    port = l1.port_bandwidth_bytes_per_cycle * l1.clock.freq_hz
+    return min(link_bytes_per_s(platform, xb.name, xb.l1), port)
+
+
 def peak_ops_per_s(xb: AimcTile) -> float:
     """Peak of one crossbar: 2 R C ops per ``mvm_latency_cycles + job_overhead_cycles``."""
     return 2 * xb.rows * xb.cols * xb.clock.freq_hz / (xb.mvm_latency_cycles + xb.job_overhead_cycles)
@@ -212,3 +232,47 @@ def blocks_to_program(plan) -> list:
     blocks = plan.aimc.blocks
     area = sum(r * c for _, r, c in blocks)
     return [(x, r, -(-plan.layer.weight_bytes * r * c // area)) for x, r, c in blocks]
+
+
+def _block_channels(l: Layer, pl, xb: AimcTile) -> list:
+    """Output channels ``[c0, c1)`` each block of ``pl`` produces."""
+    out = []
+    if pl.diagonal:
+        c0 = 0
+        for _, _, c in pl.blocks:
+            ch = c // pl.wslices
+            out.append((c0, c0 + ch))
+            c0 += ch
+        return out
+    for k in range(len(pl.blocks)):
+        j = k % pl.col_splits
+        lo, hi = j * xb.cols, min((j + 1) * xb.cols, l.out_channels * pl.wslices)
+        out.append((lo // pl.wslices, -(-hi // pl.wslices)))
+    return out
+
+
+def aimc_tiles(l: Layer, tiling, pl, xb: AimcTile) -> tuple:
+    """The tiling's tiles with AIMC work: ``(tiles, tile_blocks)``. A tile of output channels ``[c0, c1)`` uses
+    the blocks producing them (``tile_blocks[i]``: indices into ``pl.blocks``); each runs
+    ``pixels * islices`` MVMs; stream bytes are summed over those blocks; ``partials - 1``
+    additions per output."""
+    cout, ho, wo, *_ = geometry(l)
+    co, rows = tiling.tile_shape["channels"], tiling.tile_shape["rows"]
+    chans = _block_channels(l, pl, xb)
+    out, active, i = [], [], 0
+    for c0 in range(0, cout, co):
+        c1 = min(cout, c0 + co)
+        act = tuple(k for k, (b0, b1) in enumerate(chans) if b0 < c1 and b1 > c0)
+        for h0 in range(0, ho, rows):
+            h1 = min(ho, h0 + rows)
+            t = tiling.tiles[i]
+            i += 1
+            pix = (h1 - h0) * wo * l.batch
+            out.append(Tile(loads=t.loads, ops=t.ops, stores=t.stores, mvms=pix * pl.islices,
+                            stream_in=sum(-(-pix * pl.blocks[k][1] * l.bits_input // 8) for k in act),
+                            stream_out=sum(-(-pix * pl.islices * pl.blocks[k][2] * xb.output_bits // 8)
+                                           for k in act),
+                            acc_ops=pix * (c1 - c0) * (pl.partials - 1)))
+            active.append(act)
+    assert i == len(tiling.tiles)
+    return tuple(out), tuple(active)

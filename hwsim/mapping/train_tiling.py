@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from ..workload.trace import GRAD_INPUT_OPS, GRAD_WEIGHT_OPS, OPTIMIZERS, Layer
 
+__all__ = ["geometry", "tile_bytes", "tile_ops"]
+
 
 def _b(elements: int, bits: int) -> int:
     return -(-elements * bits // 8)

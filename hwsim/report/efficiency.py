@@ -2,10 +2,9 @@
 
 **Peaks** (1 MAC = 2 ops):
 
-* AIMC tile: ``2 R C`` ops per ``mvm_latency_cycles + job_overhead_cycles``; efficiency
-  ``2 R C / energy_pj_per_mvm`` ops/pJ (= TOPS/W).
-* Core cluster / depthwise engine: ``2 * cores * max(kernel MAC/cycle of weighted ops) * f``;
-  efficiency ``2 / energy_pj_per_op`` of that op (default entry otherwise).
+each engine's model states its own (:mod:`hwsim.models`), e.g. an AIMC tile ``2 R C`` ops per
+MVM job and ``2 R C / energy_pj_per_mvm`` ops/pJ (= TOPS/W); a core cluster
+``2 * cores * max(kernel MAC/cycle of weighted ops) * f`` and ``2 / energy_pj_per_op``.
 
 The platform's peak TOPS is the sum over its engines (all busy at once); its peak TOPS/W is the
 best engine's (the accelerator's) figure, the number a datasheet quotes.
@@ -17,29 +16,21 @@ term is reported in pJ and as a share of ``E_total``; they add up exactly.
 """
 from __future__ import annotations
 
-from ..mapping.aimc import peak_ops_per_s, peak_tops_per_w
-from ..hardware.platform import AimcTile, CoreCluster
-from ..workload.trace import WEIGHTED_OPS
+from ..base.units import PS_PER_S, TERA
+from ..hardware.registry import model_of
+
+__all__ = ["engine_peaks", "platform_peaks", "efficiency_totals"]
 
 
 def engine_peaks(platform) -> dict:
-    """name -> {"tops": peak TOPS, "tops_per_w": peak TOPS/W or None, "kind": ...}."""
+    """name -> {"tops": peak TOPS, "tops_per_w": peak TOPS/W or None, "kind": ...}, from each
+    engine's model (:meth:`hwsim.models.base.ComponentModel.peak`)."""
     out = {}
-    for c in platform.components.values():
-        if isinstance(c, AimcTile):
-            out[c.name] = {"kind": "aimc", "tops": peak_ops_per_s(c) / 1e12,
-                           "tops_per_w": peak_tops_per_w(c)}
-        elif isinstance(c, CoreCluster):
-            best, op_best = 0.0, None
-            for op in WEIGHTED_OPS:
-                for thr in (c.kernels.get(op) or {}).values():
-                    if thr > best:
-                        best, op_best = thr, op
-            if not best:
-                continue
-            e = c.energy_pj_per_op.get(op_best, c.energy_pj_per_op.get("default", 0.0))
-            out[c.name] = {"kind": c.TYPE, "tops": 2 * c.cores * best * c.clock.freq_hz / 1e12,
-                           "tops_per_w": (2 / e) if e else None}
+    for c in platform.engines():
+        m = model_of(c)
+        pk = m.peak(c)
+        if pk is not None:
+            out[c.name] = {"kind": m.kind, **pk}
     return out
 
 
@@ -75,13 +66,13 @@ def efficiency_totals(platform, records, makespan_ps: int, energy_total_pj: floa
     """Achieved vs peak TOPS and TOPS/W, and the energy gap broken down (see module doc)."""
     pk = platform_peaks(platform)
     ops = 2 * sum(r.macs for r in records)
-    t = makespan_ps / 1e12
+    t = makespan_ps / PS_PER_S
     cat: dict = {}
     for r in records:
         for k, v in r.energy_pj.items():
             cat[k] = cat.get(k, 0.0) + v
     gap = energy_gap(cat, ops, pk["peak_tops_per_w"])
     return {"peak_tops": pk["peak_tops"], "peak_tops_per_w": pk["peak_tops_per_w"],
-            "tops_fraction_of_peak": (ops / t / 1e12 / pk["peak_tops"]) if t and pk["peak_tops"] else 0.0,
+            "tops_fraction_of_peak": (ops / t / TERA / pk["peak_tops"]) if t and pk["peak_tops"] else 0.0,
             "energy_gap_pj": gap,
             "energy_by_category_pj": cat}

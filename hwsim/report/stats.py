@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 from ..base.units import Clock, ps_to_s
 
+__all__ = ["CATEGORIES", "split_cycles", "LayerRecord", "ResourceStats", "SimulationResult"]
+
 CATEGORIES = ("compute", "memory_stall", "contention", "programming", "idle")
 
 

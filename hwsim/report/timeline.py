@@ -16,6 +16,8 @@ import json
 
 from ..base.units import ps_to_us_str
 
+__all__ = ["PIDS", "Timeline"]
+
 PIDS = {"layers": 1, "engines": 2, "dma": 3, "interconnect": 4, "memories": 5}
 
 

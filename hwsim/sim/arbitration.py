@@ -24,6 +24,8 @@ from __future__ import annotations
 import heapq
 from collections import deque
 
+__all__ = ["POLICIES", "RoundRobinQueue", "PriorityQueue", "make_queue"]
+
 POLICIES = ("fifo", "round_robin", "fixed_priority")
 
 

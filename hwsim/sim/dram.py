@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from ..base.units import PS_PER_S
 
+__all__ = ["DramTiming"]
+
 
 class DramTiming:
     """Bank/row/refresh state of one DRAM device and its per-burst service time."""

@@ -17,8 +17,12 @@ Wall-clock time only decides *whether* a run stops; it never enters a report.
 from __future__ import annotations
 
 import time
+from math import inf as INF
 
 from simpy.core import EmptySchedule
+
+__all__ = ["CHECK_EVERY", "LIVELOCK_EVENTS", "drive", "describe_process", "wait_report",
+           "procs_started"]
 
 #: events between two wall-clock / livelock checks
 CHECK_EVERY = 4096
@@ -60,34 +64,38 @@ def check_limits(until_ps=None, max_sim_s=None, max_wall_s=None):
 
 
 def drive(env, max_sim_ps: int | None = None, max_wall_s: float | None = None,
-          livelock_events: int = LIVELOCK_EVENTS) -> str:
+          livelock_events: int = LIVELOCK_EVENTS) -> tuple:
     """Run ``env`` until its queue drains or a limit hits.
 
-    Returns ``"drained"``, ``"sim_limit"``, ``"wall_limit"`` or ``"livelock"``.
+    Returns ``(why, events)``: ``why`` is ``"drained"``, ``"sim_limit"``, ``"wall_limit"`` or
+    ``"livelock"``; ``events`` the number of events processed.
     """
-    step, queue = env.step, env._queue
+    step, peek = env.step, env.peek
     deadline = time.perf_counter() + max_wall_s if max_wall_s is not None else None
     same, last = 0, env.now
+    done = k = 0
     try:
         while True:
             if max_sim_ps is None:
-                for _ in range(CHECK_EVERY):
+                for k in range(CHECK_EVERY):
                     step()
             else:
-                for _ in range(CHECK_EVERY):
-                    if queue and queue[0][0] > max_sim_ps:
-                        return "sim_limit"
+                for k in range(CHECK_EVERY):
+                    if max_sim_ps < peek() < INF:   # (an empty queue peeks INF)
+                        return "sim_limit", done + k
                     step()
+            done += CHECK_EVERY
+            k = 0
             if deadline is not None and time.perf_counter() > deadline:
-                return "wall_limit"
+                return "wall_limit", done
             if env.now == last:
                 same += CHECK_EVERY
                 if same >= livelock_events:
-                    return "livelock"
+                    return "livelock", done
             else:
                 same, last = 0, env.now
     except EmptySchedule:
-        return "drained"
+        return "drained", done + k
 
 
 def describe_process(proc) -> str:

@@ -25,8 +25,10 @@ from .arbitration import make_queue
 
 from ..base.errors import ConfigError
 from .dram import DramTiming
-from ..hardware.platform import AimcTile, CoreCluster, DmaEngine, Dram, Memory, Platform
+from ..hardware.platform import DmaEngine, Dram, Memory, Platform
 from ..base.units import PS_PER_S, Clock
+
+__all__ = ["Channel", "Route", "Transfer", "Interconnect", "DEFAULT_BURST_BYTES"]
 
 
 class Channel:
@@ -281,10 +283,9 @@ class Interconnect:
         self._routes: dict = {}
         comps = platform.components
         #: nodes a route may pass through (a memory or an engine only ends a route) ...
-        self._passable = {n for n, c in comps.items()
-                          if not isinstance(c, (Memory, CoreCluster, AimcTile))}
+        self._passable = {n for n, c in comps.items() if not (c.ENGINE or isinstance(c, Memory))}
         #: ... and, when no such route exists, nodes a staged route may pass through
-        self._stageable = {n for n, c in comps.items() if not isinstance(c, (CoreCluster, AimcTile))}
+        self._stageable = {n for n, c in comps.items() if not c.ENGINE}
 
     def _add(self, ch: Channel) -> Channel:
         ch.order = len(self.channels)

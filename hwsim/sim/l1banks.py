@@ -39,6 +39,9 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+__all__ = ["Stream", "BankResult", "closed_form_conflict_probability", "OP_KERNEL", "KERNELS",
+           "kernel_streams", "detailed", "fast", "conflict_overhead"]
+
 
 @dataclass(frozen=True)
 class Stream:

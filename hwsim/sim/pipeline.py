@@ -20,6 +20,8 @@ import math
 
 from ..workload.trace import ELEMENTWISE_OPS
 
+__all__ = ["RowProgress", "tile_rows", "rows_needed", "steady_state"]
+
 
 class RowProgress:
     """Rows of a layer's output already written; consumers wait for a row count."""

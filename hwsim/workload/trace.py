@@ -1,8 +1,10 @@
 """Layer-level traces: the workload hwsim replays.
 
 A trace is a JSON file with one record per layer (see ``docs/formats.md``). Shapes are per
-sample, channel-first: ``[C, H, W]`` for feature maps, ``[F]`` for vectors; ``batch``
-multiplies the activations and the work, never the weights. MACs, parameters and bytes are
+sample, channel-first: ``[C, H, W]`` for feature maps, ``[F]`` for vectors, ``[T, F]`` for
+sequences (tokens x features) and up to 4 axes for the data-movement, normalisation and matmul
+ops (e.g. ``[heads, T, d]``); ``batch`` multiplies the activations and the work, never the
+weights. MACs, parameters and bytes are
 *derived* from the shapes; a trace that also states ``macs`` or ``params`` is checked against
 the derivation so a hand-edited trace cannot silently disagree with itself.
 """
@@ -16,13 +18,49 @@ from pathlib import Path
 
 from ..base.errors import ConfigError, did_you_mean
 
+__all__ = ["TRACE_FORMAT", "WEIGHTED_OPS", "ELEMENTWISE_OPS", "POOL_OPS", "GRAD_INPUT_OPS",
+           "GRAD_WEIGHT_OPS", "POOL_GRAD_OPS", "TRAIN_OPS", "OPS", "BASE_OP", "OPTIMIZERS",
+           "NETWORK_INPUT", "LAYER_SPEC", "LAYER_FIELDS", "LAYER_REQUIRED", "BITS_FIELDS",
+           "Layer", "Trace", "layer_from_dict", "trace_from_dict", "load_trace"]
+
 TRACE_FORMAT = "hwsim-trace/1"
 
 #: Operators with weights (mapped as matrix products: rows = kh*kw*cin/groups, cols = cout).
 WEIGHTED_OPS = ("conv2d", "pointwise", "depthwise", "linear")
-#: Weight-free operators, measured in output-element operations.
-ELEMENTWISE_OPS = ("add", "mul")
+#: Weight-free binary operators (numpy broadcasting when ``input_shapes`` is given), measured
+#: in output-element operations; each operand is read once at its own size.
+ELEMENTWISE_OPS = ("add", "mul", "sub", "div")
 POOL_OPS = ("maxpool", "avgpool")
+#: Matrix product of two activations (attention scores Q.K^T, scores.V): ``input_shapes`` =
+#: [A, B], A ``[..., M, K]``, B ``[..., K, N]`` (leading axes broadcast), output
+#: ``[..., M, N]``; MACs = output elements x K. A layout transpose of B (K^T) is read by the
+#: kernel as it is (ASSUMED: NT matmul kernels exist, e.g. PULP-NN / CMSIS-NN mat_mult_nt).
+MATMUL_OPS = ("matmul",)
+#: Element-operations per element of the unary and normalisation ops (the unit of the
+#: kernel-throughput tables; a platform without an entry for the op runs it with its ``add``
+#: kernel, :data:`BASE_OP`). ASSUMED from the arithmetic of integer kernels (one compare, add
+#: or multiply = 1; a lookup-table exp/sigmoid/tanh = 2): relu = max(x,0); relu6/clip = 2
+#: compares; leaky_relu/prelu = compare + multiply; hsigmoid = relu6(x+3)/6: add, 2 compares,
+#: multiply; hswish = x * hsigmoid(x); sigmoid/tanh/elu/softplus = lookup + interpolation;
+#: silu = x * sigmoid(x); gelu = x * sigmoid(1.702 x) form: multiply, sigmoid, multiply;
+#: affine (an unfolded BatchNormalization) = multiply + add.
+ACTIVATION_OPS = {"relu": 1, "relu6": 2, "clip": 2, "leaky_relu": 2, "prelu": 2, "hsigmoid": 4,
+                  "hswish": 5, "sigmoid": 2, "tanh": 2, "elu": 2, "selu": 3, "softplus": 2,
+                  "silu": 3, "gelu": 4, "affine": 2}
+#: softmax over ``axis``: max (1), subtract (1), exp by lookup (2), sum (1), scale by the
+#: reciprocal (1) = 6 per element. layernorm over the last axis: mean (1), subtract (1),
+#: square-accumulate (2), scale by rsqrt (1), gamma/beta (2) = 7 per element; it has 2 x F
+#: parameters (gamma, beta). ASSUMED as :data:`ACTIVATION_OPS`.
+NORM_OPS = {"softmax": 6, "layernorm": 7}
+#: Data movement (a copy on the cores: 1 op per output element; read the part of the input
+#: they need, write the output): concat (``input_shapes`` joined along ``axis``), slice (a
+#: contiguous range on each axis), transpose (``perm``), pad (zeros around), resize
+#: (``mode``: nearest 1, linear 4, cubic 16 ops per output element: one multiply-add per
+#: source pixel of the interpolation window, ASSUMED).
+MOVE_OPS = ("concat", "slice", "transpose", "pad", "resize")
+RESIZE_MODES = {"nearest": 1, "linear": 4, "cubic": 16}
+#: Ops measured element by element (not conv geometry): shapes of 1 to 4 axes.
+TENSOR_OPS = ("act",) + tuple(NORM_OPS) + MOVE_OPS + MATMUL_OPS
 #: Training ops (see :mod:`hwsim.workload.training`). A ``*_grad_input`` / ``*_grad_weight`` /
 #: ``*pool_grad`` layer keeps the *forward* layer's geometry (input_shape, output_shape,
 #: kernel, stride, padding, groups) and differs in what it reads and writes:
@@ -41,10 +79,14 @@ GRAD_INPUT_OPS = tuple(f"{o}_grad_input" for o in WEIGHTED_OPS)
 GRAD_WEIGHT_OPS = tuple(f"{o}_grad_weight" for o in WEIGHTED_OPS)
 POOL_GRAD_OPS = tuple(f"{o}_grad" for o in POOL_OPS)
 TRAIN_OPS = GRAD_INPUT_OPS + GRAD_WEIGHT_OPS + POOL_GRAD_OPS + ("optimizer_step",)
-OPS = WEIGHTED_OPS + ELEMENTWISE_OPS + POOL_OPS + TRAIN_OPS
-#: Kernel a platform without an entry for a training op runs it with (same loop nest).
+OPS = WEIGHTED_OPS + ELEMENTWISE_OPS + POOL_OPS + TENSOR_OPS + TRAIN_OPS
+#: Kernel a platform without an entry for an op runs it with: training ops use their forward
+#: op's loop nest; sub/div run as add/mul; a matmul of two activations runs at the ``linear``
+#: (matrix) kernel's MAC rate; unary, normalisation and data-movement ops at the ``add``
+#: kernel's element rate (ASSUMED: one load-compute-store loop per element).
 BASE_OP = {**{o: o.split("_grad")[0] for o in GRAD_INPUT_OPS + GRAD_WEIGHT_OPS + POOL_GRAD_OPS},
-           "optimizer_step": "add"}
+           "optimizer_step": "add", "sub": "add", "div": "mul", "matmul": "linear",
+           **{o: "add" for o in ("act",) + tuple(NORM_OPS) + MOVE_OPS}}
 #: Optimizers: state tensors per parameter and element operations per parameter, from the
 #: update equations (g: gradient, one multiply-add = 1 op):
 #: sgd: w -= lr*g (1); sgd_momentum: v = mu*v + g, w -= lr*v (2); adam: m = b1*m + (1-b1)*g
@@ -69,10 +111,22 @@ _BITS = {"type": "integer", "minimum": 1, "maximum": 64}
 LAYER_SPEC = {
     "name": ({"type": "string", "minLength": 1}, "unique layer name", True),
     "op": ({"enum": list(OPS)}, "operator", True),
-    "input_shape": ({"type": "array", "items": _POS, "minItems": 1, "maxItems": 3},
-                    "per-sample input shape, [C, H, W] or [F] (3 or 1 entries)", True),
-    "output_shape": ({"type": "array", "items": _POS, "minItems": 1, "maxItems": 3},
-                     "per-sample output shape, [C, H, W] or [F] (3 or 1 entries)", True),
+    "input_shape": ({"type": "array", "items": _POS, "minItems": 1, "maxItems": 4},
+                    "per-sample input shape: [C, H, W], [F], [T, F] or up to 4 axes "
+                    "(tensor ops); the first operand's for multi-input ops", True),
+    "output_shape": ({"type": "array", "items": _POS, "minItems": 1, "maxItems": 4},
+                     "per-sample output shape (as input_shape)", True),
+    "input_shapes": ({"type": "array", "minItems": 1, "items": {
+        "type": "array", "items": _POS, "minItems": 1, "maxItems": 4}},
+        "multi-input ops: the per-sample shape of each input, in 'inputs' order (broadcasting "
+        "add/sub/mul/div, matmul [A, B], concat)", False),
+    "axis": ({"type": "integer", "minimum": 0, "maximum": 3},
+             "concat: joined axis; softmax: reduced axis (default the last); per-sample axes",
+             False),
+    "perm": ({"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 3},
+              "minItems": 1, "maxItems": 4}, "transpose: output axis i is input axis perm[i]",
+             False),
+    "mode": ({"enum": sorted(RESIZE_MODES)}, "resize: interpolation", False),
     "kernel": (_PAIR, "kernel size, n or [h, w]", False),
     "stride": (_PAIR, "stride, n or [h, w]", False),
     "padding": ({"oneOf": [_NONNEG, {"type": "array", "items": _NONNEG, "minItems": 2,
@@ -83,7 +137,8 @@ LAYER_SPEC = {
                                 "properties": {k: _BITS for k in ("input", "weight", "output", "bias")}}]},
              "operand widths in bits: one integer or {input, weight, output, bias}", False),
     "bias": ({"type": "boolean"}, "whether the layer has a bias vector", False),
-    "activation": ({"type": ["string", "null"]}, "fused activation (informative)", False),
+    "activation": ({"type": ["string", "null"]}, "fused activation (informative); op 'act': "
+                   "the function, one of " + ", ".join(ACTIVATION_OPS), False),
     "inputs": ({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
                "producer layer names (default: the previous layer)", False),
     "engine": ({"type": ["string", "null"]}, "engine hint: 'cores', 'aimc', 'auto' or a component name",
@@ -101,10 +156,10 @@ LAYER_FIELDS = set(LAYER_SPEC)
 LAYER_REQUIRED = tuple(k for k, (_, _, req) in LAYER_SPEC.items() if req)
 BITS_FIELDS = {"input", "weight", "output", "bias"}
 #: How many producers a layer's ``inputs`` may name: ``(least, most)`` (none: the previous
-#: layer). An elementwise op reads one tensor per producer (:attr:`Layer.operands`): two
-#: (residual add) or one (with a constant); a layer of one input names at most one. Training
-#: ops are generated, with their own operand lists.
-OPERANDS = {**{o: (0, 2) for o in ELEMENTWISE_OPS}, **{o: (0, 1) for o in WEIGHTED_OPS + POOL_OPS}}
+#: layer). A binary op reads one tensor per producer (:attr:`Layer.operands`): two, or one
+#: with a constant; never three. (Other ops may name several producers: the pieces of a
+#: concatenation they read in place.)
+OPERANDS = {o: (0, 2) for o in ELEMENTWISE_OPS + MATMUL_OPS}
 
 
 def _bytes(elements: int, bits: int) -> int:
@@ -129,6 +184,10 @@ class Layer:
         batch: samples processed together.
         weights_of: training ops: the forward layer whose parameters they read or update.
         optimizer: ``optimizer_step`` only: a key of :data:`OPTIMIZERS`.
+        input_shapes: multi-input ops: each input's per-sample shape (empty: every input has
+            ``input_shape``; several producers of a single-input op are read as their
+            concatenation along axis 0, written in place by the producers).
+        axis: concat / softmax axis (per sample). perm: transpose. mode: resize.
     """
 
     name: str
@@ -150,6 +209,10 @@ class Layer:
     batch: int = 1
     weights_of: str | None = None
     optimizer: str | None = None
+    input_shapes: tuple = ()
+    axis: int | None = None
+    perm: tuple = ()
+    mode: str | None = None
 
     def __post_init__(self):
         if self.bias is None:
@@ -162,15 +225,28 @@ class Layer:
 
     # -- geometry -------------------------------------------------------------------------
     @property
+    def is_sequence_linear(self) -> bool:
+        """A linear layer applied to every token of ``[..., T, F]`` (output ``[..., T, N]``)."""
+        return self.fwd_op == "linear" and len(self.output_shape) > 1
+
+    @property
     def in_channels(self) -> int:
-        """Input channels; a linear layer flattens its input, so all its elements count."""
+        """Input channels; a linear layer flattens its input, so all its elements count (a
+        sequence linear: the features of one token)."""
+        if self.is_sequence_linear:
+            return self.input_shape[-1]
         if self.fwd_op == "linear" or len(self.input_shape) != 3:
             return math.prod(self.input_shape)
         return self.input_shape[0]
 
     @property
     def out_channels(self) -> int:
-        return self.output_shape[0]
+        return self.output_shape[-1] if self.is_sequence_linear else self.output_shape[0]
+
+    @property
+    def operand_shapes(self) -> tuple:
+        """The per-sample shape of each input operand."""
+        return self.input_shapes or (self.input_shape,)
 
     @property
     def out_hw(self) -> tuple:
@@ -201,13 +277,19 @@ class Layer:
             fin, fout = math.prod(self.input_shape) * self.batch, self._fwd_out
             return {"grad_input": fout, "grad_weight": fin + fout, "maxpool_grad": fin + fout,
                     "avgpool_grad": fout}.get(self._kind, 0)
+        if self.input_shapes:
+            return sum(math.prod(x) for x in self.input_shapes) * self.batch
+        if self.op in ("slice", "concat"):  # reads only the part it copies / every piece
+            return math.prod(self.output_shape) * self.batch
         return math.prod(self.input_shape) * self.batch * self.operands
 
     @property
     def operands(self) -> int:
-        """Input tensors the layer reads: an elementwise op one per named producer (a second
-        operand that is not a layer, e.g. an ONNX constant, is broadcast and not counted);
-        every other forward op one."""
+        """Input tensors the layer reads: one per shape of ``input_shapes``; without them an
+        elementwise op reads one per named producer (a second operand that is not a layer,
+        e.g. an ONNX constant, is broadcast and not counted) and any other op one."""
+        if self.input_shapes:
+            return len(self.input_shapes)
         return max(1, len(self.inputs)) if self.op in ELEMENTWISE_OPS else 1
 
     @property
@@ -240,6 +322,8 @@ class Layer:
 
     @property
     def params(self) -> int:
+        if self.op == "layernorm":
+            return 2 * self.output_shape[-1]
         if not self.is_weighted:
             return 0
         return self.weight_elements + (self.out_channels if self.bias else 0)
@@ -247,7 +331,9 @@ class Layer:
     @property
     def macs(self) -> int:
         """Multiply-accumulates: output elements x (kh * kw * cin / groups) for weighted ops;
-        the same for their input- and weight-gradient ops."""
+        the same for their input- and weight-gradient ops; output elements x K for matmul."""
+        if self.op == "matmul":
+            return self._fwd_out * self.input_shape[-1]
         if not (self.is_weighted or self._kind in ("grad_input", "grad_weight")):
             return 0
         return self._fwd_out * self.matrix_rows
@@ -276,7 +362,22 @@ class Layer:
             return self._fwd_out * self.kernel[0] * self.kernel[1]
         if self.op == "optimizer_step":
             return math.prod(self.input_shape) * OPTIMIZERS[self.optimizer]["ops_per_param"]
-        return self.output_elements
+        if self.op == "matmul":
+            return self.macs
+        return self.output_elements * self.ops_per_element
+
+    @property
+    def ops_per_element(self) -> int:
+        """Element-operations per output element of an element-wise, normalisation or
+        data-movement op (1 for copies and binary ops; see :data:`ACTIVATION_OPS`,
+        :data:`NORM_OPS`, :data:`RESIZE_MODES`)."""
+        if self.op == "act":
+            return ACTIVATION_OPS[self.activation]
+        if self.op in NORM_OPS:
+            return NORM_OPS[self.op]
+        if self.op == "resize":
+            return RESIZE_MODES[self.mode or "nearest"]
+        return 1
 
     @property
     def input_bytes(self) -> int:
@@ -294,6 +395,8 @@ class Layer:
     @property
     def weight_bytes(self) -> int:
         """Weights plus bias, at their bit widths."""
+        if self.op == "layernorm":   # gamma and beta
+            return _bytes(self.params, self.bits_weight)
         b = _bytes(self.weight_elements, self.bits_weight)
         if (self.is_weighted or self._kind == "grad_weight") and self.bias:
             b += _bytes(self.out_channels, self.bits_bias)
@@ -324,6 +427,13 @@ class Layer:
                 d[key] = getattr(self, key)
         if self.inputs:
             d["inputs"] = list(self.inputs)
+        if self.input_shapes:
+            d["input_shapes"] = [list(x) for x in self.input_shapes]
+        for key in ("axis", "mode"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
+        if self.perm:
+            d["perm"] = list(self.perm)
         if self.batch != 1:
             d["batch"] = self.batch
         return d
@@ -410,10 +520,22 @@ def _padding(v, file, fld):
 
 
 def _shape(v, file, fld):
-    if not isinstance(v, (list, tuple)) or len(v) not in (1, 3) or not all(_whole(x, 1) for x in v):
-        raise ConfigError(file, fld, f"expected [C, H, W] or [F] of positive integers up to {MAX_DIM}, "
-                          f"got {v!r}")
+    if not isinstance(v, (list, tuple)) or not 1 <= len(v) <= 4 or not all(_whole(x, 1) for x in v):
+        raise ConfigError(file, fld, f"expected [C, H, W], [F], [T, F] (up to 4 axes) of "
+                          f"positive integers up to {MAX_DIM}, got {v!r}")
     return tuple(v)
+
+
+def _broadcast(shapes) -> tuple | None:
+    """numpy broadcast of ``shapes`` (right-aligned), None if incompatible."""
+    n = max(len(x) for x in shapes)
+    out = []
+    for i in range(n):
+        dims = {x[len(x) - n + i] for x in shapes if len(x) - n + i >= 0} - {1}
+        if len(dims) > 1:
+            return None
+        out.append(dims.pop() if dims else 1)
+    return tuple(out)
 
 
 def _conv_out(size, k, s, pad_lo, pad_hi):
@@ -480,6 +602,21 @@ def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
         raise ConfigError(file, f"{where}.bias", f"expected true or false, got {d['bias']!r}")
     if d.get("activation") is not None and not isinstance(d["activation"], str):
         raise ConfigError(file, f"{where}.activation", f"expected a string, got {d['activation']!r}")
+    in_shapes = d.get("input_shapes") or []
+    if not isinstance(in_shapes, list):
+        raise ConfigError(file, f"{where}.input_shapes", "expected a list of shapes")
+    in_shapes = tuple(_shape(x, file, f"{where}.input_shapes[{k}]") for k, x in enumerate(in_shapes))
+    axis = d.get("axis")
+    if axis is not None and (not isinstance(axis, int) or isinstance(axis, bool) or not 0 <= axis <= 3):
+        raise ConfigError(file, f"{where}.axis", f"expected an integer in 0..3, got {axis!r}")
+    perm = d.get("perm") or []
+    if not isinstance(perm, list) or not all(isinstance(x, int) and not isinstance(x, bool)
+                                             for x in perm):
+        raise ConfigError(file, f"{where}.perm", f"expected a list of axis indices, got {perm!r}")
+    mode = d.get("mode")
+    if mode is not None and mode not in RESIZE_MODES:
+        raise ConfigError(file, f"{where}.mode", f"unknown resize mode {mode!r}",
+                          f"valid: {', '.join(RESIZE_MODES)}")
     layer = Layer(
         name=name, op=op,
         input_shape=_shape(d["input_shape"], file, f"{where}.input_shape"),
@@ -493,6 +630,7 @@ def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
         bias=bool(d.get("bias", op in WEIGHTED_OPS)) and op in WEIGHTED_OPS + GRAD_WEIGHT_OPS,
         activation=d.get("activation"), inputs=tuple(inputs), engine=engine, batch=batch,
         weights_of=d.get("weights_of"), optimizer=d.get("optimizer"),
+        input_shapes=in_shapes, axis=axis, perm=tuple(perm), mode=mode,
     )
     _check_geometry(layer, file, where)
     for key, derived in (("macs", layer.macs), ("params", layer.params)):
@@ -506,19 +644,46 @@ def _check_geometry(l: Layer, file, where) -> None:
     def bad(fld, problem, fix=""):
         raise ConfigError(file, f"{where}.{fld}", problem, fix)
 
+    if l.input_shapes:
+        if l.op not in ELEMENTWISE_OPS + ("matmul", "concat"):
+            bad("input_shapes", f"only add/sub/mul/div, matmul and concat take input_shapes, "
+                f"not {l.op}")
+        if l.input_shapes[0] != l.input_shape:
+            bad("input_shapes", f"the first entry {list(l.input_shapes[0])} must equal "
+                f"input_shape {list(l.input_shape)}")
+        if l.inputs and len(l.inputs) != len(l.input_shapes):
+            bad("input_shapes", f"{len(l.input_shapes)} shapes for {len(l.inputs)} inputs",
+                "give one shape per entry of 'inputs'")
+    if l.op == "act" and l.activation not in ACTIVATION_OPS:
+        bad("activation", f"op 'act' needs activation one of {', '.join(ACTIVATION_OPS)}, got "
+            f"{l.activation!r}")
+    if l.op in ("act",) + tuple(NORM_OPS) and l.input_shape != l.output_shape:
+        bad("output_shape", f"{l.op} keeps its shape, got {list(l.input_shape)} -> "
+            f"{list(l.output_shape)}")
+    if l.op in TENSOR_OPS:
+        return _check_tensor_op(l, bad)
+    if l.op in ELEMENTWISE_OPS and l.input_shapes:
+        if len(l.input_shapes) != 2:
+            bad("input_shapes", f"{l.op} has two operands, got {len(l.input_shapes)} shapes")
+        if _broadcast(l.input_shapes) != l.output_shape:
+            bad("output_shape", f"operands {[list(x) for x in l.input_shapes]} broadcast to "
+                f"{_broadcast(l.input_shapes)}, not {list(l.output_shape)}")
+        return
     if l.fwd_op == "linear":
-        if len(l.output_shape) != 1:
-            bad("output_shape", f"linear output must be [F], got {list(l.output_shape)}")
         if l.groups != 1:
             bad("groups", "linear layers have groups = 1")
+        if len(l.output_shape) > 1 and l.input_shape[:-1] != l.output_shape[:-1]:
+            bad("output_shape", f"a sequence linear keeps the leading axes: "
+                f"{list(l.input_shape)} -> {list(l.output_shape)}", "output [F] flattens the input")
         return
     if l.op in ELEMENTWISE_OPS + ("optimizer_step",):
         if l.input_shape != l.output_shape:
             bad("output_shape", f"elementwise op needs equal input and output shapes, got "
                 f"{list(l.input_shape)} -> {list(l.output_shape)}")
         return
-    if len(l.input_shape) != 3 or len(l.output_shape) != 3:
-        bad("input_shape", f"{l.op} needs [C, H, W] shapes")
+    for fld in ("input_shape", "output_shape"):
+        if len(getattr(l, fld)) != 3:
+            bad(fld, f"{l.op} needs [C, H, W] shapes, got {list(getattr(l, fld))}")
     cin, h, w = l.input_shape
     cout, ho, wo = l.output_shape
     for axis, size, k, lo, hi in (("height", h, l.kernel[0], l.padding[0], l.padding[2]),
@@ -547,6 +712,42 @@ def _check_geometry(l: Layer, file, where) -> None:
         bad("groups", f"channels {cin} -> {cout} are not divisible by groups={l.groups}")
 
 
+def _check_tensor_op(l: Layer, bad) -> None:
+    """Shapes of matmul, concat, slice, transpose, pad and resize (see :data:`TENSOR_OPS`)."""
+    i, o = l.input_shape, l.output_shape
+    if l.op == "matmul":
+        if len(l.input_shapes) != 2:
+            bad("input_shapes", "matmul needs input_shapes [A, B] (two activation operands)")
+        a, b = l.input_shapes
+        if len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
+            bad("input_shapes", f"A {list(a)} x B {list(b)}: need A [..., M, K], B [..., K, N]")
+        lead = _broadcast([a[:-2] or (1,), b[:-2] or (1,)])
+        want = (lead if len(o) > 2 else ()) + (a[-2], b[-1])
+        if lead is None or math.prod(want) != math.prod(o) or o[-2:] != (a[-2], b[-1]):
+            bad("output_shape", f"A {list(a)} x B {list(b)} gives [..., {a[-2]}, {b[-1]}], not "
+                f"{list(o)}")
+    elif l.op == "concat":
+        ax = l.axis if l.axis is not None else 0
+        shapes = l.operand_shapes
+        if any(len(x) != len(o) for x in shapes) or ax >= len(o) or any(
+                x[:ax] + x[ax + 1:] != o[:ax] + o[ax + 1:] for x in shapes) \
+                or sum(x[ax] for x in shapes) != o[ax]:
+            bad("output_shape", f"concatenating {[list(x) for x in shapes]} along axis {ax} "
+                f"does not give {list(o)}")
+    elif l.op == "transpose":
+        if sorted(l.perm) != list(range(len(i))) or tuple(i[p] for p in l.perm) != o:
+            bad("perm", f"perm {list(l.perm)} does not turn {list(i)} into {list(o)}")
+    elif l.op in ("slice", "pad"):
+        smaller = l.op == "slice"
+        if len(i) != len(o) or any((a < b) if smaller else (a > b) for a, b in zip(i, o)):
+            bad("output_shape", f"{l.op} of {list(i)} cannot give {list(o)} (same rank, each "
+                f"axis {'at most' if smaller else 'at least'} the input's)")
+    elif l.op == "resize" and len(i) != len(o):
+        bad("output_shape", f"resize keeps the rank: {list(i)} -> {list(o)}")
+    elif l.op == "softmax" and l.axis is not None and l.axis >= len(o):
+        bad("axis", f"axis {l.axis} out of range for shape {list(o)}")
+
+
 def trace_from_dict(data, file="<dict>") -> Trace:
     """Validate a parsed trace document and build a :class:`Trace`."""
     if not isinstance(data, dict):
@@ -568,7 +769,7 @@ def trace_from_dict(data, file="<dict>") -> Trace:
     if len(layers_raw) > MAX_LAYERS:
         raise ConfigError(file, "layers", f"{len(layers_raw):,} layers is over the limit of "
                           f"{MAX_LAYERS:,}", "split the trace")
-    layers, seen = [], {NETWORK_INPUT}
+    layers, seen, by_name = [], {NETWORK_INPUT}, {}
     for i, rec in enumerate(layers_raw):
         layer = layer_from_dict(rec, file, f"layers[{i}]")
         if layer.name in seen:
@@ -582,19 +783,9 @@ def trace_from_dict(data, file="<dict>") -> Trace:
         if layer.weights_of is not None and layer.weights_of not in seen:
             raise ConfigError(file, f"layers[{i}].weights_of", f"{layer.weights_of!r} is not an "
                               "earlier layer", "name the forward layer whose parameters it uses")
-        prods = layer.inputs or ((layers[-1].name,) if layers else ())
-        by_name = {l.name: l for l in layers} if layer.inputs else {}
-        for src in prods if layer.op not in TRAIN_OPS else ():
-            prod = by_name.get(src) if layer.inputs else layers[-1]
-            if prod is None or prod.op in TRAIN_OPS:  # the network input, or a gradient
-                continue
-            if math.prod(prod.output_shape) != math.prod(layer.input_shape) or prod.batch != layer.batch:
-                raise ConfigError(
-                    file, f"layers[{i}] ({layer.name}).input_shape",
-                    f"input {list(layer.input_shape)} x batch {layer.batch} does not match the "
-                    f"output {list(prod.output_shape)} x batch {prod.batch} of its producer {src!r}",
-                    "fix the shapes or name the right producer in 'inputs'")
+        _check_producers(layer, layers, by_name, file, i)
         seen.add(layer.name)
+        by_name[layer.name] = layer
         layers.append(layer)
     net_in = data.get("input_shape")
     if net_in is not None:
@@ -619,6 +810,45 @@ def trace_from_dict(data, file="<dict>") -> Trace:
             raise ConfigError(file, f"totals.{key}", f"states {totals[key]} but the layers sum to "
                               f"{derived}", "regenerate the trace or remove the total")
     return trace
+
+
+def _check_producers(layer: Layer, layers: list, by_name: dict, file, i: int) -> None:
+    """Each input's elements equal its producer's output elements (per sample, same batch).
+    Several producers of a single-input op are read as their concatenation (axis 0)."""
+    if layer.op in TRAIN_OPS:
+        return
+    prods = layer.inputs or ((layers[-1].name,) if layers else ())
+    multi = len(prods) > 1 and not layer.input_shapes and layer.op not in ELEMENTWISE_OPS
+    shapes = layer.input_shapes or (layer.input_shape,) * len(prods)
+    outs = []
+    for src in prods:
+        prod = by_name.get(src) if layer.inputs else layers[-1]
+        if prod is None or prod.op in TRAIN_OPS:  # the network input, or a gradient
+            outs.append(None)
+            continue
+        if prod.batch != layer.batch:
+            raise ConfigError(file, f"layers[{i}] ({layer.name}).batch", f"batch {layer.batch} "
+                              f"differs from batch {prod.batch} of its producer {src!r}")
+        outs.append(prod.output_shape)
+    if multi:
+        if None in outs:
+            return
+        got = sum(math.prod(o) for o in outs)
+        if got != math.prod(layer.input_shape):
+            raise ConfigError(
+                file, f"layers[{i}] ({layer.name}).input_shape",
+                f"input {list(layer.input_shape)} does not match the output of its producers "
+                f"{', '.join(prods)} ({' + '.join(str(list(o)) for o in outs)}, read as their "
+                "concatenation)", "fix the shapes or name the right producers in 'inputs'")
+        return
+    for src, want, out in zip(prods, shapes, outs):
+        if out is not None and math.prod(out) != math.prod(want):
+            raise ConfigError(
+                file, f"layers[{i}] ({layer.name}).input_shape" + (
+                    "s" if layer.input_shapes else ""),
+                f"input {list(want)} x batch {layer.batch} does not match the output "
+                f"{list(out)} x batch {layer.batch} of its producer {src!r}",
+                "fix the shapes or name the right producer in 'inputs'")
 
 
 def load_trace(path) -> Trace:

@@ -57,6 +57,8 @@ from dataclasses import replace
 from ..base.errors import ConfigError, did_you_mean
 from .trace import NETWORK_INPUT, OPTIMIZERS, POOL_OPS, WEIGHTED_OPS, Layer, Trace
 
+__all__ = ["PRESETS", "PRECISION_KEYS", "parse_precision", "select_trainable", "training_step"]
+
 PRESETS = {"fp32": 32, "fp16": 16, "int8": 8}
 PRECISION_KEYS = ("forward", "gradient", "optimizer")
 

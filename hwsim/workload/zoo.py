@@ -29,6 +29,10 @@ from functools import partial
 
 from .trace import NETWORK_INPUT, Layer, Trace
 
+__all__ = ["GENERATOR", "NetBuilder", "count_params", "MOBILENETV2_CFG", "mobilenet_v2",
+           "mobilenetv2_bottleneck", "MLTK_DOCS", "resnet8", "ds_cnn", "mobilenet_v1",
+           "fc_autoencoder", "resnet18", "resnet50", "NETWORKS", "build"]
+
 GENERATOR = "tools/gen_traces.py"
 
 

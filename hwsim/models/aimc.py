@@ -1,0 +1,173 @@
+"""Analog in-memory-computing tile model (spec: :class:`hwsim.hardware.platform.AimcTile`).
+
+Weights are stationary in crossbars, allocated over the whole network by the mapper
+(:mod:`hwsim.mapping.aimc`: blocks, packing, bit slicing). A tile step: all crossbars of the
+layer work in parallel on the tile's pixels; each runs ``tile.mvms`` MVM jobs of
+``mvm_latency_cycles + job_overhead_cycles`` and streams its block's inputs (``pixels x block
+rows`` bytes at the input width) from L1 and its outputs (``mvms x block cols`` ADC values)
+back through its links: overlapped with the MVMs (``stream_mode: overlapped``: tile time =
+max(MVMs, stream-in, stream-out)) or one after another (``sequential``: their sum). Streamer
+time beyond the MVMs is the tile waiting for data (``memory_stall``, or ``contention`` when
+queued). Row-split, input- and weight-slice partial sums are then added on the host cores
+(``postprocessing`` energy). Energy: ``energy_pj_per_mvm`` per MVM, ``program_pj_per_row``
+per programmed row. Peak: ``2 R C`` ops per MVM job; ``2 R C / energy_pj_per_mvm`` TOPS/W.
+"""
+from __future__ import annotations
+
+import math
+
+import simpy
+
+from ..base.units import PS_PER_S, TERA
+from ..hardware.platform import AimcTile
+from ..hardware.registry import model_of
+from ..mapping.aimc import (blocks_to_program, crossbar_streams, layer_blocks, mvm_job_cycles,
+                            peak_ops_per_s, peak_tops_per_w, stream_bytes_per_s)
+from .base import ComponentModel
+from .cores import kernel_throughput
+
+__all__ = ["AimcModel"]
+
+
+class AimcModel(ComponentModel, spec=AimcTile):
+    kind = "aimc"
+    weights_move = False
+    crossbar = True
+
+    def accepts(self, comp, layer) -> bool:
+        return layer.is_weighted and layer_blocks(layer, comp).n_blocks > 0
+
+    def estimate_ps(self, platform, xb, l, host) -> float:
+        """``pixels * islices`` jobs of :func:`hwsim.mapping.aimc.mvm_job_cycles` (blocks in
+        parallel, their streams sharing L1's bandwidth) plus ``(partials - 1)`` additions per
+        output on the host cores (ASSUMED 0.5 add/cycle/core without an ``add`` kernel)."""
+        lb = layer_blocks(l, xb) if l.is_weighted else None
+        if lb is None or lb.n_blocks == 0:
+            return math.inf
+        bw = stream_bytes_per_s(platform, xb) / xb.clock.freq_hz     # bytes per tile cycle
+        r = max(b[0] for b in lb.blocks)
+        c = max(b[1] for b in lb.blocks)
+        job = mvm_job_cycles(xb, r * l.bits_input / 8, c * xb.output_bits / 8, bw)
+        tot_in = sum(b[0] for b in lb.blocks) * l.bits_input / 8 / bw
+        pix = l.out_hw[0] * l.out_hw[1] * l.batch
+        ps = pix * lb.islices * max(job, tot_in) / xb.clock.freq_hz * PS_PER_S
+        if lb.partials > 1:
+            thr = kernel_throughput(host, "add", 8) or 0.5
+            ps += (pix * l.out_channels * (lb.partials - 1) / (host.cores * thr)
+                   / host.clock.freq_hz * PS_PER_S)
+        return ps
+
+    # -- engine ----------------------------------------------------------------------------
+    def prepare(self, sim, comp, plan, acct):
+        """A layer that (re)programs its crossbars owns them from programming to its last
+        MVM: another layer must not rewrite them in between. Layers with stationary weights
+        hold their crossbars per tile step only, so layers packed on one crossbar, or
+        pipelined, interleave their MVMs."""
+        if plan.aimc.program_each_inference:
+            for xb in plan.aimc.tiles:
+                yield from sim.hold(xb, acct)
+            yield from self._program(sim, plan, acct)
+
+    def finish(self, sim, comp, plan) -> None:
+        if plan.aimc.program_each_inference:
+            for xb in plan.aimc.tiles:
+                sim.release(xb, 0)
+
+    def step(self, sim, comp, plan, tile, i: int, acct):
+        env = sim.env
+        comps = sim.platform.components
+        pl = plan.aimc
+        own = not pl.program_each_inference     # else the layer holds them already
+        per = crossbar_streams(plan, i, tile, comps)   # crossbar -> [bytes in, bytes out]
+        names = tuple(sorted(per))   # one global order: no hold cycles
+        if own:
+            for xb in names:
+                yield from sim.hold(xb, acct)
+        t0 = env.now
+        xfers: list = []
+        procs = []
+        mvm_ps = 0
+        for xb_name in names:
+            xb = comps[xb_name]
+            mps = xb.clock.cycles_to_ps(tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles))
+            mvm_ps = max(mvm_ps, mps)
+            procs.append(env.process(self._job(sim, plan, xb, per[xb_name], mps, i, xfers, acct)))
+            acct.add_energy("compute", xb_name, tile.mvms * xb.energy_pj_per_mvm)
+        yield simpy.AllOf(env, procs)
+        span = env.now - t0
+        for xb in names:
+            if own:
+                sim.release(xb, span)
+            else:
+                sim.busy(xb, span)
+        acct.ps["compute"] += mvm_ps
+        sim.charge_wait(acct, xfers, t0, span - mvm_ps)
+        if sim.timeline is not None:
+            for xb in names:
+                sim.timeline.span("engines", xb, f"{plan.layer.name} t{i} mvm", t0, env.now,
+                                  "compute", {"mvms": tile.mvms})
+        if tile.acc_ops:
+            host = comps[plan.cluster]
+            yield from model_of(host).run_ops(sim, host, plan, tile.acc_ops, "add", i, acct,
+                                              "accumulate")
+
+    def _job(self, sim, plan, xb, nbytes, mvm_ps: int, i: int, xfers: list, acct):
+        """One crossbar's share of a tile: stream in, MVMs, stream out (see ``stream_mode``)."""
+        env, name = sim.env, plan.layer.name
+        b_in, b_out = nbytes
+
+        def s_in():
+            if b_in:
+                yield from sim.move(plan.l1, xb.name, b_in, (name, f"t{i}", "stream-in"), xfers, acct)
+
+        def s_out():
+            if b_out:
+                yield from sim.move(xb.name, plan.l1, b_out, (name, f"t{i}", "stream-out"), xfers, acct)
+
+        if xb.stream_mode == "sequential":
+            yield from s_in()
+            yield env.timeout(mvm_ps)
+            yield from s_out()
+        else:
+            yield simpy.AllOf(env, [env.timeout(mvm_ps), env.process(s_in()), env.process(s_out())])
+
+    def _program(self, sim, plan, acct):
+        """Write the layer's weights into its crossbars (already held by the layer): DMA each
+        block's weights to its tile, then program its rows (``program_cycles_per_row`` each;
+        tiles in parallel)."""
+        env = sim.env
+        comps = sim.platform.components
+        t0 = env.now
+        procs = []
+        for xb_name, rows, nbytes in blocks_to_program(plan):
+
+            def one(xb_name=xb_name, rows=rows, nbytes=nbytes):
+                xb = comps[xb_name]
+                yield from sim.move(plan.weight_mem, xb_name, nbytes,
+                                    (plan.layer.name, "weights"), [], acct)
+                yield env.timeout(xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row))
+                acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
+
+            procs.append(env.process(one()))
+        yield simpy.AllOf(env, procs)
+        acct.ps["programming"] += env.now - t0
+        for xb in plan.aimc.tiles:
+            sim.busy(xb, env.now - t0)
+        if sim.timeline is not None:
+            for xb in plan.aimc.tiles:
+                sim.timeline.span("engines", xb, f"{plan.layer.name} program", t0, env.now,
+                                  "programming")
+
+    def setup_cost(self, platform, plan) -> list:
+        """One-time programming of a layer whose crossbars keep their weights (before the
+        first inference, not in latency): ``[(crossbar, ps, pJ)]``."""
+        out = []
+        for xb_name, rows, _ in blocks_to_program(plan):
+            xb = platform.components[xb_name]
+            out.append((xb_name, xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row),
+                        rows * xb.program_pj_per_row))
+        return out
+
+    # -- reports ---------------------------------------------------------------------------
+    def peak(self, comp) -> dict | None:
+        return {"tops": peak_ops_per_s(comp) / TERA, "tops_per_w": peak_tops_per_w(comp)}

@@ -1,0 +1,163 @@
+"""After a run: the simulation's state turned into a :class:`~hwsim.report.stats.SimulationResult`.
+
+Phases, each a function: leakage split over layers (:func:`leakage_by_layer`), one record
+per layer (:func:`layer_record`: attributed cycles, bytes by level, bottleneck), energy by
+component (:func:`energy_by_component`), resource statistics (:func:`resource_stats`),
+one-time set-up (:func:`setup_cost`, from the engine models), and the totals.
+"""
+from __future__ import annotations
+
+from ..base.errors import SimulationError
+from ..base.units import PJ_PER_MW_PS, PS_PER_S
+from ..hardware.platform import Memory
+from ..hardware.registry import model_of
+from ..report.efficiency import efficiency_totals
+from ..report.stats import CATEGORIES, LayerRecord, ResourceStats, SimulationResult, split_cycles
+from .pipeline import steady_state
+
+__all__ = ["collect", "leakage_by_layer", "layer_record", "energy_by_component",
+           "resource_stats", "setup_cost"]
+
+
+def collect(sim) -> SimulationResult:
+    """The result of a finished :class:`~hwsim.sim.engine.Simulation`."""
+    p, ref = sim.platform, sim.platform.reference_clock
+    makespan = sim.env.now
+    leakage_by_layer(sim)
+    level = {m.name: m.level for m in p.of_type(Memory)}
+    records = [layer_record(sim, pl, level) for pl in sim.mapping.plans]
+    by_comp = energy_by_component(sim, makespan)
+    resources = resource_stats(sim, makespan)
+    totals = setup_cost(sim)
+    busy = dict(sim.engine_busy_ps)
+    busy.update({ch.name: ch.busy_ps / ch.capacity for ch in sim.ic.channels})
+    totals.update(steady_state(busy, makespan, stages=set(sim.engine_busy_ps)))
+    totals.update(efficiency_totals(p, records, makespan, sum(by_comp.values())))
+    return SimulationResult(
+        platform=p.name, trace=sim.trace.name, reference_clock=ref, layers=records,
+        makespan_ps=makespan, resources=resources,
+        energy_by_component_pj=dict(sorted(by_comp.items())),
+        totals={"l3_bytes": sum(r.bytes_by_level.get("L3", 0) for r in records),
+                "l2_bytes": sum(r.bytes_by_level.get("L2", 0) for r in records),
+                "weights_in_l3_bytes": sim.mapping.weights_in_l3_bytes, **totals},
+        mapping=dict(sim.mapping.summary))
+
+
+def leakage_by_layer(sim) -> None:
+    """Leakage: the platform's total static power x makespan, split over the layers by
+    completion order (each layer gets the time since the previous one ended)."""
+    leak_total_mw = sum(c.leakage_mw for c in sim.platform.components.values() if c.leakage_mw)
+    plans = sim.mapping.plans
+    order = sorted(plans, key=lambda pl: (sim.spans[pl.layer.name][1], plans.index(pl)))
+    prev_end = 0
+    for pl in order:
+        end = sim.spans[pl.layer.name][1]
+        sim.accts[pl.layer.name].energy["leakage"] = leak_total_mw * (end - prev_end) * PJ_PER_MW_PS
+        prev_end = end
+
+
+def layer_record(sim, pl, level: dict) -> LayerRecord:
+    """One layer's record: every ps of its span in one category (idle: what is left)."""
+    ref = sim.platform.reference_clock
+    l, acct = pl.layer, sim.accts[pl.layer.name]
+    start, end = sim.spans[l.name]
+    total = end - start
+    attributed = sum(acct.ps[c] for c in CATEGORIES if c != "idle")
+    if attributed > total:
+        raise SimulationError(f"layer {l.name}: attributed {attributed} ps > span {total} ps")
+    acct.ps["idle"] = total - attributed
+    cyc = split_cycles(ref, [acct.ps[c] for c in CATEGORIES], total)
+    by_level: dict = {}
+    for key, nb in acct.bytes.items():
+        for mem in key.split("->"):
+            if mem in level:
+                by_level[level[mem]] = by_level.get(level[mem], 0) + nb
+    bottleneck, top, top_ps = _bottleneck(acct)
+    return LayerRecord(
+        name=l.name, op=l.op, engine=pl.engine, engine_kind=pl.engine_kind,
+        start_ps=start, end_ps=end, cycles=sum(cyc),
+        compute_cycles=cyc[0], memory_stall_cycles=cyc[1], contention_cycles=cyc[2],
+        programming_cycles=cyc[3], idle_cycles=cyc[4], macs=l.macs, ops=l.ops,
+        n_tiles=pl.n_tiles, tile_shape=pl.tile_shape, input_in=pl.input_mem,
+        weights_in=(pl.weight_mem or ("crossbar" if pl.aimc else "-")),
+        output_in=pl.output_mem, l1_bytes=pl.l1_bytes, bytes_moved=dict(sorted(acct.bytes.items())),
+        bytes_by_level=dict(sorted(by_level.items())), energy_pj=dict(acct.energy),
+        waits_ps=dict(sorted(acct.by_res["contention"].items())), bottleneck=bottleneck,
+        stall_ps=dict(sorted(acct.by_res["memory_stall"].items())),
+        queued_ps=dict(sorted(acct.waits.items())), top_wait=top,
+        top_wait_cycles=ref.ps_to_cycles(top_ps),
+        crossbar_utilisation=pl.aimc.utilisation if pl.aimc else None)
+
+
+def _bottleneck(acct) -> tuple:
+    """``(bottleneck, top resource, its ps)``: the largest category (with the resource most
+    charged when it is a wait), and the resource the layer waited on most in all."""
+    worst = max(CATEGORIES, key=lambda c: acct.ps[c])
+    bottleneck = worst
+    top, top_ps = "", 0
+    both = dict(acct.by_res["memory_stall"])
+    for k, v in acct.by_res["contention"].items():
+        both[k] = both.get(k, 0) + v
+    if both:  # the resource the layer waited on most (stall + contention)
+        top = max(sorted(both), key=lambda k: both[k])
+        top_ps = both[top]
+    if worst in ("memory_stall", "contention") and acct.by_res[worst]:
+        d = acct.by_res[worst]
+        bottleneck = f"{worst}:{max(sorted(d), key=lambda k: d[k])}"
+    return bottleneck, top, top_ps
+
+
+def energy_by_component(sim, makespan: int) -> dict:
+    """Dynamic energy from every layer, plus each component's leakage over the makespan (pJ)."""
+    by_comp: dict = {}
+    for acct in sim.accts.values():
+        for k, v in acct.comp_energy.items():
+            by_comp[k] = by_comp.get(k, 0.0) + v
+    for c in sim.platform.components.values():
+        if c.leakage_mw:
+            by_comp[c.name] = by_comp.get(c.name, 0.0) + c.leakage_mw * PJ_PER_MW_PS * makespan
+    return by_comp
+
+
+def resource_stats(sim, makespan: int) -> list:
+    """Utilisation, bytes and waiting statistics of every channel and engine."""
+    ref = sim.platform.reference_clock
+    out = []
+    for ch in sim.ic.channels + list(sim.engines.values()):
+        busy = sim.engine_busy_ps[ch.name] if ch.kind == "engine" else ch.busy_ps
+        clock = ch.clock or ref
+        out.append(ResourceStats(
+            name=ch.name, kind=ch.kind, capacity=ch.capacity,
+            utilisation=busy / (ch.capacity * makespan) if makespan else 0.0, bytes=ch.bytes,
+            grants=ch.n_grants, waits=ch.n_waits,
+            mean_wait_cycles=(clock.ps_to_cycles_floor(ch.wait_ps) / ch.n_waits) if ch.n_waits else 0.0,
+            max_queue=ch.max_queue, **_wait_stats(ch, clock, makespan)))
+    return out
+
+
+def setup_cost(sim) -> dict:
+    """One-time work before the first inference (e.g. programming crossbars whose weights then
+    stay), from the engine models: engines in parallel, so its time is the longest engine's."""
+    per_engine: dict = {}
+    pj = 0.0
+    comps = sim.platform.components
+    for pl in sim.mapping.program_once:
+        for name, ps, e in model_of(comps[pl.engine]).setup_cost(sim.platform, pl):
+            per_engine[name] = per_engine.get(name, 0) + ps
+            pj += e
+    ps = max(per_engine.values(), default=0)
+    return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
+
+
+def _wait_stats(ch, clock, makespan: int) -> dict:
+    """Waiting-time distribution (over all grants, zero waits included) and queue depth."""
+    cyc = clock.ps_to_cycles_floor
+    n = ch.n_grants
+    return {"policy": ch.policy,
+            "mean_wait_all_cycles": cyc(ch.wait_ps) / n if n else 0.0,
+            "p50_wait_cycles": cyc(ch.wait_percentile_ps(0.50)),
+            "p95_wait_cycles": cyc(ch.wait_percentile_ps(0.95)),
+            "max_wait_cycles": cyc(max(ch.wait_samples, default=0)),
+            "mean_queue": ch.queue_area / makespan if makespan else 0.0}
+
+

@@ -1,0 +1,416 @@
+"""Mutation testing of hwsim's core models: does some test notice when the code is wrong?
+
+Each *mutant* is one small change to one module (an AST rewrite: an arithmetic or comparison
+operator swapped, a number +-1, a term of a sum dropped, ``max`` <-> ``min``, the first two
+arguments of a call swapped, ``and`` <-> ``or``). A mutant is *killed* when the module's test
+files fail on it (``pytest -x``, within a time limit), and *survives* when they pass. The
+snapshot tests (tests/test_golden.py and every test that compares against a stored docs
+table) are never run, so the score counts only tests with an independent oracle.
+
+Bounded: at most ``--max-mutants`` per module, drawn with a fixed seed from all mutation
+sites (the same sample every run for unchanged code); each mutant runs only the module's test
+files (:data:`TESTS`). ``--listed`` runs instead the hand-written mutations of issue 15
+(:data:`LISTED`), each of which must be killed.
+
+    python tools/mutation.py                                  # every module in TESTS
+    python tools/mutation.py --modules hwsim/sim/dram.py --max-mutants 20 --jobs 2
+    python tools/mutation.py --listed
+    python tools/mutation.py --json out/mutation.json         # machine-readable result
+
+Exit status 0 when the score (killed / (killed + survived)) reaches ``--target`` (default
+0.9) and every listed mutation is killed, 1 otherwise. Mutants that do not import or time out
+count as killed (a test run noticed) but are reported apart.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import concurrent.futures as cf
+import copy
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = ["Mutant", "TESTS", "LISTED", "mutants_of", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: module -> the test files that exercise it (snapshot tests excluded)
+TESTS = {
+    "hwsim/sim/engine.py": ["tests/test_oracles.py", "tests/test_engine.py", "tests/test_aimc.py",
+                            "tests/test_memory_reporting.py"],
+    "hwsim/sim/interconnect.py": ["tests/test_oracles.py", "tests/test_interconnect.py",
+                                  "tests/test_dma_l2.py", "tests/test_arbitration.py"],
+    "hwsim/sim/dram.py": ["tests/test_oracles.py", "tests/test_dram.py"],
+    "hwsim/sim/arbitration.py": ["tests/test_arbitration.py"],
+    "hwsim/sim/l1banks.py": ["tests/test_oracles.py", "tests/test_l1banks.py"],
+    "hwsim/mapping/mapper.py": ["tests/test_oracles.py", "tests/test_engine.py",
+                                "tests/test_memory_reporting.py"],
+    "hwsim/mapping/aimc.py": ["tests/test_oracles.py", "tests/test_aimc.py"],
+    "hwsim/report/efficiency.py": ["tests/test_oracles.py", "tests/test_aimc.py",
+                                   "tests/test_end_to_end.py::test_mobilenetv2_end_to_end"],
+}
+
+#: snapshot tests: never counted (a docs table or a stored fingerprint is not an oracle)
+SNAPSHOTS = ["tests/test_golden.py"]
+
+#: issue 15's hand mutations: (module, code as it is, code mutated, what it breaks)
+LISTED = [
+    ("hwsim/sim/dram.py", "act = max(cmd, act_ps[bank] + t_ras, last_end[bank]) + t_rp",
+     "act = max(cmd, last_end[bank]) + t_rp", "DRAM tRAS removed (open page)"),
+    ("hwsim/sim/dram.py", "t_rp, t_ras, lat = self.t_rp, self.t_ras, self.t_rcd + self.t_cl",
+     "t_rp, t_ras, lat = self.t_rp, self.t_ras, self.t_cl", "tRCD dropped, closed page multi-bank"),
+    ("hwsim/sim/engine.py", "if isinstance(src, Memory) and src.read_pj_per_byte:\n"
+     "                costs.append((src.name, src.read_pj_per_byte))",
+     "if isinstance(src, Memory) and src.write_pj_per_byte:\n"
+     "                costs.append((src.name, src.write_pj_per_byte))", "read energy taken as write"),
+    ("hwsim/sim/engine.py", "if isinstance(dst, Memory) and dst.write_pj_per_byte:\n"
+     "                costs.append((dst.name, dst.write_pj_per_byte))",
+     "if isinstance(dst, Memory) and dst.read_pj_per_byte:\n"
+     "                costs.append((dst.name, dst.read_pj_per_byte))", "write energy taken as read"),
+    ("hwsim/sim/engine.py", "e = cl.energy_pj_per_op.get(op, cl.energy_pj_per_op.get(\"default\", 0.0))",
+     "e = cl.energy_pj_per_op.get(\"default\", 0.0)", "per-op core energy replaced by the default"),
+    ("hwsim/sim/engine.py", "cont = min(rest, q)", "cont = 0", "AIMC streamer waits never contention"),
+    ("hwsim/mapping/mapper.py", "victim = max(movable, key=lambda t: (last[t], t))",
+     "victim = min(movable, key=lambda t: (last[t], t))", "live-range spill picks the soonest read"),
+    ("hwsim/sim/engine.py", "ps = max(per_xb.values(), default=0)",
+     "ps = min(per_xb.values(), default=0)", "program-once setup = shortest crossbar"),
+    ("hwsim/sim/engine.py", "if isinstance(src, Memory) and src.read_pj_per_byte:",
+     "if isinstance(src, Memory) and src.read_pj_per_byte and src.level != \"L3\":",
+     "L3 read energy dropped"),
+    ("hwsim/sim/engine.py", "leak_total_mw * (end - prev_end) * 1e-3",
+     "leak_total_mw * (end - prev_end) * 1e-2", "leakage units off by 10x (per layer)"),
+    ("hwsim/sim/engine.py", "by_comp[name] = by_comp.get(name, 0.0) + mw * 1e-3 * makespan",
+     "by_comp[name] = by_comp.get(name, 0.0) + mw * 1e-2 * makespan",
+     "leakage units off by 10x (per component)"),
+    ("hwsim/sim/engine.py", "round(kernel_cycles * ov)", "round(kernel_cycles * ov / 2)",
+     "bank-conflict stalls halved"),
+    ("hwsim/sim/engine.py", "cycles = -(-ops // (cl.cores * thr)) + cl.tile_overhead_cycles",
+     "cycles = ops // (cl.cores * thr) + cl.tile_overhead_cycles", "core cycles rounded down"),
+    ("hwsim/sim/engine.py", "tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles)",
+     "tile.mvms * (xb.mvm_latency_cycles - 1 + xb.job_overhead_cycles)", "IMA MVM one cycle short"),
+    ("platforms/pulp_imc_cluster.yaml", "mvm_latency_cycles: 66", "mvm_latency_cycles: 65",
+     "bundled IMA MVM one cycle short"),
+    ("hwsim/sim/engine.py", "dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)",
+     "dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row // 2)",
+     "programming time per row halved"),
+    ("platforms/pulp_imc_cluster.yaml", "program_cycles_per_row: 16000",
+     "program_cycles_per_row: 8000", "bundled programming time per row halved"),
+    ("hwsim/workload/trace.py", "return self.kernel[0] * self.kernel[1] * (self.in_channels // self.groups)",
+     "return self.kernel[0] * self.kernel[1] * self.in_channels",
+     "depthwise MACs multiplied by the channel count"),
+]
+#: extra test files for the listed mutations of modules outside TESTS
+LISTED_TESTS = {"platforms/pulp_imc_cluster.yaml": ["tests/test_oracles.py"],
+                "hwsim/workload/trace.py": ["tests/test_onnx_import.py", "tests/test_oracles.py"]}
+
+
+@dataclass
+class Mutant:
+    module: str
+    index: int          # position among the module's mutation sites (stable for unchanged code)
+    line: int
+    what: str
+    source: str = ""    # the mutated module (not serialised)
+    outcome: str = ""   # killed | survived | timeout | error
+    seconds: float = 0.0
+
+    def row(self) -> dict:
+        d = asdict(self)
+        d.pop("source")
+        return d
+
+
+# ------------------------------------------------------------------------------------------
+# Mutation operators
+# ------------------------------------------------------------------------------------------
+_BINOP_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult,
+               ast.Div: ast.Mult, ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult}
+_CMP_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+             ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
+             ast.In: ast.NotIn, ast.NotIn: ast.In}
+
+
+def _sites(tree) -> list:
+    """Every (node path, variant) that can be mutated, in a deterministic walk order."""
+    out = []
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docstrings.add(id(body[0].value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp):
+            if type(node.op) in _BINOP_SWAP:
+                out.append((node, "binop"))
+            if isinstance(node.op, (ast.Add, ast.Sub)):
+                out.append((node, "drop_right"))
+                out.append((node, "drop_left"))
+        elif isinstance(node, ast.AugAssign) and type(node.op) in _BINOP_SWAP:
+            out.append((node, "augop"))
+        elif isinstance(node, ast.Compare) and type(node.ops[0]) in _CMP_SWAP:
+            out.append((node, "compare"))
+        elif isinstance(node, ast.BoolOp):
+            out.append((node, "boolop"))
+        elif (isinstance(node, ast.Constant) and type(node.value) in (int, float)
+              and id(node) not in docstrings):
+            out.append((node, "plus1"))
+            if node.value:
+                out.append((node, "minus1"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in ("max", "min"):
+                out.append((node, "maxmin"))
+            if len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args[:2]):
+                out.append((node, "swap_args"))
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Not)):
+            out.append((node, "drop_unary"))
+    return out
+
+
+def _apply(node, variant):
+    """Mutate ``node`` in place (it belongs to a deep copy); return a description."""
+    if variant == "binop":
+        new = _BINOP_SWAP[type(node.op)]
+        d = f"{type(node.op).__name__} -> {new.__name__}"
+        node.op = new()
+        return d
+    if variant == "augop":
+        new = _BINOP_SWAP[type(node.op)]
+        d = f"{type(node.op).__name__}= -> {new.__name__}="
+        node.op = new()
+        return d
+    if variant in ("drop_right", "drop_left"):
+        return variant
+    if variant == "compare":
+        new = _CMP_SWAP[type(node.ops[0])]
+        d = f"{type(node.ops[0]).__name__} -> {new.__name__}"
+        node.ops[0] = new()
+        return d
+    if variant == "boolop":
+        d = "and -> or" if isinstance(node.op, ast.And) else "or -> and"
+        node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        return d
+    if variant in ("plus1", "minus1"):
+        old = node.value
+        node.value = old + (1 if variant == "plus1" else -1)
+        return f"{old!r} -> {node.value!r}"
+    if variant == "maxmin":
+        old = node.func.id
+        node.func.id = "min" if old == "max" else "max"
+        return f"{old} -> {node.func.id}"
+    if variant == "swap_args":
+        node.args[0], node.args[1] = node.args[1], node.args[0]
+        return f"{ast.unparse(node.func)}(a, b) -> (b, a)"
+    if variant == "drop_unary":
+        return f"drop unary {type(node.op).__name__}"
+    raise ValueError(variant)
+
+
+class _Replace(ast.NodeTransformer):
+    """Replace a node by its operand (dropped term / dropped unary operator)."""
+
+    def __init__(self, target, variant):
+        self.target, self.variant = target, variant
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
+        return node
+
+    def visit(self, node):
+        if node is self.target:
+            if self.variant == "drop_right":
+                return node.left
+            if self.variant == "drop_left":
+                return node.right
+            if self.variant == "drop_unary":
+                return node.operand
+        return super().visit(node)
+
+
+def mutants_of(module: str) -> list:
+    """Every mutant of ``module`` (a path relative to the repository root)."""
+    src = (ROOT / module).read_text()
+    tree = ast.parse(src)
+    n = len(_sites(tree))
+    out = []
+    for i in range(n):
+        t = copy.deepcopy(tree)
+        node, variant = _sites(t)[i]
+        what = _apply(node, variant)
+        if variant in ("drop_right", "drop_left", "drop_unary"):
+            t = _Replace(node, variant).visit(t)
+        line = getattr(node, "lineno", 0)
+        try:
+            mutated = ast.unparse(ast.fix_missing_locations(t))
+        except Exception:   # an operator that cannot be rendered here: not a mutant
+            continue
+        out.append(Mutant(module, i, line, f"{what}: {_line(src, line)}", mutated))
+    return out
+
+
+def _line(src: str, line: int) -> str:
+    lines = src.splitlines()
+    return lines[line - 1].strip()[:90] if 0 < line <= len(lines) else ""
+
+
+# ------------------------------------------------------------------------------------------
+# Running
+# ------------------------------------------------------------------------------------------
+def _workdir() -> Path:
+    """A private copy of the code and tests (never the caller's checkout)."""
+    d = Path(tempfile.mkdtemp(prefix="hwsim-mut-"))
+    for name in ("hwsim", "tests", "platforms", "traces", "tools", "docs"):
+        shutil.copytree(ROOT / name, d / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("setup.cfg", "pyproject.toml"):
+        shutil.copy(ROOT / name, d / name)
+    return d
+
+
+def _pytest(work: Path, tests: list, timeout: float) -> tuple:
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+           "-p", "no:randomly", "--no-header", *tests]
+    for s in SNAPSHOTS:
+        cmd += ["--ignore", s]
+    env = dict(os.environ, PYTHONPATH=str(work), PYTHONDONTWRITEBYTECODE="1",
+               HYPOTHESIS_PROFILE=os.environ.get("HYPOTHESIS_PROFILE", "default"))
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout", time.perf_counter() - t0
+    dt = time.perf_counter() - t0
+    if p.returncode == 0:
+        return "survived", dt
+    if p.returncode in (2, 3, 4) or "ImportError" in p.stdout[-2000:] or "SyntaxError" in p.stdout[-2000:]:
+        return "error", dt
+    return "killed", dt
+
+
+def _run_one(work: Path, m: Mutant, tests: list, timeout: float) -> Mutant:
+    path = work / m.module
+    orig = path.read_text()
+    try:
+        path.write_text(m.source)
+        m.outcome, m.seconds = _pytest(work, tests, timeout)
+    finally:
+        path.write_text(orig)
+    return m
+
+
+def _pool_run(jobs: list, workers: int, timeout: float, progress=True) -> list:
+    """Run ``[(mutant, tests)]`` on ``workers`` private copies of the repository."""
+    dirs = [_workdir() for _ in range(max(1, workers))]
+    free = list(dirs)
+    done = []
+    try:
+        with cf.ThreadPoolExecutor(len(dirs)) as ex:
+            pending = {}
+            it = iter(jobs)
+            while True:
+                while free:
+                    nxt = next(it, None)
+                    if nxt is None:
+                        break
+                    w = free.pop()
+                    pending[ex.submit(_run_one, w, nxt[0], nxt[1], timeout)] = w
+                if not pending:
+                    break
+                fin, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for f in fin:
+                    free.append(pending.pop(f))
+                    m = f.result()
+                    done.append(m)
+                    if progress:
+                        print(f"  [{len(done)}/{len(jobs)}] {m.outcome:8s} {m.seconds:5.1f}s "
+                              f"{m.module}:{m.line} {m.what}", flush=True)
+    finally:
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+    return done
+
+
+def run_listed(workers: int, timeout: float) -> list:
+    jobs = []
+    stale = []
+    for module, old, new, what in LISTED:
+        src = (ROOT / module).read_text()
+        if src.count(old) != 1:
+            stale.append(Mutant(module, -1, 0, what, outcome="stale"))
+            continue
+        line = src[:src.index(old)].count("\n") + 1
+        m = Mutant(module, -1, line, what, src.replace(old, new))
+        jobs.append((m, LISTED_TESTS.get(module) or TESTS[module]))
+    return stale + _pool_run(jobs, workers, timeout)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--modules", nargs="*", default=list(TESTS), help="modules to mutate")
+    ap.add_argument("--max-mutants", type=int, default=25, help="mutants per module (sampled)")
+    ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--jobs", type=int, default=2, help="mutants run in parallel")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds per mutant's test run")
+    ap.add_argument("--target", type=float, default=0.9, help="score needed for exit status 0")
+    ap.add_argument("--listed", action="store_true", help="run issue 15's listed mutations")
+    ap.add_argument("--json", help="write every mutant's outcome here")
+    a = ap.parse_args(argv)
+    if a.listed:
+        res = run_listed(a.jobs, a.timeout)
+        bad = [m for m in res if m.outcome not in ("killed", "timeout")]
+        print(f"listed mutations: {len(res) - len(bad)} of {len(res)} killed")
+        for m in bad:
+            print(f"  NOT KILLED ({m.outcome}): {m.module}:{m.line} {m.what}")
+        if a.json:
+            Path(a.json).write_text(json.dumps([m.row() for m in res], indent=1))
+        return 1 if bad else 0
+    jobs = []
+    for module in a.modules:
+        if module not in TESTS:
+            print(f"no test files configured for {module} (add it to TESTS in {__file__})")
+            return 2
+        ms = mutants_of(module)
+        rng = random.Random(f"{a.seed}:{module}")
+        pick = sorted(rng.sample(range(len(ms)), min(a.max_mutants, len(ms))))
+        print(f"{module}: {len(ms)} mutants, running {len(pick)}")
+        jobs += [(ms[i], TESTS[module]) for i in pick]
+    base = _pool_run([(Mutant(m, -1, 0, "unmutated", (ROOT / m).read_text()), TESTS[m])
+                      for m in a.modules], a.jobs, a.timeout, progress=False)
+    broken = [m.module for m in base if m.outcome != "survived"]
+    if broken:
+        print(f"the test files of {', '.join(broken)} fail without a mutation: fix them first")
+        return 2
+    t0 = time.perf_counter()
+    res = _pool_run(jobs, a.jobs, a.timeout)
+    res.sort(key=lambda m: (m.module, m.index))
+    print(f"\n{'module':34s}{'mutants':>8}{'killed':>8}{'survived':>9}{'score':>7}")
+    tot_k = tot_s = 0
+    for module in a.modules:
+        rs = [m for m in res if m.module == module]
+        k = sum(m.outcome != "survived" for m in rs)
+        s = len(rs) - k
+        tot_k, tot_s = tot_k + k, tot_s + s
+        print(f"{module:34s}{len(rs):>8}{k:>8}{s:>9}{k / len(rs) if rs else 1:>7.0%}")
+    score = tot_k / (tot_k + tot_s) if tot_k + tot_s else 1.0
+    print(f"{'total':34s}{tot_k + tot_s:>8}{tot_k:>8}{tot_s:>9}{score:>7.0%}"
+          f"   ({time.perf_counter() - t0:.0f} s, {a.jobs} jobs, seed {a.seed})")
+    print("survivors:")
+    for m in res:
+        if m.outcome == "survived":
+            print(f"  {m.module}:{m.line} {m.what}")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed,
+                                            "max_mutants": a.max_mutants,
+                                            "mutants": [m.row() for m in res]}, indent=1))
+    return 0 if score >= a.target else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
