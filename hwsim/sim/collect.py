@@ -66,7 +66,7 @@ def layer_record(sim, pl, level: dict) -> LayerRecord:
     if attributed > total:
         raise SimulationError(f"layer {l.name}: attributed {attributed} ps > span {total} ps")
     acct.ps["idle"] = total - attributed
-    cyc = split_cycles(ref, [acct.ps[c] for c in CATEGORIES], total)
+    cyc = split_cycles(ref, [acct.ps[c] for c in CATEGORIES], total, start)
     by_level: dict = {}
     for key, nb in acct.bytes.items():
         for mem in key.split("->"):
