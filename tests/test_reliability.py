@@ -15,7 +15,7 @@ import yaml
 
 import hwsim
 import hwsim.workload.zoo
-from hwsim.base.errors import ConfigError, HwsimError, Interrupted, MappingError
+from hwsim.base.errors import ConfigError, HwsimError, MappingError
 from hwsim.base.limits import MAX_DEPTH, MAX_NODES
 from hwsim.cli import main
 

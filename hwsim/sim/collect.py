@@ -48,7 +48,9 @@ def leakage_by_layer(sim) -> None:
     completion order (each layer gets the time since the previous one ended)."""
     leak_total_mw = sum(c.leakage_mw for c in sim.platform.components.values() if c.leakage_mw)
     plans = sim.mapping.plans
-    order = sorted(plans, key=lambda pl: (sim.spans[pl.layer.name][1], plans.index(pl)))
+    # by end time, ties in plan order (sorted is stable; no list.index on dataclass equality,
+    # which made this quadratic in the number of layers)
+    order = sorted(plans, key=lambda pl: sim.spans[pl.layer.name][1])
     prev_end = 0
     for pl in order:
         end = sim.spans[pl.layer.name][1]
