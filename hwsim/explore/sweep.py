@@ -28,8 +28,10 @@ capacity, L1 + L2, the area proxy), ``events`` and ``layers``. Wall-clock figure
 recorded, so a record is a deterministic function of its point. Read it with
 ``pandas.read_json(path, lines=True)`` or, flattened into one column per field,
 :func:`to_dataframe`. A killed sweep restarted on the same file skips every point already
-recorded (a partial last line is dropped); ``retry_failed`` re-runs the failed ones. A
-failing point is recorded with its error and the sweep goes on.
+recorded (a partial last line is dropped) but the ``transient`` failures (a worker death, an
+interrupt); ``retry_failed`` re-runs every failed one. A failing point is recorded with its
+error and the sweep goes on; a dead worker fails only its own point (:func:`_run_pool`); one
+sweep writes a file at a time (:class:`RecordFile`).
 
 Back ends share one :class:`concurrent.futures.Executor` interface: a local process pool
 (default: one worker per core) or a Dask cluster (``dask="tcp://host:port"``, through
