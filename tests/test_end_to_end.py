@@ -40,6 +40,11 @@ def peak_macs_per_s(p) -> Fraction:
             best = max((Fraction(v).limit_denominator(10**6) for op in WEIGHTED
                         for v in (c.kernels.get(op) or {}).values()), default=Fraction(0))
             total += c.cores * best * c.clock.freq_hz
+        elif kind == "ne16":
+            # bit-serial array: a step's matrix-vector phase takes >= k x 2 cycles (2-bit
+            # weights, the narrowest) for k output channels x tp_in inputs x block^2 pixels x
+            # 9 taps, so at most tp_in * block^2 * 9 / 2 MACs per cycle
+            total += Fraction(c.tp_in * c.block ** 2 * 9, 2) * c.clock.freq_hz
     return total
 
 

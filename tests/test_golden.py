@@ -3,7 +3,7 @@
 Each bundled platform x trace pair is simulated (with its timeline) and its report and timeline
 are hashed; the hashes must equal those saved in ``tests/data/golden_reports.json``.  The saved
 file is rewritten only by a deliberate model change (``python tools/golden_reports.py --write``),
-named in its commit.  The big pairs (mesh platforms, ResNet-18/50) are marked ``slow``:
+named in its commit.  The big pairs (mesh platforms, ResNet-18/50, EfficientNet-B0) are marked ``slow``:
 ``python -m pytest -m slow`` or ``python tools/golden_reports.py`` checks them all.
 """
 import json
@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import golden_reports  # noqa: E402
 
 SAVED = json.loads(golden_reports.GOLDEN.read_text())
-BIG = ("mesh", "resnet18", "resnet50")
+BIG = ("mesh", "resnet18", "resnet50", "efficientnet_b0")
 
 
 def _cases():

@@ -76,32 +76,32 @@ def _w(name, shape):
 def test_unsupported_ops_are_counted_in_one_line_and_listed_on_request():
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
                               pads=[1, 1, 1, 1]),
-             helper.make_node("Erf", ["c"], ["e1"], name="erf1"),
-             helper.make_node("Erf", ["e1"], ["e2"], name="erf2"),
+             helper.make_node("Shrink", ["c"], ["e1"], name="erf1"),
+             helper.make_node("Shrink", ["e1"], ["e2"], name="erf2"),
              helper.make_node("ConvTranspose", ["e2", "wt"], ["y"], name="up", kernel_shape=[2, 2],
                               strides=[2, 2])]
     model = _tiny(nodes, [_w("w", [4, 3, 3, 3]), _w("wt", [4, 4, 2, 2])])
     with pytest.raises(UnsupportedOps) as e:
         import_onnx(model)
     msg = str(e.value)
-    assert "3 unsupported node(s): ConvTranspose x1, Erf x2" in msg and "\n" not in msg
+    assert "3 unsupported node(s): ConvTranspose x1, Shrink x2" in msg and "\n" not in msg
     assert "erf1" not in msg and len(msg) < 400
-    assert e.value.nodes == ["Erf (node 'erf1')", "Erf (node 'erf2')", "ConvTranspose (node 'up')"]
+    assert e.value.nodes == ["Shrink (node 'erf1')", "Shrink (node 'erf2')", "ConvTranspose (node 'up')"]
 
 
 def test_skip_with_warning_lists_and_records():
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
                               pads=[1, 1, 1, 1]),
-             helper.make_node("Erf", ["c"], ["e"], name="erf"),
+             helper.make_node("Shrink", ["c"], ["e"], name="erf"),
              helper.make_node("Relu", ["e"], ["y"], name="relu")]
     model = _tiny(nodes, [_w("w", [4, 3, 3, 3])])
-    with pytest.warns(UserWarning, match=r"Erf \(node 'erf'\)"):
+    with pytest.warns(UserWarning, match=r"Shrink \(node 'erf'\)"):
         trace = import_onnx(model, on_unsupported="skip-with-warning")
     # the Relu after the skipped node reads the conv's output (same size): not fused into
     # the conv (that would hide the skipped node), an elementwise layer of its own
     assert [(l.name, l.op, l.inputs) for l in trace.layers] == [
         ("conv", "conv2d", ("input",)), ("relu", "act", ("conv",))]
-    assert trace.meta["onnx"]["unsupported_skipped"] == ["Erf (node 'erf')"]
+    assert trace.meta["onnx"]["unsupported_skipped"] == ["Shrink (node 'erf')"]
     assert trace.layers[0].activation is None and trace.layers[1].activation == "relu"
 
 
@@ -188,20 +188,23 @@ def test_cli_import_onnx(tmp_path):
 
 def test_cli_skip_unsupported(tmp_path, capsys):
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
-             helper.make_node("Erf", ["c"], ["y"], name="erf")]
+             helper.make_node("Shrink", ["c"], ["y"], name="erf")]
     path = tmp_path / "erf.onnx"
     onnx.save(_tiny(nodes, [_w("w", [4, 3, 3, 3])]), path)
     out = tmp_path / "erf.json"
     assert main(["import-onnx", str(path), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Erf x1" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and "Shrink x1" in err and "Traceback" not in err
     assert main(["import-onnx", str(path), "-o", str(out), "--verbose"]) == 2
-    assert "Erf (node 'erf')" in capsys.readouterr().err
+    assert "Shrink (node 'erf')" in capsys.readouterr().err
     assert main(["import-onnx", str(path), "-o", str(out), "--skip-unsupported"]) == 0
-    assert "skipped      1 unsupported node(s), not simulated: Erf x1" in capsys.readouterr().out
+    assert "skipped      1 unsupported node(s), not simulated: Shrink x1" in capsys.readouterr().out
     assert [l.name for l in load_trace(out).layers] == ["conv"]
-    assert main(["run", str(ROOT / "platforms" / "pulp_cluster.yaml"), str(out), "-q"]) == 0
+    rep = tmp_path / "r.json"
+    assert main(["run", str(ROOT / "platforms" / "pulp_cluster.yaml"), str(out), "-q",
+                 "--json", str(rep)]) == 0
     assert "skipped      1 ONNX node(s) left out at import" in capsys.readouterr().out
+    assert json.loads(rep.read_text())["summary"]["unsupported_skipped"] == ["Shrink (node 'erf')"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -106,6 +106,27 @@ def test_hyperram_like_single_bank_transactions():
     # 20 bytes: transactions of 8, 8, 4 bytes, each tRCD + tCL = 8 then its data:
     # (8 + 8) + (8 + 8) + (8 + 4) = 44 cycles
     assert _burst(dt, 0, 0, 20) == 44
+    assert (dt.n_misses, dt.n_hits) == (3, 0)     # every transaction activates
+
+
+@pytest.mark.parametrize("link_bw,slowest", [(4096, "d"), (0.125, "d--dma")])
+def test_a_waits_resource_is_the_routes_slowest_channel(link_bw, slowest):
+    """A DRAM of 1 GB/s peak (1 byte per 1 GHz cycle) behind a 4 GHz link: at 4096 B/cycle
+    (16 TB/s) the DRAM limits the route, at 0.125 B/cycle (0.5 GB/s) the link does."""
+    import simpy
+    from hwsim.sim.interconnect import Interconnect
+    dram = dict(type="dram", clock="d", level="L3", size_bytes=1 << 20, banks=2, data_bus_bits=8,
+                transfers_per_cycle=1, burst_length=4, row_bytes=64)
+    p = platform_from_dict({"name": "bn", "clocks": {"d": "1 GHz", "f": "4 GHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "f", "l1": "l1", "kernels": {"add": 1}},
+        "l1": {"type": "memory", "level": "L1", "clock": "f", "size_bytes": 1 << 16,
+               "port_bandwidth_bytes_per_cycle": 4096},
+        "d": dram, "dma": {"type": "dma", "clock": "f"}},
+        "links": [{"between": ["d", "dma"], "clock": "f",
+                   "bandwidth_bytes_per_cycle": link_bw},
+                  {"between": ["dma", "l1"], "clock": "f", "bandwidth_bytes_per_cycle": 4096}]})
+    (route,) = Interconnect(simpy.Environment(), p).hops("d", "l1")
+    assert route.bottleneck == slowest
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,6 +177,10 @@ def test_core_layer_time_split_by_hand():
     assert (rec.compute_cycles, rec.memory_stall_cycles, rec.contention_cycles,
             rec.programming_cycles, rec.idle_cycles) == (346, 50, 0, 0, 0)
     assert rec.cycles == r.cycles == 396
+    # the 50 stall cycles wait on the 8 B/cycle link (the routes' rate-limiting channel), the
+    # resource the layer waited on most; compute is the largest category
+    assert rec.stall_ps == {"l2--dma": 50 * C100} and rec.waits_ps == {}
+    assert (rec.top_wait, rec.top_wait_cycles, rec.bottleneck) == ("l2--dma", 50, "compute")
 
 
 def test_core_layer_energy_by_hand():
@@ -198,6 +223,10 @@ def test_bank_conflict_stalls_stretch_the_core_tile():
     assert rec.contention_cycles == round(256 * ov)
     assert rec.waits_ps == {"l1.banks": round(256 * ov) * C100}
     assert rec.cycles == 29 + 260 + round(256 * ov) + 21
+    # waited on most: the banks when their stall exceeds the 50 cycles on the link
+    assert rec.stall_ps == {"l2--dma": 50 * C100}
+    if round(256 * ov) > 50:
+        assert (rec.top_wait, rec.top_wait_cycles) == ("l1.banks", round(256 * ov))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,3 +449,98 @@ def test_lpddr4_figures_follow_ramulator():
     dt = DramTiming(d)
     assert dt.peak_bytes_per_ps * 1e12 == pytest.approx(6.4e9)
     assert (dt.atom, dt.atom_ps) == (32, 5000)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribution details
+# ---------------------------------------------------------------------------------------------
+def test_depthwise_accelerator_has_no_bank_conflict_model():
+    """A fixed-function depthwise datapath is not cores running the bundled kernels' access
+    patterns: on an 8-bank L1 its layer has no ``l1.banks`` contention; 16 channels x 8x8
+    pixels x 9 taps = 9,216 MACs at 16 MAC/cycle = 576 cycles of compute."""
+    d = xbar_platform(tiles=1, dw=True, mapping={"depthwise": "dw_accelerator"})
+    d["components"]["l1"]["banks"] = 8
+    r = hwsim.simulate(platform_from_dict(d), trace(L("dw", "depthwise", 16, 16, hw=8, k=3)))
+    rec = r.layers[0]
+    assert rec.engine_kind == "dw_accelerator"
+    assert rec.compute_cycles == 9216 // 16
+    assert rec.contention_cycles == 0 and "l1.banks" not in rec.waits_ps
+
+
+def test_waits_are_split_by_largest_remainder():
+    """2 ps of waiting shared by queueing weights 1 : 2 (total 3): exact shares 2/3 and 4/3;
+    integer parts 0 and 1, the leftover ps goes to the larger remainder (2/3 > 1/3): 1 and 1.
+    Weights 1 : 1 : 1 and 2 ps: equal remainders, ties by name: a and b get one each."""
+    from hwsim.sim.engine import _Acct, _split
+    acct = _Acct()
+    assert _split(acct, {"x": 1, "y": 2}, 2)
+    assert acct.by_res["contention"] == {"x": 1, "y": 1}
+    acct = _Acct()
+    assert _split(acct, {"c": 1, "b": 1, "a": 1}, 2, "memory_stall")
+    assert acct.by_res["memory_stall"] == {"a": 1, "b": 1}
+    assert not _split(_Acct(), {}, 5)
+
+
+def test_waiting_for_a_busy_engine_is_contention_on_it():
+    """Two independent 1,024-MAC layers (both read the network input) on one 3-core cluster:
+    one computes 346 cycles (see above) while the other, loaded within a few cycles, queues
+    for the cluster. That wait is contention charged to the cluster, and the same ps appear
+    in its queueing record."""
+    tr = trace_from_dict({"name": "pair", "input_shape": [8, 4, 4], "layers": [
+        {"name": n, "op": "pointwise", "input_shape": [8, 4, 4], "output_shape": [8, 4, 4],
+         "bias": False, "inputs": ["input"]} for n in ("a", "b")]})
+    r = hwsim.simulate(_digital(), tr)
+    a, b = r.layers
+    assert a.compute_cycles == b.compute_cycles == 346
+    first, second = sorted((a, b), key=lambda rec: rec.end_ps)
+    assert "cluster" not in first.waits_ps
+    wait = second.waits_ps["cluster"]
+    assert 346 * C100 - 30 * C100 <= wait <= 346 * C100
+    assert second.queued_ps["cluster"] == wait
+
+
+def test_every_transfer_leaves_the_channels_idle():
+    """After a run no channel holds bytes in flight, a server or a queue entry."""
+    sim = hwsim.Simulation(_digital(banks=2, cores=4), _pointwise())
+    sim.run()
+    for ch in sim.ic.channels:
+        assert (ch.inflight_bytes, ch.in_use, len(ch.queue)) == (0, 0, 0), ch.name
+
+
+@pytest.mark.parametrize("n,banks", [(2, 4), (4, 8), (8, 16)])
+def test_fast_random_model_conflict_probability_is_the_closed_form(n, banks):
+    """n requesters presenting every cycle (activity 1) to uniform random banks: a request
+    loses with probability 1 - B (1 - (1 - 1/B)^n) / n (balls into bins), and loses 1/p - 1
+    cycles per access with p that winning probability."""
+    res = fast([Stream(random=True, activity=1)] * n, banks)
+    win = banks * (1 - (1 - 1 / banks) ** n) / n
+    assert res.conflict_probability == pytest.approx(1 - win, rel=1e-9)
+    assert res.overhead == pytest.approx(1 / win - 1, rel=1e-9)
+
+
+def test_round_robin_grants_rotate_over_requesters():
+    """Requests A1 A2 B1 C1 A3 queued at once: grants rotate A, B, C in first-seen order,
+    then back to A: A1 B1 C1 A2 A3. Fixed priority: lowest number first, FIFO among equals."""
+    from types import SimpleNamespace as Ev
+    from hwsim.sim.arbitration import PriorityQueue, RoundRobinQueue
+    q = RoundRobinQueue()
+    for name in ("A1", "A2", "B1", "C1", "A3"):
+        q.append(Ev(requester=name[0], name=name))
+    assert len(q) == 5
+    assert [q.popleft().name for _ in range(5)] == ["A1", "B1", "C1", "A2", "A3"]
+    pq = PriorityQueue()
+    for name, prio in (("x", 2), ("y", 1), ("z", 2), ("w", 1)):
+        pq.append(Ev(priority=prio, name=name))
+    assert [e.name for e in pq] == ["y", "w", "x", "z"]
+    assert [pq.popleft().name for _ in range(4)] == ["y", "w", "x", "z"]
+
+
+def test_stream_bank_sequence_of_interleaved_arrays():
+    """Two arrays read in turn, (base 0, stride 3) and (base 100, stride 1), on 8 banks:
+    access k goes to array k mod 2 at index k // 2: banks 0, 4, 3, 5, 6, 6, 1, 7; the pattern
+    repeats after 2 x lcm(8 / gcd(3, 8), 8 / gcd(1, 8)) = 16 accesses, every bank twice."""
+    s = Stream(arrays=((0, 3), (100, 1)))
+    assert [s.bank(k, 8) for k in range(8)] == [0, 4, 3, 5, 6, 6, 1, 7]
+    assert s.period(8) == 16
+    assert s.bank_probabilities(8) == pytest.approx([1 / 8] * 8)
+    assert Stream(base=2, stride=2).period(8) == 4 and Stream(base=5, stride=8).period(8) == 1

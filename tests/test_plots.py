@@ -42,11 +42,31 @@ def test_layers_gantt_roofline_from_result(run):
 
 
 def test_roofline_roofs_from_platform():
-    peaks, bw = plots._roofs(load_platform(PLATFORM))
+    platform = load_platform(PLATFORM)
+    peaks, levels = plots._roofs(platform)
     # 8 cores x 1.9375 MAC/cycle x 100 MHz; L2 -> L1 path limited by the 8 B/cycle L2 port
     # and 64-bit AXI links at 100 MHz.
     assert peaks["cluster"] == pytest.approx(8 * 1.9375 * 100e6)
-    assert bw[0] == pytest.approx(8 * 100e6)
+    assert levels["L2"][0] == pytest.approx(8 * 100e6)
+    # L1: its port(s); L3 -> L2: no faster than the HyperRAM's data rate
+    l1, l3 = platform.memories("L1")[0], platform.memories("L3")[0]
+    assert levels["L1"][0] == pytest.approx(l1.port_bandwidth_bytes_per_cycle * l1.ports * l1.clock.freq_hz)
+    assert levels["L3"][0] <= l3.port_bandwidth_bytes_per_cycle * l3.ports * l3.clock.freq_hz
+    assert set(levels) == {"L1", "L2", "L3"}
+
+
+def test_roofline_places_each_layer_under_its_bounding_roof(tmp_path):
+    """Every layer is at or below the roof of the level it is placed at and of its engine."""
+    platform = load_platform(ROOT / "platforms" / "pulp_imc_cluster.yaml")
+    res = simulate(platform, load_trace(ROOT / "traces" / "mobilenetv2_bottleneck.json"))
+    peaks, levels = plots._roofs(platform)
+    for l in res.to_dict()["layers"]:
+        by = l["bytes_by_level"]
+        bound = max((by[lv] / levels[lv][0], lv) for lv in levels if by.get(lv))[1]
+        achieved = l["ops"] / ((l["end_ps"] - l["start_ps"]) / 1e12)
+        assert achieved <= levels[bound][0] * l["ops"] / by[bound] * 1.0001
+        assert achieved <= peaks[l["engine"]] * 1.0001
+    assert _is_png(plots.plot_roofline(res, platform, tmp_path / "roof.png"))
 
 
 def test_pareto_plot_and_errors(tmp_path):

@@ -464,7 +464,7 @@ def check_invariants(platform, trace, result, mapping, timeline_path, sim=None):
     layer_spans = {e["name"]: (ps(e["ts"]), ps(e["ts"]) + ps(e["dur"])) for e in ev if e["cat"] == "layer"}
     assert layer_spans == {n: (r.start_ps, r.end_ps) for n, r in recs.items()}
     xfer = [e for e in ev if e["cat"] == "transfer"]
-    assert sum(e["args"]["bytes"] for e in xfer) == sum(sum(r.bytes_moved.values()) for r in result.layers)
+    assert sum(e["args"]["size_bytes"] for e in xfer) == sum(sum(r.bytes_moved.values()) for r in result.layers)
     assert len(xfer) == sum(len(ic.hops(s, d)) for p in mapping.plans for s, d, _ in _transfers(p, platform))
     for name, r in recs.items():
         if plans[name].engine_kind != "cores":

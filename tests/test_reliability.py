@@ -265,7 +265,7 @@ def test_ctrl_c_marks_the_timeline_incomplete_and_exits_130(tmp_path):
     assert len(line) == 1 and line[0].startswith("hwsim: interrupted"), p.stderr
     assert "Traceback" not in p.stderr
     if tl.exists():
-        meta = json.loads(tl.read_text())["metadata"]["incomplete"]
+        meta = json.loads(tl.read_text())["otherData"]["incomplete"]
         assert meta["reason"] == "interrupted" and meta["layers_done"] < meta["layers_total"]
         assert "marked incomplete" in line[0]
 

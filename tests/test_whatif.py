@@ -45,7 +45,7 @@ def test_slow_l2_link_is_ranked_first(tmp_path):
     assert cores.speedup < 1.3 and cores.speedup < top.speedup - 0.3
     assert [r.speedup for r in rep.rows if r.speedup] == sorted(
         (r.speedup for r in rep.rows if r.speedup), reverse=True)
-    assert "l2--soc_xbar" in rep.table().splitlines()[5]
+    assert "l2--soc_xbar" in rep.table().splitlines()[6]
 
 
 def test_compute_bound_platform_ranks_cores_first():
@@ -103,7 +103,7 @@ def test_cli_whatif(tmp_path, capsys):
     js = tmp_path / "w.json"
     assert main(["whatif", str(path), TRACE, "-j", "0", "--no-progress", "--json", str(js)]) == 0
     out = capsys.readouterr().out
-    assert "link l2--soc_xbar bandwidth x2" in out.splitlines()[5]
+    assert "link l2--soc_xbar bandwidth x2" in out.splitlines()[6]
     assert js.exists()
 
 
@@ -132,3 +132,21 @@ def test_mesh_whatif_scales_every_cluster(tmp_path):
     scaled = {m.size_bytes for m in load_platform(mesh, v.overrides).of_type(Memory) if m.level == "L1"}
     assert len(base) == 1 and scaled == {2 * base.pop()}
     assert any(v.field == "link_bandwidth_bytes_per_cycle" for v in vs)
+
+
+def test_route_group_moves_what_single_links_cannot():
+    """On the IMC cluster every hop of the L2 -> L1 path and the L2 port run at 8 B/cycle:
+    doubling any one of them leaves another as slow (1.000x), doubling the route with its
+    ports speeds the block up; near-1.0x rows say what else bounds the run."""
+    pf = ROOT / "platforms" / "pulp_imc_cluster.yaml"
+    rep = whatif(pf, str(ROOT / "traces" / "mobilenetv2_bottleneck.json"), 2.0, workers=0)
+    by = {r.label: r for r in rep.rows}
+    group = by["route l1<->l2 (3 links + ports) bandwidth x2"]
+    assert group.speedup > 1.2
+    for single in ("link l2--soc_xbar bandwidth x2", "link soc_xbar--cluster_dma bandwidth x2",
+                   "memory l2 port bandwidth x2"):
+        assert abs(by[single].speedup - 1) < 0.01 and by[single].note, single
+    assert rep.rows[0] is group
+    assert rep.bound_by and abs(sum(f for _, f in rep.bound_by) - 1) < 1e-9
+    text = rep.table()
+    assert "why ~1.0x" in text and max(len(line) for line in text.splitlines()[1:]) <= 100

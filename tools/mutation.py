@@ -26,11 +26,11 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures as cf
-import copy
 import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,15 +45,22 @@ ROOT = Path(__file__).resolve().parents[1]
 #: module -> the test files that exercise it (snapshot tests excluded)
 TESTS = {
     "hwsim/sim/engine.py": ["tests/test_oracles.py", "tests/test_engine.py", "tests/test_aimc.py",
-                            "tests/test_memory_reporting.py"],
+                            "tests/test_memory_reporting.py", "tests/test_timeline.py"],
+    "hwsim/sim/collect.py": ["tests/test_oracles.py", "tests/test_engine.py", "tests/test_aimc.py",
+                             "tests/test_memory_reporting.py"],
     "hwsim/sim/interconnect.py": ["tests/test_oracles.py", "tests/test_interconnect.py",
                                   "tests/test_dma_l2.py", "tests/test_arbitration.py"],
     "hwsim/sim/dram.py": ["tests/test_oracles.py", "tests/test_dram.py"],
-    "hwsim/sim/arbitration.py": ["tests/test_arbitration.py"],
+    "hwsim/sim/arbitration.py": ["tests/test_oracles.py", "tests/test_arbitration.py"],
     "hwsim/sim/l1banks.py": ["tests/test_oracles.py", "tests/test_l1banks.py"],
-    "hwsim/mapping/mapper.py": ["tests/test_oracles.py", "tests/test_engine.py",
+    "hwsim/models/cores.py": ["tests/test_oracles.py", "tests/test_engine.py"],
+    "hwsim/models/aimc.py": ["tests/test_oracles.py", "tests/test_aimc.py"],
+    "hwsim/mapping/placement.py": ["tests/test_oracles.py", "tests/test_engine.py",
+                                   "tests/test_memory_reporting.py"],
+    "hwsim/mapping/tiling.py": ["tests/test_oracles.py", "tests/test_engine.py",
                                 "tests/test_memory_reporting.py"],
     "hwsim/mapping/aimc.py": ["tests/test_oracles.py", "tests/test_aimc.py"],
+    "hwsim/models/ne16.py": ["tests/test_ne16.py"],
     "hwsim/report/efficiency.py": ["tests/test_oracles.py", "tests/test_aimc.py",
                                    "tests/test_end_to_end.py::test_mobilenetv2_end_to_end"],
 }
@@ -75,30 +82,31 @@ LISTED = [
      "                costs.append((dst.name, dst.write_pj_per_byte))",
      "if isinstance(dst, Memory) and dst.read_pj_per_byte:\n"
      "                costs.append((dst.name, dst.read_pj_per_byte))", "write energy taken as read"),
-    ("hwsim/sim/engine.py", "e = cl.energy_pj_per_op.get(op, cl.energy_pj_per_op.get(\"default\", 0.0))",
-     "e = cl.energy_pj_per_op.get(\"default\", 0.0)", "per-op core energy replaced by the default"),
+    ("hwsim/models/cores.py",
+     "return cluster.energy_pj_per_op.get(op, cluster.energy_pj_per_op.get(\"default\", 0.0))",
+     "return cluster.energy_pj_per_op.get(\"default\", 0.0)", "per-op core energy replaced by the default"),
     ("hwsim/sim/engine.py", "cont = min(rest, q)", "cont = 0", "AIMC streamer waits never contention"),
-    ("hwsim/mapping/mapper.py", "victim = max(movable, key=lambda t: (last[t], t))",
+    ("hwsim/mapping/placement.py", "victim = max(movable, key=lambda t: (last[t], t))",
      "victim = min(movable, key=lambda t: (last[t], t))", "live-range spill picks the soonest read"),
-    ("hwsim/sim/engine.py", "ps = max(per_xb.values(), default=0)",
-     "ps = min(per_xb.values(), default=0)", "program-once setup = shortest crossbar"),
+    ("hwsim/sim/collect.py", "ps = max(per_engine.values(), default=0)",
+     "ps = min(per_engine.values(), default=0)", "program-once setup = shortest crossbar"),
     ("hwsim/sim/engine.py", "if isinstance(src, Memory) and src.read_pj_per_byte:",
      "if isinstance(src, Memory) and src.read_pj_per_byte and src.level != \"L3\":",
      "L3 read energy dropped"),
-    ("hwsim/sim/engine.py", "leak_total_mw * (end - prev_end) * 1e-3",
-     "leak_total_mw * (end - prev_end) * 1e-2", "leakage units off by 10x (per layer)"),
-    ("hwsim/sim/engine.py", "by_comp[name] = by_comp.get(name, 0.0) + mw * 1e-3 * makespan",
-     "by_comp[name] = by_comp.get(name, 0.0) + mw * 1e-2 * makespan",
-     "leakage units off by 10x (per component)"),
+    ("hwsim/sim/collect.py", "leak_total_mw * (end - prev_end) * PJ_PER_MW_PS",
+     "leak_total_mw * (end - prev_end) * PJ_PER_MW_PS * 10", "leakage units off by 10x (per layer)"),
+    ("hwsim/sim/collect.py", "c.leakage_mw * PJ_PER_MW_PS * makespan",
+     "c.leakage_mw * PJ_PER_MW_PS * 10 * makespan", "leakage units off by 10x (per component)"),
+    ("hwsim/base/units.py", "PJ_PER_MW_PS = 1e-3", "PJ_PER_MW_PS = 1e-2", "leakage unit off by 10x"),
     ("hwsim/sim/engine.py", "round(kernel_cycles * ov)", "round(kernel_cycles * ov / 2)",
      "bank-conflict stalls halved"),
-    ("hwsim/sim/engine.py", "cycles = -(-ops // (cl.cores * thr)) + cl.tile_overhead_cycles",
+    ("hwsim/models/cores.py", "cycles = -(-ops // (cl.cores * thr)) + cl.tile_overhead_cycles",
      "cycles = ops // (cl.cores * thr) + cl.tile_overhead_cycles", "core cycles rounded down"),
-    ("hwsim/sim/engine.py", "tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles)",
+    ("hwsim/models/aimc.py", "tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles)",
      "tile.mvms * (xb.mvm_latency_cycles - 1 + xb.job_overhead_cycles)", "IMA MVM one cycle short"),
     ("platforms/pulp_imc_cluster.yaml", "mvm_latency_cycles: 66", "mvm_latency_cycles: 65",
      "bundled IMA MVM one cycle short"),
-    ("hwsim/sim/engine.py", "dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)",
+    ("hwsim/models/aimc.py", "dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)",
      "dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row // 2)",
      "programming time per row halved"),
     ("platforms/pulp_imc_cluster.yaml", "program_cycles_per_row: 16000",
@@ -109,6 +117,7 @@ LISTED = [
 ]
 #: extra test files for the listed mutations of modules outside TESTS
 LISTED_TESTS = {"platforms/pulp_imc_cluster.yaml": ["tests/test_oracles.py"],
+                "hwsim/base/units.py": ["tests/test_oracles.py"],
                 "hwsim/workload/trace.py": ["tests/test_onnx_import.py", "tests/test_oracles.py"]}
 
 
@@ -136,6 +145,10 @@ _BINOP_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.F
 _CMP_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
              ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
              ast.In: ast.NotIn, ast.NotIn: ast.In}
+
+
+#: calls whose first two arguments commute (swapping them is an equivalent mutant)
+_SYMMETRIC = {"max", "min", "set", "print"}
 
 
 def _sites(tree) -> list:
@@ -168,92 +181,92 @@ def _sites(tree) -> list:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if node.func.id in ("max", "min"):
                 out.append((node, "maxmin"))
-            if len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args[:2]):
+            if (len(node.args) >= 2 and node.func.id not in _SYMMETRIC
+                    and not any(isinstance(a, ast.Starred) for a in node.args[:2])):
                 out.append((node, "swap_args"))
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Not)):
             out.append((node, "drop_unary"))
     return out
 
 
-def _apply(node, variant):
-    """Mutate ``node`` in place (it belongs to a deep copy); return a description."""
-    if variant == "binop":
-        new = _BINOP_SWAP[type(node.op)]
-        d = f"{type(node.op).__name__} -> {new.__name__}"
-        node.op = new()
-        return d
-    if variant == "augop":
-        new = _BINOP_SWAP[type(node.op)]
-        d = f"{type(node.op).__name__}= -> {new.__name__}="
-        node.op = new()
-        return d
-    if variant in ("drop_right", "drop_left"):
-        return variant
+def _apply(node, variant, parents):
+    """Mutate ``node`` in place; return (description, undo)."""
+    if variant in ("binop", "augop"):
+        old, new = node.op, _BINOP_SWAP[type(node.op)]()
+        node.op = new
+        eq = "=" if variant == "augop" else ""
+        return f"{type(old).__name__}{eq} -> {type(new).__name__}{eq}", lambda: setattr(node, "op", old)
     if variant == "compare":
-        new = _CMP_SWAP[type(node.ops[0])]
-        d = f"{type(node.ops[0]).__name__} -> {new.__name__}"
-        node.ops[0] = new()
-        return d
+        old = node.ops[0]
+        node.ops[0] = _CMP_SWAP[type(old)]()
+        return (f"{type(old).__name__} -> {type(node.ops[0]).__name__}",
+                lambda: node.ops.__setitem__(0, old))
     if variant == "boolop":
-        d = "and -> or" if isinstance(node.op, ast.And) else "or -> and"
-        node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
-        return d
+        old = node.op
+        node.op = ast.Or() if isinstance(old, ast.And) else ast.And()
+        return ("and -> or" if isinstance(old, ast.And) else "or -> and"), lambda: setattr(node, "op", old)
     if variant in ("plus1", "minus1"):
         old = node.value
         node.value = old + (1 if variant == "plus1" else -1)
-        return f"{old!r} -> {node.value!r}"
+        return f"{old!r} -> {node.value!r}", lambda: setattr(node, "value", old)
     if variant == "maxmin":
         old = node.func.id
         node.func.id = "min" if old == "max" else "max"
-        return f"{old} -> {node.func.id}"
+        return f"{old} -> {node.func.id}", lambda: setattr(node.func, "id", old)
     if variant == "swap_args":
-        node.args[0], node.args[1] = node.args[1], node.args[0]
-        return f"{ast.unparse(node.func)}(a, b) -> (b, a)"
-    if variant == "drop_unary":
-        return f"drop unary {type(node.op).__name__}"
-    raise ValueError(variant)
+        a = node.args
+        a[0], a[1] = a[1], a[0]
+        return (f"{ast.unparse(node.func)}(a, b, ...) -> (b, a, ...)",
+                lambda: a.__setitem__(slice(0, 2), [a[1], a[0]]))
+    # a dropped term or unary operator: the node is replaced by one of its operands
+    child = {"drop_right": "left", "drop_left": "right", "drop_unary": "operand"}[variant]
+    parent, field, idx = parents[id(node)]
+    repl = getattr(node, child)
+    if idx is None:
+        setattr(parent, field, repl)
+        undo = lambda: setattr(parent, field, node)  # noqa: E731
+    else:
+        getattr(parent, field)[idx] = repl
+        undo = lambda: getattr(parent, field).__setitem__(idx, node)  # noqa: E731
+    what = {"drop_right": "drop right term", "drop_left": "drop left term",
+            "drop_unary": f"drop unary {type(node.op).__name__}"}[variant]
+    return what, undo
 
 
-class _Replace(ast.NodeTransformer):
-    """Replace a node by its operand (dropped term / dropped unary operator)."""
-
-    def __init__(self, target, variant):
-        self.target, self.variant = target, variant
-
-    def generic_visit(self, node):
-        node = super().generic_visit(node)
-        return node
-
-    def visit(self, node):
-        if node is self.target:
-            if self.variant == "drop_right":
-                return node.left
-            if self.variant == "drop_left":
-                return node.right
-            if self.variant == "drop_unary":
-                return node.operand
-        return super().visit(node)
+def _parents(tree) -> dict:
+    out = {}
+    for parent in ast.walk(tree):
+        for field, value in ast.iter_fields(parent):
+            if isinstance(value, ast.AST):
+                out[id(value)] = (parent, field, None)
+            elif isinstance(value, list):
+                for i, v in enumerate(value):
+                    if isinstance(v, ast.AST):
+                        out[id(v)] = (parent, field, i)
+    return out
 
 
-def mutants_of(module: str) -> list:
-    """Every mutant of ``module`` (a path relative to the repository root)."""
+def mutants_of(module: str, pick=None) -> tuple:
+    """The mutants of ``module`` (a path relative to the repository root): all, or those at
+    the site indices in ``pick``. Returns ``(number of sites, [Mutant])``."""
     src = (ROOT / module).read_text()
     tree = ast.parse(src)
-    n = len(_sites(tree))
+    sites = _sites(tree)
+    parents = _parents(tree)
     out = []
-    for i in range(n):
-        t = copy.deepcopy(tree)
-        node, variant = _sites(t)[i]
-        what = _apply(node, variant)
-        if variant in ("drop_right", "drop_left", "drop_unary"):
-            t = _Replace(node, variant).visit(t)
-        line = getattr(node, "lineno", 0)
+    for i in (range(len(sites)) if pick is None else pick):
+        node, variant = sites[i]
+        what, undo = _apply(node, variant, parents)
         try:
-            mutated = ast.unparse(ast.fix_missing_locations(t))
+            mutated = ast.unparse(tree)
         except Exception:   # an operator that cannot be rendered here: not a mutant
-            continue
-        out.append(Mutant(module, i, line, f"{what}: {_line(src, line)}", mutated))
-    return out
+            mutated = None
+        finally:
+            undo()
+        if mutated is not None:
+            line = getattr(node, "lineno", 0)
+            out.append(Mutant(module, i, line, f"{what}: {_line(src, line)}", mutated))
+    return len(sites), out
 
 
 def _line(src: str, line: int) -> str:
@@ -351,6 +364,38 @@ def run_listed(workers: int, timeout: float) -> list:
     return stale + _pool_run(jobs, workers, timeout)
 
 
+DOCS = ROOT / "docs" / "testing.md"
+BEGIN, END = "<!-- mutation results: begin -->", "<!-- mutation results: end -->"
+
+
+def _commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip() or "?"
+
+
+def write_docs(res: list, a, score: float, head: str | None = None) -> None:
+    """The score table and every survivor, between the markers of docs/testing.md."""
+    head = head or _commit()
+    lines = [BEGIN, "",
+             f"Run on commit `{head}`: `python tools/mutation.py --max-mutants {a.max_mutants} "
+             f"--seed {a.seed}` (mutants sampled per module; snapshot tests not run).", "",
+             "| module | mutants | killed | survived | score |", "|---|---:|---:|---:|---:|"]
+    for module in a.modules:
+        rs = [m for m in res if m.module == module]
+        k = sum(m.outcome != "survived" for m in rs)
+        lines.append(f"| `{module}` | {len(rs)} | {k} | {len(rs) - k} | "
+                     f"{100 * k / len(rs) if rs else 100:.0f}% |")
+    tk = sum(m.outcome != "survived" for m in res)
+    lines += [f"| **total** | {len(res)} | {tk} | {len(res) - tk} | **{100 * score:.0f}%** |", "",
+              "Survivors (module:line, mutation: original line):", ""]
+    lines += [f"- `{m.module}:{m.line}` {m.what.replace('`', chr(39))}"
+              for m in res if m.outcome == "survived"] or ["- none"]
+    lines += ["", END]
+    text = DOCS.read_text()
+    i, j = text.index(BEGIN), text.index(END) + len(END)
+    DOCS.write_text(text[:i] + "\n".join(lines) + text[j:])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--modules", nargs="*", default=list(TESTS), help="modules to mutate")
@@ -361,7 +406,21 @@ def main(argv=None) -> int:
     ap.add_argument("--target", type=float, default=0.9, help="score needed for exit status 0")
     ap.add_argument("--listed", action="store_true", help="run issue 15's listed mutations")
     ap.add_argument("--json", help="write every mutant's outcome here")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="replace the results section of docs/testing.md with this run's")
+    ap.add_argument("--from-json", help="with --write-docs: render a saved --json result "
+                    "instead of running")
     a = ap.parse_args(argv)
+    # a kill still removes the private copies (the pools' ``finally``)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if a.from_json:
+        saved = json.loads(Path(a.from_json).read_text())
+        res = [Mutant(**{k: v for k, v in m.items() if k in Mutant.__dataclass_fields__})
+               for m in saved["mutants"]]
+        a.modules = list(dict.fromkeys(m.module for m in res))
+        a.max_mutants, a.seed = saved["max_mutants"], saved["seed"]
+        write_docs(res, a, saved["score"], saved.get("commit"))
+        return 0
     if a.listed:
         res = run_listed(a.jobs, a.timeout)
         bad = [m for m in res if m.outcome not in ("killed", "timeout")]
@@ -376,11 +435,12 @@ def main(argv=None) -> int:
         if module not in TESTS:
             print(f"no test files configured for {module} (add it to TESTS in {__file__})")
             return 2
-        ms = mutants_of(module)
+        n = len(_sites(ast.parse((ROOT / module).read_text())))
         rng = random.Random(f"{a.seed}:{module}")
-        pick = sorted(rng.sample(range(len(ms)), min(a.max_mutants, len(ms))))
-        print(f"{module}: {len(ms)} mutants, running {len(pick)}")
-        jobs += [(ms[i], TESTS[module]) for i in pick]
+        pick = sorted(rng.sample(range(n), min(a.max_mutants, n)))
+        _, ms = mutants_of(module, pick)
+        print(f"{module}: {n} mutation sites, running {len(ms)}", flush=True)
+        jobs += [(m, TESTS[module]) for m in ms]
     base = _pool_run([(Mutant(m, -1, 0, "unmutated", (ROOT / m).read_text()), TESTS[m])
                       for m in a.modules], a.jobs, a.timeout, progress=False)
     broken = [m.module for m in base if m.outcome != "survived"]
@@ -405,8 +465,10 @@ def main(argv=None) -> int:
     for m in res:
         if m.outcome == "survived":
             print(f"  {m.module}:{m.line} {m.what}")
+    if a.write_docs:
+        write_docs(res, a, score)
     if a.json:
-        Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed,
+        Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed, "commit": _commit(),
                                             "max_mutants": a.max_mutants,
                                             "mutants": [m.row() for m in res]}, indent=1))
     return 0 if score >= a.target else 1

@@ -35,7 +35,14 @@ def _run(args) -> int:
     for path in (args.timeline, args.json):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    result = simulate(platform, trace, timeline=args.timeline, max_sim_s=args.max_sim_s,
+    timeline = args.timeline
+    if args.timeline_full:
+        if not timeline:
+            raise HwsimError("--timeline-full applies to a timeline: add --timeline FILE")
+        from ..report.timeline import Timeline
+
+        timeline = Timeline(timeline, platform, full=True)
+    result = simulate(platform, trace, timeline=timeline, max_sim_s=args.max_sim_s,
                       max_wall_s=args.max_wall_s)
     if not args.quiet:
         print(result.layers_table(wide=args.wide))
@@ -190,7 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate one trace on one platform")
     run.add_argument("platform", help="platform YAML file")
     run.add_argument("trace", help="layer trace JSON file")
-    run.add_argument("--timeline", metavar="FILE", help="write a Perfetto/Chrome trace JSON")
+    run.add_argument("--timeline", metavar="FILE",
+                     help="write a timeline for ui.perfetto.dev / chrome://tracing: Chrome trace "
+                          "JSON, or Perfetto protobuf if FILE ends in .pftrace (needs the "
+                          "perfetto extra)")
+    run.add_argument("--timeline-full", action="store_true",
+                     help="full resolution: the exact bandwidth of every run of bursts and "
+                          "bytes in flight per link, instead of bandwidth averaged over windows "
+                          "of the run's length / 500..1000 (larger file, slower)")
     run.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     run.add_argument("--set", action="append", metavar="PATH=VALUE",
                      help="override a platform field, e.g. components.l1.size_bytes=131072")
@@ -259,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     sch.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     sch.set_defaults(func=_schema)
     from .explore import add_commands
-    add_commands(sub)   # sweep, whatif, plot
+    add_commands(sub)   # sweep, whatif, plot, report
     for name, sp in sub.choices.items():
         sp.formatter_class = argparse.RawDescriptionHelpFormatter
         sp.epilog = "examples:\n" + "\n".join("  " + e for e in EXAMPLES[name])
@@ -320,6 +334,8 @@ EXAMPLES = {
     "sweep": ("hwsim sweep platforms/pulp_cluster.yaml traces/ds_cnn.json --grid l1.size_bytes=16000,32000,64000 \\\n"
               "      --grid cluster.cores=2,4,8 -o out/sweep.jsonl",),
     "whatif": ("hwsim whatif platforms/pulp_imc_cluster.yaml traces/mobilenetv2.json --factor 2",),
+    "report": ("hwsim report platforms/pulp_imc_cluster.yaml traces/mobilenetv2.json -o out/report.html",
+               "hwsim report platforms/pulp_cluster.yaml traces/ds_cnn.json -o out/ds_cnn.html --no-whatif"),
     "plot": ("hwsim plot roofline platforms/pulp_imc_cluster.yaml traces/mobilenetv2.json -o out/roofline.png",
              "hwsim plot gantt --timeline out/timeline.json -o out/gantt.svg"),
 }

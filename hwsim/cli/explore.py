@@ -1,4 +1,5 @@
-"""Subcommands for design-space exploration: ``hwsim sweep``, ``hwsim whatif``, ``hwsim plot``.
+"""Subcommands for design-space exploration: ``hwsim sweep``, ``hwsim whatif``, ``hwsim plot``,
+``hwsim report``.
 
     hwsim sweep PLATFORM TRACE --grid l1.size_bytes=32000,64000,128000 \\
                 --grid links.l2--soc_xbar.bandwidth_bytes_per_cycle=4,8 -o out/sweep.jsonl
@@ -148,6 +149,15 @@ def _plot(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from ..explore.report_page import write_report
+
+    out = write_report(args.platform, args.trace, args.out, whatif=not args.no_whatif,
+                       factor=args.factor, workers=args.workers, progress=not args.no_progress)
+    print(f"report       {out}")
+    return 0
+
+
 def _result_for_plot(args):
     from ..api import load_platform, load_trace, simulate
 
@@ -161,7 +171,7 @@ def _result_for_plot(args):
 
 
 def add_commands(sub) -> None:
-    """Register ``sweep``, ``whatif`` and ``plot`` on the ``hwsim`` subparsers."""
+    """Register ``sweep``, ``whatif``, ``plot`` and ``report`` on the ``hwsim`` subparsers."""
     sw = sub.add_parser("sweep", help="simulate a grid or list of design points (parallel, resumable)")
     sw.add_argument("platform", help="platform YAML file")
     sw.add_argument("trace", help="layer trace JSON file or zoo network name")
@@ -210,3 +220,15 @@ def add_commands(sub) -> None:
     pl.add_argument("--y", help="pareto y objective (default energy_pj; e.g. sram_bytes)")
     pl.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a platform field")
     pl.set_defaults(func=_plot)
+
+    rp = sub.add_parser("report", help="one self-contained HTML page: summary, layers, plots, "
+                        "bottleneck and what-if ranking")
+    rp.add_argument("platform", help="platform YAML file")
+    rp.add_argument("trace", help="layer trace JSON file or zoo network name")
+    rp.add_argument("-o", "--out", required=True, metavar="FILE.html", help="page to write")
+    rp.add_argument("--no-whatif", action="store_true",
+                    help="leave out the what-if ranking (it runs one simulation per resource)")
+    rp.add_argument("--factor", type=float, default=2.0, help="what-if scale factor (default 2)")
+    rp.add_argument("-j", "--workers", type=int, default=None, help="what-if worker processes")
+    rp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rp.set_defaults(func=_report)

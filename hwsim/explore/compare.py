@@ -163,18 +163,18 @@ def plot(rows: list, path: str) -> None:
         axes[1].barh(names, vals, left=left, label=k)
         left = [a + b for a, b in zip(left, vals)]
     axes[1].set_xlabel("energy per inference (uJ) by where it went")
-    axes[1].legend(fontsize=7, loc="lower right")
+    axes[1].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
     axes[2].barh(names, [r["achieved_tops_per_w"] for r in rows], label="achieved")
     axes[2].scatter([r["peak_tops_per_w"] for r in rows], names, marker="|", s=300, color="k",
                     label="peak (best engine used)")
     axes[2].set_xscale("log")
     axes[2].set_xlabel("TOPS/W (log)")
-    axes[2].legend(fontsize=7, loc="lower right")
+    axes[2].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
     axes[0].invert_yaxis()
     fig.suptitle(rows[0]["trace"] if rows else "")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")   # legends sit below the axes
     plt.close(fig)
 
 

@@ -20,6 +20,7 @@ at least 1; a variant the platform rejects (e.g. a size over a limit) is reporte
 from __future__ import annotations
 
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,10 @@ class Variant:
     resource: str
     field: str
     overrides: dict
+    touches: tuple = ()   # names of the resources it scales (default: ``resource``)
+
+    def scales(self, name: str) -> bool:
+        return name in (self.touches or (self.resource,))
 
 
 def _scaled(value, factor: float, integral: bool):
@@ -119,6 +124,79 @@ def variants(platform_path, factor: float = 2.0) -> list:
                 counted.setdefault(c.WHATIF_COUNT, []).append(name)
     for (group, label), names in counted.items():
         out.append(_count_variant(raw, names, factor, group, label))
+    out += _group_variants(raw, platform, factor, x)
+    return out
+
+
+def _port_override(m, factor: float) -> dict:
+    """The override scaling a memory's port bandwidth (a DRAM's: its data rate per clock)."""
+    p = f"components.{m.name}"
+    if m.TYPE == "dram":
+        return {f"{p}.transfers_per_cycle": _scaled(m.transfers_per_cycle, factor, True)}
+    return {f"{p}.port_bandwidth_bytes_per_cycle": _scaled(m.port_bandwidth_bytes_per_cycle, factor, False)}
+
+
+def _group_variants(raw: dict, platform, factor: float, x: str) -> list:
+    """Resources scaled together: every route between two memories (or a memory and an
+    engine) that has more than one link, its links and the ports of the memories at its ends
+    at once (a transfer holds all of them, so scaling one alone moves nothing when another is
+    as slow); and every memory with its port bandwidth (or DRAM data rate) and the links that
+    touch it. Only the platform file's own
+    ``links:`` (not those of a ``generate:`` section)."""
+    import simpy
+
+    from ..hardware.platform import AimcTile, CoreCluster, Memory
+    from ..sim.interconnect import Interconnect
+
+    links = raw.get("links") or []
+    index = {}
+    for i, link in enumerate(links):
+        if isinstance(link, dict) and _num(link.get("bandwidth_bytes_per_cycle")) is not None:
+            ends = link.get("between") or [link.get("a"), link.get("b")]
+            index[frozenset(ends)] = i
+
+    def scale_links(ids):
+        return {f"links.{i}.bandwidth_bytes_per_cycle":
+                _scaled(links[i]["bandwidth_bytes_per_cycle"], factor, False) for i in ids}
+
+    out = []
+    comps = platform.components
+    ic = Interconnect(simpy.Environment(), platform)
+    mems = [c for c in comps.values() if isinstance(c, Memory)]
+    ends = mems + [c for c in comps.values() if isinstance(c, (CoreCluster, AimcTile))]
+    seen = set()
+    for a in mems:
+        for b in ends:
+            if a is b:
+                continue
+            try:
+                routes = ic.hops(a.name, b.name)
+            except Exception:   # no route between them: nothing to scale
+                continue
+            for r in routes:
+                ids = tuple(sorted({index[frozenset(e)] for e in zip(r.nodes, r.nodes[1:])
+                                    if frozenset(e) in index}))
+                if len(ids) < 2 or ids in seen:
+                    continue
+                seen.add(ids)
+                names = tuple(_link_label(links[i], i) for i in ids)
+                ov = scale_links(ids)
+                for m in (comps[r.src], comps[r.dst]):   # and the ports at its ends
+                    if m.name in (raw.get("components") or {}):
+                        ov.update(_port_override(m, factor))
+                out.append(Variant(f"route {r.src}<->{r.dst} ({len(ids)} links + ports) bandwidth {x}",
+                                   f"route {r.src}<->{r.dst}", "route_bandwidth", ov,
+                                   names + tuple(r.nodes) + (f"{r.src}.port", f"{r.dst}.port")))
+    for m in mems:
+        if m.name not in (raw.get("components") or {}):
+            continue
+        ids = [i for e, i in index.items() if m.name in e]
+        ov = _port_override(m, factor)
+        if ids:
+            ov.update(scale_links(ids))
+            out.append(Variant(f"memory {m.name} + port + {len(ids)} link(s) bandwidth {x}",
+                               f"memory {m.name}", "memory_bandwidth", ov,
+                               (m.name, f"{m.name}.port") + tuple(_link_label(links[i], i) for i in ids)))
     return out
 
 
@@ -161,6 +239,7 @@ class WhatIfRow:
     latency_cycles: int | None
     energy_pj: float | None
     error: str | None = None
+    note: str | None = None    # why a near-1.0x change moved nothing: what else bounds the run
 
 
 @dataclass
@@ -170,25 +249,38 @@ class WhatIfReport:
     factor: float
     baseline: dict
     rows: list
+    bound_by: list = None     # [(cause, share of the layers' time)] of the baseline, largest first
 
     def table(self) -> str:
         b = self.baseline
         lines = [f"what-if on {self.platform} / {self.trace}: each resource scaled x{self.factor:g}",
                  f"baseline  {b['latency_cycles']:,} cycles, {b['energy_pj'] / 1e6:.3f} uJ",
-                 "", f"{'rank':>4}  {'resource change':<48}{'speedup':>9}{'energy':>9}"
-                 f"{'cycles':>14}", "-" * 84]
+                 "time goes to " + ", ".join(f"{c} {100 * f:.0f}%" for c, f in (self.bound_by or [])[:4]),
+                 "", f"{'rank':>4}  {'resource change':<56}{'speedup':>9}{'energy':>9}"
+                 f"{'cycles':>14}", "-" * 92]
         for i, r in enumerate(self.rows, 1):
             if r.error:
-                lines.append(f"{i:>4}  {r.label[:47]:<48}{'error':>9}  {r.error.splitlines()[0][:60]}")
+                lines.append(f"{i:>4}  {r.label[:55]:<56}{'error':>9}  {r.error.splitlines()[0][:60]}")
             else:
-                lines.append(f"{i:>4}  {r.label[:47]:<48}{r.speedup:>8.3f}x{100 * r.energy_change:>+8.1f}%"
+                lines.append(f"{i:>4}  {r.label[:55]:<56}{r.speedup:>8.3f}x{100 * r.energy_change:>+8.1f}%"
                              f"{r.latency_cycles:>14,}")
+        notes: dict = {}
+        for r in self.rows:
+            if r.note:
+                notes.setdefault(r.note, []).append(r.label)
+        if notes:
+            lines += ["", f"why ~1.0x (within {100 * NEAR_ONE:g}%):"]
+            for note, labels in notes.items():
+                lines += textwrap.wrap(note + ":", 100, initial_indent="  ", subsequent_indent="    ")
+                lines += textwrap.wrap("; ".join(labels), 100, initial_indent="    - ",
+                                       subsequent_indent="      ")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
         return {"platform": self.platform, "trace": self.trace, "factor": self.factor,
-                "baseline": self.baseline, "rows": [asdict(r) for r in self.rows]}
+                "baseline": self.baseline, "bound_by": [list(x) for x in self.bound_by or []],
+                "rows": [asdict(r) for r in self.rows]}
 
 
 def whatif(platform, trace, factor: float = 2.0, *, out=None, workers=None, dask=None,
@@ -221,9 +313,33 @@ def whatif(platform, trace, factor: float = 2.0, *, out=None, workers=None, dask
                               speedup=b["latency_cycles"] / s["latency_cycles"],
                               energy_change=s["energy_pj"] / b["energy_pj"] - 1 if b["energy_pj"] else 0.0,
                               latency_cycles=s["latency_cycles"], energy_pj=s["energy_pj"]))
+    bound = _bound_by(platform, trace)
+    for v, row in zip(vs, rows):
+        if row.speedup is not None and abs(row.speedup - 1) < NEAR_ONE:
+            own = [f"{c} {100 * f:.0f}%" for c, f in bound if f >= 0.05 and v.scales(c.split(" ", 1)[-1])]
+            others = [f"{c} {100 * f:.0f}%" for c, f in bound if not v.scales(c.split(" ", 1)[-1])][:3]
+            row.note = ("time goes to " + ", ".join(others)) if others else None
+            if own:   # its own wait is large, yet scaling it moved nothing
+                row.note = (f"its {', '.join(own)} is set by what it does not scale (another "
+                            f"resource on the same path, latency or setup); else {row.note}")
     rows.sort(key=lambda r: (r.error is not None, -(r.speedup or 0), r.energy_change or 0, r.label))
     return WhatIfReport(str(platform), str(trace), factor,
-                        {k: b[k] for k in ("latency_cycles", "latency_s", "energy_pj")}, rows)
+                        {k: b[k] for k in ("latency_cycles", "latency_s", "energy_pj")}, rows, bound)
+
+
+#: a speedup within this of 1.0 is explained by what else bounds the run
+NEAR_ONE = 0.01
+
+
+def _bound_by(platform, trace) -> list:
+    """The baseline's time by cause (:meth:`SimulationResult.time_by_cause`), as shares."""
+    from ..api import load_platform, simulate
+    from .sweep import load_workload
+
+    res = simulate(load_platform(platform), load_workload(trace))
+    causes = res.time_by_cause()
+    total = sum(causes.values()) or 1
+    return [(c, v / total) for c, v in causes.items()]
 
 
 def _key(params: dict) -> str:

@@ -4,6 +4,6 @@ Importing a model module registers its model (by class definition); the line bel
 registry: one module per component type. ``hwsim.api`` imports this package, so every model
 is known before a platform is mapped.
 """
-from . import aimc, cores, dw_accel  # noqa: F401  (one line: the registered models)
+from . import aimc, cores, dw_accel, ne16  # noqa: F401  (one line: the registered models)
 
-__all__ = ["aimc", "cores", "dw_accel"]
+__all__ = ["aimc", "cores", "dw_accel", "ne16"]

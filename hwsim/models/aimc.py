@@ -104,8 +104,7 @@ class AimcModel(ComponentModel, spec=AimcTile):
         sim.charge_wait(acct, xfers, t0, span - mvm_ps)
         if sim.timeline is not None:
             for xb in names:
-                sim.timeline.span("engines", xb, f"{plan.layer.name} t{i} mvm", t0, env.now,
-                                  "compute", {"mvms": tile.mvms})
+                sim.timeline.compute(xb, plan.layer.name, i, "mvm", t0, env.now, {"mvm_jobs": tile.mvms})
         if tile.acc_ops:
             host = comps[plan.cluster]
             yield from model_of(host).run_ops(sim, host, plan, tile.acc_ops, "add", i, acct,
@@ -145,7 +144,8 @@ class AimcModel(ComponentModel, spec=AimcTile):
                 xb = comps[xb_name]
                 yield from sim.move(plan.weight_mem, xb_name, nbytes,
                                     (plan.layer.name, "weights"), [], acct)
-                yield env.timeout(xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row))
+                dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
+                yield env.timeout(dur)
                 acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
 
             procs.append(env.process(one()))
@@ -155,8 +155,7 @@ class AimcModel(ComponentModel, spec=AimcTile):
             sim.busy(xb, env.now - t0)
         if sim.timeline is not None:
             for xb in plan.aimc.tiles:
-                sim.timeline.span("engines", xb, f"{plan.layer.name} program", t0, env.now,
-                                  "programming")
+                sim.timeline.compute(xb, plan.layer.name, "weights", "program", t0, env.now, {})
 
     def setup_cost(self, platform, plan) -> list:
         """One-time programming of a layer whose crossbars keep their weights (before the

@@ -72,8 +72,7 @@ class CoreModel(ComponentModel, spec=CoreCluster):
         acct.add_energy("postprocessing" if label == "accumulate" else "compute", cl.name,
                         ops * op_energy_pj(cl, op))
         if sim.timeline is not None:
-            sim.timeline.span("engines", cl.name, f"{plan.layer.name} t{i} {label}", t0,
-                              env.now, "compute", {"ops": ops})
+            sim.timeline.compute(cl.name, plan.layer.name, i, label, t0, env.now, {"work_ops": ops})
 
     def peak(self, comp) -> dict | None:
         best, op_best = 0.0, None

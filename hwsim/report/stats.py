@@ -210,6 +210,29 @@ class SimulationResult:
                          f"{self.mapping['crossbars_available']} crossbars)")
         return "\n".join(lines)
 
+    def time_by_cause(self) -> dict:
+        """Where the layers' time went, by cause and resource: ``{"compute cluster": ps,
+        "stall l3": ps, "contention l2.port": ps, "programming ima": ps, "idle": ps}`` summed
+        over layers (memory stall and contention split by the resource charged, compute and
+        programming by engine), largest first."""
+        out: dict = {}
+
+        def add(k, v):
+            if v > 0:
+                out[k] = out.get(k, 0) + v
+
+        for r in self.layers:
+            span = r.end_ps - r.start_ps
+            for cat, cyc in (("compute", r.compute_cycles), ("programming", r.programming_cycles),
+                             ("idle", r.idle_cycles)):
+                if r.cycles:
+                    add(f"{cat} {r.engine}" if cat != "idle" else "idle", span * cyc // r.cycles)
+            for k, v in r.stall_ps.items():
+                add(f"stall {k}", v)
+            for k, v in r.waits_ps.items():
+                add(f"contention {k}", v)
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
     def layers_table(self, wide: bool = False, width: int = 100) -> str:
         """Per-layer table. By default the columns that answer "where did the time go" and
         fit ``width`` characters (the bottleneck label is cut to fit, marked ``~``); ``wide``

@@ -33,6 +33,9 @@ def collect(sim) -> SimulationResult:
     busy.update({ch.name: ch.busy_ps / ch.capacity for ch in sim.ic.channels})
     totals.update(steady_state(busy, makespan, stages=set(sim.engine_busy_ps)))
     totals.update(efficiency_totals(p, records, makespan, sum(by_comp.values())))
+    skipped = (sim.trace.meta.get("onnx") or {}).get("unsupported_skipped")
+    if skipped:   # ONNX nodes left out at import: their work is not in this report
+        totals["unsupported_skipped"] = list(skipped)
     return SimulationResult(
         platform=p.name, trace=sim.trace.name, reference_clock=ref, layers=records,
         makespan_ps=makespan, resources=resources,

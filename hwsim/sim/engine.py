@@ -80,7 +80,9 @@ class Simulation:
         self.platform, self.trace = platform, trace
         self.mapping = mapping or map_trace(platform, trace)
         self.env = simpy.Environment()
-        self.timeline = Timeline(timeline, platform.name, platform.reference_clock) if timeline else None
+        # a path, or a Timeline made by the caller (e.g. full resolution)
+        self.timeline = (timeline if isinstance(timeline, Timeline) or not timeline
+                         else Timeline(timeline, platform))
         self.ic = Interconnect(self.env, platform, observer=self.timeline)
         self.engines = {c.name: Channel(self.env, c.name, "engine", c.clock, None, 1, owner=c.name)
                         for c in platform.engines()}
@@ -197,8 +199,9 @@ class Simulation:
                 return a
         return None
 
-    def _wait(self, event, xfers: list, acct: _Acct):
-        """Wait for a tile's data; split the wait into contention and memory stall."""
+    def _wait(self, event, xfers: list, acct: _Acct, why=None):
+        """Wait for a tile's data; split the wait into contention and memory stall.
+        ``why``: (plan, tile, "in"|"out"), for the timeline's wait slice."""
         if event.processed:
             return
         env = self.env
@@ -211,7 +214,26 @@ class Simulation:
         cont = min(waited, max(0, q1 - q0))
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += waited - cont
+        before = {c: dict(acct.by_res[c]) for c in ("memory_stall", "contention")} if self.timeline else None
         _attribute(acct, xfers, snap, t0, env.now, cont, waited - cont)
+        if before is not None and why is not None:
+            self._timeline_wait(why, acct, before, t0, cont, waited - cont)
+
+    def _timeline_wait(self, why, acct: _Acct, before: dict, t0: int, cont: int, stall: int):
+        """Draw a wait on the layer's engines that are free (or held by the layer itself),
+        named by the resource this wait was charged to most."""
+        plan, i, what = why
+        charged = {}
+        for c, was in before.items():
+            for k, v in acct.by_res[c].items():
+                if v - was.get(k, 0) > 0:
+                    charged[k] = charged.get(k, 0) + v - was.get(k, 0)
+        resource = max(sorted(charged), key=charged.get) if charged else "memory"
+        me = self.env.active_process
+        engines = [e for e in (plan.aimc.tiles if plan.aimc is not None else (plan.engine,))
+                   if e in self.engines and (self.engines[e].in_use == 0 or me in self.engines[e].holders)]
+        self.timeline.wait(engines, plan.layer.name, i, what, t0, self.env.now,
+                           "contention" if cont > stall else "memory_stall", resource, stall, cont)
 
     def hold(self, name: str, acct: _Acct):
         """Wait for engine ``name``'s slot; the wait is contention on it."""
@@ -243,8 +265,7 @@ class Simulation:
         self.spans[name] = (start, env.now)
         self.progress[name].advance(self.progress[name].total)
         if self.timeline is not None:
-            self.timeline.span("layers", "layers", name, start, env.now, "layer",
-                               {k: v for k, v in acct.ps.items() if v})
+            self.timeline.layer(name, start, env.now, acct.ps)
         self.done[name].succeed()
 
     def _ready(self, plan: LayerPlan):
@@ -292,13 +313,13 @@ class Simulation:
         for i, tile in enumerate(plan.tiles):
             if plan.pipelined:   # waiting for the producer's rows is idle time, not a memory stall
                 yield from self._await_rows(plan, i)
-            yield from self._wait(buf.loaded[i], buf.load_x[i], acct)
+            yield from self._wait(buf.loaded[i], buf.load_x[i], acct, (plan, i, "in"))
             if i >= 2:
-                yield from self._wait(buf.stored[i - 2], buf.store_x[i - 2], acct)
+                yield from self._wait(buf.stored[i - 2], buf.store_x[i - 2], acct, (plan, i - 2, "out"))
             yield from model.step(self, comp, plan, tile, i, acct)
             buf.computed[i].succeed()
         n = len(plan.tiles)
-        yield from self._wait(buf.stored[n - 1], buf.store_x[n - 1], acct)
+        yield from self._wait(buf.stored[n - 1], buf.store_x[n - 1], acct, (plan, n - 1, "out"))
 
     def _await_rows(self, plan: LayerPlan, i: int):
         """Pipelining: wait until every producer has written the rows tile ``i`` needs."""
@@ -393,7 +414,9 @@ def simulate(platform: Platform, trace: Trace, timeline=None, until_ps: int | No
     """Map ``trace`` onto ``platform``, run it, and return the :class:`SimulationResult`.
 
     Args:
-        timeline: optional path of a Chrome-trace/Perfetto JSON file to write.
+        timeline: optional timeline to write: a path (Chrome trace JSON, or Perfetto protobuf
+            if it ends in ``.pftrace``) or a :class:`~hwsim.report.timeline.Timeline` (e.g.
+            ``Timeline(path, platform, full=True)`` for full resolution).
         until_ps / max_sim_s: optional limit on simulated time (ps / seconds).
         max_wall_s: optional limit on wall-clock seconds.
 

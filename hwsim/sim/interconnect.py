@@ -390,6 +390,8 @@ class Interconnect:
         # ps (Clock.cycles_to_ps, inlined), so the bursts add up exactly to ceil(n / bw).
         cum_ps = [0] * len(bw_params)
         sent = total_hold = bursts = 0
+        seg_start = seg_end = -1
+        seg_bytes, segs = 0, []
         while sent < nbytes:
             nxt = min(nbytes, sent + burst)
             if row:  # 2D: a burst never crosses a row (each row is a new 1D burst train)
@@ -411,8 +413,14 @@ class Interconnect:
                 d = c.service.burst_ps(env.now, t, sent, nxt)
                 if d > hold:
                     hold = d
-            if obs is not None:
-                obs.burst(chans, env.now, hold, nxt - sent)
+            if obs is not None:   # runs of back-to-back bursts, told once per transfer
+                now = env._now
+                if seg_end != now:
+                    if seg_bytes:
+                        segs.append((seg_start, seg_end, seg_bytes))
+                    seg_start, seg_bytes = now, 0
+                seg_bytes += nxt - sent
+                seg_end = now + hold
             yield env.timeout(hold)
             for c in chans:
                 if c.queue:
@@ -423,6 +431,9 @@ class Interconnect:
             total_hold += hold
             bursts += 1
             sent = nxt
+        if seg_bytes:
+            segs.append((seg_start, seg_end, seg_bytes))
+            obs.bursts(chans, segs)
         for c in chans:  # statistics once per transfer, not per burst
             c.busy_ps += total_hold
             c.bytes += nbytes

@@ -46,7 +46,8 @@ Add / Sub / Mul / Div with a constant       folded into the producing conv/linea
                                             free); else a one-producer elementwise layer (two
                                             full-size operands counted: an upper bound)
 Relu, Clip, Sigmoid, HardSigmoid,           fused into the producing layer's ``activation``
-HardSwish, Tanh, Gelu, LeakyRelu, Elu, ...  when it is the tensor's only reader and has no
+HardSwish, Tanh, Gelu, LeakyRelu, Elu, Erf, when it is the tensor's only reader and has no
+Exp, Log, Sqrt, Reciprocal, Neg, Abs, ...
 Sigmoid + Mul(x, sigmoid(x)) = SiLU,        activation yet; else an ``act`` layer
 HardSigmoid + Mul = HardSwish               (``Clip(0, 6)`` is ``relu6``)
 Softmax / LogSoftmax                        ``softmax`` layer (axis kept); fused into a
@@ -62,8 +63,12 @@ Concat                                      free when the join is along the oute
                                             output: the producers write into place and the
                                             reader lists them all in ``inputs``; else a
                                             ``concat`` copy layer
-Split / Slice                               ``slice`` copy layer per output (free when it
-                                            keeps the whole tensor)
+Split / Slice (step 1)                      free when the piece is a contiguous run of its
+                                            producer layer's output (one axis cut, the axes
+                                            before it of size 1): the producer wrote it in
+                                            place and the reader gets ``input_range``; else a
+                                            ``slice`` copy layer per output
+Gather (constant indices)                   ``slice`` copy layer
 Reshape, Flatten, Squeeze, Unsqueeze,       free (row-major layout unchanged)
 Identity, Dropout, Cast
 Transpose                                   free when it moves only size-1 axes, or when
@@ -102,7 +107,7 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from ..base.errors import ConfigError
+from ..base.errors import ConfigError, HwsimError
 from .trace import NETWORK_INPUT, Layer, Trace
 
 __all__ = ["import_onnx", "UnsupportedOps", "parse_input_shape", "ON_UNSUPPORTED", "FREE_OPS",
@@ -112,13 +117,15 @@ ON_UNSUPPORTED = ("error", "skip-with-warning")
 FREE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast"}
 ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leaky_relu",
                "HardSigmoid": "hsigmoid", "HardSwish": "hswish", "Elu": "elu", "Selu": "selu",
-               "Gelu": "gelu", "Softplus": "softplus", "PRelu": "prelu", "Clip": "clip"}
+               "Gelu": "gelu", "Softplus": "softplus", "PRelu": "prelu", "Clip": "clip",
+               "Erf": "erf", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Reciprocal": "reciprocal",
+               "Neg": "neg", "Abs": "abs"}
 CONST_OPS = {"Constant", "Shape", "ConstantOfShape", "Size"}
 BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div"}
 HANDLED = {"Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool",
            "GlobalMaxPool", "ReduceMean", "BatchNormalization", "QuantizeLinear",
            "DequantizeLinear", "Softmax", "LogSoftmax", "LayerNormalization", "Concat", "Split",
-           "Slice", "Transpose", "Resize", "Upsample", "Pad"}
+           "Slice", "Transpose", "Resize", "Upsample", "Pad", "Gather"}
 SUPPORTED = HANDLED | FREE_OPS | CONST_OPS | set(ACTIVATIONS) | set(BINARY)
 #: the largest constant whose value is read (shape/axes/bounds); weights are never read
 _SMALL = 64
@@ -265,6 +272,7 @@ class _Importer:
         self.done: set = set()          # ids of nodes consumed by a fused pattern
         self.pending_pad: dict = {}     # tensor -> (top, left, bottom, right) folded into a reader
         self.pad_src: dict = {}         # padded tensor -> the tensor before the Pad
+        self.part: dict = {}            # tensor -> (start, stop): a piece of its producer's output
 
     # -- helpers ----------------------------------------------------------------------------
     def _weight_slot(self, node, t) -> bool:
@@ -333,9 +341,14 @@ class _Importer:
         return None
 
     def single(self, tensor: str, node) -> str:
-        """The one producer of ``tensor``: a free concatenation read by a multi-operand op is
-        materialised here by a ``concat`` copy layer."""
+        """The one producer of ``tensor``: a free concatenation (or a piece of a free split)
+        read by a multi-operand op is materialised here by a ``concat`` (``slice``) copy."""
         p = self.producer[tensor]
+        if tensor in self.part:     # a copy of the piece (it reads its input_range)
+            out = self.shape(tensor, node)
+            lay = self.add_layer(node, "slice", [tensor], tensor, out, out, suffix=".piece")
+            self.part.pop(tensor)
+            return lay["name"]
         if len(p) == 1:
             return p[0]
         shapes = [self.layers[n]["output_shape"] for n in p]
@@ -349,14 +362,17 @@ class _Importer:
         name = self.unique(node, suffix)
         bits_in = max([self.act_bits.get(t, self.bits) for t in in_tensors] or [self.bits])
         inputs = kw.pop("inputs", None)
+        rng = ()
         if inputs is None:
             inputs = ()
+            if len(in_tensors) == 1 and in_tensors[0] in self.part:
+                rng = self.part[in_tensors[0]]       # reads its piece in place
             for t in in_tensors:    # one input: its producers (a free concat read)
                 inputs += self.producer[t] if len(in_tensors) == 1 else (self.single(t, node),)
         lay = dict(name=name, op=op, input_shape=tuple(input_shape),
                    output_shape=tuple(output_shape), bits_input=bits_in,
                    bits_weight=bits_in, bits_output=self.bits, bias=False, activation=None,
-                   inputs=tuple(inputs), batch=self.batch, _out=out_tensor)
+                   inputs=tuple(inputs), batch=self.batch, _out=out_tensor, input_range=rng)
         lay.update(kw)
         self.layers[name] = lay
         self.order.append(name)
@@ -365,6 +381,8 @@ class _Importer:
 
     def alias(self, out: str, src: str) -> None:
         self.producer[out] = self.producer[src]
+        if src in self.part:
+            self.part[out] = self.part[src]
         if src in self.act_bits:
             self.act_bits[out] = self.act_bits[src]
 
@@ -418,14 +436,19 @@ class _Importer:
             if any(t not in self.producer for t in self.act_inputs(node)):
                 self.unsupported_node(node, "reads a tensor no supported node produced")
                 continue
-            if op in BINARY:
-                self.binary(node, BINARY[op])
-            elif op in ACTIVATIONS:
-                self.activation(node)
-            elif op in FREE_OPS:
-                self.alias(node.output[0], self.act_inputs(node)[0])
-            else:
-                getattr(self, f"op_{op}")(node)
+            try:
+                if op in BINARY:
+                    self.binary(node, BINARY[op])
+                elif op in ACTIVATIONS:
+                    self.activation(node)
+                elif op in FREE_OPS:
+                    self.alias(node.output[0], self.act_inputs(node)[0])
+                else:
+                    getattr(self, f"op_{op}")(node)
+            except HwsimError:
+                raise
+            except Exception as e:  # a form of the op this importer does not handle
+                self.unsupported_node(node, f"unhandled form ({type(e).__name__}: {e})"[:160])
         if self.unsupported:
             counts = Counter(op for op, _ in self.unsupported)
             listing = [text for _, text in self.unsupported]
@@ -751,22 +774,77 @@ class _Importer:
         self.add_layer(node, "concat", acts, out, shapes[0], oshape, input_shapes=shapes,
                        axis=ax)
 
-    def _slice_out(self, node, x, out):
+    def _piece(self, x, shape, oshape, start_index) -> bool:
+        """Make the output a piece of ``x`` read in place when it is a contiguous run of its
+        producer's output: one producer layer, only one axis cut, every axis before it of
+        size 1 (so the piece is contiguous), a known start. Returns whether it did."""
+        p = self.producer.get(x, ())
+        diff = [a for a, (i, o) in enumerate(zip(shape, oshape)) if i != o]
+        if (len(p) != 1 or p[0] == NETWORK_INPUT or len(shape) != len(oshape) or len(diff) != 1
+                or start_index is None or any(d != 1 for d in shape[:diff[0]])):
+            return False
+        inner = math.prod(shape[diff[0] + 1:])
+        base = self.part.get(x, (0, 0))[0]
+        start = base + start_index * inner
+        return (start, start + math.prod(oshape))
+
+    def _slice_out(self, node, x, out, start_index=None):
         shape, oshape = self.shape(x, node), self.shape(out, node)
         if oshape == shape:
             return self.alias(out, x)
         if len(oshape) != len(shape):
             return self.unsupported_node(node, f"slice {list(shape)} -> {list(oshape)}")
+        rng = self._piece(x, shape, oshape, start_index)
+        if rng:     # the producer wrote it in place: the readers read their piece
+            self.producer[out] = self.producer[x]
+            self.part[out] = rng
+            if x in self.act_bits:
+                self.act_bits[out] = self.act_bits[x]
+            return
         self.add_layer(node, "slice", [x], out, shape, oshape, suffix=f".{out}"
                        if len(node.output) > 1 else "")
 
+    def op_Gather(self, node):
+        """Rows picked by constant indices (e.g. q, k, v = proj[0], proj[1], proj[2] of an
+        exported attention): a ``slice`` copy of the picked rows; the output keeps the input's
+        rank (the picked axis sized to the indices) so the element counts agree."""
+        x, idx, out = node.input[0], node.input[1], node.output[0]
+        if not self.is_const(idx) or self.is_const(x):
+            return self.unsupported_node(node, "indices computed at run time")
+        ax = self.axis(x, self.attrs(node).get("axis", 0), node)
+        if ax is None:
+            return self.unsupported_node(node, "gather along the batch axis")
+        shape = self.shape(x, node)
+        n = math.prod(self.shapes.get(idx) or [1])
+        oshape = shape[:ax] + (n,) + shape[ax + 1:]
+        if math.prod(oshape) != math.prod(self.shape(out, node)):
+            return self.unsupported_node(node, f"gather {list(shape)} -> "
+                                         f"{list(self.shape(out, node))}")
+        self.add_layer(node, "slice", [x], out, shape, oshape)
+
     def op_Split(self, node):
+        x = node.input[0]
+        ax = self.axis(x, self.attrs(node).get("axis", 0), node)
+        start = 0
         for o in node.output:
             if o:
-                self._slice_out(node, node.input[0], o)
+                self._slice_out(node, x, o, start)
+                if ax is not None and self.shapes.get(o):
+                    start += self.shape(o, node)[ax]
 
     def op_Slice(self, node):
-        self._slice_out(node, node.input[0], node.output[0])
+        x = node.input[0]
+        starts, axes = (self.value(node.input[i]) if len(node.input) > i and node.input[i]
+                        else None for i in (1, 3))
+        steps = self.value(node.input[4]) if len(node.input) > 4 and node.input[4] else None
+        start = None
+        if starts is not None and starts.size == 1 and (steps is None or int(steps.reshape(-1)[0]) == 1):
+            ax = self.axis(x, int(axes.reshape(-1)[0]) if axes is not None else 0, node)
+            size = self.shape(x, node)[ax] if ax is not None else None
+            st = int(starts.reshape(-1)[0])
+            if size is not None:
+                start = min(max(st + size if st < 0 else st, 0), size)
+        self._slice_out(node, x, node.output[0], start)
 
     def op_Transpose(self, node):
         x, out = node.input[0], node.output[0]
@@ -783,12 +861,16 @@ class _Importer:
         if big == sorted(big) or (readers and out not in self.graph_outputs
                                   and all(strided(n) for n in readers)):
             return self.alias(out, x)   # layout unchanged, or absorbed by the matmul's strides
-        dropped = len(full) > 1 and full[0] == self.batch
-        if dropped and perm[0] != 0:
+        full_out = tuple(self.shapes.get(out) or [])
+        if perm[0] == 0 and len(full) > 1 and full[0] == self.batch:   # per-sample axes
+            ishape, oshape, sp = tuple(full[1:]), full_out[1:], [p - 1 for p in perm[1:]]
+        elif self.batch == 1:   # a batch of one moves like any size-1 axis: whole tensors
+            ishape, oshape, sp = tuple(full), full_out, perm
+        else:
             return self.unsupported_node(node, "moves the batch axis")
-        sp = [p - 1 for p in perm[1:]] if dropped else perm
-        self.add_layer(node, "transpose", [x], out, self.shape(x, node), self.shape(out, node),
-                       perm=tuple(sp))
+        if len(ishape) > 4:
+            return self.unsupported_node(node, f"{len(ishape)}-axis transpose")
+        self.add_layer(node, "transpose", [x], out, ishape, oshape, perm=tuple(sp))
 
     def op_Resize(self, node):
         x, out = node.input[0], node.output[0]

@@ -43,10 +43,12 @@ MATMUL_OPS = ("matmul",)
 #: compares; leaky_relu/prelu = compare + multiply; hsigmoid = relu6(x+3)/6: add, 2 compares,
 #: multiply; hswish = x * hsigmoid(x); sigmoid/tanh/elu/softplus = lookup + interpolation;
 #: silu = x * sigmoid(x); gelu = x * sigmoid(1.702 x) form: multiply, sigmoid, multiply;
-#: affine (an unfolded BatchNormalization) = multiply + add.
+#: affine (an unfolded BatchNormalization) = multiply + add; erf/exp/log/sqrt/reciprocal =
+#: lookup + interpolation; neg/abs = 1.
 ACTIVATION_OPS = {"relu": 1, "relu6": 2, "clip": 2, "leaky_relu": 2, "prelu": 2, "hsigmoid": 4,
                   "hswish": 5, "sigmoid": 2, "tanh": 2, "elu": 2, "selu": 3, "softplus": 2,
-                  "silu": 3, "gelu": 4, "affine": 2}
+                  "silu": 3, "gelu": 4, "affine": 2, "erf": 2, "exp": 2, "log": 2, "sqrt": 2,
+                  "reciprocal": 2, "neg": 1, "abs": 1}
 #: softmax over ``axis``: max (1), subtract (1), exp by lookup (2), sum (1), scale by the
 #: reciprocal (1) = 6 per element. layernorm over the last axis: mean (1), subtract (1),
 #: square-accumulate (2), scale by rsqrt (1), gamma/beta (2) = 7 per element; it has 2 x F
@@ -127,6 +129,10 @@ LAYER_SPEC = {
               "minItems": 1, "maxItems": 4}, "transpose: output axis i is input axis perm[i]",
              False),
     "mode": ({"enum": sorted(RESIZE_MODES)}, "resize: interpolation", False),
+    "input_range": ({"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2,
+                     "maxItems": 2}, "a single-producer layer reading only elements [start, stop) "
+                    "of its producer's output (per sample): a piece of a split written in place",
+                    False),
     "kernel": (_PAIR, "kernel size, n or [h, w]", False),
     "stride": (_PAIR, "stride, n or [h, w]", False),
     "padding": ({"oneOf": [_NONNEG, {"type": "array", "items": _NONNEG, "minItems": 2,
@@ -188,6 +194,8 @@ class Layer:
             ``input_shape``; several producers of a single-input op are read as their
             concatenation along axis 0, written in place by the producers).
         axis: concat / softmax axis (per sample). perm: transpose. mode: resize.
+        input_range: ``(start, stop)``: the layer reads only these elements (per sample) of
+            its one producer's output, a piece of a free split (empty: all of it).
     """
 
     name: str
@@ -213,6 +221,7 @@ class Layer:
     axis: int | None = None
     perm: tuple = ()
     mode: str | None = None
+    input_range: tuple = ()
 
     def __post_init__(self):
         if self.bias is None:
@@ -434,6 +443,8 @@ class Layer:
                 d[key] = getattr(self, key)
         if self.perm:
             d["perm"] = list(self.perm)
+        if self.input_range:
+            d["input_range"] = list(self.input_range)
         if self.batch != 1:
             d["batch"] = self.batch
         return d
@@ -613,6 +624,12 @@ def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
     if not isinstance(perm, list) or not all(isinstance(x, int) and not isinstance(x, bool)
                                              for x in perm):
         raise ConfigError(file, f"{where}.perm", f"expected a list of axis indices, got {perm!r}")
+    rng = d.get("input_range") or []
+    if not isinstance(rng, list) or (rng and (len(rng) != 2 or not all(
+            isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in rng)
+            or rng[0] >= rng[1])):
+        raise ConfigError(file, f"{where}.input_range", f"expected [start, stop) with 0 <= start "
+                          f"< stop, got {rng!r}")
     mode = d.get("mode")
     if mode is not None and mode not in RESIZE_MODES:
         raise ConfigError(file, f"{where}.mode", f"unknown resize mode {mode!r}",
@@ -630,7 +647,7 @@ def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
         bias=bool(d.get("bias", op in WEIGHTED_OPS)) and op in WEIGHTED_OPS + GRAD_WEIGHT_OPS,
         activation=d.get("activation"), inputs=tuple(inputs), engine=engine, batch=batch,
         weights_of=d.get("weights_of"), optimizer=d.get("optimizer"),
-        input_shapes=in_shapes, axis=axis, perm=tuple(perm), mode=mode,
+        input_shapes=in_shapes, axis=axis, perm=tuple(perm), mode=mode, input_range=tuple(rng),
     )
     _check_geometry(layer, file, where)
     for key, derived in (("macs", layer.macs), ("params", layer.params)):
@@ -840,6 +857,19 @@ def _check_producers(layer: Layer, layers: list, by_name: dict, file, i: int) ->
                 f"input {list(layer.input_shape)} does not match the output of its producers "
                 f"{', '.join(prods)} ({' + '.join(str(list(o)) for o in outs)}, read as their "
                 "concatenation)", "fix the shapes or name the right producers in 'inputs'")
+        return
+    if layer.input_range:
+        start, stop = layer.input_range
+        fld = f"layers[{i}] ({layer.name}).input_range"
+        if len(prods) != 1 or layer.input_shapes:
+            raise ConfigError(file, fld, "input_range needs exactly one producer")
+        if stop - start != math.prod(layer.input_shape):
+            raise ConfigError(file, fld, f"[{start}, {stop}) holds {stop - start} elements, "
+                              f"input_shape {list(layer.input_shape)} has "
+                              f"{math.prod(layer.input_shape)}")
+        if outs[0] is not None and stop > math.prod(outs[0]):
+            raise ConfigError(file, fld, f"ends at {stop}, past the {math.prod(outs[0])} "
+                              f"elements its producer {prods[0]!r} writes")
         return
     for src, want, out in zip(prods, shapes, outs):
         if out is not None and math.prod(out) != math.prod(want):

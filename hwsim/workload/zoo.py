@@ -31,7 +31,8 @@ from .trace import NETWORK_INPUT, Layer, Trace
 
 __all__ = ["GENERATOR", "NetBuilder", "count_params", "MOBILENETV2_CFG", "mobilenet_v2",
            "mobilenetv2_bottleneck", "MLTK_DOCS", "resnet8", "ds_cnn", "mobilenet_v1",
-           "fc_autoencoder", "resnet18", "resnet50", "NETWORKS", "build"]
+           "fc_autoencoder", "resnet18", "resnet50", "EFFICIENTNET_B0_CFG", "efficientnet_b0",
+           "KWT_CFG", "kwt", "NETWORKS", "build"]
 
 GENERATOR = "tools/gen_traces.py"
 
@@ -149,6 +150,12 @@ class NetBuilder:
         return self._append(name, "add", self.shape, inputs=inputs, bias=False,
                             activation=activation)
 
+    def scale(self, name, x: str, s: str) -> str:
+        """Channel scaling ``x * s`` (squeeze-excite): ``s`` is ``[C, 1, 1]``, broadcast."""
+        xs, ss = self.output_shape(x), self.output_shape(s)
+        self.shape = xs
+        return self._append(name, "mul", xs, inputs=(x, s), input_shapes=(xs, ss), bias=False)
+
     def trace(self, name, source, reference: dict) -> Trace:
         meta = {"generator": GENERATOR, "input_shape": list(self.input_shape),
                 "folded_bn_channels": self.bn_channels, "reference": reference}
@@ -157,8 +164,11 @@ class NetBuilder:
 
 def count_params(trace: Trace, counted_as: str = "folded") -> int:
     """Parameters of ``trace`` as a framework reports them: ``"folded"`` (this trace: weights
-    + one bias per channel), ``"torch"`` (bias-free convs + BN gamma/beta) or ``"keras"``
-    (convs with bias + BN gamma/beta/mean/variance)."""
+    + one bias per channel), ``"torch"`` (bias-free convs + BN gamma/beta), ``"keras"``
+    (convs with bias + BN gamma/beta/mean/variance) or ``"folded+embedding"`` (plus the
+    constant embeddings of a transformer, ``meta["embedding_params"]``)."""
+    if counted_as == "folded+embedding":
+        return trace.total_params + trace.meta.get("embedding_params", 0)
     extra = {"folded": 0, "torch": 1, "keras": 4}[counted_as]
     return trace.total_params + extra * trace.meta.get("folded_bn_channels", 0)
 
@@ -418,6 +428,122 @@ def resnet50(num_classes: int = 1000, resolution: int = 224, stride_in_3x3: bool
 
 
 # ------------------------------------------------------------------------------------------
+# EfficientNet-B0
+# ------------------------------------------------------------------------------------------
+#: Tan & Le, "EfficientNet: Rethinking Model Scaling for CNNs", ICML 2019, Table 1 (B0): per
+#: stage (expansion t, kernel k, first stride s, output channels c, repeats n), as
+#: torchvision ``efficientnet_b0`` (``_efficientnet_conf``, width = depth = 1.0).
+EFFICIENTNET_B0_CFG = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+                       (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+
+
+def efficientnet_b0(num_classes: int = 1000, resolution: int = 224, bits: int = 8) -> Trace:
+    """EfficientNet-B0 as torchvision ``efficientnet_b0``: 3x3/2 stem to 32 (SiLU), 16 MBConv
+    blocks (expand 1x1 + SiLU when t > 1; depthwise k x k + SiLU; squeeze-excite with
+    ``max(1, C_in // 4)`` channels: global pool, 1x1 + SiLU, 1x1 + sigmoid (both biased, no
+    BN), channel scaling; project 1x1; residual add when stride 1 and C_in == C_out), 1x1 conv
+    to 1280 (SiLU), global pool, linear. Published: 0.39 B FLOPs (multiply-adds) and 5.3 M
+    parameters (Tan & Le 2019, Table 2); torchvision: 5,288,548 parameters, 0.39 GFLOPS."""
+    nb = NetBuilder((3, resolution, resolution), pad="torch", bits=bits)
+    nb.conv("stem", 32, 3, 2, activation="silu")
+    i = 0
+    for t, k, s, cout, n in EFFICIENTNET_B0_CFG:
+        for j in range(n):
+            p, stride = f"block{i}", s if j == 0 else 1
+            cin, block_in = nb.shape[0], nb.mark()
+            if t != 1:
+                nb.pointwise(f"{p}.expand", cin * t, activation="silu")
+            dw = nb.depthwise(f"{p}.dw", k, stride, activation="silu")
+            nb.global_avgpool(f"{p}.se.pool")
+            nb.pointwise(f"{p}.se.reduce", max(1, cin // 4), activation="silu", bn=False)
+            se = nb.pointwise(f"{p}.se.expand", nb.output_shape(dw)[0], activation="sigmoid",
+                              bn=False)
+            nb.scale(f"{p}.se.scale", dw, se)
+            nb.pointwise(f"{p}.project", cout)
+            if stride == 1 and cin == cout:
+                nb.add(f"{p}.add", block_in[0])
+            i += 1
+    nb.pointwise("head", 1280, activation="silu")
+    nb.global_avgpool("avgpool")
+    nb.linear("classifier", num_classes)
+    return nb.trace(
+        "efficientnet_b0",
+        "Tan & Le, EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks, "
+        "ICML 2019, Table 1; layer details as torchvision models.efficientnet_b0",
+        {"macs": 390_000_000, "params": 5_288_548, "params_counted_as": "torch",
+         "source": "MACs: Tan & Le 2019 Table 2 (0.39B FLOPS, multiply-adds); params: "
+                   "torchvision efficientnet_b0 docs, 5,288,548 = params + folded_bn_channels"})
+
+
+# ------------------------------------------------------------------------------------------
+# Keyword Transformer (KWT)
+# ------------------------------------------------------------------------------------------
+#: Berg, O'Connor, Tairum Cruz, "Keyword Transformer: A Self-Attention Model for Keyword
+#: Spotting", Interspeech 2021, Table 1: embedding dim, MLP dim, heads, depth, parameters.
+KWT_CFG = {"kwt1": (64, 256, 1, 12, 607_000), "kwt2": (128, 512, 2, 12, 2_394_000),
+           "kwt3": (192, 768, 3, 12, 5_361_000)}
+
+
+def kwt(variant: str = "kwt1", num_classes: int = 12, frames: int = 98, mfcc: int = 40,
+        bits: int = 8) -> Trace:
+    """Keyword Transformer (Berg et al. 2021) as its reference code (ARM-software/
+    keyword-transformer, ``kws_streaming/models/kwt.py``): each of the ``frames`` MFCC frames
+    (``mfcc`` coefficients, 40 x 98 for 1 s of audio) is a token, projected to ``dim``
+    (linear with bias); a class token is prepended (``pad``: one row written) and the position
+    embedding added (``add``); ``depth`` post-norm encoder layers (Q, K, V projections without
+    bias, ``heads`` x 64-wide heads, scaled dot-product attention, output projection, residual
+    add, LayerNorm, MLP ``dim -> mlp -> dim`` with GELU, residual add, LayerNorm); the class
+    token (``slice``) through LayerNorm and a linear head. The head split of Q, K, V is read
+    in place by the matmuls (strided rows), merging several heads back is a ``transpose``
+    copy (as :mod:`hwsim.workload.onnx_import` maps them). The class token and the position
+    embedding (``dim + (frames + 1) x dim`` values) are constants, not layer weights:
+    ``meta["embedding_params"]`` counts them, so params + embedding_params is the paper's
+    figure (Table 1: KWT-1 607K, KWT-2 2,394K, KWT-3 5,361K with 12 classes)."""
+    dim, mlp, heads, depth, published = KWT_CFG[variant]
+    t, dh = frames + 1, dim // heads
+    layers: list = []
+
+    def add(name, op, ishape, oshape, inputs, **kw):
+        layers.append(Layer(name=name, op=op, input_shape=tuple(ishape), output_shape=tuple(oshape),
+                            bits_input=bits, bits_weight=bits, bits_output=bits,
+                            inputs=tuple(inputs), **kw))
+        return name
+
+    x = add("embed", "linear", (frames, mfcc), (frames, dim), ())
+    x = add("cls_token", "pad", (frames, dim), (t, dim), (x,))
+    x = add("pos_embed", "add", (t, dim), (t, dim), (x,), bias=False)
+    for i in range(depth):
+        p = f"layer{i}"
+        q, k, v = (add(f"{p}.{n}", "linear", (t, dim), (t, dim), (x,), bias=False) for n in "qkv")
+        s = add(f"{p}.scores", "matmul", (heads, t, dh), (heads, t, t), (q, k),
+                input_shapes=((heads, t, dh), (heads, dh, t)))
+        s = add(f"{p}.softmax", "softmax", (heads, t, t), (heads, t, t), (s,), axis=2)
+        c = add(f"{p}.context", "matmul", (heads, t, t), (heads, t, dh), (s, v),
+                input_shapes=((heads, t, t), (heads, t, dh)))
+        if heads > 1:   # merge the heads: [h, T, dh] -> [T, h, dh] moves data
+            c = add(f"{p}.merge", "transpose", (heads, t, dh), (t, heads, dh), (c,), perm=(1, 0, 2))
+        o = add(f"{p}.out", "linear", (t, dim), (t, dim), (c,))
+        r = add(f"{p}.add1", "add", (t, dim), (t, dim), (x, o), bias=False)
+        n1 = add(f"{p}.norm1", "layernorm", (t, dim), (t, dim), (r,))
+        h = add(f"{p}.mlp1", "linear", (t, dim), (t, mlp), (n1,), activation="gelu")
+        h = add(f"{p}.mlp2", "linear", (t, mlp), (t, dim), (h,))
+        r = add(f"{p}.add2", "add", (t, dim), (t, dim), (n1, h), bias=False)
+        x = add(f"{p}.norm2", "layernorm", (t, dim), (t, dim), (r,))
+    x = add("cls_out", "slice", (t, dim), (1, dim), (x,))
+    x = add("head_norm", "layernorm", (1, dim), (1, dim), (x,))
+    add("head", "linear", (dim,), (num_classes,), (x,))
+    meta = {"generator": GENERATOR, "input_shape": [frames, mfcc],
+            "embedding_params": dim + t * dim, "constant_operands": ["pos_embed"],
+            "reference": {"params": published, "params_counted_as": "folded+embedding",
+                          "source": "Berg et al., Interspeech 2021, Table 1 (parameters, "
+                                    "rounded to thousands; 12 keywords)"}}
+    return Trace(name=variant, layers=tuple(layers),
+                 source="Berg, O'Connor, Tairum Cruz, Keyword Transformer: A Self-Attention "
+                        "Model for Keyword Spotting, Interspeech 2021; layer details as "
+                        "ARM-software/keyword-transformer kws_streaming/models/kwt.py", meta=meta)
+
+
+# ------------------------------------------------------------------------------------------
 # Registry
 # ------------------------------------------------------------------------------------------
 #: name -> builder; each name is also the stem of the trace file in ``traces/``.
@@ -430,6 +556,8 @@ NETWORKS = {
     "fc_autoencoder": fc_autoencoder,
     "resnet18": resnet18,
     "resnet50": resnet50,
+    "efficientnet_b0": efficientnet_b0,
+    "kwt1": partial(kwt, "kwt1"),
 }
 
 
