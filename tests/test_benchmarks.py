@@ -68,3 +68,114 @@ def test_inference_throughput(benchmark, network, platform_file):
     assert result.cycles > 0 and perf["events"] > 0
     # The event count is the simulator's cost: transactions, never a tick per cycle.
     assert perf["events"] < result.cycles / 10
+
+
+# ------------------------------------------------------------------------------------------
+# The figures of tools/bench_all.py (the README's speed table), one benchmark each. Timed with
+# --benchmark-enable (CPU time: --benchmark-timer time.process_time); in the default run each
+# runs once as a test that the measured code works and stays exact.
+# ------------------------------------------------------------------------------------------
+import sys  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tools"))
+
+import bench_all  # noqa: E402
+from bench_vs_simpy import raw_simpy_loop  # noqa: E402
+
+from hwsim import Simulation  # noqa: E402
+
+RATE_PAIRS = [
+    pytest.param("pulp_imc_cluster.yaml", "mobilenetv2", id="mobilenetv2-pulp_imc_cluster"),
+    pytest.param("mesh_imc.yaml", "resnet18", id="resnet18-mesh_imc"),
+]
+
+
+@pytest.mark.benchmark(group="event-rate", min_rounds=3, warmup=False)
+@pytest.mark.parametrize("platform_file,network", RATE_PAIRS)
+def test_event_rate(benchmark, platform_file, network):
+    """Simulation.run alone; extra_info: events per second and the SimPy timeout loop's."""
+    platform = load_platform(ROOT / "platforms" / platform_file)
+    trace = load_trace(ROOT / "traces" / f"{network}.json")
+    sims = []
+
+    def setup():
+        sims.append(Simulation(platform, trace))
+        return (sims[-1],), {}
+
+    result = benchmark.pedantic(lambda sim: sim.run(), setup=setup, rounds=3)
+    loop = raw_simpy_loop(result.perf["events"])
+    benchmark.extra_info.update(events=result.perf["events"],
+                                simpy_timeout_loop_events_per_cpu_s=loop["events"] / loop["cpu_s"])
+    assert loop["events"] >= result.perf["events"] - 4
+    assert result.perf["events"] < result.cycles / 10
+
+
+@pytest.mark.benchmark(group="event-rate", warmup=False)
+def test_simpy_timeout_loop(benchmark):
+    """The baseline of the event rate: a bare SimPy timeout loop, 50k events."""
+    out = benchmark(raw_simpy_loop, 50_000)
+    assert out["events"] >= 50_000
+
+
+@pytest.mark.benchmark(group="cli", min_rounds=2, warmup=False)
+def test_cli_whole_process(benchmark):
+    """`hwsim run` of MobileNetV2 on pulp_imc_cluster as a process (imports included)."""
+    import subprocess
+
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "hwsim", "run", str(ROOT / "platforms" / "pulp_imc_cluster.yaml"),
+           str(ROOT / "traces" / "mobilenetv2.json"), "-q"]
+    out = benchmark(subprocess.run, cmd, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.benchmark(group="cli", warmup=False)
+def test_in_process_pipeline(benchmark):
+    """load + map + simulate of MobileNetV2 on pulp_imc_cluster in this process."""
+    def pipeline():
+        return simulate(load_platform(ROOT / "platforms" / "pulp_imc_cluster.yaml"),
+                        load_trace(ROOT / "traces" / "mobilenetv2.json"))
+
+    assert benchmark(pipeline).cycles > 0
+
+
+@pytest.mark.benchmark(group="platform-size", warmup=False)
+@pytest.mark.parametrize("side", [8, 32], ids=["64-clusters", "1024-clusters"])
+def test_platform_load(benchmark, side):
+    """load_platform of the generated mesh (linear in size: bench_platform_size.py)."""
+    p = benchmark(load_platform, ROOT / "platforms" / "mesh_imc.yaml",
+                  {"generate.mesh.width": side, "generate.mesh.height": side})
+    assert len(p.engines()) == 2 * side * side
+
+
+@pytest.mark.benchmark(group="timeline", warmup=False)
+def test_timeline_run(benchmark, tmp_path):
+    """simulate with a Perfetto timeline streamed to a file (compare large-mobilenetv2-imc)."""
+    platform = load_platform(ROOT / "platforms" / "pulp_imc_cluster.yaml")
+    trace = load_trace(ROOT / "traces" / "mobilenetv2.json")
+    res = benchmark(simulate, platform, trace, timeline=tmp_path / "t.json")
+    assert res.to_dict() == simulate(platform, trace).to_dict()
+
+
+@pytest.mark.benchmark(group="sweep", warmup=False)
+def test_sweep_points(benchmark, tmp_path):
+    """A small sweep on 2 workers (bench_all measures 216 points on 1 and 2 workers); the
+    records equal those of an in-process run."""
+    from hwsim.explore.sweep import run_sweep
+
+    axes = {"cluster.cores": [1, 2, 4, 8], "l1.size_bytes": [32000, 64000]}
+    args = (str(ROOT / "platforms" / "pulp_cluster.yaml"), str(ROOT / "traces" / "resnet8.json"))
+    res = benchmark(lambda: run_sweep(*args, grid_axes=axes, out=tmp_path / "p.jsonl", workers=2,
+                                      resume=False, progress=False))
+    ref = run_sweep(*args, grid_axes=axes, out=tmp_path / "s.jsonl", workers=0, progress=False)
+    assert [r["summary"] for r in res.records] == [r["summary"] for r in ref.records]
+    assert res.failed == 0
+
+
+def test_readme_speed_section_is_current():
+    """README's speed table is generated by tools/bench_all.py: its rows, targets and
+    baseline text must be the script's (numbers are machine-dependent and not compared)."""
+    readme = bench_all.readme_section((ROOT / "README.md").read_text())
+    expect = bench_all.render(bench_all.example_figures(), markdown=True)
+    assert bench_all.structure(readme) == bench_all.structure(expect), \
+        "README speed section is stale: run python tools/bench_all.py --write-readme"

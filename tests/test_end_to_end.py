@@ -25,6 +25,8 @@ CASES = [pytest.param(pf, None, id=pf) for pf in PLATFORMS if pf != "mesh_imc.ya
                  id="mesh_imc.yaml-8x8"),
     pytest.param("mesh_imc.yaml", None, marks=pytest.mark.slow, id="mesh_imc.yaml")]
 
+from hwsim.models import pulp_nn  # noqa: E402
+
 WEIGHTED = ("conv2d", "pointwise", "depthwise", "linear")
 
 
@@ -39,6 +41,8 @@ def peak_macs_per_s(p) -> Fraction:
         elif kind in ("core_cluster", "dw_accelerator"):
             best = max((Fraction(v).limit_denominator(10**6) for op in WEIGHTED
                         for v in (c.kernels.get(op) or {}).values()), default=Fraction(0))
+            if c.kernel_model == "pulp_nn":   # the PULP-NN inner loop: 32 MACs per 14 cycles
+                best = max(best, Fraction(32, pulp_nn.MM_ITER))
             total += c.cores * best * c.clock.freq_hz
         elif kind == "ne16":
             # bit-serial array: a step's matrix-vector phase takes >= k x 2 cycles (2-bit

@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import golden_reports  # noqa: E402
 
 SAVED = json.loads(golden_reports.GOLDEN.read_text())
-BIG = ("mesh", "resnet18", "resnet50", "efficientnet_b0")
+BIG = ("mesh", "resnet18", "resnet50", "efficientnet_b0", "garofalo2022", "bruschi2022")
 
 
 def _cases():

@@ -176,8 +176,9 @@ def test_compare_peaks_are_those_of_the_engines_used(capsys):
     assert off["peak_tops"] == pytest.approx(peaks["cluster"]["tops"])
     assert off["peak_tops_per_w"] == pytest.approx(peaks["cluster"]["tops_per_w"])
     assert on["peak_tops_per_w"] == pytest.approx(peaks["ima"]["tops_per_w"])
-    # against the cores' own peak, most compute energy is the ideal, not an "excess"
-    assert off["energy_split"]["ideal_at_peak"] > off["energy_split"]["compute_excess"]
+    # against the cores' own peak (energy per active core-cycle), the slow depthwise kernel
+    # shows as compute energy above the ideal
+    assert off["energy_split"]["compute_excess"] > 0 < off["energy_split"]["ideal_at_peak"]
 
 
 def test_compare_bad_variant():

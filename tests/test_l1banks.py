@@ -89,3 +89,31 @@ def test_engine_bank_modes_end_to_end():
     banks = lambda r: sum(rec.waits_ps.get("l1.banks", 0) for rec in r.layers)
     assert banks(res["fast"]) > 0 and banks(res["off"]) == 0
     assert res["off"].cycles <= res["fast"].cycles
+
+
+def test_precomputed_table_is_the_fast_model():
+    """``conflict_overhead`` reads the generated table (tools/gen_l1banks_table.py) instead
+    of running the periodic arbitration; the entries of the bundled platforms' sizes are
+    recomputed here (all of them: the slow test
+    below), and a size outside the table is computed."""
+    from hwsim.sim import l1banks
+    from hwsim.sim.l1banks_table import TABLE
+
+    for (kernel, cores, banks), v in sorted(TABLE.items()):
+        if (cores, banks) not in ((8, 16), (8, 32), (4, 8)):
+            continue
+        assert l1banks.fast(l1banks.kernel_streams(kernel, cores), banks).overhead == v
+    l1banks._CACHE.clear()
+    assert ("matvec", 24, 128) not in TABLE
+    assert l1banks.conflict_overhead("linear", 24, 128) == l1banks.fast(
+        l1banks.kernel_streams("matvec", 24), 128).overhead
+
+
+@pytest.mark.slow
+def test_precomputed_table_is_current():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parent.parent / "tools" / "gen_l1banks_table.py"
+    assert subprocess.run([sys.executable, str(tool), "--check"]).returncode == 0

@@ -136,11 +136,12 @@ def _digital(l3_only=False, banks=1, cores=3):
     """100 MHz. L2 (or an L3 when ``l3_only``) -> DMA -> L1 over an 8 B/cycle link with 5
     cycles latency and a 1024 B/cycle link (latency 0). Energies all different per byte:
     L1 read 0.5 / write 0.75, L2 read 3 / write 5, L3 read 20 / write 30, links 0.125 and
-    0.0625; cores 2 pJ per pointwise MAC, 7 pJ default; 2 mW leakage on the cluster."""
+    0.0625; cores 1 pointwise / 0.5 conv2d MAC/cycle each, 2 pJ per pointwise MAC, 7 pJ default;
+    2 mW leakage on the cluster."""
     far = "l3" if l3_only else "l2"
     comps = {
         "cluster": {"type": "core_cluster", "clock": "c", "cores": cores, "l1": "l1",
-                    "kernels": {"pointwise": 1, "add": 1}, "tile_overhead_cycles": 4,
+                    "kernels": {"pointwise": 1, "conv2d": 0.5, "add": 1}, "tile_overhead_cycles": 4,
                     "energy_pj_per_op": {"pointwise": 2.0, "default": 7.0}, "leakage_mw": 2.0},
         "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 20, "ports": 4,
                "port_bandwidth_bytes_per_cycle": 1024, "read_pj_per_byte": 0.5,
@@ -223,6 +224,12 @@ def test_bank_conflict_stalls_stretch_the_core_tile():
     assert rec.contention_cycles == round(256 * ov)
     assert rec.waits_ps == {"l1.banks": round(256 * ov) * C100}
     assert rec.cycles == 29 + 260 + round(256 * ov) + 21
+    # the cluster is busy for its kernel and its bank stalls: (260 + stalls) / makespan
+    util = {res.name: res.utilisation for res in r.resources}["cluster"]
+    assert util == pytest.approx((260 + round(256 * ov)) / rec.cycles)
+    # peaks: 4 cores x 1 MAC/cycle x 100 MHz x 2 ops = 0.8 GOPS; 2 ops per 2 pJ = 1 TOPS/W
+    d = r.summary_dict()
+    assert (d["peak_tops"], d["peak_tops_per_w"]) == (pytest.approx(8e-4), pytest.approx(1.0))
     # waited on most: the banks when their stall exceeds the 50 cycles on the link
     assert rec.stall_ps == {"l2--dma": 50 * C100}
     if round(256 * ov) > 50:
@@ -323,6 +330,8 @@ def test_programming_each_inference_takes_rows_times_cycles_per_row():
         # L2 -> L1 -> crossbar over 4096 B/cycle links and ports: 1 cycle per hop and block,
         # at most 2 x 2 hops if the two blocks went one after the other, + rounding
         assert 64_000 <= rec.programming_cycles <= 64_000 + 8
+        assert (rec.compute_cycles + rec.memory_stall_cycles + rec.contention_cycles
+                + rec.programming_cycles + rec.idle_cycles) == rec.cycles
         assert rec.energy_pj["programming"] == pytest.approx(2 * 64 * 50.0)
 
 
@@ -544,3 +553,119 @@ def test_stream_bank_sequence_of_interleaved_arrays():
     assert s.period(8) == 16
     assert s.bank_probabilities(8) == pytest.approx([1 / 8] * 8)
     assert Stream(base=2, stride=2).period(8) == 4 and Stream(base=5, stride=8).period(8) == 1
+
+
+def test_missing_op_energy_without_default_is_zero():
+    """An op with no entry and no ``default`` costs nothing (documented: the op's entry, else
+    the default entry, else 0)."""
+    p = platform_from_dict({"name": "e", "clocks": {"c": "100 MHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "c", "cores": 2, "l1": "l1",
+                    "kernels": {"pointwise": 1}, "energy_pj_per_op": {"conv2d": 3.0}},
+        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
+        "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 1 << 16},
+        "dma": {"type": "dma", "clock": "c"}},
+        "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
+                  for a, b in (("l2", "dma"), ("dma", "l1"))]})
+    r = hwsim.simulate(p, _pointwise())
+    assert r.layers[0].energy_pj["compute"] == 0.0
+    assert r.layers[0].compute_cycles == 1024 // 2
+
+
+@pytest.mark.parametrize("l2,weights_in", [(320, "l2"), (319, "l3")])
+def test_weights_take_what_l2_leaves_after_the_live_activations(l2, weights_in):
+    """The pointwise layer's input (128 B) and output (128 B) live in L2 together: 256 B. Its
+    64 B of weights fit in what is left of a 320 B L2 exactly, not of a 319 B one (then L3)."""
+    d = {"name": "w", "clocks": {"c": "100 MHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "c", "cores": 1, "l1": "l1",
+                    "kernels": {"pointwise": 1}},
+        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
+        "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": l2},
+        "l3": {"type": "memory", "level": "L3", "clock": "c", "size_bytes": 1 << 20},
+        "dma": {"type": "dma", "clock": "c"}},
+        "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
+                  for a, b in (("l2", "dma"), ("l3", "dma"), ("dma", "l1"))]}
+    (plan,) = hwsim.mapping.mapper.map_trace(platform_from_dict(d), _pointwise()).plans
+    assert (plan.input_mem, plan.weight_mem, plan.output_mem) == ("l2", weights_in, "l2")
+    loads = dict(plan.tiles[0].loads)
+    assert loads == ({"l2": 192} if weights_in == "l2" else {"l2": 128, "l3": 64})
+
+
+def test_a_layer_larger_than_l3_is_a_mapping_error():
+    """in 128 B + out 128 B = 256 B exceed both a 100 B L2 and a 200 B L3."""
+    d = {"name": "big", "clocks": {"c": "100 MHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "c", "cores": 1, "l1": "l1",
+                    "kernels": {"pointwise": 1}},
+        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
+        "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 100},
+        "l3": {"type": "memory", "level": "L3", "clock": "c", "size_bytes": 200},
+        "dma": {"type": "dma", "clock": "c"}},
+        "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
+                  for a, b in (("l2", "dma"), ("l3", "dma"), ("dma", "l1"))]}
+    with pytest.raises(hwsim.MappingError) as e:
+        hwsim.mapping.mapper.map_trace(platform_from_dict(d), _pointwise())
+    assert "input+output 256 B exceed l3 (200 B)" in str(e.value)
+    assert "to at least 256" in str(e.value)
+
+
+def test_single_tile_conv_loads_its_whole_input_once():
+    """conv2d 3x3, padding 1, 8 -> 8 channels on 4x4, 8-bit, no bias, one tile (L1 is large):
+    input rows = the 4 map rows (the halo is padding, not data): 8 x 4 x 4 = 128 B, weights
+    8 x 8 x 9 = 576 B; 8 x 16 x 72 = 9,216 MACs on 3 cores at 0.5 MAC/cycle: 6,144 cycles + 4
+    overhead."""
+    tr = trace_from_dict({"name": "conv", "input_shape": [8, 4, 4], "layers": [
+        {"name": "c", "op": "conv2d", "input_shape": [8, 4, 4], "output_shape": [8, 4, 4],
+         "kernel": [3, 3], "padding": [1, 1, 1, 1], "bias": False}]})
+    sim = hwsim.Simulation(_digital(), tr)
+    r = sim.run()
+    (plan,) = sim.mapping.plans
+    assert plan.n_tiles == 1 and dict(plan.tiles[0].loads) == {"l2": 128 + 576}
+    assert r.layers[0].bytes_moved == {"l2->l1": 704, "l1->l2": 128}
+    assert r.layers[0].compute_cycles == 6144 + 4
+
+
+def test_inputs_wider_than_the_dacs_take_one_mvm_pass_per_slice():
+    """8-bit inputs on 4-bit DACs: two MVM passes per pixel (bit-serial input slices), so a
+    32 -> 32 pointwise layer on 4x4 pixels runs 2 x 16 = 32 MVMs of 10 cycles = 320 cycles
+    and 32 x 1000 pJ. The two partial results per output are then added on the 8 cores
+    (1 add/cycle each, 2 pJ): 16 x 32 additions = 64 cycles and 1,024 pJ of postprocessing."""
+    p = platform_from_dict(xbar_platform(mvm=10, stream_bw=4096, input_bits=4))
+    r = hwsim.simulate(p, trace(L("a", "pointwise", 32, 32, hw=4)))
+    rec = r.layers[0]
+    assert rec.engine_kind == "aimc"
+    assert rec.compute_cycles == 320 + 64
+    assert rec.energy_pj["compute"] == pytest.approx(32 * 1000.0)
+    assert rec.energy_pj["postprocessing"] == pytest.approx(512 * 2.0)
+
+
+def test_achieved_fraction_of_peak_and_energy_gap_by_hand():
+    """The hand-computed pointwise layer on 3 cores (396 cycles = 3.96 us, see above): 2,048
+    ops / 3.96 us over a 0.6 GOPS peak; ideal energy at the peak 1 TOPS/W (2 ops per 2 pJ) =
+    2,048 pJ = the compute energy, so the compute excess is 0 and the gap is data movement
+    (1,484 pJ) and leakage (7,920 pJ)."""
+    d = hwsim.simulate(_digital(), _pointwise()).summary_dict()
+    assert d["peak_tops"] == pytest.approx(6e-4)
+    assert d["tops_fraction_of_peak"] == pytest.approx(2048 / 3.96e-6 / 6e8)
+    gap = d["energy_gap_pj"]
+    assert gap["ideal_at_peak"] == pytest.approx(2048)
+    assert gap["compute_excess"] == pytest.approx(0, abs=1e-9)
+    assert gap["data_movement"] == pytest.approx(1484) and gap["leakage"] == pytest.approx(7920)
+    assert (gap["programming"], gap["postprocessing"]) == (0, 0)
+    assert sum(gap.values()) == pytest.approx(d["energy_pj"])
+
+
+def test_a_layer_larger_than_l2_without_l3_is_a_mapping_error():
+    """in 128 B + out 128 B = 256 B exceed a 100 B L2 and there is no L3: the error gives the
+    size needed."""
+    d = {"name": "small", "clocks": {"c": "100 MHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "c", "cores": 1, "l1": "l1",
+                    "kernels": {"pointwise": 1}},
+        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
+        "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 100},
+        "dma": {"type": "dma", "clock": "c"}},
+        "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
+                  for a, b in (("l2", "dma"), ("dma", "l1"))]}
+    with pytest.raises(hwsim.MappingError) as e:
+        hwsim.mapping.mapper.map_trace(platform_from_dict(d), _pointwise())
+    msg = str(e.value)
+    assert "input+output 256 B exceed l2 (100 B) and the platform has no L3" in msg
+    assert "to at least 256 or add an L3 memory" in msg

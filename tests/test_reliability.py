@@ -253,7 +253,7 @@ def test_ctrl_c_marks_the_timeline_incomplete_and_exits_130(tmp_path):
     tl = tmp_path / "t.json"
     code = ("import os, signal, threading, sys\n"
             "from hwsim.cli import main\n"
-            "threading.Timer(0.4, lambda: os.kill(os.getpid(), signal.SIGINT)).start()\n"
+            "threading.Timer(0.25, lambda: os.kill(os.getpid(), signal.SIGINT)).start()\n"
             f"sys.exit(main(['run', {str(PLATFORM)!r}, {str(ROOT / 'traces' / 'mobilenetv2.json')!r},"
             f" '-q', '--timeline', {str(tl)!r}]))\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -252,7 +252,12 @@ def test_perfetto_protobuf_reads_back(tmp_path, run):
     hwsim.simulate(p, t, timeline=path)
     trace = Trace.FromString(path.read_bytes())
     tracks = {pk.track_descriptor.uuid: pk.track_descriptor for pk in trace.packet
-              if pk.HasField("track_descriptor")}
+              if pk.HasField("track_descriptor")}   # the last descriptor of each track
+    ranked = sorted((d.sibling_order_rank, d.name) for d in tracks.values()
+                    if d.HasField("sibling_order_rank") and d.parent_uuid == tracks[
+                        next(u for u, x in tracks.items() if x.name == "engines")].uuid)
+    assert [n for _, n in ranked] == sorted((n for _, n in ranked), key=natural_key)
+    assert len(ranked) >= 3
     events = [pk.track_event for pk in trace.packet if pk.HasField("track_event")]
     names = {d.name for d in tracks.values()}
     assert {"layers", "engines", "cluster", "ima", "l2.port bandwidth GB_per_s"} <= names
@@ -270,3 +275,21 @@ def test_perfetto_protobuf_reads_back(tmp_path, run):
     json_path = tmp_path / "t.json"
     hwsim.simulate(p, t, timeline=json_path)
     assert path.stat().st_size < json_path.stat().st_size / 2
+
+
+def test_windowed_bandwidth_never_exceeds_a_member_channels_peak(tmp_path_factory):
+    """The bytes of a run of bursts are spread over the time it held the link, so no window
+    shows more than the slowest channel of a link (or run of hops) can carry."""
+    r, doc, sim = _simulate(tmp_path_factory, "pulp_imc_cluster.yaml", "mobilenetv2_bottleneck.json")
+    top = defaultdict(float)
+    for e in doc["traceEvents"]:
+        if e["ph"] == "C" and e["name"].endswith(" bandwidth"):
+            top[e["name"][:-len(" bandwidth")]] = max(top[e["name"][:-len(" bandwidth")]],
+                                                      e["args"]["GB_per_s"])
+    checked = 0
+    for ch in sim.ic.channels:
+        key = sim.timeline.key_of.get(ch.name)
+        if key in top and ch.bandwidth:
+            assert top[key] <= ch.bandwidth * ch.clock.freq_hz * ch.capacity / 1e9 * (1 + 1e-9), ch.name
+            checked += 1
+    assert checked >= 6

@@ -246,7 +246,10 @@ def test_cli_train(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "small_train_all" in out and "saved activations 1,044 B" in out
     assert main(args + ["--train", "last:1", "--precision", "fp16"]) == 0
-    assert main(args + ["--batch", "2"]) == 2
+    assert main(args + ["--optimizer", "adam"]) == 2       # a training option without --train
+    assert main(args + ["--batch", "0"]) == 2
+    assert main(args + ["--batch", "2"]) == 0              # inference on 2 inputs
+    assert "small_b2" in capsys.readouterr().out
     assert main(args + ["--train", "last:x"]) == 2
 
 

@@ -99,7 +99,10 @@ PLATFORM_CASES = [
     (("components", "cluster", "kernels", "conv3d"), 1.0, "components.cluster.kernels.conv3d", "did you mean 'conv2d'"),
     (("components", "cluster", "kernels", "conv2d"), 0, "components.cluster.kernels.conv2d.any", "> 0"),
     (("components", "cluster", "kernels", "conv2d"), {"eight": 1}, "components.cluster.kernels.conv2d.eight", "positive integers"),
-    (("components", "cluster", "energy_pj_per_op", "default"), -1, "components.cluster.energy_pj_per_op.default", ">= 0"),
+    (("components", "cluster", "pj_per_active_core_cycle"), -1, "components.cluster.pj_per_active_core_cycle", ">= 0"),
+    (("components", "cluster", "energy_pj_per_op"), {"default": 2.0}, "components.cluster.pj_per_active_core_cycle", "given twice"),
+    (("components", "cluster", "kernel_model"), "pulpnn", "components.cluster.kernel_model", "did you mean 'pulp_nn'"),
+    (("components", "l1", "power_gating"), "yes", "components.l1.power_gating", "true or false"),
     (("components", "cluster_dma", "burst_bytes"), 0, "components.cluster_dma.burst_bytes", "> 0"),
     (("components", "l2.x"), {"type": "router", "clock": "soc"}, "components.l2.x", "invalid component name"),
     (("clocks", "soc"), "0 MHz", "clocks.soc", "> 0"),
@@ -320,7 +323,8 @@ def test_unsupported_bit_width_names_bits_field():
     data = base_trace()
     data["layers"][0]["bits"] = {"input": 4, "weight": 4, "output": 8}
     data.pop("totals")
-    p = hwsim.load_platform(PLATFORM, {"components.cluster.kernels": {"conv2d": {8: 1.9}}})
+    p = hwsim.load_platform(PLATFORM, {"components.cluster.kernels": {"conv2d": {8: 1.9}},
+                                       "components.cluster.kernel_model": "table"})
     with pytest.raises(MappingError) as ei:
         hwsim.map_trace(p, hwsim.trace_from_dict(data))
     assert ei.value.field == "layers[0] (conv1).bits"

@@ -651,3 +651,26 @@ def test_input_range_is_validated(rng, words):
     base["layers"][1]["input_range"] = rng
     with pytest.raises(ConfigError, match=words):
         hwsim.trace_from_dict(base)
+
+
+def test_reductions_and_decomposed_layernorm():
+    """Mean over tokens of [1, 10, 32] (keepdims 0) -> [32]: a reduce layer reading 320
+    elements; a LayerNorm exported in pieces (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div)
+    imports as element-wise and reduce layers."""
+    (r,) = _one([helper.make_node("ReduceMean", ["x"], ["y"], axes=[1], keepdims=0)],
+                inputs={"x": [1, 10, 32]})
+    assert (r.op, r.input_shape, r.output_shape, r.ops) == ("reduce", (10, 32), (1, 32), 320)
+    n = helper.make_node
+    nodes = [n("ReduceMean", ["x"], ["mu"], axes=[-1], keepdims=1, name="mean"),
+             n("Sub", ["x", "mu"], ["d"], name="center"), n("Pow", ["d", "two"], ["sq"], name="sq"),
+             n("ReduceMean", ["sq"], ["var"], axes=[-1], keepdims=1, name="var"),
+             n("Add", ["var", "eps"], ["ve"], name="eps"), n("Sqrt", ["ve"], ["sd"], name="sqrt"),
+             n("Div", ["d", "sd"], ["y"], name="norm")]
+    t = import_onnx(model(nodes, {"x": [1, 10, 32]}, [w("two", [], 2.0), w("eps", [], 1e-5)]))
+    got = [(l.name, l.op, l.activation, l.output_shape) for l in t.layers]
+    assert got == [("mean", "reduce", None, (10, 1)), ("center", "sub", None, (10, 32)),
+                   ("sq", "act", "pow", (10, 32)), ("var", "reduce", None, (10, 1)),
+                   ("eps", "add", "sqrt", (10, 1)), ("norm", "div", None, (10, 32))]
+    assert t.layers[1].input_shapes == ((10, 32), (10, 1))
+    res = hwsim.simulate(hwsim.load_platform(PULP), t)
+    assert res.cycles > 0

@@ -53,7 +53,7 @@ TESTS = {
     "hwsim/sim/dram.py": ["tests/test_oracles.py", "tests/test_dram.py"],
     "hwsim/sim/arbitration.py": ["tests/test_oracles.py", "tests/test_arbitration.py"],
     "hwsim/sim/l1banks.py": ["tests/test_oracles.py", "tests/test_l1banks.py"],
-    "hwsim/models/cores.py": ["tests/test_oracles.py", "tests/test_engine.py"],
+    "hwsim/models/cores.py": ["tests/test_oracles.py", "tests/test_engine.py", "tests/test_aimc.py"],
     "hwsim/models/aimc.py": ["tests/test_oracles.py", "tests/test_aimc.py"],
     "hwsim/mapping/placement.py": ["tests/test_oracles.py", "tests/test_engine.py",
                                    "tests/test_memory_reporting.py"],
@@ -350,6 +350,22 @@ def _pool_run(jobs: list, workers: int, timeout: float, progress=True) -> list:
     return done
 
 
+def recheck(res: list, workers: int, timeout: float) -> list:
+    """Run the survivors of a saved result again (after tests were added). A survivor whose
+    module changed since (its site now describes another mutation) stays a survivor."""
+    jobs = []
+    for m in res:
+        if m.outcome != "survived":
+            continue
+        _, (now,) = mutants_of(m.module, [m.index]) if m.index >= 0 else (0, [None])
+        if now is None or now.what != m.what:
+            print(f"  stale (code changed): {m.module}:{m.line} {m.what}")
+            continue
+        jobs.append((now, TESTS[m.module]))
+    again = {(x.module, x.index): x for x in _pool_run(jobs, workers, timeout)}
+    return [again.get((m.module, m.index), m) for m in res]
+
+
 def run_listed(workers: int, timeout: float) -> list:
     jobs = []
     stale = []
@@ -410,6 +426,8 @@ def main(argv=None) -> int:
                     help="replace the results section of docs/testing.md with this run's")
     ap.add_argument("--from-json", help="with --write-docs: render a saved --json result "
                     "instead of running")
+    ap.add_argument("--recheck", action="store_true", help="with --from-json: run the saved "
+                    "result's survivors again against the current tests (same code only)")
     a = ap.parse_args(argv)
     # a kill still removes the private copies (the pools' ``finally``)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -419,8 +437,20 @@ def main(argv=None) -> int:
                for m in saved["mutants"]]
         a.modules = list(dict.fromkeys(m.module for m in res))
         a.max_mutants, a.seed = saved["max_mutants"], saved["seed"]
-        write_docs(res, a, saved["score"], saved.get("commit"))
-        return 0
+        head = saved.get("commit")
+        if a.recheck:
+            res = recheck(res, a.jobs, a.timeout)
+            head = f"{head}, survivors rechecked on {_commit()}"
+        k = sum(m.outcome != "survived" for m in res)
+        score = k / len(res) if res else 1.0
+        if a.write_docs:
+            write_docs(res, a, score, head)
+        if a.json and a.recheck:
+            Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed, "commit": head,
+                                                "max_mutants": a.max_mutants,
+                                                "mutants": [m.row() for m in res]}, indent=1))
+        print(f"score {k}/{len(res)} = {score:.0%}")
+        return 0 if score >= a.target else 1
     if a.listed:
         res = run_listed(a.jobs, a.timeout)
         bad = [m for m in res if m.outcome not in ("killed", "timeout")]

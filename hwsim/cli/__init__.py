@@ -30,8 +30,12 @@ def _run(args) -> int:
 
         trace = training_step(trace, trainable=args.train, batch=args.batch,
                               optimizer=args.optimizer, precision=args.precision)
-    elif args.batch != 1 or args.optimizer != "sgd" or args.precision:
-        raise HwsimError("--batch, --optimizer and --precision apply to a training step: add --train")
+    elif args.optimizer != "sgd" or args.precision:
+        raise HwsimError("--optimizer and --precision apply to a training step: add --train")
+    else:
+        if args.batch < 1:
+            raise HwsimError(f"--batch must be >= 1, got {args.batch}")
+        trace = trace.batched(args.batch)
     for path in (args.timeline, args.json):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -217,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "the trace instead of an inference; which layers learn (default all)")
     from .options import count, seconds
     from ..sim.faults import MAX_SIM_S, MAX_WALL_S
-    run.add_argument("--batch", type=count(1), default=1, help="training batch size (default 1)")
+    run.add_argument("--batch", type=int, default=1,
+                     help="inputs processed together: inference batch, or training batch with "
+                          "--train (default 1)")
     run.add_argument("--optimizer", default="sgd", choices=("sgd", "sgd_momentum", "adam"),
                      help="training optimizer (default sgd)")
     run.add_argument("--precision", metavar="fp32|fp16|int8|F,G[,O]", type=_precision,

@@ -223,6 +223,32 @@ def _raw_platform(path) -> dict:
     return copy.deepcopy(_RAW_CACHE[key])
 
 
+_WORKLOAD_CACHE: dict = {}
+
+
+def _workload(spec, options: dict):
+    """:func:`load_workload`, cached per worker process (keyed by the spec, the file's mtime
+    and size, and the options): the points of a sweep mostly share one trace, a Trace is
+    immutable, and reusing its Layer objects makes the mapper's memoised tiling hit by
+    identity. Errors are not cached."""
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ConfigError("<sweep point>", TRACE_KEY, f"expected a trace file or zoo network "
+                          f"name, got {spec!r}")
+    try:
+        st = os.stat(spec)
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    key = (str(spec), stamp, _canonical(options))
+    trace = _WORKLOAD_CACHE.get(key)
+    if trace is None:
+        trace = load_workload(spec, options)
+        if len(_WORKLOAD_CACHE) >= 8:
+            _WORKLOAD_CACHE.clear()
+        _WORKLOAD_CACHE[key] = trace
+    return trace
+
+
 def run_point(task: dict) -> dict:
     """Simulate one point (runs in a worker). Never raises: errors go into the record."""
     from ..sim.engine import simulate
@@ -236,7 +262,7 @@ def run_point(task: dict) -> dict:
         raw = _raw_platform(path)
         full = {resolve_path(raw, k, path): v for k, v in overrides.items()}
         platform = platform_from_dict(apply_overrides(raw, full, path) if full else raw, path)
-        trace = load_workload(trace_spec if trace_spec is not None else task["trace"], topts)
+        trace = _workload(trace_spec if trace_spec is not None else task["trace"], topts)
         timeline = None
         if task.get("timeline_dir"):
             Path(task["timeline_dir"]).mkdir(parents=True, exist_ok=True)
@@ -568,14 +594,26 @@ def _run_alone(p: Point, task) -> tuple:
         ex.shutdown(wait=True, cancel_futures=True)
 
 
+def run_points(tasks: list) -> list:
+    """:func:`run_point` for a chunk of points (one pool task: the pool's per-task cost of
+    pickling, pipes and thread wake-ups is paid once per chunk, not per point)."""
+    return [run_point(t) for t in tasks]
+
+
+def _chunk_size(left: int, slots: int) -> int:
+    """Points per pool task: up to 8, while keeping >= 4 tasks per worker in the queue so
+    the last ones still balance (and records still stream to disk as chunks finish)."""
+    return max(1, min(8, left // (4 * max(1, slots))))
+
+
 def _run_pool(todo, task, record, executor, workers, dask) -> None:
-    """Submit points with a bounded number in flight.
+    """Submit points in chunks with a bounded number in flight.
 
     A worker that dies (killed, out of memory, a crash in native code) breaks a local pool
-    and fails every point in flight with it, though only one caused it. So the pool is
+    and fails every chunk in flight with it, though only one point caused it. So the pool is
     replaced and each point that was in flight runs again alone in a one-worker pool: a
     bystander completes normally; the point that kills its worker alone is retried once more
-    and then recorded failed, ``transient`` (a resumed sweep runs it again). A task that an
+    and then recorded failed, ``transient`` (a resumed sweep runs it again). A chunk that an
     external executor (Dask) fails is resubmitted once the same way."""
     from concurrent.futures.process import BrokenProcessPool
 
@@ -594,31 +632,34 @@ def _run_pool(todo, task, record, executor, workers, dask) -> None:
         try:
             while queue or inflight:
                 while queue and len(inflight) < limit and not broken:
-                    p = queue.pop()
+                    chunk = [queue.pop() for _ in range(min(len(queue), _chunk_size(len(queue), slots)))]
                     try:
-                        inflight[ex.submit(run_point, task(p))] = p
+                        inflight[ex.submit(run_points, [task(p) for p in chunk])] = chunk
                     except Exception as e:       # pool already broken
-                        queue.append(p)
+                        queue.extend(reversed(chunk))
                         broken, err = True, e
                         break
                 if not inflight:
                     break
                 done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
-                for fut in sorted(done, key=lambda fu: inflight[fu].index):
-                    p = inflight.pop(fut)
+                for fut in sorted(done, key=lambda fu: inflight[fu][0].index):
+                    chunk = inflight.pop(fut)
                     try:
-                        rec = fut.result()
+                        recs = fut.result()
                     except BrokenProcessPool as e:   # some worker died: whose point is unknown
                         broken, err = True, e
-                        suspects.append(p)
+                        suspects.extend(chunk)
                         continue
                     except Exception as e:           # the back end failed this task
-                        tries[p.id] = tries.get(p.id, 0) + 1
-                        if tries[p.id] < 2:
-                            queue.append(p)
-                            continue
-                        rec = _worker_failure(p, e, tries[p.id])
-                    record(rec)
+                        recs = []
+                        for p in chunk:
+                            tries[p.id] = tries.get(p.id, 0) + 1
+                            if tries[p.id] < 2:
+                                queue.append(p)
+                            else:
+                                recs.append(_worker_failure(p, e, tries[p.id]))
+                    for rec in recs:
+                        record(rec)
             if broken and not own:
                 raise HwsimError(f"the executor failed: {err}")
         except KeyboardInterrupt:

@@ -34,7 +34,7 @@ PLATFORM_FORMAT = "hwsim-platform/1"
 ARBITRATION = ("fifo", "round_robin", "fixed_priority")
 #: the top-level keys of a platform file (the one list: loader, sweeps and schema use it)
 PLATFORM_KEYS = ("format", "name", "description", "source", "clocks", "reference_clock",
-                 "components", "links", "mapping", "generate", "routes")
+                 "components", "links", "mapping", "generate", "routes", "fidelity")
 
 
 #: Physical bounds of a numeric field by its unit: ``(least, most)``. ASSUMED: generous
@@ -73,6 +73,9 @@ class Component:
     name: str = spec(doc="component name (the key under `components`)")
     clock: Clock = spec(kind="clock", doc="clock domain name (a key of `clocks`)")
     leakage_mw: float = spec("mW", "static power while the platform is powered", min=0, default=0.0)
+    power_gating: bool = spec(doc="power-gated when unused: a component that does no work in "
+                              "the run (no busy time, no bytes, no dynamic energy) leaks nothing",
+                              default=False)
 
     #: the ``type:`` name in platform files; defining a subclass with a TYPE registers it
     TYPE = ""
@@ -104,10 +107,17 @@ class Component:
 class CoreCluster(Component):
     """N RISC-V cores running layer kernels at a throughput from a kernel table.
 
-    Model: a tile of ``ops`` operations takes ``ceil(ops / (cores * ops_per_cycle_per_core))
-    + tile_overhead_cycles`` cycles. The table entry is the *per-core* throughput measured on
-    the full cluster (e.g. an 8-core PULP-NN figure divided by 8), so sweeping ``cores``
-    assumes linear parallel scaling.
+    Model (:mod:`hwsim.models.cores`): ``kernel_model: table``: a tile of ``ops``
+    operations takes ``ceil(ops / (cores * ops_per_cycle_per_core)) + tile_overhead_cycles``
+    cycles; the table entry is the *per-core* throughput measured on the full cluster (e.g. an
+    8-core PULP-NN figure divided by 8), so sweeping ``cores`` assumes linear parallel
+    scaling. ``kernel_model: pulp_nn``: conv2d, pointwise, depthwise and linear layers at
+    <= 8 bits take the cycles of the PULP-NN kernels for the tile's shape, split over the
+    cores by rows or channels with its leftovers (the table still lists which ops run).
+
+    Energy: either ``energy_pj_per_op`` (per op, whatever the kernel's speed) or
+    ``pj_per_active_core_cycle`` (per cycle a core works: slow kernels cost more) plus
+    ``pj_per_idle_core_cycle`` for cores waiting on the others within a tile (imbalance).
     """
 
     TYPE = "core_cluster"
@@ -120,6 +130,21 @@ class CoreCluster(Component):
     tile_overhead_cycles: int = spec("cycles", "fixed cost per tile (loop set-up, sync)", min=0, default=0)
     energy_pj_per_op: dict = spec("pJ", "op -> energy of one operation (MAC) on one core",
                                   kind="op_energy", default_factory=dict)
+    kernel_model: str = spec(doc="table: kernels table, linear scaling; pulp_nn: PULP-NN kernel "
+                             "cycles by layer shape (hwsim.models.cores)",
+                             choices=("table", "pulp_nn"), default="table")
+    pj_per_active_core_cycle: float = spec("pJ", "energy of one core for one busy cycle (replaces "
+                                           "energy_pj_per_op)", min=0, default=0.0)
+    pj_per_idle_core_cycle: float = spec("pJ", "energy of one core for one cycle idle within a "
+                                         "tile (waiting at the barrier for the other cores)",
+                                         min=0, default=0.0)
+
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        if "energy_pj_per_op" in raw and ("pj_per_active_core_cycle" in raw
+                                          or "pj_per_idle_core_cycle" in raw):
+            raise ConfigError(platform_file, f"{where}.pj_per_active_core_cycle", "core energy is "
+                              "given twice: per op (energy_pj_per_op) and per core-cycle",
+                              "keep one of energy_pj_per_op or pj_per_*_core_cycle")
 
 
 @dataclass(frozen=True)
@@ -228,7 +253,9 @@ class AimcTile(Component):
     Model: one matrix-vector product (MVM) per output pixel and crossbar in
     ``mvm_latency_cycles``; inputs stream from its L1 and outputs back through the
     tile's links (its streamers), overlapped with the MVMs. Programming a crossbar costs
-    ``program_cycles_per_row`` per written row.
+    ``program_cycles_per_row`` per written row. Energy of an MVM driving ``r`` rows and reading
+    ``c`` columns: ``energy_pj_per_mvm``, or ``mvm_fixed_pj + r * pj_per_active_row +
+    c * pj_per_active_column`` (:func:`mvm_pj`).
     """
 
     TYPE = "aimc_tile"
@@ -242,7 +269,15 @@ class AimcTile(Component):
     program_cycles_per_row: int = spec("cycles", "time to program one crossbar row", min=0, default=0)
     input_bits: int = spec("bits", "DAC / input precision", gt=0, default=8)
     output_bits: int = spec("bits", "ADC / output precision", gt=0, default=8)
-    energy_pj_per_mvm: float = spec("pJ", "energy of one full MVM", min=0, default=0.0)
+    energy_pj_per_mvm: float = spec("pJ", "energy of one MVM whatever the rows and columns "
+                                    "used (or give the three mvm_* / pj_per_active_* parts)",
+                                    min=0, default=0.0)
+    mvm_fixed_pj: float = spec("pJ", "fixed energy of one MVM (array bias, control, digital "
+                               "periphery)", min=0, default=0.0)
+    pj_per_active_row: float = spec("pJ", "energy per driven crossbar row per MVM (DAC)", min=0,
+                                    default=0.0)
+    pj_per_active_column: float = spec("pJ", "energy per read-out column per MVM (ADC)", min=0,
+                                       default=0.0)
     program_pj_per_row: float = spec("pJ", "energy to program one row", min=0, default=0.0)
     weight_bits: int = spec("bits", "weight bits one cell stores; wider weights are bit-sliced over "
                             "several columns and recombined digitally", gt=0, default=8)
@@ -253,6 +288,18 @@ class AimcTile(Component):
                                     default=0)
     priority: int = spec(doc="fixed-priority arbitration of its streamers: lower wins", min=0,
                          default=0)
+
+    def check(self, raw: dict, platform_file, where: str) -> None:
+        if "energy_pj_per_mvm" in raw and any(
+                k in raw for k in ("mvm_fixed_pj", "pj_per_active_row", "pj_per_active_column")):
+            raise ConfigError(platform_file, f"{where}.energy_pj_per_mvm", "MVM energy is given "
+                              "twice: per MVM and as fixed + per row + per column parts",
+                              "keep energy_pj_per_mvm or the mvm_fixed_pj / pj_per_active_* fields")
+
+    def mvm_pj(self, rows: int, cols: int) -> float:
+        """Energy of one MVM that drives ``rows`` rows and reads ``cols`` columns."""
+        return (self.energy_pj_per_mvm + self.mvm_fixed_pj + rows * self.pj_per_active_row
+                + cols * self.pj_per_active_column)
 
 
 @dataclass(frozen=True)
@@ -631,6 +678,8 @@ def platform_from_dict(data, file="<dict>") -> Platform:
     _check_connectivity(platform)
     from .policy import check_policy
     check_policy(platform)
+    from .fidelity import fidelity_of
+    fidelity_of(platform)
     return platform
 
 

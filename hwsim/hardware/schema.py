@@ -148,6 +148,12 @@ def platform_schema() -> dict:
                            "additionalProperties": component},
             "links": {"type": "array", "items": {"$ref": "#/$defs/link"}},
             "mapping": _mapping_schema(),
+            "fidelity": {"type": "object", "additionalProperties": False,
+                         "description": "fidelity knobs reproducing a paper's own assumptions, "
+                         "off by default (hwsim/hardware/fidelity.py)",
+                         "properties": {"ideal_activation_memory": {
+                             "type": "boolean", "description": "activations move in no time "
+                             "and for no energy (bytes still counted)"}}},
             "routes": {"type": "array", "description": "pinned paths (one direction each), "
                        "replacing the shortest path from `from` to `to`",
                        "items": {"type": "object", "additionalProperties": False,

@@ -199,10 +199,28 @@ def peak_ops_per_s(xb: AimcTile) -> float:
 
 
 def peak_tops_per_w(xb: AimcTile) -> float | None:
-    """Configured peak efficiency of the analog array: 2 R C ops per ``energy_pj_per_mvm``."""
-    if not xb.energy_pj_per_mvm:
+    """Configured peak efficiency of the analog array: 2 R C ops per full-array MVM energy."""
+    pj = xb.mvm_pj(xb.rows, xb.cols)
+    if not pj:
         return None
-    return 2 * xb.rows * xb.cols / xb.energy_pj_per_mvm  # ops/pJ == TOPS/W
+    return 2 * xb.rows * xb.cols / pj  # ops/pJ == TOPS/W
+
+
+def tile_mvm_pj(plan, i: int, tile, components) -> dict:
+    """Energy of tile ``i``'s MVMs by crossbar: ``{name: pJ}``. Each active block runs
+    ``tile.mvms`` MVMs driving its rows and reading its columns (:meth:`AimcTile.mvm_pj`); a
+    crossbar priced per MVM (``energy_pj_per_mvm``) pays it once per MVM whatever its blocks."""
+    blocks = plan.aimc.blocks
+    if plan.tile_blocks is not None:
+        blocks = tuple(blocks[k] for k in plan.tile_blocks[i])
+    out: dict = {}
+    for n, r, c in blocks:
+        xb = components[n]
+        if xb.energy_pj_per_mvm:
+            out[n] = tile.mvms * xb.energy_pj_per_mvm
+        else:
+            out[n] = out.get(n, 0.0) + tile.mvms * xb.mvm_pj(r, c)
+    return out
 
 
 def crossbar_streams(plan, i: int, tile, components) -> dict:

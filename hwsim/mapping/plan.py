@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..workload.trace import Layer
 
-__all__ = ["Tile", "Tiling", "merge", "AimcMapping", "LayerPlan", "Mapping"]
+__all__ = ["Tile", "Tiling", "merge", "AimcMapping", "LayerPlan", "Mapping", "tile_rows"]
 
 
 def merge(loads):
@@ -116,3 +116,16 @@ class Mapping:
     program_once: list          # AIMC plans whose crossbars are programmed once, before inference
     weights_in_l3_bytes: int
     summary: dict
+
+
+def tile_rows(plan, i: int) -> tuple:
+    """(channel group index, h0, h1, last channel group?) of tile ``i`` of ``plan``."""
+    ho = plan.layer.out_hw[0]
+    if "rows" not in plan.tile_shape:   # a hand-built plan: rows complete with its last tile
+        return 0, 0, ho, i == len(plan.tiles) - 1
+    rows = plan.tile_shape["rows"]
+    n_h = -(-ho // rows)
+    n_c = -(-plan.layer.out_channels // plan.tile_shape["channels"])
+    ci, hi = divmod(i, n_h)
+    h0 = hi * rows
+    return ci, h0, min(ho, h0 + rows), ci == n_c - 1

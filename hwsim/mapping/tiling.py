@@ -8,6 +8,8 @@ inner.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..base.errors import MappingError
 from ..hardware.platform import Memory
 from ..workload.trace import ELEMENTWISE_OPS, GRAD_WEIGHT_OPS, POOL_OPS, TRAIN_OPS, Layer
@@ -18,6 +20,13 @@ from .plan import Tile, Tiling, merge
 __all__ = ["Tiling", "tile_layer", "geometry", "in_rows", "tile_bytes", "tile_ops", "merge"]
 
 
+#: The tiling arithmetic below is pure in (layer, tile bounds), and the tile-size search
+#: evaluates the same tiles many times: memoised by argument (layers are frozen, with a
+#: cached hash; see hwsim.workload.trace.Layer). Bounded, so memory stays flat on long runs.
+_memo = lru_cache(maxsize=1 << 12)
+
+
+@_memo
 def geometry(l: Layer):
     """(Cout, Ho, Wo, Hin, Win, stride_h, kh, pad_top) with vectors as 1x1 maps."""
     if l.op in TRAIN_OPS:
@@ -27,6 +36,7 @@ def geometry(l: Layer):
     return cout, ho, wo, h, w, l.stride[0], l.kernel[0], l.padding[0]
 
 
+@_memo
 def in_rows(l: Layer, h0: int, h1: int) -> int:
     """Input rows needed for output rows [h0, h1) (with halo, clipped to the map)."""
     _, _, _, h, _, s, kh, pt = geometry(l)
@@ -37,6 +47,7 @@ def in_rows(l: Layer, h0: int, h1: int) -> int:
     return max(0, hi - lo)
 
 
+@_memo
 def tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
     """(input, weight, output) bytes of the tile covering channels [.. co) and rows [h0, h1)."""
     if l.op in TRAIN_OPS:
@@ -61,6 +72,7 @@ def tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
     return -(-inp * l.bits_input // 8), wt, -(-out * l.bits_output // 8)
 
 
+@_memo
 def tile_ops(l: Layer, co: int, rows: int) -> int:
     if l.op in TRAIN_OPS:
         return train_tiling.tile_ops(l, co, rows)

@@ -9,8 +9,10 @@ back through its links: overlapped with the MVMs (``stream_mode: overlapped``: t
 max(MVMs, stream-in, stream-out)) or one after another (``sequential``: their sum). Streamer
 time beyond the MVMs is the tile waiting for data (``memory_stall``, or ``contention`` when
 queued). Row-split, input- and weight-slice partial sums are then added on the host cores
-(``postprocessing`` energy). Energy: ``energy_pj_per_mvm`` per MVM, ``program_pj_per_row``
-per programmed row. Peak: ``2 R C`` ops per MVM job; ``2 R C / energy_pj_per_mvm`` TOPS/W.
+(``postprocessing`` energy). Energy: per MVM of a block of r rows and c columns
+``energy_pj_per_mvm`` or ``mvm_fixed_pj + r pj_per_active_row + c pj_per_active_column``
+(:func:`hwsim.mapping.aimc.tile_mvm_pj`); ``program_pj_per_row`` per programmed row. Peak:
+``2 R C`` ops per MVM job; ``2 R C`` / a full-array MVM's energy TOPS/W.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from ..base.units import PS_PER_S, TERA
 from ..hardware.platform import AimcTile
 from ..hardware.registry import model_of
 from ..mapping.aimc import (blocks_to_program, crossbar_streams, layer_blocks, mvm_job_cycles,
-                            peak_ops_per_s, peak_tops_per_w, stream_bytes_per_s)
+                            peak_ops_per_s, peak_tops_per_w, stream_bytes_per_s, tile_mvm_pj)
 from .base import ComponentModel
 from .cores import kernel_throughput
 
@@ -92,7 +94,8 @@ class AimcModel(ComponentModel, spec=AimcTile):
             mps = xb.clock.cycles_to_ps(tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles))
             mvm_ps = max(mvm_ps, mps)
             procs.append(env.process(self._job(sim, plan, xb, per[xb_name], mps, i, xfers, acct)))
-            acct.add_energy("compute", xb_name, tile.mvms * xb.energy_pj_per_mvm)
+        for xb_name, pj in sorted(tile_mvm_pj(plan, i, tile, comps).items()):
+            acct.add_energy("compute", xb_name, pj)
         yield simpy.AllOf(env, procs)
         span = env.now - t0
         for xb in names:
@@ -114,6 +117,10 @@ class AimcModel(ComponentModel, spec=AimcTile):
         """One crossbar's share of a tile: stream in, MVMs, stream out (see ``stream_mode``)."""
         env, name = sim.env, plan.layer.name
         b_in, b_out = nbytes
+        if sim.ideal_act:   # fidelity.ideal_activation_memory: activations stream for free
+            sim.free_move(plan.l1, xb.name, b_in, acct)
+            sim.free_move(xb.name, plan.l1, b_out, acct)
+            b_in = b_out = 0
 
         def s_in():
             if b_in:

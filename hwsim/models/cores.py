@@ -1,11 +1,19 @@
-"""Core cluster model: N cores running a layer's kernel at a throughput from a kernel table.
+"""Core cluster model: N cores running a layer's kernel, timed by a table or by PULP-NN.
 
-A tile of ``ops`` operations (kernel-table units: MACs for weighted ops) takes
-``ceil(ops / (cores * ops_per_cycle_per_core)) + tile_overhead_cycles`` cycles of the
-cluster's clock, plus the L1 bank-conflict stall of its kernel's access pattern
-(:mod:`hwsim.sim.l1banks`, charged as contention on ``<l1>.banks``), and costs
-``ops * energy_pj_per_op[op]`` pJ. Peak: ``2 * cores * max(weighted-op MAC/cycle) * f`` ops/s,
-``2 / energy_pj_per_op`` of that op ops/pJ (= TOPS/W).
+A tile of ``ops`` operations (kernel-table units: MACs for weighted ops) on ``co`` output
+channels x ``rows`` output rows takes :func:`tile_work` cycles + ``tile_overhead_cycles`` of
+the cluster's clock, plus the L1 bank-conflict stall of its kernel's access pattern
+(:mod:`hwsim.sim.l1banks`, charged as contention on ``<l1>.banks``):
+
+* ``kernel_model: table``: ``ceil(ops / (cores * ops_per_cycle_per_core))`` (linear scaling);
+* ``kernel_model: pulp_nn``: conv2d / pointwise / depthwise / linear at <= 8 bit by the
+  PULP-NN kernels for the tile's shape (:mod:`hwsim.models.pulp_nn`: split over cores,
+  leftovers, imbalance); other ops at the table rate split over the cores by output rows.
+
+Energy (:func:`core_energy_pj`): ``ops * energy_pj_per_op[op]``, or per core-cycle: active
+core-cycles x ``pj_per_active_core_cycle`` + idle core-cycles x ``pj_per_idle_core_cycle``.
+Peak: ``2 * cores * best weighted-op MAC/cycle * f`` ops/s (:func:`best_kernel_rate`) and
+``2 / energy per MAC`` at that rate ops/pJ (= TOPS/W).
 """
 from __future__ import annotations
 
@@ -13,19 +21,95 @@ import math
 
 from ..base.units import PS_PER_S
 from ..hardware.platform import CoreCluster
+from ..mapping.plan import tile_rows
 from ..workload.trace import BASE_OP, WEIGHTED_OPS
+from . import pulp_nn
 from .base import ComponentModel
 
-__all__ = ["CoreModel", "kernel_throughput", "op_energy_pj"]
+__all__ = ["CoreModel", "kernel_throughput", "op_energy_pj", "tile_work", "layer_work",
+           "core_energy_pj", "best_kernel_rate"]
+
+
+def _modelled(cluster, op: str, bits) -> bool:
+    return (cluster.kernel_model == "pulp_nn" and op in pulp_nn.PULP_NN_OPS
+            and isinstance(bits, int) and bits <= 8)
 
 
 def kernel_throughput(cluster, op: str, bits) -> float | None:
-    """Per-core ops/cycle for ``op`` at ``bits`` (exact width, else the 'any' entry); a
-    training op without its own entry uses its forward op's (:data:`hwsim.workload.trace.BASE_OP`)."""
+    """Per-core ops/cycle for ``op`` at ``bits`` (exact width, else the 'any' entry; a training
+    op without its own entry uses its forward op's, :data:`hwsim.workload.trace.BASE_OP`), or
+    None when the cluster cannot run it. Under ``kernel_model: pulp_nn`` the shape-modelled ops
+    report their asymptotic rate (:func:`hwsim.models.pulp_nn.asymptotic_rate`)."""
+    if _modelled(cluster, op, bits):
+        return pulp_nn.asymptotic_rate(op)
     entry = cluster.kernels.get(op) or cluster.kernels.get(BASE_OP.get(op))
     if not entry:
         return None
     return entry.get(bits, entry.get("any"))
+
+
+def tile_work(cl, l, op: str, ops: int, co: int, rows: int) -> pulp_nn.KernelWork:
+    """Cycles of a tile of ``ops`` ops of ``op`` (``co`` output channels x ``rows`` output rows
+    of layer ``l``, all its batch) on cluster ``cl``: the slowest core's cycles and the
+    active core-cycles summed over cores (see the module docstring)."""
+    if _modelled(cl, op, l.bits_key) and op == l.op:
+        return pulp_nn.work(l, op, co, rows, cl.cores)
+    thr = kernel_throughput(cl, op, l.bits_key)
+    n_rows = rows * l.batch
+    if cl.kernel_model == "table" or n_rows <= 0 or op not in pulp_nn.ROW_SPLIT_OPS:
+        return pulp_nn.KernelWork(-(-ops // (cl.cores * thr)), math.ceil(ops / thr))
+    # PULP-NN's add and pooling kernels (pulp_nn_add.c, pulp_nn_*pool.c) split by rows at the
+    # table's rate: the core with most rows sets the time
+    total = ops / thr
+    return pulp_nn.KernelWork(math.ceil(-(-n_rows // cl.cores) * total / n_rows), math.ceil(total))
+
+
+def plan_tile_work(cl, plan, op: str, ops: int, i: int) -> pulp_nn.KernelWork:
+    """:func:`tile_work` of tile ``i`` of ``plan``: its channels and rows from a channels x rows
+    tiling; a tile cut along other dimensions (:mod:`hwsim.mapping.tiling_nd`) runs at the
+    whole layer's modelled rate (its share ``ops / layer ops`` of :func:`layer_work`)."""
+    l = plan.layer
+    if "rows" in plan.tile_shape and "channels" in plan.tile_shape:
+        ci, h0, h1, _ = tile_rows(plan, i)
+        co = plan.tile_shape["channels"]
+        return tile_work(cl, l, op, ops, min(co, l.out_channels - ci * co), h1 - h0)
+    if not (_modelled(cl, op, l.bits_key) and op == l.op) or not l.ops:
+        return tile_work(cl, l, op, ops, l.out_channels, l.out_hw[0])
+    w = layer_work(cl, l)
+    return pulp_nn.KernelWork(math.ceil(w.cycles * ops / l.ops),
+                              math.ceil(w.active_core_cycles * ops / l.ops))
+
+
+def layer_work(cl, l) -> pulp_nn.KernelWork:
+    """The whole layer as one tile (closed-form estimates)."""
+    return tile_work(cl, l, l.op, l.ops, l.out_channels, l.out_hw[0])
+
+
+def core_energy_pj(cl, op: str, ops: int, work, span_cycles: int) -> float:
+    """pJ of a tile: per op (``energy_pj_per_op``), or per core-cycle: every core is active
+    during the tile overhead and bank-conflict stalls (set-up, barrier, stalled pipeline) and
+    for its share of the kernel (``work.active_core_cycles``); the rest of the tile's
+    ``cores x span_cycles`` it idles at the barrier."""
+    if not (cl.pj_per_active_core_cycle or cl.pj_per_idle_core_cycle):
+        return ops * op_energy_pj(cl, op)
+    total = cl.cores * span_cycles
+    active = min(total, work.active_core_cycles + cl.cores * (span_cycles - int(work.cycles)))
+    return active * cl.pj_per_active_core_cycle + (total - active) * cl.pj_per_idle_core_cycle
+
+
+def best_kernel_rate(c) -> tuple:
+    """``(ops/cycle/core, op)`` of a cluster's fastest weighted-op kernel: its table's best
+    entry at any width, and under ``kernel_model: pulp_nn`` the model's asymptotic rate at
+    8 bit."""
+    best, op_best = 0.0, None
+    for op in WEIGHTED_OPS:
+        rates = list((c.kernels.get(op) or {}).values())
+        if c.kernel_model != "table" and op in pulp_nn.PULP_NN_OPS:
+            rates = [pulp_nn.asymptotic_rate(op)]
+        for thr in rates:
+            if thr and thr > best:
+                best, op_best = thr, op
+    return best, op_best
 
 
 def op_energy_pj(cluster, op: str) -> float:
@@ -47,6 +131,8 @@ class CoreModel(ComponentModel, spec=CoreCluster):
         thr = kernel_throughput(comp, layer.op, layer.bits_key)
         if not thr:
             return math.inf
+        if comp.kernel_model != "table":
+            return layer_work(comp, layer).cycles / comp.clock.freq_hz * PS_PER_S
         return layer.ops / (comp.cores * thr) / comp.clock.freq_hz * PS_PER_S
 
     def step(self, sim, comp, plan, tile, i: int, acct):
@@ -55,13 +141,13 @@ class CoreModel(ComponentModel, spec=CoreCluster):
     def run_ops(self, sim, cl, plan, ops: int, op: str, i: int, acct, label: str = "compute"):
         """Run ``ops`` operations of ``op`` on cluster ``cl`` (``label`` "accumulate": partial
         sums of another engine, charged as ``postprocessing`` energy)."""
-        thr = kernel_throughput(cl, op, plan.layer.bits_key)
-        cycles = -(-ops // (cl.cores * thr)) + cl.tile_overhead_cycles
+        work = plan_tile_work(cl, plan, op, ops, i)
+        cycles = int(work.cycles) + cl.tile_overhead_cycles
         yield from sim.hold(cl.name, acct)
         env = sim.env
         t0 = env.now
-        dur = cl.clock.cycles_to_ps(int(cycles))
-        conflict_ps = (sim.bank_conflict_ps(cl, op, int(cycles) - cl.tile_overhead_cycles, dur)
+        dur = cl.clock.cycles_to_ps(cycles)
+        conflict_ps = (sim.bank_conflict_ps(cl, op, int(work.cycles), dur)
                        if self.l1_bank_conflicts else 0)
         yield env.timeout(dur + conflict_ps)
         sim.release(cl.name, dur + conflict_ps)
@@ -70,18 +156,16 @@ class CoreModel(ComponentModel, spec=CoreCluster):
             acct.ps["contention"] += conflict_ps
             acct.add_stall(f"{cl.l1}.banks", conflict_ps)
         acct.add_energy("postprocessing" if label == "accumulate" else "compute", cl.name,
-                        ops * op_energy_pj(cl, op))
+                        core_energy_pj(cl, op, ops, work, cl.clock.ps_to_cycles(dur + conflict_ps)))
         if sim.timeline is not None:
             sim.timeline.compute(cl.name, plan.layer.name, i, label, t0, env.now, {"work_ops": ops})
 
     def peak(self, comp) -> dict | None:
-        best, op_best = 0.0, None
-        for op in WEIGHTED_OPS:
-            for thr in (comp.kernels.get(op) or {}).values():
-                if thr > best:
-                    best, op_best = thr, op
+        best, op_best = best_kernel_rate(comp)
         if not best:
             return None
-        e = op_energy_pj(comp, op_best)
+        # per op, or per active core-cycle at the best kernel's rate
+        e = (comp.pj_per_active_core_cycle / best if comp.pj_per_active_core_cycle
+             else op_energy_pj(comp, op_best))
         return {"tops": 2 * comp.cores * best * comp.clock.freq_hz / 1e12,
                 "tops_per_w": (2 / e) if e else None}

@@ -192,6 +192,9 @@ class SimulationResult:
             _wrap("utilisation", [f"{r.name} {100 * r.utilisation:.1f}%" for r in
                                   sorted(self.resources, key=lambda r: -r.utilisation)[:8]]),
         ]
+        if d.get("fidelity"):
+            lines.append("fidelity     ON: " + ", ".join(sorted(d["fidelity"])) + " (a paper's "
+                         "simplification, hwsim/hardware/fidelity.py; not the hardware's behaviour)")
         if d.get("peak_tops_per_w"):
             lines.append(f"peak         {d['peak_tops']:.3f} TOPS, {d['peak_tops_per_w']:.2f} TOPS/W "
                          f"(best engine); achieved {100 * d['tops_fraction_of_peak']:.1f}% of peak TOPS")

@@ -38,9 +38,9 @@ from __future__ import annotations
 import heapq
 import json
 import re
+from itertools import accumulate
+from operator import add
 from pathlib import Path
-
-import numpy as np
 
 from ..base.errors import HwsimError
 from ..base.units import ps_to_us_str
@@ -50,10 +50,9 @@ __all__ = ["PIDS", "Timeline", "natural_key"]
 #: fixed groups (process ids); mesh clusters get ids from CLUSTER_PID0 on
 PIDS = {"layers": 1, "engines": 2, "dma": 3, "interconnect": 4, "memories": 5, "noc": 6}
 CLUSTER_PID0 = 100
-#: windowed bandwidth: between 2 x WINDOWS / GROW and 2 x WINDOWS windows over the run (the
-#: windows grow GROW times longer whenever the run outgrows them)
+#: windowed bandwidth: between WINDOWS and 2 x WINDOWS windows over the run (the windows
+#: double whenever the run outgrows them)
 WINDOWS = 500
-GROW = 2
 MIN_WINDOW_PS = 50_000   # 50 ns: a few bursts; shorter windows only show bursts on and off
 _CLUSTER = re.compile(r"_(\d+)_(\d+)$")
 
@@ -296,7 +295,7 @@ class Timeline:
         end = segments[-1][1]
         if end > self.t_end:
             self.t_end = end
-            while end > self.limit:   # the run outgrew the windows: make them longer
+            while end > self.limit:   # the run outgrew the windows: make them twice as long
                 self._grow()
         w = self.window
         for start, end, nbytes in segments:
@@ -319,33 +318,32 @@ class Timeline:
                     acc[2] = True
 
     def _acc(self, key: str) -> list:
-        """A counter's windows: [bytes per window (numpy), difference array of bytes added to
-        every window of a range (folded in by :meth:`_fold`), whether that array is in use]."""
+        """A counter's windows: [bytes per window, difference array of bytes added to every
+        window of a range (folded in by :meth:`_fold`), whether that array is in use]. Plain
+        lists: adding to one item is the hot path."""
         acc = self.bw.get(key)
         if acc is None:
-            acc = self.bw[key] = [np.zeros(2 * WINDOWS), [0.0] * (2 * WINDOWS), False]
+            acc = self.bw[key] = [[0.0] * (2 * WINDOWS), [0.0] * (2 * WINDOWS), False]
         return acc
 
     @staticmethod
-    def _fold(acc: list):
+    def _fold(acc: list) -> list:
         """Bytes per window, with the difference array folded in (and cleared)."""
         a, dif, used = acc
         if used:
-            a += np.cumsum(dif)
+            a[:] = map(add, a, accumulate(dif))
             dif[:] = [0.0] * (2 * WINDOWS)
             acc[2] = False
         return a
 
     def _grow(self) -> None:
-        """Windows GROW times longer: merge them by GROW, in place (routes keep their
+        """Windows twice as long: merge them pairwise, in place (routes keep their
         accumulators)."""
-        self.window *= GROW
-        self.limit *= GROW
-        n = 2 * WINDOWS // GROW
+        self.window *= 2
+        self.limit *= 2
         for acc in self.bw.values():
             a = self._fold(acc)
-            a[:n] = a.reshape(n, GROW).sum(axis=1)
-            a[n:] = 0.0
+            a[:] = list(map(add, a[0::2], a[1::2])) + [0.0] * WINDOWS
 
     def _bursts_full(self, chans, segments) -> None:
         """Full resolution: the exact rate of every run of back-to-back bursts, kept as
@@ -384,7 +382,7 @@ class Timeline:
         n = -(-self.t_end // w)
         for k, acc in sorted(self.bw.items()):
             points, last = [], None
-            for i, b in enumerate(self._fold(acc)[:n].tolist()):
+            for i, b in enumerate(self._fold(acc)[:n]):
                 v = round(b * 1000 / w, 6)     # bytes per ps x 1000 = GB/s
                 if v != last:
                     points.append((i * w, v))
@@ -567,6 +565,7 @@ class _PerfettoSink:
         self.f = open(path, "wb")
         self.b = StreamingTraceProtoBuilder(self.f)
         self.uuid: dict = {}
+        self.desc: dict = {}           # track key -> (name, parent key, counter unit)
         self.counter_uid: dict = {}
         self.first = True
         self.platform_name = platform_name
@@ -582,9 +581,14 @@ class _PerfettoSink:
             p.timestamp = ts_ps // 1000   # ns (Perfetto's unit); ps below 1 ns are cut
         return p
 
-    def _track(self, key, name: str, parent=None, counter_unit: str | None = None, rank=None):
-        uid = len(self.uuid) + 1
-        self.uuid[key] = uid
+    def _track(self, key, name: str, parent=None, counter_unit: str | None = None, rank=None,
+               explicit: bool = False):
+        """Write a track's descriptor (again, with its rank among its siblings, once the
+        order is known: the later descriptor of a uuid completes the first)."""
+        uid = self.uuid.get(key)
+        if uid is None:
+            uid = self.uuid[key] = len(self.uuid) + 1
+            self.desc[key] = (name, parent, counter_unit)
         p = self._packet()
         d = p.track_descriptor
         d.uuid = uid
@@ -593,6 +597,10 @@ class _PerfettoSink:
             d.parent_uuid = self.uuid[parent]
         if counter_unit is not None:
             d.counter.unit_name = counter_unit
+        if rank is not None:
+            d.sibling_order_rank = rank
+        if explicit:
+            d.child_ordering = d.EXPLICIT
         self.b.write_packet(p)
         return uid
 
@@ -603,10 +611,12 @@ class _PerfettoSink:
         self._track(("t", pid, tid), name, parent=("p", pid))
 
     def process_sort(self, pid, index) -> None:
-        pass
+        name, _, _ = self.desc[("p", pid)]
+        self._track(("p", pid), name, rank=index, explicit=True)
 
     def thread_sort(self, pid, tid, index) -> None:
-        pass   # tracks appear in creation order; natural order needs a newer descriptor field
+        name, parent, _ = self.desc[("t", pid, tid)]
+        self._track(("t", pid, tid), name, parent=parent, rank=index)
 
     def _event(self, ts_ps, uid, type_, name=None, args=None, flows=(), terminating=()):
         p = self._packet(ts_ps)

@@ -15,7 +15,7 @@ from ..report.efficiency import efficiency_totals
 from ..report.stats import CATEGORIES, LayerRecord, ResourceStats, SimulationResult, split_cycles
 from .pipeline import steady_state
 
-__all__ = ["collect", "leakage_by_layer", "layer_record", "energy_by_component",
+__all__ = ["collect", "leakage_by_layer", "powered_leakage_mw", "layer_record", "energy_by_component",
            "resource_stats", "setup_cost"]
 
 
@@ -36,6 +36,8 @@ def collect(sim) -> SimulationResult:
     skipped = (sim.trace.meta.get("onnx") or {}).get("unsupported_skipped")
     if skipped:   # ONNX nodes left out at import: their work is not in this report
         totals["unsupported_skipped"] = list(skipped)
+    if sim.fidelity.active():   # a paper's simplification is on: the report says so
+        totals["fidelity"] = sim.fidelity.active()
     return SimulationResult(
         platform=p.name, trace=sim.trace.name, reference_clock=ref, layers=records,
         makespan_ps=makespan, resources=resources,
@@ -46,10 +48,29 @@ def collect(sim) -> SimulationResult:
         mapping=dict(sim.mapping.summary))
 
 
+def powered_leakage_mw(sim) -> dict:
+    """Leakage (mW) of every component that is powered: all of them, except those with
+    ``power_gating`` that did no work in the run (no busy time, no grants on their
+    channels, not an end of a link that carried bytes, no dynamic energy)."""
+    comps = sim.platform.components.values()
+    gated = [c for c in comps if c.leakage_mw and c.power_gating]
+    used: set = set()
+    if gated:
+        used = {n for n, ps in sim.engine_busy_ps.items() if ps}
+        ends = {link.name: (link.a, link.b) for link in sim.platform.links}
+        for ch in sim.ic.channels:
+            if ch.n_grants:
+                used.update(ends.get(ch.owner, (ch.owner,)))
+        for acct in sim.accts.values():
+            used.update(k for k, v in acct.comp_energy.items() if v)
+    return {c.name: c.leakage_mw for c in comps
+            if c.leakage_mw and (not c.power_gating or c.name in used)}
+
+
 def leakage_by_layer(sim) -> None:
     """Leakage: the platform's total static power x makespan, split over the layers by
     completion order (each layer gets the time since the previous one ended)."""
-    leak_total_mw = sum(c.leakage_mw for c in sim.platform.components.values() if c.leakage_mw)
+    leak_total_mw = sum(powered_leakage_mw(sim).values())
     plans = sim.mapping.plans
     # by end time, ties in plan order (sorted is stable; no list.index on dataclass equality,
     # which made this quadratic in the number of layers)
@@ -118,9 +139,8 @@ def energy_by_component(sim, makespan: int) -> dict:
     for acct in sim.accts.values():
         for k, v in acct.comp_energy.items():
             by_comp[k] = by_comp.get(k, 0.0) + v
-    for c in sim.platform.components.values():
-        if c.leakage_mw:
-            by_comp[c.name] = by_comp.get(c.name, 0.0) + c.leakage_mw * PJ_PER_MW_PS * makespan
+    for name, mw in powered_leakage_mw(sim).items():
+        by_comp[name] = by_comp.get(name, 0.0) + mw * PJ_PER_MW_PS * makespan
     return by_comp
 
 

@@ -12,18 +12,21 @@ waits for a tile's data, the part of the wait during which that data sat in a qu
 """
 from __future__ import annotations
 
+import dataclasses
 import time as _time
 
 import simpy
 
 from ..base.errors import DeadlockError, Interrupted, SimulationLimitError
+from ..hardware.fidelity import fidelity_of
 from ..hardware.platform import Memory, Platform
 from ..hardware.registry import model_of
 from ..mapping.mapper import map_trace
 from ..mapping.plan import LayerPlan, Mapping
+from ..mapping.tiling import tile_bytes
 from ..report.stats import CATEGORIES, SimulationResult
 from ..report.timeline import Timeline
-from ..workload.trace import Trace
+from ..workload.trace import TRAIN_OPS, Trace
 from .collect import collect
 from .faults import LIVELOCK_EVENTS, check_limits, drive, wait_report
 from .interconnect import Channel, Interconnect, Transfer
@@ -95,6 +98,8 @@ class Simulation:
         self.progress = {p.layer.name: RowProgress(self.env, p.layer.out_hw[0])
                          for p in self.mapping.plans}
         self.plan_of = {p.layer.name: p for p in self.mapping.plans}
+        self.fidelity = fidelity_of(platform)
+        self.ideal_act = self.fidelity.ideal_activation_memory
 
     # ------------------------------------------------------------------------------------
     def run(self, until_ps: int | None = None, max_sim_s: float | None = None,
@@ -166,6 +171,37 @@ class Simulation:
             if t.waits:
                 for k, v in t.waits.items():
                     acct.waits[k] = acct.waits.get(k, 0) + v
+
+    def free_move(self, src: str, dst: str, nbytes: int, acct: _Acct) -> None:
+        """``fidelity.ideal_activation_memory``: count the bytes on every hop, in no time and
+        for no energy."""
+        if nbytes:
+            for route in self.ic.hops(src, dst):
+                key = f"{route.src}->{route.dst}"
+                acct.bytes[key] = acct.bytes.get(key, 0) + nbytes
+
+    def _ideal_loads(self, plan: LayerPlan, i: int, tile, acct: _Acct):
+        """Tile ``i`` with its activation loads made free (ideal activation memory): only the
+        weight bytes it loads from ``plan.weight_mem`` still move (a tile cut along other
+        dimensions than channels x rows keeps its whole load from the weight memory)."""
+        l = plan.layer
+        w = 0
+        if plan.weight_mem is not None:
+            if l.op in TRAIN_OPS or "rows" not in plan.tile_shape:
+                w = sum(n for m, n in tile.loads if m == plan.weight_mem)
+            else:
+                ci, h0, h1, _ = tile_rows(plan, i)
+                co = plan.tile_shape["channels"]
+                if h0 == 0:
+                    w = tile_bytes(l, min(co, l.out_channels - ci * co), h0, h1, True)[1]
+        loads = []
+        for mem, nb in tile.loads:
+            keep = min(nb, w) if mem == plan.weight_mem else 0
+            w -= keep
+            self.free_move(mem, plan.l1, nb - keep, acct)
+            if keep:
+                loads.append((mem, keep))
+        return dataclasses.replace(tile, loads=tuple(loads))
 
     def _transfer_energy(self, route, nbytes, acct: _Acct) -> None:
         """Source read, destination write and link energy of moving ``nbytes`` on ``route``."""
@@ -285,6 +321,8 @@ class Simulation:
                 yield buf.computed[i - 2]
             if plan.pipelined:
                 yield from self._await_rows(plan, i)
+            if self.ideal_act:
+                tile = self._ideal_loads(plan, i, tile, acct)
             if len(tile.loads) == 1:
                 mem, nb = tile.loads[0]
                 yield from self.move(mem, plan.l1, nb, (name, f"t{i}", "in"), buf.load_x[i], acct)
@@ -301,6 +339,10 @@ class Simulation:
             if not buf.computed[i].processed:
                 yield buf.computed[i]
             for mem, nb in tile.stores:
+                if self.ideal_act and (mem != plan.weight_mem or plan.layer.op not in TRAIN_OPS):
+                    # an activation (training ops also store parameters): free
+                    self.free_move(plan.l1, mem, nb, acct)
+                    continue
                 yield from self.move(plan.l1, mem, nb, (name, f"t{i}", "out"), buf.store_x[i], acct)
             buf.stored[i].succeed()
             _, _, h1, last = tile_rows(plan, i)

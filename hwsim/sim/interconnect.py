@@ -12,6 +12,9 @@ Timing model (all validated in ``tests/test_interconnect.py``):
   first-word) are paid once per transfer, after the last burst: bursts are pipelined.
 * An uncontended burst costs one SimPy event (its timeout); arbitration events occur only when
   a channel is busy, so the event count scales with bursts and conflicts, not with cycles.
+  While nobody queues for its channels, a transfer's next burst starts from the previous
+  burst's end callback without resuming the transfer's process (:class:`_Train`): the same
+  events in the same order, a fraction of the work per event.
 
 Hence an isolated transfer takes ``setup + latency + ceil(n / bandwidth_min)`` cycles, and k
 equal transfers sharing one channel interleave their bursts FIFO and each see 1/k of it.
@@ -28,7 +31,8 @@ from .dram import DramTiming
 from ..hardware.platform import DmaEngine, Dram, Memory, Platform
 from ..base.units import PS_PER_S, Clock
 
-__all__ = ["Channel", "Route", "Transfer", "Interconnect", "DEFAULT_BURST_BYTES"]
+__all__ = ["Channel", "Route", "Transfer", "Interconnect", "DEFAULT_BURST_BYTES", "burst_plan",
+           "shortest_path"]
 
 
 class Channel:
@@ -161,7 +165,7 @@ class Route:
     acquisition order, and the once-per-transfer latency in ps."""
 
     __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names",
-                 "bw_params", "svc_channels", "requester", "priority", "bottleneck")
+                 "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans")
 
     def __init__(self, src, dst, nodes, channels, dma, requester=None, priority: int = 0):
         self.src, self.dst, self.nodes, self.dma = src, dst, nodes, dma
@@ -170,6 +174,7 @@ class Route:
         # distinct (bytes/cycle, Hz) of the bandwidth channels, read by the burst loop's inlined
         # math (channels with equal bandwidth and clock always give equal occupancy)
         self.bw_params = sorted({(c.bandwidth, c.clock.freq_hz) for c in self.bw_channels})
+        self.plans: dict = {}   # (bytes, burst, row) -> burst ends and holds (burst_plan)
         self.svc_channels = [c for c in self.channels if c.service is not None]
         self.latency_ps = sum(c.latency_ps for c in channels)
         self.names = [c.name for c in self.channels]
@@ -379,65 +384,35 @@ class Interconnect:
             burst = dma.burst_bytes
         else:
             burst = DEFAULT_BURST_BYTES
-        chans, bw_params, svc_chans = route.channels, route.bw_params, route.svc_channels
-        row = t.row_bytes
+        chans = route.channels
         for c in chans:
             c.inflight_bytes += nbytes
         if obs is not None:
             obs.transfer_begin(t)
-        # Each bandwidth channel has moved ceil(sent / bw) cycles' worth of this transfer so
-        # far; a burst holds the route for the largest increment of that count converted to
-        # ps (Clock.cycles_to_ps, inlined), so the bursts add up exactly to ceil(n / bw).
-        cum_ps = [0] * len(bw_params)
-        sent = total_hold = bursts = 0
-        seg_start = seg_end = -1
-        seg_bytes, segs = 0, []
-        while sent < nbytes:
-            nxt = min(nbytes, sent + burst)
-            if row:  # 2D: a burst never crosses a row (each row is a new 1D burst train)
-                nxt = min(nxt, (sent // row + 1) * row)
+        train = _Train(env, route, t, nbytes, burst, obs)
+        n = len(train.ends)
+        while train.k < n:
             for c in chans:  # Channel.acquire, inlined on the uncontended path
                 if c.in_use < c.capacity and not c.queue:
                     c.in_use += 1
                     c.holders.append(me)
                 else:
                     yield from _wait(env, c._enqueue(who, prio), t, c)
-            hold = 0
-            for i, (bw, f) in enumerate(bw_params):
-                ps = -(-int(-(-nxt // bw)) * PS_PER_S // f)
-                d = ps - cum_ps[i]
-                cum_ps[i] = ps
-                if d > hold:
-                    hold = d
-            for c in svc_chans:  # timed memories: hold from address and bank/row state
-                d = c.service.burst_ps(env.now, t, sent, nxt)
-                if d > hold:
-                    hold = d
-            if obs is not None:   # runs of back-to-back bursts, told once per transfer
-                now = env._now
-                if seg_end != now:
-                    if seg_bytes:
-                        segs.append((seg_start, seg_end, seg_bytes))
-                    seg_start, seg_bytes = now, 0
-                seg_bytes += nxt - sent
-                seg_end = now + hold
-            yield env.timeout(hold)
+            # hold the route for burst k, and for the bursts after it while nobody queues
+            yield train.start()
             for c in chans:
                 if c.queue:
                     c.release()
                 else:  # Channel.release, inlined on the uncontended path
                     c.in_use -= 1
                     c.holders.remove(me)
-            total_hold += hold
-            bursts += 1
-            sent = nxt
-        if seg_bytes:
-            segs.append((seg_start, seg_end, seg_bytes))
-            obs.bursts(chans, segs)
+        if train.seg_bytes:   # runs of back-to-back bursts, told once per transfer
+            train.segs.append((train.seg_start, train.seg_end, train.seg_bytes))
+            obs.bursts(chans, train.segs)
         for c in chans:  # statistics once per transfer, not per burst
-            c.busy_ps += total_hold
+            c.busy_ps += train.total
             c.bytes += nbytes
-            c.n_grants += bursts
+            c.n_grants += n
         if route.latency_ps:
             yield env.timeout(route.latency_ps)
         for c in chans:
@@ -456,6 +431,103 @@ class Interconnect:
 
 #: burst size for transfers that no DMA engine issues (e.g. AIMC streamers)
 DEFAULT_BURST_BYTES = 1024
+
+
+def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
+    """``(ends, holds)`` of a transfer of ``nbytes`` on ``route``: the byte offset at which
+    each burst ends (a 2D transfer's burst never crosses a row of ``row`` bytes) and the ps
+    each burst holds the route for its bandwidth channels. Each bandwidth channel has moved
+    ``ceil(sent / bw)`` cycles' worth of the transfer after a burst; a burst holds the route
+    for the largest increment of that count converted to ps (``Clock.cycles_to_ps``), so the
+    bursts add up exactly to ``ceil(n / bw)``. A pure function of its arguments, cached on the
+    route (a layer's tiles repeat the same few sizes)."""
+    key = (nbytes, burst, row)
+    plan = route.plans.get(key)
+    if plan is None:
+        ends, holds = [], []
+        cum = [0] * len(route.bw_params)
+        sent = 0
+        while sent < nbytes:
+            nxt = min(nbytes, sent + burst)
+            if row:
+                nxt = min(nxt, (sent // row + 1) * row)
+            hold = 0
+            for i, (bw, f) in enumerate(route.bw_params):
+                ps = -(-int(-(-nxt // bw)) * PS_PER_S // f)
+                if ps - cum[i] > hold:
+                    hold = ps - cum[i]
+                cum[i] = ps
+            ends.append(nxt)
+            holds.append(hold)
+            sent = nxt
+        plan = route.plans[key] = (ends, holds)
+    return plan
+
+
+class _Train:
+    """The bursts of one transfer, run from one burst's end to the next without resuming
+    the transfer's process while nobody queues for its channels.
+
+    Exact: the per-burst model releases every channel at a burst's end and takes it again at
+    once; with no request queued on any of them that changes nothing, so the end of a burst
+    just starts the next one (the same timeout, created at the same point of the event
+    order). Only when some channel has a queue, or after the last burst, is the transfer's
+    process resumed, synchronously inside the burst-end event as before, to release and
+    re-arbitrate. The event count and order are those of one timeout per burst."""
+
+    __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "sent", "total",
+                 "wake", "seg_start", "seg_end", "seg_bytes", "segs")
+
+    def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs):
+        self.env, self.chans, self.svc, self.t, self.obs = env, route.channels, \
+            route.svc_channels, t, obs
+        self.ends, self.holds = burst_plan(route, nbytes, burst, t.row_bytes)
+        self.k = self.sent = self.total = 0
+        self.wake = None
+        # for the observer: runs of back-to-back bursts as (start ps, end ps, bytes)
+        self.seg_start = self.seg_end = -1
+        self.seg_bytes, self.segs = 0, []
+
+    def start(self):
+        """Start burst ``k`` (the route is held); returns the event the process waits on."""
+        self._burst()
+        self.wake = w = self.env.event()
+        return w
+
+    def _burst(self) -> None:
+        env, k = self.env, self.k
+        hold, nxt = self.holds[k], self.ends[k]
+        for c in self.svc:  # timed memories: hold from address and bank/row state
+            d = c.service.burst_ps(env.now, self.t, self.sent, nxt)
+            if d > hold:
+                hold = d
+        if self.obs is not None:
+            now = env._now
+            if self.seg_end != now:
+                if self.seg_bytes:
+                    self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
+                self.seg_start, self.seg_bytes = now, 0
+            self.seg_bytes += nxt - self.sent
+            self.seg_end = now + hold
+        self.total += hold
+        env.timeout(hold).callbacks.append(self)
+
+    def __call__(self, _event) -> None:
+        """End of burst ``k``."""
+        self.sent = self.ends[self.k]
+        self.k += 1
+        if self.k < len(self.ends):
+            for c in self.chans:
+                if c.queue:
+                    break
+            else:
+                self._burst()
+                return
+        w = self.wake  # hand over to the process, as if it waited on this timeout
+        w._ok, w._value = True, None
+        callbacks, w.callbacks = w.callbacks, None
+        for cb in callbacks:
+            cb(w)
 
 
 def shortest_path(adj: dict, src, dst, allowed) -> list | None:

@@ -323,6 +323,13 @@ def conflict_overhead(op: str, cores: int, banks: int, mode: str = "fast",
     key = (kernel, cores, banks, mode, cycles if mode == "detailed" else 0)
     v = _CACHE.get(key)
     if v is None:
+        if mode == "fast":   # precomputed for the common sizes (tools/gen_l1banks_table.py)
+            from .l1banks_table import TABLE
+
+            v = TABLE.get(key[:3])
+        if v is not None:
+            _CACHE[key] = v
+            return v
         streams = kernel_streams(kernel, cores)
         if mode == "detailed":
             # each requester's accesses in ``cycles`` conflict-free cycles

@@ -22,6 +22,8 @@ from ..workload.trace import ELEMENTWISE_OPS
 
 __all__ = ["RowProgress", "tile_rows", "rows_needed", "steady_state"]
 
+from ..mapping.plan import tile_rows  # noqa: E402  (re-exported: the engine reads tiles by rows)
+
 
 class RowProgress:
     """Rows of a layer's output already written; consumers wait for a row count."""
@@ -50,19 +52,6 @@ class RowProgress:
         ev = self.env.event()
         self._waiters.append((rows, ev))
         return ev
-
-
-def tile_rows(plan, i: int) -> tuple:
-    """(channel group index, h0, h1, last channel group?) of tile ``i`` of ``plan``."""
-    ho = plan.layer.out_hw[0]
-    if "rows" not in plan.tile_shape:   # a hand-built plan: rows complete with its last tile
-        return 0, 0, ho, i == len(plan.tiles) - 1
-    rows = plan.tile_shape["rows"]
-    n_h = -(-ho // rows)
-    n_c = -(-plan.layer.out_channels // plan.tile_shape["channels"])
-    ci, hi = divmod(i, n_h)
-    h0 = hi * rows
-    return ci, h0, min(ho, h0 + rows), ci == n_c - 1
 
 
 def rows_needed(consumer, producer, h0: int, h1: int) -> int:

@@ -47,7 +47,7 @@ Add / Sub / Mul / Div with a constant       folded into the producing conv/linea
                                             full-size operands counted: an upper bound)
 Relu, Clip, Sigmoid, HardSigmoid,           fused into the producing layer's ``activation``
 HardSwish, Tanh, Gelu, LeakyRelu, Elu, Erf, when it is the tensor's only reader and has no
-Exp, Log, Sqrt, Reciprocal, Neg, Abs, ...
+Exp, Log, Sqrt, Reciprocal, Neg, Abs, Pow
 Sigmoid + Mul(x, sigmoid(x)) = SiLU,        activation yet; else an ``act`` layer
 HardSigmoid + Mul = HardSwish               (``Clip(0, 6)`` is ``relu6``)
 Softmax / LogSoftmax                        ``softmax`` layer (axis kept); fused into a
@@ -58,6 +58,7 @@ BatchNormalization                          folded into the preceding conv/linea
 MaxPool / AveragePool                       ``maxpool`` / ``avgpool``; ``ceil_mode`` becomes
                                             the extra bottom/right padding it implies
 GlobalAverage/MaxPool, ReduceMean(H, W)     ``avgpool`` / ``maxpool`` over the whole map
+ReduceMean/Sum/Max/Min (other axes)         ``reduce`` (reduced axes kept with size 1)
 Concat                                      free when the join is along the outermost
                                             per-sample axis and every piece is a layer's
                                             output: the producers write into place and the
@@ -119,13 +120,14 @@ ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu"
                "HardSigmoid": "hsigmoid", "HardSwish": "hswish", "Elu": "elu", "Selu": "selu",
                "Gelu": "gelu", "Softplus": "softplus", "PRelu": "prelu", "Clip": "clip",
                "Erf": "erf", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Reciprocal": "reciprocal",
-               "Neg": "neg", "Abs": "abs"}
+               "Neg": "neg", "Abs": "abs", "Pow": "pow"}
 CONST_OPS = {"Constant", "Shape", "ConstantOfShape", "Size"}
 BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div"}
 HANDLED = {"Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool",
            "GlobalMaxPool", "ReduceMean", "BatchNormalization", "QuantizeLinear",
            "DequantizeLinear", "Softmax", "LogSoftmax", "LayerNormalization", "Concat", "Split",
-           "Slice", "Transpose", "Resize", "Upsample", "Pad", "Gather"}
+           "Slice", "Transpose", "Resize", "Upsample", "Pad", "Gather", "ReduceSum", "ReduceMax",
+           "ReduceMin"}
 SUPPORTED = HANDLED | FREE_OPS | CONST_OPS | set(ACTIVATIONS) | set(BINARY)
 #: the largest constant whose value is read (shape/axes/bounds); weights are never read
 _SMALL = 64
@@ -748,10 +750,39 @@ class _Importer:
         if axes is None and len(node.input) > 1 and node.input[1]:
             v = self.value(node.input[1])
             axes = None if v is None else [int(x) for x in v.reshape(-1)]
-        if axes is None or sorted(int(x) % 4 for x in axes) != [2, 3] \
-                or len(self.shapes.get(node.input[0]) or []) != 4:
-            return self.unsupported_node(node, "only a mean over the spatial axes [2, 3]")
-        self._pool(node, "avgpool", True)
+        if axes is not None and sorted(int(x) % 4 for x in axes) == [2, 3] \
+                and len(self.shapes.get(node.input[0]) or []) == 4:
+            return self._pool(node, "avgpool", True)
+        self._reduce(node)
+
+    def _reduce(self, node):
+        """A reduction over any axes: a ``reduce`` layer, the output with the input's rank
+        (reduced axes of size 1, so ``keepdims=0`` changes nothing but the reader's view)."""
+        x, out = node.input[0], node.output[0]
+        shape, oshape = self.shape(x, node), self.shape(out, node)
+        axes = self.attrs(node).get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            v = self.value(node.input[1])
+            axes = None if v is None else [int(a) for a in v.reshape(-1)]
+        if axes is None:   # all axes (the ONNX default)
+            axes = range(len(self.shapes.get(x) or []))
+        keep = list(shape)
+        for ax in axes:
+            a = self.axis(x, int(ax), node)
+            if a is None:
+                if self.batch != 1:
+                    return self.unsupported_node(node, "reduction over the batch axis")
+                continue
+            keep[a] = 1
+        rest = math.prod(oshape)
+        if math.prod(keep) != rest:
+            return self.unsupported_node(node, f"reduction {list(shape)} -> {list(oshape)}")
+        self.add_layer(node, "reduce", [x], out, shape, tuple(keep))
+
+    def op_ReduceSum(self, node):
+        self._reduce(node)
+
+    op_ReduceMax = op_ReduceMin = op_ReduceSum
 
     # -- data movement ----------------------------------------------------------------------------
     def op_Concat(self, node):

@@ -10,9 +10,11 @@ the derivation so a hand-edited trace cannot silently disagree with itself.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 
@@ -44,11 +46,11 @@ MATMUL_OPS = ("matmul",)
 #: multiply; hswish = x * hsigmoid(x); sigmoid/tanh/elu/softplus = lookup + interpolation;
 #: silu = x * sigmoid(x); gelu = x * sigmoid(1.702 x) form: multiply, sigmoid, multiply;
 #: affine (an unfolded BatchNormalization) = multiply + add; erf/exp/log/sqrt/reciprocal =
-#: lookup + interpolation; neg/abs = 1.
+#: lookup + interpolation; neg/abs = 1; pow (constant exponent) = 2.
 ACTIVATION_OPS = {"relu": 1, "relu6": 2, "clip": 2, "leaky_relu": 2, "prelu": 2, "hsigmoid": 4,
                   "hswish": 5, "sigmoid": 2, "tanh": 2, "elu": 2, "selu": 3, "softplus": 2,
                   "silu": 3, "gelu": 4, "affine": 2, "erf": 2, "exp": 2, "log": 2, "sqrt": 2,
-                  "reciprocal": 2, "neg": 1, "abs": 1}
+                  "reciprocal": 2, "neg": 1, "abs": 1, "pow": 2}
 #: softmax over ``axis``: max (1), subtract (1), exp by lookup (2), sum (1), scale by the
 #: reciprocal (1) = 6 per element. layernorm over the last axis: mean (1), subtract (1),
 #: square-accumulate (2), scale by rsqrt (1), gamma/beta (2) = 7 per element; it has 2 x F
@@ -60,9 +62,13 @@ NORM_OPS = {"softmax": 6, "layernorm": 7}
 #: (``mode``: nearest 1, linear 4, cubic 16 ops per output element: one multiply-add per
 #: source pixel of the interpolation window, ASSUMED).
 MOVE_OPS = ("concat", "slice", "transpose", "pad", "resize")
+#: Reduction over some axes (ONNX ReduceMean/Sum/Max/Min; output keeps the rank, reduced axes
+#: of size 1): one accumulate per *input* element (the mean's final scaling is negligible),
+#: ASSUMED as the other element ops.
+REDUCE_OPS = ("reduce",)
 RESIZE_MODES = {"nearest": 1, "linear": 4, "cubic": 16}
 #: Ops measured element by element (not conv geometry): shapes of 1 to 4 axes.
-TENSOR_OPS = ("act",) + tuple(NORM_OPS) + MOVE_OPS + MATMUL_OPS
+TENSOR_OPS = ("act",) + tuple(NORM_OPS) + MOVE_OPS + MATMUL_OPS + REDUCE_OPS
 #: Training ops (see :mod:`hwsim.workload.training`). A ``*_grad_input`` / ``*_grad_weight`` /
 #: ``*pool_grad`` layer keeps the *forward* layer's geometry (input_shape, output_shape,
 #: kernel, stride, padding, groups) and differs in what it reads and writes:
@@ -88,7 +94,7 @@ OPS = WEIGHTED_OPS + ELEMENTWISE_OPS + POOL_OPS + TENSOR_OPS + TRAIN_OPS
 #: kernel's element rate (ASSUMED: one load-compute-store loop per element).
 BASE_OP = {**{o: o.split("_grad")[0] for o in GRAD_INPUT_OPS + GRAD_WEIGHT_OPS + POOL_GRAD_OPS},
            "optimizer_step": "add", "sub": "add", "div": "mul", "matmul": "linear",
-           **{o: "add" for o in ("act",) + tuple(NORM_OPS) + MOVE_OPS}}
+           **{o: "add" for o in ("act",) + tuple(NORM_OPS) + MOVE_OPS + REDUCE_OPS}}
 #: Optimizers: state tensors per parameter and element operations per parameter, from the
 #: update equations (g: gradient, one multiply-add = 1 op):
 #: sgd: w -= lr*g (1); sgd_momentum: v = mu*v + g, w -= lr*v (2); adam: m = b1*m + (1-b1)*g
@@ -227,18 +233,33 @@ class Layer:
         if self.bias is None:
             object.__setattr__(self, "bias", self.op in WEIGHTED_OPS)
 
-    @property
+    # The layer is frozen, so every derived figure below is computed once per layer
+    # (cached_property) and its hash is cached: the mapper memoises tiling by layer.
+    def __hash__(self) -> int:
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = self.__dict__["_hash"] = hash(tuple(getattr(self, f) for f in _LAYER_FIELDS))
+        return h
+
+    def __getstate__(self) -> dict:
+        # str hashes differ between processes (PYTHONHASHSEED): a pickled layer (sweep
+        # workers) must not carry its cached hash
+        state = dict(self.__dict__)
+        state.pop("_hash", None)
+        return state
+
+    @cached_property
     def fwd_op(self) -> str:
         """The forward op whose geometry this layer has (itself for forward ops)."""
         return self.op.split("_grad")[0] if "_grad" in self.op else self.op
 
     # -- geometry -------------------------------------------------------------------------
-    @property
+    @cached_property
     def is_sequence_linear(self) -> bool:
         """A linear layer applied to every token of ``[..., T, F]`` (output ``[..., T, N]``)."""
         return self.fwd_op == "linear" and len(self.output_shape) > 1
 
-    @property
+    @cached_property
     def in_channels(self) -> int:
         """Input channels; a linear layer flattens its input, so all its elements count (a
         sequence linear: the features of one token)."""
@@ -248,39 +269,39 @@ class Layer:
             return math.prod(self.input_shape)
         return self.input_shape[0]
 
-    @property
+    @cached_property
     def out_channels(self) -> int:
         return self.output_shape[-1] if self.is_sequence_linear else self.output_shape[0]
 
-    @property
+    @cached_property
     def operand_shapes(self) -> tuple:
         """The per-sample shape of each input operand."""
         return self.input_shapes or (self.input_shape,)
 
-    @property
+    @cached_property
     def out_hw(self) -> tuple:
         return tuple(self.output_shape[1:3]) if len(self.output_shape) == 3 else (1, 1)
 
-    @property
+    @cached_property
     def in_hw(self) -> tuple:
         return tuple(self.input_shape[1:3]) if len(self.input_shape) == 3 else (1, 1)
 
-    @property
+    @cached_property
     def is_weighted(self) -> bool:
         return self.op in WEIGHTED_OPS
 
-    @property
+    @cached_property
     def matrix_rows(self) -> int:
         """Rows of the im2col weight matrix of one group: kh * kw * cin / groups."""
         return self.kernel[0] * self.kernel[1] * (self.in_channels // self.groups)
 
-    @property
+    @cached_property
     def matrix_cols(self) -> int:
         """Columns of the weight matrix of one group: cout / groups."""
         return self.out_channels // self.groups
 
     # -- counts ---------------------------------------------------------------------------
-    @property
+    @cached_property
     def input_elements(self) -> int:
         if self.op in TRAIN_OPS:  # elements of the activation-side tensors it reads
             fin, fout = math.prod(self.input_shape) * self.batch, self._fwd_out
@@ -301,18 +322,18 @@ class Layer:
             return len(self.input_shapes)
         return max(1, len(self.inputs)) if self.op in ELEMENTWISE_OPS else 1
 
-    @property
+    @cached_property
     def output_elements(self) -> int:
         if self.op in TRAIN_OPS:  # activation-side tensor it writes (dX), else none
             return math.prod(self.input_shape) * self.batch \
                 if self._kind in ("grad_input", "avgpool_grad", "maxpool_grad") else 0
         return math.prod(self.output_shape) * self.batch
 
-    @property
+    @cached_property
     def _fwd_out(self) -> int:
         return math.prod(self.output_shape) * self.batch
 
-    @property
+    @cached_property
     def _kind(self) -> str:
         """grad_input / grad_weight / maxpool_grad / avgpool_grad / optimizer_step / forward."""
         if self.op in GRAD_INPUT_OPS:
@@ -321,7 +342,7 @@ class Layer:
             return "grad_weight"
         return self.op if self.op in TRAIN_OPS else "forward"
 
-    @property
+    @cached_property
     def weight_elements(self) -> int:
         """Weights (forward ops), the weights read (grad_input) or the weight gradient
         written (grad_weight); 0 otherwise."""
@@ -329,7 +350,7 @@ class Layer:
             return 0
         return self.groups * self.matrix_rows * self.matrix_cols
 
-    @property
+    @cached_property
     def params(self) -> int:
         if self.op == "layernorm":
             return 2 * self.output_shape[-1]
@@ -337,7 +358,7 @@ class Layer:
             return 0
         return self.weight_elements + (self.out_channels if self.bias else 0)
 
-    @property
+    @cached_property
     def macs(self) -> int:
         """Multiply-accumulates: output elements x (kh * kw * cin / groups) for weighted ops;
         the same for their input- and weight-gradient ops; output elements x K for matmul."""
@@ -347,12 +368,12 @@ class Layer:
             return 0
         return self._fwd_out * self.matrix_rows
 
-    @property
+    @cached_property
     def state_tensors(self) -> int:
         """optimizer_step: optimizer-state tensors per parameter (0 otherwise)."""
         return OPTIMIZERS[self.optimizer]["state_tensors"] if self.op == "optimizer_step" else 0
 
-    @property
+    @cached_property
     def stored_param_bytes(self) -> int:
         """Bytes this layer adds to the weight memory of its parameter group (``weights_of``
         or its own name): weights + bias (forward), dW + db (grad_weight), optimizer state
@@ -361,7 +382,7 @@ class Layer:
             return _bytes(math.prod(self.input_shape) * self.state_tensors, self.bits_output)
         return self.weight_bytes if self._kind in ("forward", "grad_weight") else 0
 
-    @property
+    @cached_property
     def ops(self) -> int:
         """Work in the unit of the kernel-throughput tables: MACs for weighted ops,
         output-element operations for elementwise ops, window reads for pooling."""
@@ -373,9 +394,11 @@ class Layer:
             return math.prod(self.input_shape) * OPTIMIZERS[self.optimizer]["ops_per_param"]
         if self.op == "matmul":
             return self.macs
+        if self.op == "reduce":
+            return self.input_elements
         return self.output_elements * self.ops_per_element
 
-    @property
+    @cached_property
     def ops_per_element(self) -> int:
         """Element-operations per output element of an element-wise, normalisation or
         data-movement op (1 for copies and binary ops; see :data:`ACTIVATION_OPS`,
@@ -388,7 +411,7 @@ class Layer:
             return RESIZE_MODES[self.mode or "nearest"]
         return 1
 
-    @property
+    @cached_property
     def input_bytes(self) -> int:
         if self.op in TRAIN_OPS:  # saved X at bits.input, gradients dY at bits.output
             fin, fout = math.prod(self.input_shape) * self.batch, self._fwd_out
@@ -397,11 +420,11 @@ class Layer:
                     + (_bytes(fout, self.bits_output) if k != "optimizer_step" else 0))
         return _bytes(self.input_elements, self.bits_input)
 
-    @property
+    @cached_property
     def output_bytes(self) -> int:
         return _bytes(self.output_elements, self.bits_output)
 
-    @property
+    @cached_property
     def weight_bytes(self) -> int:
         """Weights plus bias, at their bit widths."""
         if self.op == "layernorm":   # gamma and beta
@@ -411,7 +434,7 @@ class Layer:
             b += _bytes(self.out_channels, self.bits_bias)
         return b
 
-    @property
+    @cached_property
     def bits_key(self) -> int:
         """Operand width that selects a kernel-throughput entry (max of input and weight;
         training ops: max of all their operands)."""
@@ -450,6 +473,9 @@ class Layer:
         return d
 
 
+_LAYER_FIELDS = tuple(f.name for f in fields(Layer))
+
+
 @dataclass(frozen=True)
 class Trace:
     """A network as an ordered list of layers (a topological order of its graph)."""
@@ -482,6 +508,16 @@ class Trace:
 
     def layer(self, name: str) -> Layer:
         return self.layers[self._position[name]]
+
+    def batched(self, n: int) -> "Trace":
+        """The same network run on ``n`` inputs at once: every layer's ``batch`` times ``n``
+        (name suffixed ``_b<n>``); ``n == 1`` returns the trace itself."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"batch must be a whole number >= 1, got {n!r}")
+        if n == 1:
+            return self
+        return Trace(name=f"{self.name}_b{n}", source=self.source, meta=self.meta, file=self.file,
+                     layers=tuple(dataclasses.replace(l, batch=l.batch * n) for l in self.layers))
 
     @cached_property
     def _position(self) -> dict:
@@ -759,6 +795,9 @@ def _check_tensor_op(l: Layer, bad) -> None:
         if len(i) != len(o) or any((a < b) if smaller else (a > b) for a, b in zip(i, o)):
             bad("output_shape", f"{l.op} of {list(i)} cannot give {list(o)} (same rank, each "
                 f"axis {'at most' if smaller else 'at least'} the input's)")
+    elif l.op == "reduce" and (len(i) != len(o) or any(b not in (a, 1) for a, b in zip(i, o))):
+        bad("output_shape", f"a reduction keeps the rank and sizes reduced axes to 1: "
+            f"{list(i)} -> {list(o)}")
     elif l.op == "resize" and len(i) != len(o):
         bad("output_shape", f"resize keeps the rank: {list(i)} -> {list(o)}")
     elif l.op == "softmax" and l.axis is not None and l.axis >= len(o):

@@ -51,12 +51,14 @@ class NetBuilder:
     restore the current tensor so that side branches (projection shortcuts) can be built.
     """
 
-    def __init__(self, input_shape, *, pad: str = "torch", bits: int = 8):
+    def __init__(self, input_shape, *, pad: str = "torch", bits: int = 8,
+                 dense_weight_bits: int | None = None):
         assert pad in ("tf", "torch")
         self.input_shape = tuple(input_shape)
         self.shape = self.input_shape
         self.tip = None  # name of the layer producing the current tensor; None = network input
         self.pad, self.bits = pad, bits
+        self.dense_wbits = dense_weight_bits or bits   # conv2d / pointwise / linear weights
         self.layers: list[Layer] = []
         self.bn_channels = 0
 
@@ -74,8 +76,9 @@ class NetBuilder:
         if inputs is None:
             inputs = () if self.tip is None else (self.tip,)
         b = self.bits
+        wb = self.dense_wbits if op in ("conv2d", "pointwise", "linear") else b
         self.layers.append(Layer(name=name, op=op, input_shape=self.shape, output_shape=out_shape,
-                                 bits_input=b, bits_weight=b, bits_output=b,
+                                 bits_input=b, bits_weight=wb, bits_output=b,
                                  inputs=tuple(inputs), **kw))
         self.tip, self.shape = name, tuple(out_shape)
         return name
@@ -200,13 +203,14 @@ def _inverted_residual(nb: NetBuilder, name: str, t: int, cout: int, stride: int
 
 
 def mobilenet_v2(width: float = 1.0, resolution: int = 224, num_classes: int = 1000,
-                 bits: int = 8) -> Trace:
+                 bits: int = 8, dense_weight_bits: int | None = None) -> Trace:
     """MobileNetV2 (Sandler et al. CVPR 2018, Table 2) as in torchvision ``mobilenet_v2``:
     3x3/2 conv to 32, 17 inverted-residual blocks, 1x1 conv to 1280, global average pool,
     linear classifier. Channels are ``_make_divisible(c * width, 8)``; the last conv is
     ``1280 * max(1, width)``. Published: 300 M multiply-adds, 3.4 M parameters (paper, Table 4);
     torchvision: 3,504,872 parameters (incl. BN gamma/beta, bias-free convs), 0.30 GFLOPS."""
-    nb = NetBuilder((3, resolution, resolution), pad="torch", bits=bits)
+    nb = NetBuilder((3, resolution, resolution), pad="torch", bits=bits,
+                    dense_weight_bits=dense_weight_bits)
     nb.conv("conv1", _make_divisible(32 * width), 3, 2, activation="relu6")
     i = 0
     for t, c, n, s in MOBILENETV2_CFG:
@@ -228,11 +232,12 @@ def mobilenet_v2(width: float = 1.0, resolution: int = 224, num_classes: int = 1
 
 
 def mobilenetv2_bottleneck(resolution: int = 28, channels: int = 32, expansion: int = 6,
-                           bits: int = 8) -> Trace:
+                           bits: int = 8, dense_weight_bits: int | None = None) -> Trace:
     """One MobileNetV2 bottleneck block with residual: 1x1 expand (ReLU6), 3x3 depthwise
     (ReLU6), 1x1 linear project, add. Default: the repeated stride-1 block of the c=32 stage
     (28x28x32 -> 192 -> 32), i.e. blocks 5 and 6 of :func:`mobilenet_v2`."""
-    nb = NetBuilder((channels, resolution, resolution), pad="torch", bits=bits)
+    nb = NetBuilder((channels, resolution, resolution), pad="torch", bits=bits,
+                    dense_weight_bits=dense_weight_bits)
     _inverted_residual(nb, "block", expansion, channels, 1)
     assert nb.layers[-1].op == "add"
     return nb.trace(
@@ -336,7 +341,11 @@ def mobilenet_v1(alpha: float = 0.25, resolution: int = 96, num_classes: int = 2
         "github.com/mlcommons/tiny benchmark/training/visual_wake_words",
         {"macs": 7_490_000, "params": 200_000, "params_counted_as": "folded",
          "source": f"MACs: {MLTK_DOCS} visual_wake_words (7.490 M); params: ~0.2 M (one "
-                   "significant digit), MLPerf Tiny (Banbury et al. 2021)"})
+                   "significant digit), MLPerf Tiny (Banbury et al. 2021)"}
+        if (alpha, resolution, num_classes) != (1.0, 128, 1000) else
+        {"macs": 186_000_000, "params": 4_240_000, "params_counted_as": "folded",
+         "source": "tensorflow/models research/slim/nets/mobilenet_v1.md table: "
+                   "MobileNet_v1_1.0_128, 186 million MACs, 4.24 million parameters"})
 
 
 def fc_autoencoder(input_dim: int = 640, hidden: int = 128, bottleneck: int = 8,
@@ -555,6 +564,13 @@ NETWORKS = {
     "mobilenet_v1_025": partial(mobilenet_v1, alpha=0.25, resolution=96, num_classes=2),
     "fc_autoencoder": fc_autoencoder,
     "resnet18": resnet18,
+    # Bruschi et al. (DATE 2023) run ResNet-18 on 256 x 256 inputs (batch 16: `hwsim run --batch 16`)
+    "resnet18_256": partial(resnet18, resolution=256),
+    # Garofalo et al. (JETCAS 2022): 4-bit weights on the IMA (dense layers), 8-bit elsewhere
+    # DORY (Burrello et al. IEEE TC 2021) reports 1.0-MobileNet-128 end to end on GAP8
+    "mobilenet_v1_128": partial(mobilenet_v1, alpha=1.0, resolution=128, num_classes=1000),
+    "mobilenetv2_bottleneck_w4": partial(mobilenetv2_bottleneck, dense_weight_bits=4),
+    "mobilenetv2_w4": partial(mobilenet_v2, dense_weight_bits=4),
     "resnet50": resnet50,
     "efficientnet_b0": efficientnet_b0,
     "kwt1": partial(kwt, "kwt1"),
