@@ -125,3 +125,13 @@ def test_every_module_declares_all(module):
              for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
              if isinstance(t, ast.Name)}
     assert "__all__" in names, f"{module} has no __all__"
+
+
+def test_architecture_doc_maps_every_module_and_the_layer_order():
+    """docs/architecture.md names every module of every package and states this file's order."""
+    doc = (PKG.parent / "docs" / "architecture.md").read_text()
+    missing = [f"{p.parent.name}/{p.name}" for p in sorted(PKG.glob("*/*.py"))
+               if p.name not in ("__init__.py", "__main__.py")
+               and f"{p.parent.name}/{p.name}" not in doc]
+    assert not missing, f"docs/architecture.md does not map {missing}"
+    assert " < ".join(LAYERS) in doc

@@ -152,3 +152,25 @@ def test_gap9_runs_zoo_networks(trace):
         if mode_of(l) == "3x3" and l.stride == (1, 1) and l.in_channels >= 16 \
                 and l.out_channels >= 32:
             assert kinds[l.name] == "ne16", l.name
+
+
+def test_window_tiles_sum_to_their_shapes():
+    """A layer whose full-width rows do not fit L1 is cut along columns and input channels
+    too (hwsim.mapping.tiling_nd); each tile costs the closed form of its 4-D extent."""
+    p = hwsim.load_platform(GAP9, {"components.l1.size_bytes": 16000})
+    layer = _layer(input_shape=(64, 6, 200), output_shape=(64, 6, 200))
+    sim = hwsim.Simulation(p, _one_layer_trace(layer))
+    rec = sim.run().layer("L")
+    plan = sim.mapping.plans[0]
+    s = plan.tile_shape
+    assert plan.engine_kind == "ne16" and "in_channels" in s and s["cols"] < 200
+    want = 0
+    for c0 in range(0, 64, s["channels"]):
+        for h0 in range(0, 6, s["out_rows"]):
+            for w0 in range(0, 200, s["cols"]):
+                for k0 in range(0, 64, s["in_channels"]):
+                    want += layer_cycles(NE, "3x3", min(6, h0 + s["out_rows"]) - h0,
+                                         min(200, w0 + s["cols"]) - w0,
+                                         min(64, c0 + s["channels"]) - c0,
+                                         min(64, k0 + s["in_channels"]) - k0)
+    assert len(plan.tiles) > 1 and abs(rec.compute_cycles - want) <= 1

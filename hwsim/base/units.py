@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PS_PER_S", "PS_PER_US", "TERA", "PJ_PER_MW_PS", "Clock", "ps_to_us_str", "ps_to_s"]
+__all__ = ["PS_PER_S", "PS_PER_US", "TERA", "PJ_PER_MW_PS", "J_PER_PJ", "Clock", "ps_to_us_str",
+           "ps_to_s"]
 
 PS_PER_S = 10**12
 PS_PER_US = 10**6
@@ -18,6 +19,8 @@ PS_PER_US = 10**6
 TERA = 10**12
 #: energy of 1 mW for 1 ps in pJ (1e-3 W x 1e-12 s = 1e-15 J = 1e-3 pJ)
 PJ_PER_MW_PS = 1e-3
+#: joules per picojoule
+J_PER_PJ = 1e-12
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from ..base.units import PS_PER_S
+from ..base.units import PS_PER_S, TERA
 from ..hardware.platform import CoreCluster
 from ..mapping.plan import tile_rows
 from ..workload.trace import BASE_OP, WEIGHTED_OPS
@@ -167,5 +167,5 @@ class CoreModel(ComponentModel, spec=CoreCluster):
         # per op, or per active core-cycle at the best kernel's rate
         e = (comp.pj_per_active_core_cycle / best if comp.pj_per_active_core_cycle
              else op_energy_pj(comp, op_best))
-        return {"tops": 2 * comp.cores * best * comp.clock.freq_hz / 1e12,
+        return {"tops": 2 * comp.cores * best * comp.clock.freq_hz / TERA,
                 "tops_per_w": (2 / e) if e else None}

@@ -22,8 +22,8 @@ to the layer's (weights bit-serial, activations through the ``l1_bits_per_cycle`
 ASSUMED beyond DORY (which models stride 1 only): a stride-2 layer runs the stride-1 array
 and keeps ``ceil(B / 2)`` outputs per side of each block (pulp-nnx lists stride 2x2 among
 NE16's supported features), so ``b = ceil(B / stride)``; a linear layer runs as a 1x1
-convolution on a 1x1 map (NE16's linear mode); 16-bit activations are not modelled (such
-layers run elsewhere). A tile costs the closed form of its own shape plus
+convolution on a 1x1 map (NE16's linear mode; per-token linears and matmuls are not
+modelled); 16-bit activations are not modelled (such layers run elsewhere). A tile costs the closed form of its own shape plus
 ``job_overhead_cycles``; energy is ``energy_pj_per_mac`` per MAC. Peak: the 3x3 mode's
 DORY ``max_perf`` (one step of ``tp_out`` channels, no normalisation or stream-out: 137.8
 MAC/cycle with the defaults).
@@ -54,7 +54,7 @@ def mode_of(layer) -> str | None:
     if layer.op == "conv2d" and layer.groups == 1 and layer.kernel == (3, 3):
         return "3x3"
     if (layer.op in ("pointwise", "conv2d") and layer.groups == 1 and layer.kernel == (1, 1)
-            and layer.stride == (1, 1)) or layer.op == "linear":
+            and layer.stride == (1, 1)) or (layer.op == "linear" and not layer.is_sequence_linear):
         return "1x1"
     return None
 
@@ -121,25 +121,25 @@ class Ne16Model(ComponentModel, spec=Ne16):
     def accepts(self, comp, layer) -> bool:
         return mode_of(layer) is not None
 
-    def cycles(self, comp, layer, rows: int, channels: int) -> int:
-        """Cycles of a tile of ``rows`` output rows (full width) and ``channels`` output
-        channels of ``layer``, job overhead included."""
+    def cycles(self, comp, layer, rows: int, cols: int, channels: int, kin: int) -> int:
+        """Cycles of a tile of ``rows x cols`` outputs, ``channels`` output channels and
+        ``kin`` input channels of ``layer`` (depthwise: ``channels``), job overhead included.
+        A tile that splits the input channels pays normalisation and stream-out per chunk
+        (ASSUMED: partial sums leave as 32-bit outputs)."""
         mode = mode_of(layer)
-        ho, wo = (1, 1) if layer.op == "linear" else (rows, layer.out_hw[1])
-        kin = channels if mode == "dw" else layer.in_channels
+        kin = channels if mode == "dw" else kin
         return comp.job_overhead_cycles + layer.batch * layer_cycles(
-            comp, mode, ho, wo, channels, kin, layer.bits_input, layer.bits_weight,
+            comp, mode, rows, cols, channels, kin, layer.bits_input, layer.bits_weight,
             layer.bits_output, layer.stride[0])
 
     def estimate_ps(self, platform, comp, layer, host) -> float:
         if mode_of(layer) is None:
             return super().estimate_ps(platform, comp, layer, host)
-        rows = 1 if layer.op == "linear" else layer.out_hw[0]
-        return self.cycles(comp, layer, rows, layer.out_channels) / comp.clock.freq_hz * PS_PER_S
+        (ho, wo), cout = layer.out_hw, layer.out_channels
+        return self.cycles(comp, layer, ho, wo, cout, layer.in_channels) / comp.clock.freq_hz * PS_PER_S
 
     def step(self, sim, comp, plan, tile, i: int, acct):
-        rows, channels = _tile_extent(plan, i)
-        dur = comp.clock.cycles_to_ps(self.cycles(comp, plan.layer, rows, channels))
+        dur = comp.clock.cycles_to_ps(self.cycles(comp, plan.layer, *_tile_extent(plan, i)))
         yield from sim.hold(comp.name, acct)
         env = sim.env
         t0 = env.now
@@ -158,12 +158,17 @@ class Ne16Model(ComponentModel, spec=Ne16):
 
 
 def _tile_extent(plan, i: int) -> tuple:
-    """(output rows, output channels) of tile ``i`` (channel tiles outer, row tiles inner)."""
+    """(output rows, output columns, output channels, input channels) of tile ``i``, for the
+    two tilings a convolution gets (:mod:`hwsim.mapping.tiling`: channel tiles outer, row
+    tiles inner, full width; :mod:`hwsim.mapping.tiling_nd` window tiling: channels, rows,
+    columns, then input-channel chunks innermost)."""
     l, shape = plan.layer, plan.tile_shape
-    ho, cout = l.out_hw[0], l.out_channels
-    if "rows" not in shape:
-        return ho, cout
-    n_h = _ceil(ho, shape["rows"])
-    ci, hi = divmod(i, n_h)
-    c0, h0 = ci * shape["channels"], hi * shape["rows"]
-    return min(ho, h0 + shape["rows"]) - h0, min(cout, c0 + shape["channels"]) - c0
+    (ho, wo), cout, cin = l.out_hw, l.out_channels, l.in_channels
+    dims = [(cout, shape.get("channels", cout)), (ho, shape.get("rows", shape.get("out_rows", ho))),
+            (wo, shape.get("cols", wo)), (cin, shape.get("in_channels", cin))]
+    ext = []
+    for n, t in reversed(dims):          # innermost loop first
+        i, k = divmod(i, _ceil(n, t))
+        ext.append(min(n, (k + 1) * t) - k * t)
+    kin, cols, rows, channels = ext
+    return rows, cols, channels, kin

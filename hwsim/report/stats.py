@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from ..base.units import Clock, ps_to_s
+from ..base.units import J_PER_PJ, TERA, Clock, ps_to_s
 
 __all__ = ["CATEGORIES", "split_cycles", "LayerRecord", "ResourceStats", "SimulationResult"]
 
@@ -168,8 +168,8 @@ class SimulationResult:
              "inferences_per_s": 1 / t if t else 0.0, "macs": macs,
              "macs_per_cycle": macs / self.cycles if self.cycles else 0.0,
              "energy_pj": e, "energy_uj": e / 1e6,
-             "achieved_tops": 2 * macs / t / 1e12 if t else 0.0,
-             "achieved_tops_per_w": (2 * macs / (e * 1e-12)) / 1e12 if e else 0.0,
+             "achieved_tops": 2 * macs / t / TERA if t else 0.0,
+             "achieved_tops_per_w": (2 * macs / (e * J_PER_PJ)) / TERA if e else 0.0,
              "cycles_by_category": cyc}
         d.update(self.totals)
         return d

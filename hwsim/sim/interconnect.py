@@ -602,7 +602,7 @@ def _slowest(channels) -> str:
         if c.service is not None:
             r = c.service.peak_bytes_per_ps
         elif c.bandwidth:
-            r = c.bandwidth * c.clock.freq_hz / 1e12 * c.capacity
+            r = c.bandwidth * c.clock.freq_hz / PS_PER_S * c.capacity
         else:
             continue
         if rate is None or r < rate:

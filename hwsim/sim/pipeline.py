@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+from ..base.units import PS_PER_S
 from ..workload.trace import ELEMENTWISE_OPS
 
 __all__ = ["RowProgress", "tile_rows", "rows_needed", "steady_state"]
@@ -77,8 +78,8 @@ def steady_state(busy_ps: dict, makespan_ps: int, stages=None) -> dict:
                 "pipeline_bottleneck": "-", "stage_utilisation": {}}
     name = max(sorted(busy), key=lambda k: busy[k])
     period = busy[name]
-    return {"steady_state_period_s": period / 1e12,
-            "steady_state_inferences_per_s": 1e12 / period if period else math.inf,
+    return {"steady_state_period_s": period / PS_PER_S,
+            "steady_state_inferences_per_s": PS_PER_S / period if period else math.inf,
             "pipeline_bottleneck": name,
             "stage_utilisation": {k: v / period for k, v in sorted(busy.items())
                                   if stages is None or k in stages}}
