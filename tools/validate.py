@@ -139,8 +139,8 @@ def garofalo_bottleneck() -> list:
     stall = sum(r.memory_stall_cycles + r.contention_cycles for r in imc.layers) / max(1, imc.cycles)
     cmd = ("`hwsim run platforms/garofalo2022_cluster.yaml traces/mobilenetv2_bottleneck_w4.json` "
            "vs the same with `--set mapping.accelerators=off`")
-    what = (f"{100 * stall:.0f} % of the IMC run waits on L2 (activations go through L2 between "
-            f"layers; L1 residency and pw-dw-pw fusion are the fid-map work). What-if, both with "
+    what = (f"{100 * stall:.0f} % of the IMC run waits on L2 (activations that L1 residency and "
+            f"row-window fusion cannot keep in L1 go through L2). What-if, both with "
             f"`fidelity.ideal_activation_memory`: {ideal_sw.cycles / ideal.cycles:.1f}x "
             f"faster, {ideal_sw.energy_pj / ideal.energy_pj:.1f}x less energy")
     return [
