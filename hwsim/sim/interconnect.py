@@ -12,9 +12,9 @@ Timing model (all validated in ``tests/test_interconnect.py``):
   first-word) are paid once per transfer, after the last burst: bursts are pipelined.
 * An uncontended burst costs one SimPy event (its timeout); arbitration events occur only when
   a channel is busy, so the event count scales with bursts and conflicts, not with cycles.
-  While nobody queues for its channels, a transfer's next burst starts from the previous
-  burst's end callback without resuming the transfer's process (:class:`_Train`): the same
-  events in the same order, a fraction of the work per event.
+  Bursts, their arbitration and re-arbitration run from SimPy callbacks without resuming the
+  transfer's process (:class:`_Train`): the same events in the same order, a fraction of the
+  work per event.
 
 Hence an isolated transfer takes ``setup + latency + ceil(n / bandwidth_min)`` cycles, and k
 equal transfers sharing one channel interleave their bursts FIFO and each see 1/k of it.
@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import math
 from array import array
+from heapq import heappush
+
+from simpy.events import NORMAL
 
 from .arbitration import make_queue
 
@@ -91,13 +94,14 @@ class Channel:
             self.in_use += 1
             self.holders.append(self.env._active_proc)
             return None
-        return self._enqueue(requester, priority)
+        return self._enqueue(requester, priority, self.env._active_proc)
 
-    def _enqueue(self, requester, priority: int):
-        """Queue a request (the channel is busy); ``n_grants`` was already counted."""
+    def _enqueue(self, requester, priority: int, holder):
+        """Queue a request of process ``holder`` (the channel is busy); ``n_grants`` was
+        already counted."""
         env = self.env
         ev = env.event()
-        ev.who = env._active_proc
+        ev.who = holder
         if self.policy != "fifo":
             ev.requester, ev.priority = requester, priority
         q = self.queue
@@ -112,12 +116,13 @@ class Channel:
             self.observer.queue_depth(self, env.now, n + 1)
         return ev
 
-    def release(self) -> None:
-        """Free the server held by the active process: hand it to the next waiter chosen by
-        the policy, else make it idle. The holder record moves with the server."""
+    def release(self, holder=None) -> None:
+        """Free the server held by process ``holder`` (default: the active process): hand it
+        to the next waiter chosen by the policy, else make it idle. The holder record moves
+        with the server."""
         h = self.holders
         try:
-            h.remove(self.env._active_proc)
+            h.remove(self.env._active_proc if holder is None else holder)
         except ValueError:  # released by another process than the one that acquired
             if h:
                 h.pop(0)
@@ -389,23 +394,10 @@ class Interconnect:
             c.inflight_bytes += nbytes
         if obs is not None:
             obs.transfer_begin(t)
-        train = _Train(env, route, t, nbytes, burst, obs)
+        train = _Train(env, route, t, nbytes, burst, obs, me, who, prio)
         n = len(train.ends)
-        while train.k < n:
-            for c in chans:  # Channel.acquire, inlined on the uncontended path
-                if c.in_use < c.capacity and not c.queue:
-                    c.in_use += 1
-                    c.holders.append(me)
-                else:
-                    yield from _wait(env, c._enqueue(who, prio), t, c)
-            # hold the route for burst k, and for the bursts after it while nobody queues
-            yield train.start()
-            for c in chans:
-                if c.queue:
-                    c.release()
-                else:  # Channel.release, inlined on the uncontended path
-                    c.in_use -= 1
-                    c.holders.remove(me)
+        if n:  # arbitrate for the route and run the bursts from callbacks (see _Train)
+            yield train.run()
         if train.seg_bytes:   # runs of back-to-back bursts, told once per transfer
             train.segs.append((train.seg_start, train.seg_end, train.seg_bytes))
             obs.bursts(chans, train.segs)
@@ -465,34 +457,75 @@ def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
 
 
 class _Train:
-    """The bursts of one transfer, run from one burst's end to the next without resuming
-    the transfer's process while nobody queues for its channels.
+    """The bursts of one transfer, run from SimPy callbacks without resuming the transfer's
+    process: arbitration for the route's channels, each burst's hold, and the release and
+    re-arbitration between bursts.
 
-    Exact: the per-burst model releases every channel at a burst's end and takes it again at
-    once; with no request queued on any of them that changes nothing, so the end of a burst
-    just starts the next one (the same timeout, created at the same point of the event
-    order). Only when some channel has a queue, or after the last burst, is the transfer's
-    process resumed, synchronously inside the burst-end event as before, to release and
-    re-arbitrate. The event count and order are those of one timeout per burst."""
+    Exact: the per-burst model takes every channel of the route (in global order, queueing
+    FIFO or by policy where one is busy), holds them for the burst, releases them all and
+    takes them again for the next burst. This class does the same steps at the same points
+    of the event order: a grant event's callback continues the arbitration where the
+    process would have been resumed by it, a burst-end timeout's callback releases and
+    re-arbitrates (or, while no request is queued on any of the channels, where that
+    changes nothing, just starts the next burst). The process waits on one event, ``wake``,
+    triggered synchronously once the last burst has released the route. The event count and
+    order are those of a process that waits on each grant and each burst's timeout.
+
+    The train is itself the event of each burst's end: it is pushed on SimPy's queue with the
+    key a ``Timeout`` would get (time, ``NORMAL`` priority, next event id) and has what
+    ``Environment.step`` reads of an event (``callbacks``, ``_ok``), so a burst costs no
+    event object."""
 
     __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "sent", "total",
-                 "wake", "seg_start", "seg_end", "seg_bytes", "segs")
+                 "wake", "seg_start", "seg_end", "seg_bytes", "segs", "me", "who", "prio",
+                 "j", "t0", "callbacks", "_end")
+    _ok = True   # as a SimPy event: a burst's end always succeeds
 
-    def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs):
+    def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
+                 who, prio: int):
         self.env, self.chans, self.svc, self.t, self.obs = env, route.channels, \
             route.svc_channels, t, obs
+        self.me, self.who, self.prio = me, who, prio   # holder process, requester, priority
         self.ends, self.holds = burst_plan(route, nbytes, burst, t.row_bytes)
         self.k = self.sent = self.total = 0
         self.wake = None
+        self.j = self.t0 = 0    # channel being waited for, since when (ps)
         # for the observer: runs of back-to-back bursts as (start ps, end ps, bytes)
         self.seg_start = self.seg_end = -1
         self.seg_bytes, self.segs = 0, []
+        self.callbacks = None
+        self._end = (self,)   # the callbacks of a burst's end: __call__
 
-    def start(self):
-        """Start burst ``k`` (the route is held); returns the event the process waits on."""
+    def run(self):
+        """Start: arbitrate for burst 0; returns the event the process waits on (``wake``)."""
+        self.wake = self.env.event()
+        self.wake.waiting = None   # the grant event pending, for deadlock reports
+        self._acquire(0)
+        return self.wake
+
+    def _acquire(self, j: int) -> None:
+        """Take the route's channels from index ``j`` on, then start burst ``k``; where one is
+        busy, queue on it and continue from its grant (:meth:`_granted`)."""
+        chans, me = self.chans, self.me
+        for j in range(j, len(chans)):
+            c = chans[j]
+            if c.in_use < c.capacity and not c.queue:   # Channel.acquire, inlined
+                c.in_use += 1
+                c.holders.append(me)
+            else:
+                ev = c._enqueue(self.who, self.prio, me)
+                t = self.t
+                self.j, self.t0 = j, self.env._now
+                t.waiting_since, t.waiting_on = self.t0, c.owner
+                self.wake.waiting = ev
+                ev.callbacks.append(self._granted)
+                return
         self._burst()
-        self.wake = w = self.env.event()
-        return w
+
+    def _granted(self, _event) -> None:
+        self.wake.waiting = None
+        _waited(self.t, self.chans[self.j], self.t0, self.env._now)
+        self._acquire(self.j + 1)
 
     def _burst(self) -> None:
         env, k = self.env, self.k
@@ -510,20 +543,33 @@ class _Train:
             self.seg_bytes += nxt - self.sent
             self.seg_end = now + hold
         self.total += hold
-        env.timeout(hold).callbacks.append(self)
+        self.callbacks = self._end   # env.timeout(hold).callbacks.append(self), inlined
+        heappush(env._queue, (env._now + hold, NORMAL, next(env._eid), self))
 
     def __call__(self, _event) -> None:
         """End of burst ``k``."""
         self.sent = self.ends[self.k]
         self.k += 1
-        if self.k < len(self.ends):
-            for c in self.chans:
+        chans = self.chans
+        more = self.k < len(self.ends)
+        if more:
+            for c in chans:
                 if c.queue:
                     break
-            else:
+            else:   # nobody waits: keep the route for the next burst
                 self._burst()
                 return
-        w = self.wake  # hand over to the process, as if it waited on this timeout
+        me = self.me
+        for c in chans:
+            if c.queue:
+                c.release(me)
+            else:  # Channel.release, inlined on the uncontended path
+                c.in_use -= 1
+                c.holders.remove(me)
+        if more:
+            self._acquire(0)
+            return
+        w = self.wake  # resume the process, as if it waited on this timeout
         w._ok, w._value = True, None
         callbacks, w.callbacks = w.callbacks, None
         for cb in callbacks:
@@ -615,7 +661,12 @@ def _wait(env, ev, t: Transfer, ch: Channel):
     t.waiting_since = t0
     t.waiting_on = ch.owner
     yield ev
-    waited = env.now - t0
+    _waited(t, ch, t0, env.now)
+
+
+def _waited(t: Transfer, ch: Channel, t0: int, now: int) -> None:
+    """Book a wait of ``t`` for ``ch`` from ``t0`` to its grant at ``now``."""
+    waited = now - t0
     t.waiting_since = t.waiting_on = None
     t.queued_ps += waited
     ch.wait_ps += waited
