@@ -99,11 +99,17 @@ class Channel:
     def _enqueue(self, requester, priority: int, holder):
         """Queue a request of process ``holder`` (the channel is busy); ``n_grants`` was
         already counted."""
-        env = self.env
-        ev = env.event()
+        ev = self.env.event()
         ev.who = holder
         if self.policy != "fifo":
             ev.requester, ev.priority = requester, priority
+        self._queue(ev)
+        return ev
+
+    def _queue(self, ev) -> None:
+        """Append request ``ev`` (an event, or anything that has its ``who``, ``succeed()``
+        and, for the non-FIFO policies, ``requester`` and ``priority``) to the queue."""
+        env = self.env
         q = self.queue
         n = len(q)
         self.queue_area += n * (env.now - self.queue_t)
@@ -114,7 +120,6 @@ class Channel:
             self.max_queue = n + 1
         if self.observer is not None:
             self.observer.queue_depth(self, env.now, n + 1)
-        return ev
 
     def release(self, holder=None) -> None:
         """Free the server held by process ``holder`` (default: the active process): hand it
@@ -471,21 +476,23 @@ class _Train:
     triggered synchronously once the last burst has released the route. The event count and
     order are those of a process that waits on each grant and each burst's timeout.
 
-    The train is itself the event of each burst's end: it is pushed on SimPy's queue with the
-    key a ``Timeout`` would get (time, ``NORMAL`` priority, next event id) and has what
-    ``Environment.step`` reads of an event (``callbacks``, ``_ok``), so a burst costs no
-    event object."""
+    The train is itself the event of each burst's end and of each grant it waits for: it is
+    pushed on SimPy's queue with the key a ``Timeout`` or a succeeded event would get (time,
+    ``NORMAL`` priority, next event id) and has what ``Environment.step`` reads of an event
+    (``callbacks``, ``_ok``), and it stands in a channel's queue as its own request (``who``,
+    ``requester``, ``priority``, ``succeed``), so neither costs an event object."""
 
     __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "sent", "total",
-                 "wake", "seg_start", "seg_end", "seg_bytes", "segs", "me", "who", "prio",
-                 "j", "t0", "callbacks", "_end")
+                 "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
+                 "priority", "j", "t0", "callbacks", "_end", "_grant")
     _ok = True   # as a SimPy event: a burst's end always succeeds
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
                  who, prio: int):
         self.env, self.chans, self.svc, self.t, self.obs = env, route.channels, \
             route.svc_channels, t, obs
-        self.me, self.who, self.prio = me, who, prio   # holder process, requester, priority
+        # as a channel request: holder process, requester (master) name, priority
+        self.who, self.requester, self.priority = me, who, prio
         self.ends, self.holds = burst_plan(route, nbytes, burst, t.row_bytes)
         self.k = self.sent = self.total = 0
         self.wake = None
@@ -495,6 +502,7 @@ class _Train:
         self.seg_bytes, self.segs = 0, []
         self.callbacks = None
         self._end = (self,)   # the callbacks of a burst's end: __call__
+        self._grant = (self._granted,)   # ... and of a grant
 
     def run(self):
         """Start: arbitrate for burst 0; returns the event the process waits on (``wake``)."""
@@ -506,21 +514,27 @@ class _Train:
     def _acquire(self, j: int) -> None:
         """Take the route's channels from index ``j`` on, then start burst ``k``; where one is
         busy, queue on it and continue from its grant (:meth:`_granted`)."""
-        chans, me = self.chans, self.me
+        chans, me = self.chans, self.who
         for j in range(j, len(chans)):
             c = chans[j]
             if c.in_use < c.capacity and not c.queue:   # Channel.acquire, inlined
                 c.in_use += 1
                 c.holders.append(me)
             else:
-                ev = c._enqueue(self.who, self.prio, me)
+                c._queue(self)
                 t = self.t
                 self.j, self.t0 = j, self.env._now
                 t.waiting_since, t.waiting_on = self.t0, c.owner
-                self.wake.waiting = ev
-                ev.callbacks.append(self._granted)
+                self.wake.waiting = self
                 return
         self._burst()
+
+    def succeed(self) -> None:
+        """Granted (by ``Channel._grant_next``): schedule :meth:`_granted` as
+        ``Event.succeed`` would schedule the event."""
+        env = self.env
+        self.callbacks = self._grant
+        heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
 
     def _granted(self, _event) -> None:
         self.wake.waiting = None
@@ -559,7 +573,7 @@ class _Train:
             else:   # nobody waits: keep the route for the next burst
                 self._burst()
                 return
-        me = self.me
+        me = self.who
         for c in chans:
             if c.queue:
                 c.release(me)
