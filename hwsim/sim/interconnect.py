@@ -109,17 +109,17 @@ class Channel:
     def _queue(self, ev) -> None:
         """Append request ``ev`` (an event, or anything that has its ``who``, ``succeed()``
         and, for the non-FIFO policies, ``requester`` and ``priority``) to the queue."""
-        env = self.env
+        now = self.env._now
         q = self.queue
         n = len(q)
-        self.queue_area += n * (env.now - self.queue_t)
-        self.queue_t = env.now
+        self.queue_area += n * (now - self.queue_t)
+        self.queue_t = now
         q.append(ev)
         self.n_waits += 1
         if n + 1 > self.max_queue:
             self.max_queue = n + 1
         if self.observer is not None:
-            self.observer.queue_depth(self, env.now, n + 1)
+            self.observer.queue_depth(self, now, n + 1)
 
     def release(self, holder=None) -> None:
         """Free the server held by process ``holder`` (default: the active process): hand it
@@ -148,7 +148,7 @@ class Channel:
         if not q:  # several deferred releases at one instant outnumbered the waiters
             self.in_use -= 1
             return
-        now = self.env.now
+        now = self.env._now
         n = len(q)
         self.queue_area += n * (now - self.queue_t)
         self.queue_t = now
@@ -175,10 +175,12 @@ class Route:
     acquisition order, and the once-per-transfer latency in ps."""
 
     __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names",
-                 "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans")
+                 "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans",
+                 "label")
 
     def __init__(self, src, dst, nodes, channels, dma, requester=None, priority: int = 0):
         self.src, self.dst, self.nodes, self.dma = src, dst, nodes, dma
+        self.label = f"{src}->{dst}"   # the key of its bytes in reports
         self.channels = sorted(channels, key=lambda c: c.order)
         self.bw_channels = [c for c in self.channels if c.bandwidth]
         # distinct (bytes/cycle, Hz) of the bandwidth channels, read by the burst loop's inlined
@@ -400,7 +402,7 @@ class Interconnect:
         if obs is not None:
             obs.transfer_begin(t)
         train = _Train(env, route, t, nbytes, burst, obs, me, who, prio)
-        n = len(train.ends)
+        n = train.n
         if n:  # arbitrate for the route and run the bursts from callbacks (see _Train)
             yield train.run()
         if train.seg_bytes:   # runs of back-to-back bursts, told once per transfer
@@ -484,7 +486,7 @@ class _Train:
 
     __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "sent", "total",
                  "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
-                 "priority", "j", "t0", "callbacks", "_end", "_grant")
+                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n")
     _ok = True   # as a SimPy event: a burst's end always succeeds
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
@@ -494,6 +496,7 @@ class _Train:
         # as a channel request: holder process, requester (master) name, priority
         self.who, self.requester, self.priority = me, who, prio
         self.ends, self.holds = burst_plan(route, nbytes, burst, t.row_bytes)
+        self.n = len(self.ends)   # bursts
         self.k = self.sent = self.total = 0
         self.wake = None
         self.j = self.t0 = 0    # channel being waited for, since when (ps)
@@ -545,7 +548,7 @@ class _Train:
         env, k = self.env, self.k
         hold, nxt = self.holds[k], self.ends[k]
         for c in self.svc:  # timed memories: hold from address and bank/row state
-            d = c.service.burst_ps(env.now, self.t, self.sent, nxt)
+            d = c.service.burst_ps(env._now, self.t, self.sent, nxt)
             if d > hold:
                 hold = d
         if self.obs is not None:
@@ -565,7 +568,7 @@ class _Train:
         self.sent = self.ends[self.k]
         self.k += 1
         chans = self.chans
-        more = self.k < len(self.ends)
+        more = self.k < self.n
         if more:
             for c in chans:
                 if c.queue:
