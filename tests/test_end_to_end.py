@@ -84,10 +84,10 @@ def check_physical_bounds(p, r):
         for name, nb in by_mem.items():   # memory roofline of the layer
             assert span * memory_bytes_per_s(mems[name]) >= nb * 10**12, (rec.name, name, nb, span)
             total_by_mem[name] = total_by_mem.get(name, 0) + nb
-        # the time split adds up exactly to the layer's cycles, which cover its span
+        # the time split adds up exactly to the layer's cycles: its span's boundaries on the clock
         parts = (rec.compute_cycles, rec.memory_stall_cycles, rec.contention_cycles,
                  rec.programming_cycles, rec.idle_cycles)
-        assert min(parts) >= 0 and sum(parts) == rec.cycles == ref.ps_to_cycles(span), rec.name
+        assert min(parts) >= 0 and sum(parts) == rec.cycles == ref.ps_to_cycles(rec.end_ps) - ref.ps_to_cycles(rec.start_ps), rec.name
     for name, nb in total_by_mem.items():
         assert r.makespan_ps * memory_bytes_per_s(mems[name]) >= nb * 10**12, (name, nb)
     assert sum(s["cycles_by_category"].values()) == sum(rec.cycles for rec in r.layers)

@@ -2,6 +2,7 @@
 import copy
 
 import pytest
+import yaml
 
 import hwsim
 from hwsim.cli import main
@@ -81,7 +82,7 @@ def test_steady_state_is_busiest_stage():
 
 # ---------------------------------------------------------------------------------------------
 def test_mesh_generator_counts():
-    d = __import__("yaml").safe_load(open("platforms/mesh_imc.yaml"))
+    d = yaml.safe_load(open("platforms/mesh_imc.yaml"))
     d["generate"]["mesh"].update(width=3, height=2)
     e = expand_generators(d, "mesh")
     routers = [n for n, c in e["components"].items() if c["type"] == "router"]
@@ -97,7 +98,7 @@ def test_mesh_generator_counts():
 
 
 def test_mesh_generator_errors():
-    d = __import__("yaml").safe_load(open("platforms/mesh_imc.yaml"))
+    d = yaml.safe_load(open("platforms/mesh_imc.yaml"))
     bad = copy.deepcopy(d)
     bad["generate"]["mesh"]["widht"] = 3
     with pytest.raises(ConfigError, match="widht"):

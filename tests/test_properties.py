@@ -383,7 +383,7 @@ def check_invariants(platform, trace, result, mapping, timeline_path, sim=None):
         # 1. attribution
         cats = [getattr(r, f"{c}_cycles") for c in CATEGORIES]
         assert all(c >= 0 for c in cats), (name, cats)
-        assert sum(cats) == r.cycles == ref.ps_to_cycles(span), (name, cats, r.cycles)
+        assert sum(cats) == r.cycles == ref.ps_to_cycles(r.end_ps) - ref.ps_to_cycles(r.start_ps), (name, cats)
         # 2. bytes moved == plan over the interconnect's hops
         want: dict = {}
         moves = _transfers(plan, platform)
@@ -474,7 +474,8 @@ def check_invariants(platform, trace, result, mapping, timeline_path, sim=None):
         comp = sum(ps(e["dur"]) for e in ev if e["cat"] == "compute"
                    and e["name"].rsplit(" ", 2)[0] == name)
         banks = r.waits_ps.get(f"{comps[plans[name].cluster].l1}.banks", 0)
-        assert ref.ps_to_cycles(comp - banks) == r.compute_cycles, (name, comp, banks, r.compute_cycles)
+        assert (ref.ps_to_cycles(r.start_ps + comp - banks) - ref.ps_to_cycles(r.start_ps)
+                == r.compute_cycles), (name, comp, banks, r.compute_cycles)
     # 8. every grant recorded its holder and every release removed it
     if sim is not None:
         for ch in sim.ic.channels + list(sim.engines.values()):

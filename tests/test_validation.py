@@ -299,10 +299,11 @@ def test_untileable_layer_names_trace_field_and_minimum_l1():
                         _one_layer(0))
 
 
-@pytest.mark.parametrize("out, what", [([10**30], "input+output"), ([4_000_000], "weights")])
+@pytest.mark.parametrize("out, what", [([2**24], "input+output"), ([4_000_000], "weights")])
 def test_layer_larger_than_the_largest_memory_is_a_mapping_error(out, what):
     """A layer whose tensors or weights exceed even L3 is rejected at placement, naming L3,
-    instead of being tiled (a 10**30-output layer used to loop over every channel count)."""
+    instead of being tiled (a 10**30-output layer used to loop over every channel count; shapes are now bounded by
+    trace.MAX_DIM, so the largest one is used)."""
     p = hwsim.load_platform(PLATFORM)   # L3: 8,000,000 B
     t = hwsim.trace_from_dict({"layers": [{"name": "fc", "op": "linear", "input_shape": [16],
                                            "output_shape": out, "bits": 8}]})

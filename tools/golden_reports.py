@@ -38,7 +38,7 @@ def fingerprint(platform_path: Path, trace_path: Path) -> dict:
             result = hwsim.simulate(platform, trace, timeline=tl)
             timeline_sha = hashlib.sha256(tl.read_bytes()).hexdigest()
     except hwsim.HwsimError as e:
-        return {"error": str(e).splitlines()[0]}
+        return {"error": str(e).splitlines()[0].replace(f"{ROOT}/", "")}   # checkout-independent
     report = result.to_json()
     s = result.summary_dict()
     return {"report_sha256": hashlib.sha256(report.encode()).hexdigest(),

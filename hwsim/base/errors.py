@@ -105,6 +105,12 @@ class SimulationLimitError(SimulationError):
         super().__init__(message)
 
 
+class Interrupted(HwsimError):
+    """The user interrupted the run (Ctrl-C, SIGINT). The message says where it stopped and
+    what was kept (a cut timeline is marked incomplete; sweep records written so far stay and
+    a rerun resumes). The CLI exits with status 130."""
+
+
 def did_you_mean(name: str, choices) -> str:
     """Return ``"did you mean 'x'?"`` for the closest choice, or a list of valid choices."""
     choices = sorted(str(c) for c in choices)

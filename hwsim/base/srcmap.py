@@ -15,49 +15,38 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["read_source", "yaml_lines", "json_lines", "normalise", "line_of", "lines_for_file",
+__all__ = ["yaml_lines", "json_lines", "normalise", "line_of", "lines_for_file",
            "attach_line"]
 
 _PAREN = re.compile(r" \([^()]*\)")
-
-
-def read_source(path: Path, what: str, fmt: str) -> str:
-    """The text of an input file, or a :class:`ConfigError` saying why it cannot be read
-    (``what``: "platform" or "trace"; ``fmt``: "YAML" or "JSON")."""
-    from .errors import ConfigError
-
-    try:
-        return path.read_text()
-    except OSError as e:
-        raise ConfigError(path, "", f"cannot read {what} file: {e.strerror or e}") from None
-    except (UnicodeDecodeError, ValueError):
-        raise ConfigError(path, "", "not a text file", f"a {what} is a {fmt} text file") from None
 
 
 def yaml_lines(text: str) -> dict:
     """``{path: line}`` for every mapping key and list item of a YAML document (from the
     start marks of the composed node tree)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, RecursionError):
         return {}
     out: dict = {}
-
-    def walk(node, path):
+    seen: set = set()     # an aliased node is mapped where it is defined, and walked once
+    stack = [(root, "")] if root is not None else []
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
+            for k, v in reversed(node.value):
                 key = k.value if isinstance(k, yaml.ScalarNode) else "?"
                 p = f"{path}.{key}" if path else str(key)
                 out.setdefault(p, k.start_mark.line + 1)
-                walk(v, p)
+                stack.append((v, p))
         elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
+            for i, v in reversed(list(enumerate(node.value))):
                 p = f"{path}[{i}]"
                 out.setdefault(p, v.start_mark.line + 1)
-                walk(v, p)
-
-    if root is not None:
-        walk(root, "")
+                stack.append((v, p))
     return out
 
 
@@ -118,7 +107,7 @@ def json_lines(text: str) -> dict:
 
     try:
         value(0, "")
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         pass  # a malformed document: keep what was mapped
     return out
 

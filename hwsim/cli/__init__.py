@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..base.errors import HwsimError
+from ..base.errors import HwsimError, Interrupted
 
 __all__ = ["main"]
 
@@ -17,16 +17,12 @@ __all__ = ["main"]
 def _run(args) -> int:
     from ..api import load_platform, load_trace, simulate
 
-    overrides = {}
-    for item in args.set or []:
-        key, _, value = item.partition("=")
-        if not _:
-            raise HwsimError(f"--set expects path=value, got {item!r}")
-        import yaml
-        try:
-            overrides[key] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise HwsimError(f"--set {key}: cannot read value {value!r}") from None
+    from ..base.limits import check_outputs
+    from .options import overrides as parse_overrides
+
+    check_outputs({"platform": args.platform, "trace": args.trace},
+                  {"--timeline": args.timeline, "--json": args.json})
+    overrides = parse_overrides(args.set, "--set")
     platform = load_platform(args.platform, overrides or None)
     trace = load_trace(args.trace)
     if args.train:
@@ -70,7 +66,8 @@ def _run(args) -> int:
         print()
         print(result.resources_table(wide=args.wide))
     if args.json:
-        result.to_json(args.json)
+        from ..base.limits import write_text_atomic
+        write_text_atomic(args.json, result.to_json())
         print(f"report       {args.json}")
     if args.timeline:
         print(f"timeline     {args.timeline} (open in https://ui.perfetto.dev)")
@@ -85,6 +82,9 @@ def _import_onnx(args) -> int:
 
     from ..workload.onnx_import import UnsupportedOps, import_onnx, parse_input_shape
 
+    from ..base.limits import check_outputs
+
+    check_outputs({"model": args.model}, {"-o": args.output})
     pins = dict(parse_input_shape(t) for t in args.input_shape or [])
     try:
         with warnings.catch_warnings():
@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--train", nargs="?", const="all", metavar="all|last:N|classifier",
                      help="simulate one training step (forward, backward, weight update) of "
                           "the trace instead of an inference; which layers learn (default all)")
+    from .options import count, seconds
+    from ..sim.faults import MAX_SIM_S, MAX_WALL_S
     run.add_argument("--batch", type=int, default=1,
                      help="inputs processed together: inference batch, or training batch with "
                           "--train (default 1)")
@@ -227,16 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--precision", metavar="fp32|fp16|int8|F,G[,O]", type=_precision,
                      help="training bit widths: a preset or forward,gradient[,optimizer] bits "
                           "(default: forward as the trace, gradients and optimizer 32)")
-    run.add_argument("--max-sim-s", type=float, metavar="S",
+    run.add_argument("--max-sim-s", type=seconds(MAX_SIM_S), metavar="S",
                      help="stop after S simulated seconds (reports how far the run got)")
-    run.add_argument("--max-wall-s", type=float, metavar="S",
+    run.add_argument("--max-wall-s", type=seconds(MAX_WALL_S), metavar="S",
                      help="stop after S wall-clock seconds (reports how far the run got)")
     run.set_defaults(func=_run)
     imp = sub.add_parser("import-onnx", help="convert an ONNX model into a layer trace")
     imp.add_argument("model", help="ONNX model file")
     imp.add_argument("-o", "--output", required=True, metavar="FILE", help="trace JSON to write")
     imp.add_argument("--name", help="trace name (default: the ONNX graph name)")
-    imp.add_argument("--bits", type=int, default=8,
+    imp.add_argument("--bits", type=count(1, 64), default=8,
                      help="bit width of tensors no Quantize/DequantizeLinear specifies (default 8)")
     imp.add_argument("--skip-unsupported", action="store_true",
                      help="leave unsupported nodes out (listed in the trace and in the run "
@@ -285,19 +287,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
+    except Interrupted as e:
+        _error(e, "interrupted")
+        return 130
+    except KeyboardInterrupt:
+        _error("interrupted (Ctrl-C) before any output was written", "interrupted")
+        return 130
     except HwsimError as e:
-        print(f"hwsim: error: {e}", file=sys.stderr)
+        _error(e)
         return 2
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         sys.stderr.close()
         return 0
     except OSError as e:  # an output file or directory that cannot be written
         where = f" {e.filename}" if getattr(e, "filename", None) else ""
-        print(f"hwsim: error: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        _error(f"cannot write{where}: {e.strerror or e}")
         return 2
+
+
+_CONTROL = dict.fromkeys(c for c in range(32) if c != 10)
+_CONTROL[127] = None
+
+
+def _error(e, kind: str = "error") -> None:
+    """One ``hwsim: error: ...`` line on stderr; control characters from input files (names,
+    values) are shown escaped, never sent to the terminal raw."""
+    text = str(e)
+    if kind == "interrupted":
+        text = text if text.startswith("interrupted") else f"interrupted: {text}"
+    text = "".join(ch if ord(ch) not in _CONTROL else repr(ch)[1:-1] for ch in text)
+    print(f"hwsim: {'error: ' if kind == 'error' else ''}{text}", file=sys.stderr)
 
 
 #: the examples ending each subcommand's --help (a test runs every one's --help)
@@ -330,7 +352,8 @@ def _schema(args) -> int:
 
     text = schema_text(args.kind)
     if args.output:
-        Path(args.output).write_text(text)
+        from ..base.limits import write_text_atomic
+        write_text_atomic(args.output, text)
     else:
         sys.stdout.write(text)
     return 0

@@ -14,58 +14,79 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
-from ..base.errors import HwsimError
+from ..base.errors import ConfigError, HwsimError
+from ..base.limits import check_outputs, write_text_atomic
+from ..base.yamlio import parse_yaml, yaml_value
+from .options import count, kv, overrides, seconds
 
 __all__ = ["add_commands"]
 
 
-def _kv(item: str, flag: str) -> tuple:
-    key, sep, value = item.partition("=")
-    if not sep or not key:
-        raise HwsimError(f"{flag} expects PATH=VALUE, got {item!r}")
-    return key.strip(), value
-
-
-def _values(text: str) -> list:
+def _values(text: str, where: str) -> list:
     """``a,b,c`` or a YAML list ``[a, b]``; each value parsed as YAML (numbers, strings)."""
-    v = yaml.safe_load(text) if text.strip().startswith("[") else None
+    v = yaml_value(text, where) if text.strip().startswith("[") else None
     if isinstance(v, list):
         return v
-    return [yaml.safe_load(x) for x in text.split(",")]
+    return [yaml_value(x, where) for x in text.split(",")]
 
 
 def _points_file(path) -> dict:
     """A YAML/JSON file: a list of points, or {grid: {...}, points: [...], set: {...}};
-    ``.jsonl``: one point per line."""
+    ``.jsonl``: one point per line. Read within the input limits; every shape error names
+    the file, line and field."""
+    from ..base.limits import parse_json, read_text
+    from ..base.srcmap import attach_line
+
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise HwsimError(f"cannot read points file {path}: {e.strerror}") from None
-    if p.suffix == ".jsonl":
-        return {"points": [json.loads(l) for l in text.splitlines() if l.strip()]}
-    data = yaml.safe_load(text)
+    jsonl = p.suffix == ".jsonl"
+    text = read_text(p, "points", "JSON" if jsonl else "YAML")
+    if jsonl:
+        pts = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    pts.append(parse_json(line, p))
+                except ConfigError as e:
+                    raise ConfigError(p, f"line {n}", e.problem, line=n) from None
+                if not isinstance(pts[-1], dict):
+                    raise ConfigError(p, f"line {n}", "a point is a JSON object {parameter: value}",
+                                      line=n)
+        return {"points": pts}
+    data = parse_yaml(text, p)
     if isinstance(data, list):
-        return {"points": data}
-    if isinstance(data, dict) and set(data) <= {"grid", "points", "set"}:
-        return data
-    raise HwsimError(f"{path}: expected a list of points or a mapping with grid/points/set")
+        data = {"points": data}
+    try:
+        if not isinstance(data, dict) or not set(data) <= {"grid", "points", "set"}:
+            raise ConfigError(p, "", "expected a list of points or a mapping with grid/points/set")
+        for key, kind in (("grid", dict), ("points", list), ("set", dict)):
+            if data.get(key) is not None and not isinstance(data[key], kind):
+                raise ConfigError(p, key, f"expected a {'mapping' if kind is dict else 'list'}, "
+                                  f"got {type(data[key]).__name__}")
+        for k, v in (data.get("grid") or {}).items():
+            if not isinstance(k, str) or not isinstance(v, list) or not v:
+                raise ConfigError(p, f"grid.{k}", "a grid axis is a parameter name with a "
+                                  "non-empty list of values")
+        for i, pt in enumerate(data.get("points") or []):
+            if not isinstance(pt, dict) or not all(isinstance(k, str) for k in pt):
+                raise ConfigError(p, f"points[{i}]", "a point is a mapping {parameter: value}")
+        if not all(isinstance(k, str) for k in data.get("set") or {}):
+            raise ConfigError(p, "set", "keys are parameter names")
+    except ConfigError as e:
+        raise attach_line(e, text=text, kind="yaml")
+    return data
 
 
 def _sweep(args) -> int:
     from ..explore.sweep import pareto_front, run_sweep
 
+    check_outputs({"platform": args.platform, "trace": args.trace, "--points": args.points},
+                  {"-o": args.out})
     spec = _points_file(args.points) if args.points else {}
     axes = dict(spec.get("grid") or {})
     for item in args.grid or []:
-        k, v = _kv(item, "--grid")
-        axes[k] = _values(v)
-    fixed = dict(spec.get("set") or {})
-    for item in args.set or []:
-        k, v = _kv(item, "--set")
-        fixed[k] = yaml.safe_load(v)
+        k, v = kv(item, "--grid")
+        axes[k] = _values(v, f"--grid {k}")
+    fixed = {**(spec.get("set") or {}), **overrides(args.set, "--set")}
     res = run_sweep(args.platform, args.trace, grid_axes=axes or None, points=spec.get("points"),
                     fixed=fixed or None, out=args.out, workers=args.workers, dask=args.dask,
                     resume=not args.restart, retry_failed=args.retry_failed,
@@ -79,18 +100,23 @@ def _sweep(args) -> int:
             s = r["summary"]
             print(f"  {s['latency_cycles']:>14,} cycles  {s['energy_uj']:>10.3f} uJ  "
                   f"{json.dumps(r['params'], sort_keys=True)[:100]}")
-    return 1 if res.failed and res.failed == res.total else 0
+    if res.failed and res.failed == res.total:
+        first = next(r for r in res.records if r["status"] != "ok")
+        raise HwsimError(f"all {res.total} points failed (records in {res.out}); first: "
+                         f"{first['error'].splitlines()[0]}")
+    return 0
 
 
 def _whatif(args) -> int:
     from ..explore.whatif import whatif
 
+    check_outputs({"platform": args.platform, "trace": args.trace},
+                  {"-o": args.out, "--json": args.json})
     rep = whatif(args.platform, args.trace, args.factor, out=args.out, workers=args.workers,
                  dask=args.dask, progress=not args.no_progress)
     print(rep.table())
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rep.to_dict(), indent=1) + "\n")
+        write_text_atomic(args.json, json.dumps(rep.to_dict(), indent=1) + "\n")
         print(f"report       {args.json}")
     return 0
 
@@ -98,6 +124,8 @@ def _whatif(args) -> int:
 def _plot(args) -> int:
     from ..explore import plots
 
+    check_outputs({"platform": args.platform, "trace": args.trace, "--result": args.result,
+                   "--timeline": args.timeline, "--sweep": args.sweep}, {"-o": args.out})
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     kind = args.kind
@@ -133,11 +161,8 @@ def _report(args) -> int:
 def _result_for_plot(args):
     from ..api import load_platform, load_trace, simulate
 
-    overrides = {}
-    for item in args.set or []:
-        k, v = _kv(item, "--set")
-        overrides[k] = yaml.safe_load(v)
-    platform = load_platform(args.platform, overrides or None) if args.platform else None
+    ov = overrides(args.set, "--set")
+    platform = load_platform(args.platform, ov or None) if args.platform else None
     if args.result:
         return json.loads(Path(args.result).read_text()), platform
     if platform is None or not args.trace:
@@ -157,7 +182,7 @@ def add_commands(sub) -> None:
                     "set}; .jsonl: one point per line")
     sw.add_argument("--set", action="append", metavar="PATH=VALUE", help="fixed override for every point")
     sw.add_argument("-o", "--out", default="sweep.jsonl", help="results (JSON lines; default sweep.jsonl)")
-    sw.add_argument("-j", "--workers", type=int, default=None,
+    sw.add_argument("-j", "--workers", type=count(0, 4096), default=None,
                     help="local worker processes (default: every core; 0 = in this process)")
     sw.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     sw.add_argument("--restart", action="store_true", help="discard the results file and start afresh")
@@ -169,10 +194,11 @@ def add_commands(sub) -> None:
     wi = sub.add_parser("whatif", help="scale each resource in turn and rank the speedup each buys")
     wi.add_argument("platform", help="platform YAML file")
     wi.add_argument("trace", help="layer trace JSON file or zoo network name")
-    wi.add_argument("--factor", type=float, default=2.0, help="scale factor (default 2)")
+    wi.add_argument("--factor", type=seconds(1e6, "a factor"), default=2.0, help="scale factor (default 2)")
     wi.add_argument("-o", "--out", help="keep the underlying sweep records (JSON lines)")
     wi.add_argument("--json", metavar="FILE", help="write the ranking as JSON")
-    wi.add_argument("-j", "--workers", type=int, default=None, help="local worker processes")
+    wi.add_argument("-j", "--workers", type=count(0, 4096), default=None,
+                    help="local worker processes")
     wi.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster")
     wi.add_argument("--no-progress", action="store_true", help="no progress bar")
     wi.set_defaults(func=_whatif)

@@ -23,9 +23,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
 from ..base.errors import HwsimError
+from ..base.yamlio import yaml_value
 from ..report.efficiency import energy_gap, engines_used, platform_peaks
 from ..mapping.hetero_mapper import REPORTED_KINDS
 from ..report.stats import CATEGORIES
@@ -45,7 +44,7 @@ def parse_platform_arg(arg: str) -> tuple:
             k, eq, v = item.partition("=")
             if not eq:
                 raise HwsimError(f"platform variant {arg!r}: expected path=value after ':'")
-            overrides[k.strip()] = yaml.safe_load(v)
+            overrides[k.strip()] = yaml_value(v, f"platform variant {arg!r}: {k.strip()}")
     label = Path(path).stem + (f" [{rest}]" if rest else "")
     return path, overrides, label
 
@@ -180,6 +179,11 @@ def plot(rows: list, path: str) -> None:
 
 
 def cli(args) -> int:
+    from ..base.limits import check_outputs
+
+    check_outputs({f"trace {t}": t for t in args.trace}
+                  | {f"platform {a}": parse_platform_arg(a)[0] for a in args.platform},
+                  {"--json": args.json, "--plot": args.plot})
     out = []
     for tr in args.trace:
         rows = run_compare(tr, args.platform)
@@ -196,6 +200,10 @@ def cli(args) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    failed = [r for r in out if "error" in r]
+    if out and len(failed) == len(out):
+        raise HwsimError(f"no platform could run the trace ({len(failed)} tried); first: "
+                         f"{failed[0]['platform']}: {failed[0]['error'].splitlines()[0]}")
     return 0
 
 

@@ -28,8 +28,10 @@ capacity, L1 + L2, the area proxy), ``events`` and ``layers``. Wall-clock figure
 recorded, so a record is a deterministic function of its point. Read it with
 ``pandas.read_json(path, lines=True)`` or, flattened into one column per field,
 :func:`to_dataframe`. A killed sweep restarted on the same file skips every point already
-recorded (a partial last line is dropped); ``retry_failed`` re-runs the failed ones. A
-failing point is recorded with its error and the sweep goes on.
+recorded (a partial last line is dropped) but the ``transient`` failures (a worker death, an
+interrupt); ``retry_failed`` re-runs every failed one. A failing point is recorded with its
+error and the sweep goes on; a dead worker fails only its own point (:func:`_run_pool`); one
+sweep writes a file at a time (:class:`RecordFile`).
 
 Back ends share one :class:`concurrent.futures.Executor` interface: a local process pool
 (default: one worker per core) or a Dask cluster (``dask="tcp://host:port"``, through
@@ -48,12 +50,12 @@ import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..base.errors import ConfigError, HwsimError
+from ..base.errors import ConfigError, HwsimError, Interrupted
 from ..hardware.platform import PLATFORM_KEYS
 
 __all__ = ["TRACE_KEY", "Point", "grid", "make_points", "resolve_path", "repeat_trace",
            "load_workload", "split_params", "sram_bytes", "run_point", "read_records", "flatten",
-           "to_dataframe", "Progress", "SweepSummary", "run_sweep", "pareto_front"]
+           "to_dataframe", "Progress", "SweepSummary", "run_sweep", "pareto_front", "RecordFile"]
 
 TRACE_KEY = "trace"
 
@@ -145,10 +147,12 @@ def resolve_path(raw: dict, key: str, file="<platform>") -> str:
 def repeat_trace(trace, n: int):
     """``trace`` repeated ``n`` times back to back (copy ``k`` renames its layers ``name@k``;
     the first layer of each copy reads the last layer of the previous one)."""
-    from ..workload.trace import Trace
+    from ..workload.trace import MAX_LAYERS, Trace
 
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise HwsimError(f"trace.repeat must be an integer >= 1, got {n!r}")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_LAYERS // len(trace.layers):
+        raise ConfigError(trace.file, "trace.repeat", f"expected a whole number in 1.."
+                          f"{MAX_LAYERS // len(trace.layers)}, got {n!r}",
+                          f"a trace has at most {MAX_LAYERS:,} layers")
     if n == 1:
         return trace
     layers = list(trace.layers)
@@ -169,11 +173,7 @@ def load_workload(trace_spec, options: dict | None = None):
     repeat = options.pop("repeat", 1)
     spec = str(trace_spec)
     if spec in NETWORKS and not Path(spec).exists():
-        try:
-            trace = build(spec, **options)
-        except TypeError as e:
-            raise ConfigError(spec, "trace options", str(e),
-                              "use the keyword arguments of the network's builder in hwsim.workload.zoo") from None
+        trace = build(spec, **options)
     else:
         if options:
             raise ConfigError(spec, "trace." + next(iter(options)), "trace options other than "
@@ -210,22 +210,16 @@ def _raw_platform(path) -> dict:
     parsing costs about as much as a small simulation). Returns a private deep copy."""
     import copy
 
-    import yaml
-
-    from ..base.yamlio import StrictLoader
+    from ..hardware.platform import read_platform_document
 
     try:
         st = os.stat(path)
-        key = (str(path), st.st_mtime_ns, st.st_size)
-        if key not in _RAW_CACHE:
-            _RAW_CACHE.clear()
-            _RAW_CACHE[key] = yaml.load(Path(path).read_text(), Loader=StrictLoader)
     except OSError as e:
         raise ConfigError(path, "", f"cannot read platform file: {e.strerror}") from None
-    except yaml.YAMLError:
-        from ..hardware.platform import load_platform
-        load_platform(path)              # raises the ConfigError with line and column
-        raise
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _RAW_CACHE:
+        _RAW_CACHE.clear()
+        _RAW_CACHE[key] = read_platform_document(path)[0]
     return copy.deepcopy(_RAW_CACHE[key])
 
 
@@ -237,6 +231,9 @@ def _workload(spec, options: dict):
     and size, and the options): the points of a sweep mostly share one trace, a Trace is
     immutable, and reusing its Layer objects makes the mapper's memoised tiling hit by
     identity. Errors are not cached."""
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ConfigError("<sweep point>", TRACE_KEY, f"expected a trace file or zoo network "
+                          f"name, got {spec!r}")
     try:
         st = os.stat(spec)
         stamp = (st.st_mtime_ns, st.st_size)
@@ -277,6 +274,8 @@ def run_point(task: dict) -> dict:
         rec["summary"] = summary
     except Exception as e:  # a failing point is data, not a crash
         rec["status"] = "error"
+        if isinstance(e, Interrupted):
+            rec["transient"] = True           # not a property of the point: rerun on resume
         if isinstance(e, HwsimError):
             rec["error"] = f"{type(e).__name__}: {e}"
         else:
@@ -307,17 +306,61 @@ def read_records(path) -> list:
     return sorted(by_id.values(), key=lambda r: r.get("index", 0))
 
 
-def _drop_partial_tail(path: Path) -> None:
-    """Cut a line left half-written by a killed sweep so new records start on a fresh line."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as f:
-        f.seek(-1, os.SEEK_END)
-        if f.read(1) == b"\n":
+class RecordFile:
+    """The records file of one sweep, held for the sweep's whole run.
+
+    * **One writer**: an exclusive ``fcntl`` lock on the file itself; a second sweep on the
+      same file is refused at once (it would simulate and write every point again).
+    * **Whole lines only**: each record is one ``write`` of one line to the file opened for
+      appending, so a kill leaves complete lines (``pandas.read_json(lines=True)`` reads the
+      file after any interruption); a short write (disk full) is cut back off and raised. A
+      line left half-written by an older writer is cut off when the file is opened.
+    """
+
+    def __init__(self, path, restart: bool = False):
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_file():
+            raise HwsimError(f"sweep output {self.path}: not a regular file (records are read "
+                             "back to resume: give a file path)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as e:
+            raise HwsimError(f"sweep output {self.path}: cannot open: {e.strerror or e}") from None
+        try:
+            import fcntl
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:          # no fcntl (Windows): one writer is the user's business
+            pass
+        except OSError:
+            os.close(self.fd)
+            raise HwsimError(f"sweep output {self.path}: another sweep is writing it (it holds "
+                             "the lock); wait for it to finish or choose another -o") from None
+        if restart:
+            os.ftruncate(self.fd, 0)
+        self._drop_partial_tail()
+
+    def _drop_partial_tail(self) -> None:
+        size = os.fstat(self.fd).st_size
+        if size == 0 or os.pread(self.fd, 1, size - 1) == b"\n":
             return
-        f.seek(0)
-        data = f.read()
-        f.truncate(data.rfind(b"\n") + 1)
+        data = os.pread(self.fd, size, 0)
+        os.ftruncate(self.fd, data.rfind(b"\n") + 1)
+
+    def write(self, rec: dict) -> None:
+        line = (json.dumps(rec, sort_keys=True, default=str) + "\n").encode()
+        size = os.fstat(self.fd).st_size
+        try:
+            n = os.write(self.fd, line)
+        except OSError as e:
+            n, err = -1, e
+        if n != len(line):
+            os.ftruncate(self.fd, size)
+            why = err.strerror if n < 0 else "short write"
+            raise HwsimError(f"sweep output {self.path}: cannot write a record: {why}")
+
+    def close(self) -> None:
+        os.close(self.fd)      # releases the lock
 
 
 def flatten(rec: dict) -> dict:
@@ -413,6 +456,21 @@ class SweepSummary:
     records: list
 
 
+def _dask_client(address: str, Client):
+    """A client of the scheduler at ``address`` (``tcp://host:port``, ``host:port``), or a
+    ``HwsimError`` naming the address and why it cannot be used (bad form, no scheduler)."""
+    import re
+
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+|[A-Za-z0-9_.\-\[\]:]+:[0-9]{1,5}", address):
+        raise HwsimError(f"--dask {address!r}: not a scheduler address (expected "
+                         "tcp://host:port, e.g. tcp://127.0.0.1:8786)")
+    try:
+        return Client(address, timeout="20s")
+    except Exception as e:   # noqa: BLE001 - dask raises OSError, TimeoutError, ValueError...
+        raise HwsimError(f"--dask {address}: cannot connect to a Dask scheduler: "
+                         f"{type(e).__name__}: {e}") from None
+
+
 def _executor(workers, dask):
     """``(executor, closer)`` for the chosen back end."""
     if dask:
@@ -420,7 +478,7 @@ def _executor(workers, dask):
             from dask.distributed import Client
         except ImportError:
             raise HwsimError("--dask needs dask.distributed: pip install 'hwsim[dask]'") from None
-        client = Client(dask) if isinstance(dask, str) else dask
+        client = _dask_client(dask, Client) if isinstance(dask, str) else dask
         ex = client.get_executor()
 
         def close():
@@ -431,7 +489,9 @@ def _executor(workers, dask):
         # scheduler rather than two per worker seen now.
         return ex, close, max(500, sum(client.nthreads().values()))
     n = workers or os.cpu_count() or 1
-    ex = cf.ProcessPoolExecutor(max_workers=n)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise HwsimError(f"workers: expected a whole number >= 0, got {workers!r}")
+    ex = cf.ProcessPoolExecutor(max_workers=n, initializer=_ignore_sigint)
     return ex, lambda: ex.shutdown(wait=True, cancel_futures=True), n
 
 
@@ -457,31 +517,30 @@ def run_sweep(platform, trace, *, grid_axes: dict | None = None, points: list | 
         :class:`SweepSummary` with the records of every point of this sweep, in point order.
     """
     pts = make_points(platform, trace, grid_axes, points, fixed)
+    from ..hardware.platform import read_platform_document
+    read_platform_document(platform)     # an unreadable base platform fails the sweep, once
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not resume and out.exists():
-        out.unlink()
-    _drop_partial_tail(out)
-    have = {r["id"]: r for r in read_records(out)}
-    wanted = {p.id for p in pts}
-    have = {k: r for k, r in have.items() if k in wanted
-            and not (retry_failed and r.get("status") != "ok")}
-    todo = [p for p in pts if p.id not in have]
-    stream = progress if (progress not in (True, False, None)) else sys.stderr
-    bar = Progress(len(pts), skipped=len(pts) - len(todo), stream=stream) if progress else None
+    rf = RecordFile(out, restart=not resume)
     t0 = time.monotonic()
     failed = 0
     new: dict = {}
+    bar = None
+    try:
+        have = {r["id"]: r for r in read_records(out)}
+        wanted = {p.id for p in pts}
+        have = {k: r for k, r in have.items() if k in wanted and not r.get("transient")
+                and not (retry_failed and r.get("status") != "ok")}
+        todo = [p for p in pts if p.id not in have]
+        stream = progress if (progress not in (True, False, None)) else sys.stderr
+        bar = Progress(len(pts), skipped=len(pts) - len(todo), stream=stream) if progress else None
 
-    def task(p: Point) -> dict:
-        return {"id": p.id, "index": p.index, "params": p.params, "platform": str(platform),
-                "trace": str(trace), "timeline_dir": str(timeline_dir) if timeline_dir else None}
+        def task(p: Point) -> dict:
+            return {"id": p.id, "index": p.index, "params": p.params, "platform": str(platform),
+                    "trace": str(trace), "timeline_dir": str(timeline_dir) if timeline_dir else None}
 
-    with open(out, "a") as f:
         def record(rec: dict) -> None:
             nonlocal failed
-            f.write(json.dumps(rec, sort_keys=True, default=str) + "\n")
-            f.flush()
+            rf.write(rec)
             new[rec["id"]] = rec
             failed += rec["status"] != "ok"
             if bar:
@@ -489,15 +548,50 @@ def run_sweep(platform, trace, *, grid_axes: dict | None = None, points: list | 
 
         if todo and executor is None and workers == 0 and not dask:
             for p in todo:
-                record(run_point(task(p)))
+                rec = run_point(task(p))
+                if rec.get("transient"):       # interrupted inside the simulation
+                    raise KeyboardInterrupt
+                record(rec)
         elif todo:
             _run_pool(todo, task, record, executor, workers, dask)
-    if bar:
-        bar.close()
+    except KeyboardInterrupt:
+        done = len(read_records(out))
+        raise Interrupted(f"interrupted: {done} of {len(pts)} points recorded in {out} (complete "
+                          "lines only); run the same command again to resume") from None
+    finally:
+        rf.close()
+        if bar:
+            bar.close()
     recs = [new.get(p.id) or have[p.id] for p in pts]
     return SweepSummary(out=str(out), total=len(pts), ran=len(todo), skipped=len(pts) - len(todo),
                         failed=sum(r["status"] != "ok" for r in recs),
                         wall_s=time.monotonic() - t0, records=recs)
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them (no half-recorded points)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _worker_failure(p: Point, e: BaseException, tries: int) -> dict:
+    return {"id": p.id, "index": p.index, "params": p.params, "status": "error",
+            "error": f"worker failure ({tries} tries): {type(e).__name__}: {e}", "summary": None,
+            "transient": True}
+
+
+def _run_alone(p: Point, task) -> tuple:
+    """Run one point in a fresh one-worker pool: ``(record, None)`` or ``(None, error)`` if
+    the worker died running it."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    ex = cf.ProcessPoolExecutor(max_workers=1, initializer=_ignore_sigint)
+    try:
+        return ex.submit(run_point, task(p)).result(), None
+    except BrokenProcessPool as e:
+        return None, e
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
 
 
 def run_points(tasks: list) -> list:
@@ -513,10 +607,19 @@ def _chunk_size(left: int, slots: int) -> int:
 
 
 def _run_pool(todo, task, record, executor, workers, dask) -> None:
-    """Submit points in chunks with a bounded number in flight; a crashed worker pool is
-    replaced and the points that were in flight in it are recorded as failed."""
+    """Submit points in chunks with a bounded number in flight.
+
+    A worker that dies (killed, out of memory, a crash in native code) breaks a local pool
+    and fails every chunk in flight with it, though only one point caused it. So the pool is
+    replaced and each point that was in flight runs again alone in a one-worker pool: a
+    bystander completes normally; the point that kills its worker alone is retried once more
+    and then recorded failed, ``transient`` (a resumed sweep runs it again). A chunk that an
+    external executor (Dask) fails is resubmitted once the same way."""
+    from concurrent.futures.process import BrokenProcessPool
+
     own = executor is None
     queue = list(reversed(todo))
+    tries: dict = {}
     while queue:
         if own:
             ex, close, slots = _executor(workers, dask)
@@ -524,6 +627,7 @@ def _run_pool(todo, task, record, executor, workers, dask) -> None:
             ex, close, slots = executor, (lambda: None), 4 * (os.cpu_count() or 1)
         limit = max(2, 2 * slots)
         inflight: dict = {}
+        suspects: list = []
         broken, err = False, None
         try:
             while queue or inflight:
@@ -533,8 +637,7 @@ def _run_pool(todo, task, record, executor, workers, dask) -> None:
                         inflight[ex.submit(run_points, [task(p) for p in chunk])] = chunk
                     except Exception as e:       # pool already broken
                         queue.extend(reversed(chunk))
-                        broken = True
-                        err = e
+                        broken, err = True, e
                         break
                 if not inflight:
                     break
@@ -543,19 +646,36 @@ def _run_pool(todo, task, record, executor, workers, dask) -> None:
                     chunk = inflight.pop(fut)
                     try:
                         recs = fut.result()
-                    except Exception as e:   # worker died, or the back end failed the task
-                        from concurrent.futures.process import BrokenProcessPool
-                        if isinstance(e, BrokenProcessPool):
-                            broken, err = True, e
-                        recs = [{"id": p.id, "index": p.index, "params": p.params, "status": "error",
-                                 "error": f"worker failure: {type(e).__name__}: {e}", "summary": None}
-                                for p in chunk]
+                    except BrokenProcessPool as e:   # some worker died: whose point is unknown
+                        broken, err = True, e
+                        suspects.extend(chunk)
+                        continue
+                    except Exception as e:           # the back end failed this task
+                        recs = []
+                        for p in chunk:
+                            tries[p.id] = tries.get(p.id, 0) + 1
+                            if tries[p.id] < 2:
+                                queue.append(p)
+                            else:
+                                recs.append(_worker_failure(p, e, tries[p.id]))
                     for rec in recs:
                         record(rec)
             if broken and not own:
                 raise HwsimError(f"the executor failed: {err}")
+        except KeyboardInterrupt:
+            if own and hasattr(ex, "_processes"):    # stop the workers now, not after their points
+                for proc in list((ex._processes or {}).values()):
+                    proc.terminate()
+            raise
         finally:
             close()
+        for p in sorted(suspects, key=lambda q: q.index):
+            for n in (1, 2):
+                rec, e = _run_alone(p, task)
+                if rec is not None:
+                    break
+                rec = _worker_failure(p, e, n)
+            record(rec)
         if not broken:
             break
 

@@ -24,10 +24,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from ..base.errors import HwsimError
-from ..base.yamlio import StrictLoader
 from .sweep import run_sweep
 
 __all__ = ["Variant", "variants", "WhatIfRow", "WhatIfReport", "whatif"]
@@ -72,12 +70,12 @@ def variants(platform_path, factor: float = 2.0) -> list:
     (``generate.mesh.cluster``) are scaled in every cluster at once, and the mesh links by
     ``generate.mesh.link_bandwidth_bytes_per_cycle``.
     """
-    from ..hardware.platform import load_platform
+    from ..hardware.platform import load_platform, read_platform_document
 
-    if not factor > 0:
+    if not (isinstance(factor, (int, float)) and 0 < factor < float("inf")):
         raise HwsimError(f"whatif factor must be > 0, got {factor!r}")
-    raw = yaml.load(Path(platform_path).read_text(), Loader=StrictLoader)
     platform = load_platform(platform_path)          # validated values (units parsed)
+    raw, _ = read_platform_document(platform_path)
     comps = platform.components
     gen = raw.get("generate") or {}
     replicate = gen.get("replicate") or {}

@@ -38,7 +38,14 @@ import copy
 
 from ..base.errors import ConfigError, did_you_mean
 
-__all__ = ["MESH_FIELDS", "expand_generators"]
+__all__ = ["MESH_FIELDS", "MAX_COPIES", "MAX_COMPONENTS", "MAX_LINKS", "expand_generators"]
+
+#: most copies one generator makes (replicate count, mesh clusters), and most components and
+#: links a generated platform may hold: beyond them building and routing the graph alone
+#: takes minutes (ASSUMED limits; the largest published TinyML meshes have ~1000 clusters)
+MAX_COPIES = 4096
+MAX_COMPONENTS = 65536
+MAX_LINKS = 4 * MAX_COMPONENTS
 
 MESH_FIELDS = {"width", "height", "clock", "link_bandwidth_bytes_per_cycle", "router_latency_cycles",
                "link_pj_per_byte", "attach", "cluster", "connect", "attach_bandwidth_bytes_per_cycle"}
@@ -62,12 +69,16 @@ def expand_generators(data: dict, file="<dict>") -> dict:
         _replicate(data, gen["replicate"], file)
     if "mesh" in gen:
         _mesh(data, gen["mesh"], file)
+    for key, most in (("components", MAX_COMPONENTS), ("links", MAX_LINKS)):
+        if isinstance(data[key], (dict, list)) and len(data[key]) > most:
+            raise ConfigError(file, "generate", f"generates {len(data[key]):,} {key}, over the "
+                              f"limit of {most:,}", "generate fewer copies")
     return data
 
 
-def _int(v, file, fld, lo=1):
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ConfigError(file, fld, f"expected a whole number >= {lo}, got {v!r}")
+def _int(v, file, fld, lo=1, hi=MAX_COPIES):
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ConfigError(file, fld, f"expected a whole number in {lo}..{hi:,}, got {v!r}")
     return v
 
 
@@ -80,12 +91,18 @@ def _replicate(data, spec, file):
         if name not in comps:
             raise ConfigError(file, fld, f"unknown component {name!r}", did_you_mean(name, comps))
         n = _int(n, file, fld)
+        named = sum(1 for link in data["links"] or [] if isinstance(link, dict)
+                    and name in _ends(link))
+        if len(comps) + n > MAX_COMPONENTS or len(data["links"] or []) + named * n > MAX_LINKS:
+            raise ConfigError(file, fld, f"{n} copies would make more than {MAX_COMPONENTS:,} "
+                              f"components or {MAX_LINKS:,} links (the limits)",
+                              "generate fewer copies")
         tmpl = comps.pop(name)
         for i in range(n):
             comps[f"{name}_{i}"] = copy.deepcopy(tmpl)
         new_links = []
         for link in data["links"] or []:
-            ends = link.get("between", [link.get("a"), link.get("b")]) if isinstance(link, dict) else []
+            ends = _ends(link) if isinstance(link, dict) else []
             if name in ends:
                 for i in range(n):
                     l2 = copy.deepcopy(link)
@@ -100,6 +117,11 @@ def _replicate(data, spec, file):
         data["links"] = new_links
 
 
+def _ends(link: dict) -> list:
+    ends = link.get("between", [link.get("a"), link.get("b")])
+    return [e for e in ends if isinstance(e, str)] if isinstance(ends, list) else []
+
+
 def _mesh(data, m, file):
     if not isinstance(m, dict):
         raise ConfigError(file, "generate.mesh", "expected a mapping")
@@ -112,19 +134,26 @@ def _mesh(data, m, file):
                               "see hwsim/hardware/generate.py for the mesh section's fields")
     w = _int(m["width"], file, "generate.mesh.width")
     h = _int(m["height"], file, "generate.mesh.height")
-    if w * h > 4096:
-        raise ConfigError(file, "generate.mesh", f"{w}x{h} = {w * h} clusters is over the 4096 limit",
-                          "use a smaller mesh")
-    lat = _int(m.get("router_latency_cycles", 1), file, "generate.mesh.router_latency_cycles", 0)
+    if w * h > MAX_COPIES:
+        raise ConfigError(file, "generate.mesh", f"{w}x{h} = {w * h} clusters is over the "
+                          f"{MAX_COPIES} limit", "use a smaller mesh")
+    lat = _int(m.get("router_latency_cycles", 1), file, "generate.mesh.router_latency_cycles", 0,
+               10**9)
     bw = m["link_bandwidth_bytes_per_cycle"]
     tmpl = m["cluster"]
     if not isinstance(tmpl, dict) or not isinstance(tmpl.get("components"), dict):
         raise ConfigError(file, "generate.mesh.cluster.components", "expected the template's components")
     tcomps, tlinks = tmpl["components"], tmpl.get("links") or []
-    if m["attach"] not in tcomps:
+    if not isinstance(m["attach"], str) or m["attach"] not in tcomps:
         raise ConfigError(file, "generate.mesh.attach", f"{m['attach']!r} is not a template component",
                           did_you_mean(m["attach"], tcomps))
     comps, links = data["components"], data["links"]
+    if w * h * (len(tcomps) + 1) + len(comps) > MAX_COMPONENTS:
+        raise ConfigError(file, "generate.mesh", f"{w}x{h} clusters of {len(tcomps) + 1} "
+                          f"components are over the limit of {MAX_COMPONENTS:,} components",
+                          "use a smaller mesh or cluster")
+    if not isinstance(tlinks, list):
+        raise ConfigError(file, "generate.mesh.cluster.links", "expected a list of links")
 
     def rn(name, x, y):
         return f"{name}_{x}_{y}"
@@ -140,7 +169,7 @@ def _mesh(data, m, file):
             comps[rn(name, x, y)] = c
         comps[f"router_{x}_{y}"] = {"type": "router", "clock": m["clock"]}
         for i, link in enumerate(tlinks):
-            if not isinstance(link, dict) or "between" not in link:
+            if not isinstance(link, dict) or not isinstance(link.get("between"), list):
                 raise ConfigError(file, f"generate.mesh.cluster.links[{i}]", "expected {between: [a, b], ...}")
             l2 = copy.deepcopy(link)
             l2["between"] = [rn(e, x, y) if e in tcomps else e for e in link["between"]]
@@ -155,14 +184,21 @@ def _mesh(data, m, file):
                     links.append({"between": [f"router_{x}_{y}", f"router_{nx_}_{ny}"], "clock": m["clock"],
                                   "bandwidth_bytes_per_cycle": bw, "latency_cycles": lat,
                                   "pj_per_byte": m.get("link_pj_per_byte", 0.0)})
-    for i, c in enumerate(m.get("connect") or []):
+    connect = m.get("connect") or []
+    if not isinstance(connect, list):
+        raise ConfigError(file, "generate.mesh.connect", "expected a list of {component, at}")
+    for i, c in enumerate(connect):
         fld = f"generate.mesh.connect[{i}]"
         if not isinstance(c, dict) or "component" not in c or "at" not in c:
             raise ConfigError(file, fld, "expected {component: NAME, at: [x, y]}")
-        x, y = c["at"]
+        at = c["at"]
+        if (not isinstance(at, list) or len(at) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in at)):
+            raise ConfigError(file, f"{fld}.at", f"expected [x, y] router coordinates, got {at!r}")
+        x, y = at
         if not (0 <= x < w and 0 <= y < h):
             raise ConfigError(file, f"{fld}.at", f"router ({x}, {y}) is outside the {w}x{h} mesh")
-        if c["component"] not in comps:
+        if not isinstance(c["component"], str) or c["component"] not in comps:
             raise ConfigError(file, f"{fld}.component", f"unknown component {c['component']!r}",
                               did_you_mean(c["component"], comps))
         links.append({"between": [c["component"], f"router_{x}_{y}"], "clock": m["clock"],

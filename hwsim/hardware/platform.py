@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..base.errors import ConfigError, did_you_mean
-from ..base.srcmap import attach_line, read_source
+from ..base.limits import read_text
+from ..base.srcmap import attach_line
 from ..base.units import Clock
 from ..base.yamlio import parse_yaml
 from .registry import COMPONENT_TYPES
@@ -36,9 +37,29 @@ PLATFORM_KEYS = ("format", "name", "description", "source", "clocks", "reference
                  "components", "links", "mapping", "generate", "routes", "fidelity")
 
 
-def spec(unit: str = "", doc: str = "", min=None, gt=None, kind=None, choices=None, **kw):
-    """A dataclass field with validation metadata (unit, bounds, doc)."""
-    md = {"unit": unit, "doc": doc, "min": min, "gt": gt, "kind": kind, "choices": choices}
+#: Physical bounds of a numeric field by its unit: ``(least, most)``. ASSUMED: generous
+#: ranges outside which no real system lies, there to turn a typo or a fuzzed 1e-300 / 1e300
+#: into an error instead of an overflow or a hang (e.g. a link slower than one byte per 1000
+#: of its cycles, or an SRAM over 1 PiB). A field may state tighter ones (``max=``).
+UNIT_BOUNDS = {
+    "bytes": (None, 2**50), "bytes/cycle": (1e-3, 2.0**20), "cycles": (None, 10**9),
+    "pJ": (None, 1e12), "pJ/byte": (None, 1e9), "mW": (None, 1e6), "bits": (None, 64),
+    "ops/cycle/core": (1e-6, 1e6), "transfers/cycle": (None, 16),
+}
+#: bound of a count (cores, ports, banks, rows, priorities, ...) with no unit of its own
+COUNT_MAX = 2**16
+#: clock frequencies a platform may use, Hz: from a 1 kHz always-on domain to 100 GHz,
+#: ten times any CMOS clock (ASSUMED bounds)
+FREQ_RANGE = (1e3, 1e11)
+
+
+def spec(unit: str = "", doc: str = "", min=None, gt=None, kind=None, choices=None, max=None,
+         **kw):
+    """A dataclass field with validation metadata (unit, bounds, doc). Numeric fields also
+    get their physical bounds from :data:`UNIT_BOUNDS` (``least``/``max``) unless given."""
+    least, most = UNIT_BOUNDS.get(unit, (None, COUNT_MAX))
+    md = {"unit": unit, "doc": doc, "min": min, "gt": gt, "kind": kind, "choices": choices,
+          "least": least, "max": most if max is None else max}
     return field(metadata=md, **kw)
 
 
@@ -172,7 +193,7 @@ class Dram(Memory):
     # its bandwidth is derived: a what-if scales the data rate per clock
     WHATIF = (("size_bytes", True, "size"), ("transfers_per_cycle", True, "transfers per cycle"))
     level: str = spec(doc="hierarchy level", choices=("L2", "L3"), default="L3")
-    data_bus_bits: int = spec("bits", "data bus width (DQ)", gt=0, default=16)
+    data_bus_bits: int = spec("bits", "data bus width (DQ)", gt=0, max=1024, default=16)
     transfers_per_cycle: int = spec("transfers/cycle", "2 for DDR, 1 for SDR", gt=0, default=2)
     burst_length: int = spec("transfers", "column burst length (BL)", gt=0, default=16)
     row_bytes: int = spec("bytes", "row (page) size per bank", gt=0, default=2048)
@@ -408,6 +429,16 @@ def parse_quantity(value, unit: str, file, fld):
     return num
 
 
+def _in_bounds(num, least, most, unit, value, file, fld):
+    """Refuse a value outside the physical bounds of its field (see :data:`UNIT_BOUNDS`)."""
+    if least is not None and 0 < num < least:
+        raise ConfigError(file, fld, f"{value!r} {unit} is below the physical bound {least:g} "
+                          f"{unit}".rstrip(), "physical bounds: UNIT_BOUNDS, FREQ_RANGE in hwsim/hardware/platform.py")
+    if most is not None and num > most:
+        raise ConfigError(file, fld, f"{value!r} {unit} is above the physical bound {most:g} "
+                          f"{unit}".rstrip(), "physical bounds: UNIT_BOUNDS, FREQ_RANGE in hwsim/hardware/platform.py")
+
+
 def _integral(x, file, fld):
     if float(x) != int(x):
         raise ConfigError(file, fld, f"expected a whole number, got {x}")
@@ -497,6 +528,7 @@ def _convert(f, value, ctx, file, fld):
                           "a zero or negative value has no physical meaning here")
     if md.get("min") is not None and not num >= md["min"]:
         raise ConfigError(file, fld, f"must be >= {md['min']} {unit}, got {value!r}", _expect(f))
+    _in_bounds(num, md.get("least"), md.get("max"), unit, value, file, fld)
     if f.type in ("int", int):
         return _integral(num, file, fld)
     return float(num)
@@ -514,6 +546,7 @@ def _op_table(value, file, fld, unit):
         num = parse_quantity(v, "", file, f"{fld}.{op}")
         if num < 0:
             raise ConfigError(file, f"{fld}.{op}", f"must be >= 0, got {v!r}")
+        _in_bounds(num, *UNIT_BOUNDS[unit], unit, v, file, f"{fld}.{op}")
         out[op] = float(num)
     return out
 
@@ -532,12 +565,14 @@ def _kernel_table(value, file, fld):
         table[op] = {}
         for bits, thr in entry.items():
             f2 = f"{fld}.{op}.{bits}"
-            if bits != "any" and (not isinstance(bits, int) or isinstance(bits, bool) or bits <= 0):
-                raise ConfigError(file, f2, "bit-width keys are positive integers, e.g. 8")
+            if bits != "any" and (not isinstance(bits, int) or isinstance(bits, bool)
+                                  or not 1 <= bits <= 64):
+                raise ConfigError(file, f2, "bit-width keys are positive integers up to 64, e.g. 8")
             num = parse_quantity(thr, "", file, f2)
             if not num > 0:
                 raise ConfigError(file, f2, f"throughput must be > 0 ops/cycle/core, got {thr!r}",
                                   "remove the entry if the op is unsupported")
+            _in_bounds(num, *UNIT_BOUNDS["ops/cycle/core"], "ops/cycle/core", thr, file, f2)
             table[op][bits] = float(num)
     return table
 
@@ -563,6 +598,9 @@ def platform_from_dict(data, file="<dict>") -> Platform:
         raise ConfigError(file, "clocks", "missing or empty", "e.g. clocks: {cluster: 170 MHz}")
     clocks = {}
     for cname, val in clocks_raw.items():
+        if not isinstance(cname, str) or not NAME_RE.match(cname):
+            raise ConfigError(file, f"clocks.{cname}", f"invalid clock name {cname!r}",
+                              "use letters, digits, '_' and '-'")
         if isinstance(val, dict):
             if set(val) != {"freq_hz"}:
                 raise ConfigError(file, f"clocks.{cname}", "expected {freq_hz: ...} or a frequency")
@@ -570,6 +608,7 @@ def platform_from_dict(data, file="<dict>") -> Platform:
         hz = parse_quantity(val, "Hz", file, f"clocks.{cname}")
         if not hz > 0:
             raise ConfigError(file, f"clocks.{cname}", f"frequency must be > 0 Hz, got {val!r}")
+        _in_bounds(hz, *FREQ_RANGE, "Hz", val, file, f"clocks.{cname}")
         clocks[cname] = Clock(str(cname), _integral(hz, file, f"clocks.{cname}"))
     ctx = {"clocks": clocks}
     comps_raw = data.get("components")
@@ -621,6 +660,12 @@ def platform_from_dict(data, file="<dict>") -> Platform:
                               "give parallel links distinct names")
         names.add(vals["name"])
         links.append(Link(**vals))
+    for key in ("name",):
+        if data.get(key) is not None and (not isinstance(data[key], str) or not data[key].isprintable()):
+            raise ConfigError(file, key, f"expected a string of printable characters, got {data[key]!r}")
+    for link in links:
+        if not link.name.isprintable():
+            raise ConfigError(file, "links", f"link name {link.name!r} has control characters")
     ref = data.get("reference_clock") or next(iter(clocks))
     if not isinstance(ref, str) or ref not in clocks:
         raise ConfigError(file, "reference_clock", f"unknown clock {ref!r}", did_you_mean(ref, clocks))
@@ -629,6 +674,7 @@ def platform_from_dict(data, file="<dict>") -> Platform:
                         source=str(data.get("source", "")), file=str(file), raw=data,
                         routes=_pinned_routes(data.get("routes"), components, links, file))
     _check_references(platform)
+    _check_bursts(platform)
     _check_connectivity(platform)
     from .policy import check_policy
     check_policy(platform)
@@ -660,6 +706,19 @@ def _check_dram(d: Dram, raw: dict, file, where) -> None:
     if d.max_transaction_bytes and d.max_transaction_bytes % atom:
         raise ConfigError(file, f"{where}.max_transaction_bytes",
                           f"must be a multiple of the burst size {atom} bytes")
+
+
+def _check_bursts(p: Platform) -> None:
+    """A DRAM holds at least one column burst (``data_bus_bits / 8 x burst_length``) and one
+    row: its address map interleaves them. (A DMA's ``burst_bytes`` is the largest piece a
+    transfer is split into, not an access size: a memory smaller than it gets one burst.)"""
+    for m in p.of_type(Dram):
+        for fld, b in (("burst_length", m.data_bus_bits // 8 * m.burst_length),
+                       ("row_bytes", m.row_bytes)):
+            if b > m.size_bytes:
+                raise ConfigError(p.file, f"components.{m.name}.size_bytes", f"{m.size_bytes} B "
+                                  f"is smaller than one {fld.split('_')[0]} ({fld}: {b} B)",
+                                  f"at least {b} B")
 
 
 def _check_references(p: Platform) -> None:
@@ -774,6 +833,13 @@ def connected_components(adj: dict, skip=frozenset()) -> dict:
     return label
 
 
+def read_platform_document(path):
+    """The parsed YAML document of platform file ``path`` and its text, within the input
+    limits of :mod:`hwsim.base.limits` (a ``ConfigError`` with file and line otherwise)."""
+    text = read_text(path, "platform", "YAML")
+    return parse_yaml(text, path), text
+
+
 def load_platform(path, overrides: dict | None = None) -> Platform:
     """Load and validate a platform YAML file.
 
@@ -782,10 +848,8 @@ def load_platform(path, overrides: dict | None = None) -> Platform:
         overrides: optional ``{dotted.path: value}`` applied before validation, e.g.
             ``{"components.l1.size_bytes": 131072}`` (used by sweeps).
     """
-
     path = Path(path)
-    text = read_source(path, "platform", "YAML")
-    data = parse_yaml(text, path)
+    data, text = read_platform_document(path)
     try:
         if overrides:
             data = apply_overrides(data, overrides, str(path))

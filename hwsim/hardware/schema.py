@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from .platform import (COMPONENT_TYPES, PLATFORM_FORMAT, Link, default_invalid)
+from .platform import (COMPONENT_TYPES, FREQ_RANGE, PLATFORM_FORMAT, UNIT_BOUNDS, Link,
+                       default_invalid)
 from ..workload.trace import (BITS_FIELDS, LAYER_REQUIRED, LAYER_SPEC, OPS, TRACE_FORMAT)
 
 __all__ = ["DRAFT", "SIZE_PATTERN", "FREQ_PATTERN", "NUMBER_PATTERN", "field_schema",
@@ -35,13 +36,18 @@ def _number(unit: str, integer: bool, md: dict) -> dict:
         num["exclusiveMinimum"] = md["gt"]
     if md.get("min") is not None:
         num["minimum"] = md["min"]
+    if md.get("least") is not None:    # physical bounds (UNIT_BOUNDS)
+        num["minimum"] = max(md["least"], md.get("min") or 0)
+    if md.get("max") is not None:
+        num["maximum"] = md["max"]
     pattern = SIZE_PATTERN if unit == "bytes" else FREQ_PATTERN if unit == "Hz" else NUMBER_PATTERN
     # a string quantity ("64 KiB") is checked for form here and for bounds by the loader
     return {"oneOf": [num, {"type": "string", "pattern": pattern}]}
 
 
 def _throughput_table() -> dict:
-    thr = {"oneOf": [{"type": "number", "exclusiveMinimum": 0},
+    lo, hi = UNIT_BOUNDS["ops/cycle/core"]
+    thr = {"oneOf": [{"type": "number", "minimum": lo, "maximum": hi},
                      {"type": "string", "pattern": NUMBER_PATTERN}]}
     per_bits = {"type": "object", "propertyNames": {"pattern": "^([1-9][0-9]*|any)$"},
                 "additionalProperties": thr}
@@ -61,7 +67,7 @@ def field_schema(f) -> dict:
     elif kind == "kernels":
         s = _throughput_table()
     elif kind == "op_energy":
-        val = {"oneOf": [{"type": "number", "minimum": 0},
+        val = {"oneOf": [{"type": "number", "minimum": 0, "maximum": UNIT_BOUNDS["pJ"][1]},
                          {"type": "string", "pattern": NUMBER_PATTERN}]}
         s = {"type": "object", "propertyNames": {"enum": list(OPS) + ["default"]},
              "additionalProperties": val}
@@ -115,7 +121,7 @@ def platform_schema() -> dict:
                                                                     {"required": ["b"]}]}},
                       {"required": ends, "not": {"required": ["between"]}}]}
     defs["link"] = link
-    freq = {"oneOf": [{"type": "number", "exclusiveMinimum": 0},
+    freq = {"oneOf": [{"type": "number", "minimum": FREQ_RANGE[0], "maximum": FREQ_RANGE[1]},
                       {"type": "string", "pattern": FREQ_PATTERN}]}
     return {
         "$schema": DRAFT,

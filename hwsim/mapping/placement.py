@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ..base.errors import MappingError
 from ..base.srcmap import attach_line
-from ..workload.trace import ELEMENTWISE_OPS, NETWORK_INPUT, TRAIN_OPS, Layer, Trace
+from ..workload.trace import NETWORK_INPUT, TRAIN_OPS, Layer, Trace
+from .footprint import check_footprint
 
 __all__ = ["place", "live_activations", "input_memories", "locate"]
 
@@ -40,30 +41,43 @@ def live_activations(trace: Trace, l2, l3, tensor_mem: dict, platform_file: str)
         for t in trace.producers(l):
             last[t] = i
             if t == NETWORK_INPUT:
-                size.setdefault(t, l.input_bytes // (2 if l.op in ELEMENTWISE_OPS else 1))
+                size.setdefault(t, l.input_bytes // l.operands)
     born = {l.name: i for i, l in enumerate(trace.layers)}
-    peak = 0
+    # the live set is kept incrementally (a tensor enters at its producer, leaves after its
+    # last reader): linear in the number of layers, not a scan of every tensor per layer
+    births: dict = {}
+    deaths: dict = {}
+    for t, end in last.items():
+        births.setdefault(born.get(t, 0), []).append(t)
+        deaths.setdefault(end, []).append(t)
+    live: dict = {}     # tensor -> bytes, those in l2
+    live_bytes = peak = 0
     for i, l in enumerate(trace.layers):
-        if l.op in TRAIN_OPS:
-            continue
-        live = [t for t in last if born.get(t, 0) <= i <= last[t] and tensor_mem.get(t) == l2.name]
-        if l.name not in last and tensor_mem.get(l.name) == l2.name:
-            live.append(l.name)          # an output nobody reads (the network's result)
-        need = sum(size[t] for t in live)
-        keep = set(trace.producers(l)) | {l.name}
-        while need > l2.size_bytes:
-            movable = [t for t in live if t not in keep]
-            if not movable or l3 is None:
-                raise locate(MappingError(
-                    f"{need} B of live activations (residual branches included) exceed "
-                    f"{l2.name} ({l2.size_bytes} B) and the platform has no L3",
-                    fix=f"enlarge components.{l2.name}.size_bytes in {platform_file} to at least "
-                    f"{need} or add an L3 memory"), trace, l)
-            victim = max(movable, key=lambda t: (last[t], t))
-            tensor_mem[victim] = l3.name
-            live.remove(victim)
-            need -= size[victim]
-        peak = max(peak, need)
+        for t in births.get(i, ()):
+            if tensor_mem.get(t) == l2.name:
+                live[t] = size[t]
+                live_bytes += size[t]
+        if l.op not in TRAIN_OPS:
+            need = live_bytes
+            if l.name not in last and tensor_mem.get(l.name) == l2.name:
+                need += size[l.name]         # an output nobody reads (the network's result)
+            keep = set(trace.producers(l)) | {l.name}
+            while need > l2.size_bytes:
+                movable = [t for t in live if t not in keep]
+                if not movable or l3 is None:
+                    raise locate(MappingError(
+                        f"{need} B of live activations (residual branches included) exceed "
+                        f"{l2.name} ({l2.size_bytes} B) and the platform has no L3",
+                        fix=f"enlarge components.{l2.name}.size_bytes in {platform_file} to at "
+                        f"least {need} or add an L3 memory"), trace, l)
+                victim = max(movable, key=lambda t: (last[t], t))
+                tensor_mem[victim] = l3.name
+                live_bytes -= live.pop(victim)
+                need -= size[victim]
+            peak = max(peak, need)
+        for t in deaths.get(i, ()):
+            if t in live:
+                live_bytes -= live.pop(t)
     return peak
 
 
@@ -137,6 +151,8 @@ def place(trace: Trace, l2, l3, engines: dict, program_once: bool, updated: set,
                 fix=f"enlarge components.{l2.name}.size_bytes in {platform_file} or add an L3 "
                 "memory"), trace, l)
 
+    for mem in (l2, l3):    # the whole network, at its worst moment, in every level
+        check_footprint(trace, mem, tensor_mem, weight_mem, platform_file)
     return tensor_mem, weight_mem
 
 

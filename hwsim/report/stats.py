@@ -19,9 +19,14 @@ __all__ = ["CATEGORIES", "split_cycles", "LayerRecord", "ResourceStats", "Simula
 CATEGORIES = ("compute", "memory_stall", "contention", "programming", "idle")
 
 
-def split_cycles(clock: Clock, parts_ps: list, total_ps: int) -> list:
-    """Convert ps parts to cycles so that they sum to ``clock.ps_to_cycles(total_ps)``."""
-    out, acc, prev = [], 0, 0
+def split_cycles(clock: Clock, parts_ps: list, total_ps: int, start_ps: int = 0) -> list:
+    """Convert consecutive ps parts of a span starting at ``start_ps`` to cycles by their
+    boundaries on the clock: they sum to ``ps_to_cycles(start_ps + total_ps) -
+    ps_to_cycles(start_ps)`` exactly, so back-to-back spans (layers) add up to the cycles of
+    their union with no per-span rounding (rounding each span's length could add a cycle per
+    layer)."""
+    prev = clock.ps_to_cycles(start_ps)
+    out, acc = [], start_ps
     for p in parts_ps:
         acc += p
         cyc = clock.ps_to_cycles(acc)

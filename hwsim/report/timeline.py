@@ -68,6 +68,7 @@ class Timeline:
     bandwidth steps and bytes in flight instead of windowed bandwidth (larger, slower)."""
 
     def __init__(self, path, platform, full: bool = False):
+        self.path = str(path)
         self.platform = platform
         self.ref = platform.reference_clock
         self.full = full
@@ -369,9 +370,11 @@ class Timeline:
             self.out.counters(self._counter_pid(k), f"{k} bandwidth", "GB_per_s", points)
 
     # -------------------------------------------------------------------------------------
-    def close(self) -> None:
+    def close(self, stopped: dict | None = None) -> None:
         """Write what is still buffered (queues, windowed bandwidth, track order); the file
-        is complete afterwards."""
+        is complete afterwards. ``stopped`` (``{"reason", "at_ps", ...}``) marks a run cut
+        short (interrupt, limit, deadlock, error): the JSON file's ``otherData.incomplete``
+        says why and where, so a cut timeline never looks complete."""
         self._write_steps()
         for name, p in sorted(self.pending.items()):
             self._write_step(p[2], name, p[3], p)
@@ -393,8 +396,13 @@ class Timeline:
         for rank, group in enumerate(sorted(self.pids, key=lambda g: (PIDS.get(g, len(PIDS) + 1),
                                                                      natural_key(g)))):
             self.out.process_sort(self.pids[group], rank)
-        self.out.close({"bandwidth_window_ns": None if self.full else w / 1000,
-                        "reference_clock": self.ref.name, "reference_clock_hz": self.ref.freq_hz})
+        other = {"bandwidth_window_ns": None if self.full else w / 1000,
+                 "reference_clock": self.ref.name, "reference_clock_hz": self.ref.freq_hz}
+        if stopped:
+            other["incomplete"] = {"reason": stopped.get("reason", "stopped"),
+                                   "stopped_at_ps": int(stopped.get("at_ps", 0)),
+                                   **{k: v for k, v in stopped.items() if k not in ("reason", "at_ps")}}
+        self.out.close(other)
 
 
 def _counter_keys(platform) -> tuple:

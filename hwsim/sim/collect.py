@@ -72,7 +72,9 @@ def leakage_by_layer(sim) -> None:
     completion order (each layer gets the time since the previous one ended)."""
     leak_total_mw = sum(powered_leakage_mw(sim).values())
     plans = sim.mapping.plans
-    order = sorted(plans, key=lambda pl: (sim.spans[pl.layer.name][1], plans.index(pl)))
+    # by end time, ties in plan order (sorted is stable; no list.index on dataclass equality,
+    # which made this quadratic in the number of layers)
+    order = sorted(plans, key=lambda pl: sim.spans[pl.layer.name][1])
     prev_end = 0
     for pl in order:
         end = sim.spans[pl.layer.name][1]
@@ -90,7 +92,7 @@ def layer_record(sim, pl, level: dict) -> LayerRecord:
     if attributed > total:
         raise SimulationError(f"layer {l.name}: attributed {attributed} ps > span {total} ps")
     acct.ps["idle"] = total - attributed
-    cyc = split_cycles(ref, [acct.ps[c] for c in CATEGORIES], total)
+    cyc = split_cycles(ref, [acct.ps[c] for c in CATEGORIES], total, start)
     by_level: dict = {}
     for key, nb in acct.bytes.items():
         for mem in key.split("->"):

@@ -17,8 +17,7 @@ import time as _time
 
 import simpy
 
-from ..base.errors import DeadlockError, SimulationLimitError
-from ..base.units import PS_PER_S
+from ..base.errors import DeadlockError, Interrupted, SimulationLimitError
 from ..hardware.fidelity import fidelity_of
 from ..hardware.platform import Memory, Platform
 from ..hardware.registry import model_of
@@ -29,7 +28,7 @@ from ..report.stats import CATEGORIES, SimulationResult
 from ..report.timeline import Timeline
 from ..workload.trace import TRAIN_OPS, Trace
 from .collect import collect
-from .faults import LIVELOCK_EVENTS, drive, wait_report
+from .faults import LIVELOCK_EVENTS, check_limits, drive, wait_report
 from .interconnect import Channel, Interconnect, Transfer
 from .l1banks import conflict_overhead
 from .pipeline import RowProgress, rows_needed, tile_rows
@@ -112,16 +111,20 @@ class Simulation:
         wall0 = _time.perf_counter()
         self.procs = {plan.layer.name: self.env.process(self._layer(plan))
                       for plan in self.mapping.plans}
-        limit_ps = until_ps
-        if max_sim_s is not None:
-            s_ps = int(max_sim_s * PS_PER_S)
-            limit_ps = s_ps if limit_ps is None else min(limit_ps, s_ps)
+        limit_ps = check_limits(until_ps, max_sim_s, max_wall_s)
         try:
             why, events = drive(self.env, limit_ps, max_wall_s, livelock_events)
-        finally:
+        except KeyboardInterrupt:
+            why, events = "interrupted", 0
+        except BaseException:
             if self.timeline is not None:
-                self.timeline.close()
+                self.timeline.close({"reason": "error", "at_ps": self.env.now})
+            raise
         unfinished = [n for n, ev in self.done.items() if not ev.processed]
+        if self.timeline is not None:
+            self.timeline.close({"reason": why, "at_ps": self.env.now,
+                                 "layers_done": len(self.done) - len(unfinished),
+                                 "layers_total": len(self.done)} if unfinished else None)
         if unfinished:
             self._fault(why, unfinished, limit_ps, max_wall_s)
         wall = _time.perf_counter() - wall0
@@ -140,6 +143,9 @@ class Simulation:
                f"{self.platform.reference_clock.name})")
         if running:
             got += "; running: " + ", ".join(running[:5]) + (" ..." if len(running) > 5 else "")
+        if why == "interrupted":
+            kept = f"; timeline {self.timeline.path} marked incomplete" if self.timeline else ""
+            raise Interrupted(f"interrupted: {got}{kept}")
         if why in ("sim_limit", "wall_limit"):
             what = (f"simulated-time limit {limit_ps} ps" if why == "sim_limit"
                     else f"wall-clock limit {max_wall_s} s")

@@ -28,6 +28,39 @@ __all__ = ["CHECK_EVERY", "LIVELOCK_EVENTS", "drive", "describe_process", "wait_
 CHECK_EVERY = 4096
 #: events in a row at one simulated instant that count as a livelock
 LIVELOCK_EVENTS = 1_000_000
+#: the largest limits a run accepts: one year of simulated time (no TinyML inference comes
+#: near it; ps counts stay exact integers) and one year of wall-clock time
+MAX_SIM_S = 3.2e7
+MAX_WALL_S = 3.2e7
+
+
+def check_limits(until_ps=None, max_sim_s=None, max_wall_s=None):
+    """The simulated-time limit in ps (or ``None``) after checking every limit is a finite
+    number in range; a bad one raises :class:`~hwsim.base.errors.HwsimError` naming it."""
+    import math
+
+    from ..base.errors import HwsimError
+    from ..base.units import PS_PER_S
+
+    def num(name, v, hi):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
+                math.isfinite(v) and 0 <= v <= hi):
+            raise HwsimError(f"{name}: expected a number of seconds >= 0 and <= {hi:g}, got {v!r}")
+        return v
+
+    limit_ps = None
+    if until_ps is not None:
+        if isinstance(until_ps, bool) or not isinstance(until_ps, int) or not (
+                0 <= until_ps <= MAX_SIM_S * PS_PER_S):
+            raise HwsimError(f"until_ps: expected a whole number of ps >= 0 and <= "
+                             f"{MAX_SIM_S * PS_PER_S:g}, got {until_ps!r}")
+        limit_ps = until_ps
+    if max_sim_s is not None:
+        s_ps = int(num("max_sim_s", max_sim_s, MAX_SIM_S) * PS_PER_S)
+        limit_ps = s_ps if limit_ps is None else min(limit_ps, s_ps)
+    if max_wall_s is not None:
+        num("max_wall_s", max_wall_s, MAX_WALL_S)
+    return limit_ps
 
 
 def drive(env, max_sim_ps: int | None = None, max_wall_s: float | None = None,

@@ -105,9 +105,13 @@ OPTIMIZERS = {"sgd": {"state_tensors": 0, "ops_per_param": 1},
 #: Reserved producer name: the network input (e.g. a residual add that reads it).
 NETWORK_INPUT = "input"
 
-_POS = {"type": "integer", "minimum": 1}
+#: Bounds of a trace (ASSUMED, far beyond any TinyML network): a shape dimension, kernel,
+#: stride, padding, groups or batch at most MAX_DIM; at most MAX_LAYERS layers.
+MAX_DIM = 2**24
+MAX_LAYERS = 200_000
+_POS = {"type": "integer", "minimum": 1, "maximum": MAX_DIM}
 _PAIR = {"oneOf": [_POS, {"type": "array", "items": _POS, "minItems": 2, "maxItems": 2}]}
-_NONNEG = {"type": "integer", "minimum": 0}
+_NONNEG = {"type": "integer", "minimum": 0, "maximum": MAX_DIM}
 _BITS = {"type": "integer", "minimum": 1, "maximum": 64}
 #: The layer record: field -> (JSON-Schema fragment, description, required). The validator
 #: below takes the field names and the required set from here, and :mod:`hwsim.hardware.schema`
@@ -163,6 +167,11 @@ LAYER_SPEC = {
 LAYER_FIELDS = set(LAYER_SPEC)
 LAYER_REQUIRED = tuple(k for k, (_, _, req) in LAYER_SPEC.items() if req)
 BITS_FIELDS = {"input", "weight", "output", "bias"}
+#: How many producers a layer's ``inputs`` may name: ``(least, most)`` (none: the previous
+#: layer). A binary op reads one tensor per producer (:attr:`Layer.operands`): two, or one
+#: with a constant; never three. (Other ops may name several producers: the pieces of a
+#: concatenation they read in place.)
+OPERANDS = {o: (0, 2) for o in ELEMENTWISE_OPS + MATMUL_OPS}
 
 
 def _bytes(elements: int, bits: int) -> int:
@@ -302,8 +311,16 @@ class Layer:
             return sum(math.prod(x) for x in self.input_shapes) * self.batch
         if self.op in ("slice", "concat"):  # reads only the part it copies / every piece
             return math.prod(self.output_shape) * self.batch
-        n = math.prod(self.input_shape) * self.batch
-        return 2 * n if self.op in ELEMENTWISE_OPS else n
+        return math.prod(self.input_shape) * self.batch * self.operands
+
+    @property
+    def operands(self) -> int:
+        """Input tensors the layer reads: one per shape of ``input_shapes``; without them an
+        elementwise op reads one per named producer (a second operand that is not a layer,
+        e.g. an ONNX constant, is broadcast and not counted) and any other op one."""
+        if self.input_shapes:
+            return len(self.input_shapes)
+        return max(1, len(self.inputs)) if self.op in ELEMENTWISE_OPS else 1
 
     @cached_property
     def output_elements(self) -> int:
@@ -522,14 +539,17 @@ class Trace:
 # ------------------------------------------------------------------------------------------
 # Loading and validation
 # ------------------------------------------------------------------------------------------
+def _whole(x, lo) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and lo <= x <= MAX_DIM
+
+
 def _pair(v, file, fld, default):
     if v is None:
         return default
     if isinstance(v, int) and not isinstance(v, bool):
         v = [v, v]
-    if (not isinstance(v, (list, tuple)) or len(v) != 2
-            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
-        raise ConfigError(file, fld, f"expected a positive integer or [h, w], got {v!r}")
+    if not isinstance(v, (list, tuple)) or len(v) != 2 or not all(_whole(x, 1) for x in v):
+        raise ConfigError(file, fld, f"expected a positive integer up to {MAX_DIM} or [h, w], got {v!r}")
     return tuple(v)
 
 
@@ -540,18 +560,16 @@ def _padding(v, file, fld):
         v = [v] * 4
     elif isinstance(v, (list, tuple)) and len(v) == 2:
         v = [v[0], v[1], v[0], v[1]]
-    if (not isinstance(v, (list, tuple)) or len(v) != 4
-            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)):
-        raise ConfigError(file, fld, f"expected a non-negative integer, [h, w] or "
+    if not isinstance(v, (list, tuple)) or len(v) != 4 or not all(_whole(x, 0) for x in v):
+        raise ConfigError(file, fld, f"expected an integer in 0..{MAX_DIM}, [h, w] or "
                           f"[top, left, bottom, right], got {v!r}")
     return tuple(v)
 
 
 def _shape(v, file, fld):
-    if (not isinstance(v, (list, tuple)) or not 1 <= len(v) <= 4
-            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v)):
+    if not isinstance(v, (list, tuple)) or not 1 <= len(v) <= 4 or not all(_whole(x, 1) for x in v):
         raise ConfigError(file, fld, f"expected [C, H, W], [F], [T, F] (up to 4 axes) of "
-                          f"positive integers, got {v!r}")
+                          f"positive integers up to {MAX_DIM}, got {v!r}")
     return tuple(v)
 
 
@@ -582,33 +600,42 @@ def layer_from_dict(d: dict, file="<dict>", where="layers[?]") -> Layer:
         if key not in d:
             raise ConfigError(file, f"{where}.{key}", "missing required field")
     name = d["name"]
-    if not isinstance(name, str) or not name:
-        raise ConfigError(file, f"{where}.name", "expected a non-empty string")
+    if not isinstance(name, str) or not name or not name.isprintable():
+        raise ConfigError(file, f"{where}.name", f"expected a non-empty string of printable "
+                          f"characters, got {name!r}")
     where = f"{where} ({name})"
     op = d["op"]
     if not isinstance(op, str) or op not in OPS:
         raise ConfigError(file, f"{where}.op", f"unknown op {op!r}", did_you_mean(op, OPS))
-    bits = d.get("bits", {}) or {}
+    bits = d.get("bits", {})
     if isinstance(bits, int) and not isinstance(bits, bool):
+        if not 1 <= bits <= 64:
+            raise ConfigError(file, f"{where}.bits", f"expected an integer in 1..64, got {bits!r}")
         bits = {"input": bits, "weight": bits, "output": bits}
     if not isinstance(bits, dict):
-        raise ConfigError(file, f"{where}.bits", "expected an integer or {input, weight, output, bias}")
+        raise ConfigError(file, f"{where}.bits", f"expected an integer in 1..64 or {{input, weight, "
+                          f"output, bias}}, got {bits!r}")
     for key, val in bits.items():
         if key not in BITS_FIELDS:
             raise ConfigError(file, f"{where}.bits.{key}", "unknown field", did_you_mean(key, BITS_FIELDS))
         if not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 64:
             raise ConfigError(file, f"{where}.bits.{key}", f"expected an integer in 1..64, got {val!r}")
     batch = d.get("batch", 1)
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise ConfigError(file, f"{where}.batch", f"expected a positive integer, got {batch!r}")
+    if not _whole(batch, 1):
+        raise ConfigError(file, f"{where}.batch", f"expected a positive integer up to {MAX_DIM}, got {batch!r}")
     groups = d.get("groups", 1)
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
-        raise ConfigError(file, f"{where}.groups", f"expected a positive integer, got {groups!r}")
+    if not _whole(groups, 1):
+        raise ConfigError(file, f"{where}.groups", f"expected a positive integer up to {MAX_DIM}, got {groups!r}")
     inputs = d.get("inputs", [])
     if isinstance(inputs, str):
         inputs = [inputs]
     if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
         raise ConfigError(file, f"{where}.inputs", "expected a list of layer names")
+    lo, hi = OPERANDS.get(op, (0, None))
+    if not lo <= len(inputs) <= (hi if hi is not None else len(inputs)):
+        raise ConfigError(file, f"{where}.inputs", f"{op} reads at most {hi} input tensor(s), "
+                          f"{len(inputs)} listed", "name its producers (none: the previous layer; "
+                          f"the network input is '{NETWORK_INPUT}')")
     for key in ("weights_of", "optimizer"):
         if d.get(key) is not None and not isinstance(d[key], str):
             raise ConfigError(file, f"{where}.{key}", "expected a string")
@@ -795,6 +822,9 @@ def trace_from_dict(data, file="<dict>") -> Trace:
             close = difflib.get_close_matches("layers", [str(k) for k in data], n=1)
             fix += f"; found {close[0]!r}: did you mean 'layers'?" if close else ""
         raise ConfigError(file, "layers", "missing or empty", fix)
+    if len(layers_raw) > MAX_LAYERS:
+        raise ConfigError(file, "layers", f"{len(layers_raw):,} layers is over the limit of "
+                          f"{MAX_LAYERS:,}", "split the trace")
     layers, seen, by_name = [], {NETWORK_INPUT}, {}
     for i, rec in enumerate(layers_raw):
         layer = layer_from_dict(rec, file, f"layers[{i}]")
@@ -813,6 +843,17 @@ def trace_from_dict(data, file="<dict>") -> Trace:
         seen.add(layer.name)
         by_name[layer.name] = layer
         layers.append(layer)
+    net_in = data.get("input_shape")
+    if net_in is not None:
+        shape = _shape(net_in, file, "input_shape")
+        first = layers[0]
+        if math.prod(shape) != math.prod(first.input_shape):
+            raise ConfigError(file, "input_shape", f"network input {list(shape)} does not match "
+                              f"the input {list(first.input_shape)} of its first layer "
+                              f"{first.name!r}", "fix one of them or remove input_shape")
+    name = data.get("name")
+    if name is not None and (not isinstance(name, str) or not name.isprintable()):
+        raise ConfigError(file, "name", f"expected a string of printable characters, got {name!r}")
     totals = data.get("totals") or {}
     if not isinstance(totals, dict):
         raise ConfigError(file, "totals", f"expected an object, got {totals!r}")
@@ -881,21 +922,19 @@ def _check_producers(layer: Layer, layers: list, by_name: dict, file, i: int) ->
 
 def load_trace(path) -> Trace:
     """Load and validate a layer trace from a JSON file."""
-    from ..base.srcmap import attach_line, read_source
+    from ..base.limits import parse_json, read_text
+    from ..base.srcmap import attach_line
 
     path = Path(path)
-    text = read_source(path, "trace", "JSON")
+    text = read_text(path, "trace", "JSON")
+    fix = ("is this a platform? the trace (JSON) comes second: hwsim run PLATFORM TRACE"
+           if path.suffix.lower() in (".yaml", ".yml") else "")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        fix = ""
-        if path.suffix.lower() in (".yaml", ".yml"):
-            fix = "is this a platform? the trace (JSON) comes second: hwsim run PLATFORM TRACE"
-        raise ConfigError(path, f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}", fix,
-                          line=e.lineno) from None
-    except RecursionError:
-        raise ConfigError(path, "", "invalid JSON: nesting too deep") from None
-    try:
-        return trace_from_dict(data, str(path))
+        data = parse_json(text, path, fix)
+        trace = trace_from_dict(data, str(path))
+        if "format" not in data:
+            raise ConfigError(path, "format", "missing format tag",
+                              f'add "format": "{TRACE_FORMAT}": it says which format the file is')
+        return trace
     except ConfigError as e:
         raise attach_line(e, text=text, kind="json")

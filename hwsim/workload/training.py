@@ -181,12 +181,14 @@ def training_step(trace: Trace, trainable="all", batch: int = 1, optimizer: str 
             saved[tensor] = _bytes(math.prod(shape) * batch, fbits[tensor])
 
     last = fwd[-1]
-    # 2. loss gradient dL/dy (reads the output and the target)
+    # 2. loss gradient dL/dy = y - target: an add of two output-shaped operands. The target
+    # (labels) is not a layer of the trace; it is modelled as a second operand of the output's
+    # size read from the output's memory (an add reads one tensor per named producer).
     save(last.name)
     contribs: dict = {l.name: [] for l in fwd}
     contribs[last.name].append(new(
         "loss.grad", op="add", input_shape=last.output_shape, output_shape=last.output_shape,
-        bits_input=gbits, bits_weight=gbits, bits_output=gbits, inputs=(last.name,)))
+        bits_input=gbits, bits_weight=gbits, bits_output=gbits, inputs=(last.name, last.name)))
 
     # 3. backward, in reverse trace order
     for l in reversed(fwd):

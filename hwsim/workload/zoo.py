@@ -577,13 +577,62 @@ NETWORKS = {
 }
 
 
+#: bounds of a builder's whole-number options (resolution, classes, filters, ...):
+#: beyond them a network is not a TinyML model and its trace alone takes minutes to build
+MAX_INT_OPTION = 65536
+
+
+def _check_options(name: str, builder, options: dict) -> None:
+    """Each option must be a parameter of the builder with a value of its default's type:
+    whole numbers in 1..:data:`MAX_INT_OPTION` (``bits`` 1..64), fractions > 0 and <= 1000."""
+    import inspect
+
+    from ..base.errors import ConfigError, did_you_mean
+
+    params = inspect.signature(builder).parameters
+    where = f"zoo network {name}"
+    for key, v in options.items():
+        fld = f"trace.{key}"
+        if key not in params:
+            raise ConfigError(where, fld, f"unknown option of the {name} builder",
+                              did_you_mean(key, params))
+        d = params[key].default
+        if isinstance(d, bool):
+            ok, want = isinstance(v, bool), "true or false"
+        elif isinstance(d, int):
+            hi = 64 if key == "bits" else MAX_INT_OPTION
+            ok = isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= hi
+            want = f"a whole number in 1..{hi}"
+        elif isinstance(d, float):
+            ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                  and 0 < v <= 1000)
+            want = "a number > 0 and <= 1000"
+        else:
+            ok, want = isinstance(v, type(d)), f"a {type(d).__name__}"
+        if not ok:
+            raise ConfigError(where, fld, f"expected {want}, got {v!r}")
+
+
 def build(name: str, **options) -> Trace:
     """Build the trace of network ``name`` (a key of :data:`NETWORKS`); ``options`` are passed
-    to its builder, and a trace built with options is named ``name`` plus them."""
+    to its builder, and a trace built with options is named ``name`` plus them. Options are
+    checked (:func:`_check_options`) and a trace built with options is validated like a file,
+    so a resolution too small for the network is a ``ConfigError``, never a wrong trace."""
+    from ..base.errors import ConfigError
+    from .trace import trace_from_dict
+
     try:
         builder = NETWORKS[name]
     except KeyError:
         raise KeyError(f"unknown network {name!r}; known: {', '.join(NETWORKS)}") from None
-    trace = builder(**options)
+    _check_options(name, builder, options)
     suffix = "".join(f"_{k}{v}" for k, v in sorted(options.items()))
+    where = f"zoo network {name}" + (f" ({suffix[1:]})" if suffix else "")
+    try:
+        trace = builder(**options)
+    except (ArithmeticError, ValueError, IndexError) as e:
+        raise ConfigError(where, "trace options", f"no valid network with these options ({e})",
+                          "use larger values") from None
+    if options:
+        trace = trace_from_dict(trace.to_dict(), where)
     return Trace(name=name + suffix, layers=trace.layers, source=trace.source, meta=trace.meta)
