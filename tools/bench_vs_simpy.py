@@ -13,9 +13,10 @@ Measures, in one run:
    events and counted the same way. That loop is SimPy's own ceiling (its kernel cost per
    event and nothing else); the target is a ratio >= 0.5. (An earlier version compared with
    a ``simpy.Resource`` request/hold/release loop, itself ~0.4x of the timeout loop, which
-   overstated the ratio.) hwsim's event count is that of one timeout per burst: running a
-   train of uncontended bursts from burst-end callbacks (:class:`hwsim.sim.interconnect._Train`)
-   saves work per event without changing the count, so the rate compares like with like.
+   overstated the ratio.) hwsim's event count is that of one timeout per burst and one event per
+   grant: running bursts and their arbitration from callbacks, with no event object
+   (:class:`hwsim.sim.interconnect._Train`), saves work per event without changing the count,
+   so the rate compares like with like.
 2. **Linearity.** The network repeated 1x, 2x, 4x back to back (:func:`hwsim.explore.sweep.repeat_trace`):
    wall time end to end (mapping + simulation) and of the simulation alone, each as
    ``t(k) / (k * t(1))`` (1.00 = linear; target within 10%), in wall and CPU (process) time;
