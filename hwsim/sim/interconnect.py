@@ -402,17 +402,9 @@ class Interconnect:
         if obs is not None:
             obs.transfer_begin(t)
         train = _Train(env, route, t, nbytes, burst, obs, me, who, prio)
-        n = train.n
-        if n:  # arbitrate for the route and run the bursts from callbacks (see _Train)
+        if train.n:  # arbitrate, run the bursts and the latency from callbacks (see _Train)
             yield train.run()
-        if train.seg_bytes:   # runs of back-to-back bursts, told once per transfer
-            train.segs.append((train.seg_start, train.seg_end, train.seg_bytes))
-            obs.bursts(chans, train.segs)
-        for c in chans:  # statistics once per transfer, not per burst
-            c.busy_ps += train.total
-            c.bytes += nbytes
-            c.n_grants += n
-        if route.latency_ps:
+        elif route.latency_ps:
             yield env.timeout(route.latency_ps)
         for c in chans:
             c.inflight_bytes -= nbytes
@@ -475,8 +467,9 @@ class _Train:
     process would have been resumed by it, a burst-end timeout's callback releases and
     re-arbitrates (or, while no request is queued on any of the channels, where that
     changes nothing, just starts the next burst). The process waits on one event, ``wake``,
-    triggered synchronously once the last burst has released the route. The event count and
-    order are those of a process that waits on each grant and each burst's timeout.
+    triggered once the last burst has released the route, the transfer's statistics are
+    booked and the route's latency has passed. The event count and order are those of a
+    process that waits on each grant, each burst's timeout and the latency's timeout.
 
     The train is itself the event of each burst's end and of each grant it waits for: it is
     pushed on SimPy's queue with the key a ``Timeout`` or a succeeded event would get (time,
@@ -486,7 +479,7 @@ class _Train:
 
     __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "sent", "total",
                  "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
-                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n")
+                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "_done")
     _ok = True   # as a SimPy event: a burst's end always succeeds
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
@@ -506,6 +499,8 @@ class _Train:
         self.callbacks = None
         self._end = (self,)   # the callbacks of a burst's end: __call__
         self._grant = (self._granted,)   # ... and of a grant
+        self._done = (self._wake,)       # ... and of the route's latency after the last burst
+        self.latency = route.latency_ps
 
     def run(self):
         """Start: arbitrate for burst 0; returns the event the process waits on (``wake``)."""
@@ -586,6 +581,22 @@ class _Train:
         if more:
             self._acquire(0)
             return
+        if self.seg_bytes:   # runs of back-to-back bursts, told once per transfer
+            self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
+            self.obs.bursts(chans, self.segs)
+        nbytes, n, total = self.ends[-1], self.n, self.total
+        for c in chans:  # statistics once per transfer, not per burst
+            c.busy_ps += total
+            c.bytes += nbytes
+            c.n_grants += n
+        if self.latency:   # then the route's latency, as a timeout would take it
+            env = self.env
+            self.callbacks = self._done
+            heappush(env._queue, (env._now + self.latency, NORMAL, next(env._eid), self))
+        else:
+            self._wake(None)
+
+    def _wake(self, _event) -> None:
         w = self.wake  # resume the process, as if it waited on this timeout
         w._ok, w._value = True, None
         callbacks, w.callbacks = w.callbacks, None
