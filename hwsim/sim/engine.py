@@ -165,7 +165,7 @@ class Simulation:
             t = Transfer(tag, nbytes, route, self._address(route, nbytes))
             xfers.append(t)
             yield from self.ic.transfer(route, nbytes, tag, t)
-            key = f"{route.src}->{route.dst}"
+            key = route.label
             acct.bytes[key] = acct.bytes.get(key, 0) + nbytes
             self._transfer_energy(route, nbytes, acct)
             if t.waits:
@@ -177,7 +177,7 @@ class Simulation:
         for no energy."""
         if nbytes:
             for route in self.ic.hops(src, dst):
-                key = f"{route.src}->{route.dst}"
+                key = route.label
                 acct.bytes[key] = acct.bytes.get(key, 0) + nbytes
 
     def _ideal_loads(self, plan: LayerPlan, i: int, tile, acct: _Acct):

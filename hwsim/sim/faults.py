@@ -161,6 +161,8 @@ def wait_report(channels, done: dict, procs: dict, depends_on: dict) -> str:
             what = "its process ended without completing the layer"
         else:
             target = proc.target
+            # a transfer's process waits on its burst train, which may wait for a grant
+            target = getattr(target, "waiting", None) or target
             res = waiting_on.get(id(target))
             what = (f"waits for {res}" if res else
                     f"waits on {type(target).__name__}") + f" in {describe_process(proc)}"

@@ -12,9 +12,9 @@ Timing model (all validated in ``tests/test_interconnect.py``):
   first-word) are paid once per transfer, after the last burst: bursts are pipelined.
 * An uncontended burst costs one SimPy event (its timeout); arbitration events occur only when
   a channel is busy, so the event count scales with bursts and conflicts, not with cycles.
-  While nobody queues for its channels, a transfer's next burst starts from the previous
-  burst's end callback without resuming the transfer's process (:class:`_Train`): the same
-  events in the same order, a fraction of the work per event.
+  Bursts, their arbitration and re-arbitration run from SimPy callbacks without resuming the
+  transfer's process (:class:`_Train`): the same events in the same order, a fraction of the
+  work per event.
 
 Hence an isolated transfer takes ``setup + latency + ceil(n / bandwidth_min)`` cycles, and k
 equal transfers sharing one channel interleave their bursts FIFO and each see 1/k of it.
@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import math
 from array import array
+from heapq import heappush
+
+from simpy.events import NORMAL
 
 from .arbitration import make_queue
 
@@ -91,33 +94,40 @@ class Channel:
             self.in_use += 1
             self.holders.append(self.env._active_proc)
             return None
-        return self._enqueue(requester, priority)
+        return self._enqueue(requester, priority, self.env._active_proc)
 
-    def _enqueue(self, requester, priority: int):
-        """Queue a request (the channel is busy); ``n_grants`` was already counted."""
-        env = self.env
-        ev = env.event()
-        ev.who = env._active_proc
+    def _enqueue(self, requester, priority: int, holder):
+        """Queue a request of process ``holder`` (the channel is busy); ``n_grants`` was
+        already counted."""
+        ev = self.env.event()
+        ev.who = holder
         if self.policy != "fifo":
             ev.requester, ev.priority = requester, priority
+        self._queue(ev)
+        return ev
+
+    def _queue(self, ev) -> None:
+        """Append request ``ev`` (an event, or anything that has its ``who``, ``succeed()``
+        and, for the non-FIFO policies, ``requester`` and ``priority``) to the queue."""
+        now = self.env._now
         q = self.queue
         n = len(q)
-        self.queue_area += n * (env.now - self.queue_t)
-        self.queue_t = env.now
+        self.queue_area += n * (now - self.queue_t)
+        self.queue_t = now
         q.append(ev)
         self.n_waits += 1
         if n + 1 > self.max_queue:
             self.max_queue = n + 1
         if self.observer is not None:
-            self.observer.queue_depth(self, env.now, n + 1)
-        return ev
+            self.observer.queue_depth(self, now, n + 1)
 
-    def release(self) -> None:
-        """Free the server held by the active process: hand it to the next waiter chosen by
-        the policy, else make it idle. The holder record moves with the server."""
+    def release(self, holder=None) -> None:
+        """Free the server held by process ``holder`` (default: the active process): hand it
+        to the next waiter chosen by the policy, else make it idle. The holder record moves
+        with the server."""
         h = self.holders
         try:
-            h.remove(self.env._active_proc)
+            h.remove(self.env._active_proc if holder is None else holder)
         except ValueError:  # released by another process than the one that acquired
             if h:
                 h.pop(0)
@@ -138,7 +148,7 @@ class Channel:
         if not q:  # several deferred releases at one instant outnumbered the waiters
             self.in_use -= 1
             return
-        now = self.env.now
+        now = self.env._now
         n = len(q)
         self.queue_area += n * (now - self.queue_t)
         self.queue_t = now
@@ -165,10 +175,12 @@ class Route:
     acquisition order, and the once-per-transfer latency in ps."""
 
     __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names",
-                 "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans")
+                 "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans",
+                 "label")
 
     def __init__(self, src, dst, nodes, channels, dma, requester=None, priority: int = 0):
         self.src, self.dst, self.nodes, self.dma = src, dst, nodes, dma
+        self.label = f"{src}->{dst}"   # the key of its bytes in reports
         self.channels = sorted(channels, key=lambda c: c.order)
         self.bw_channels = [c for c in self.channels if c.bandwidth]
         # distinct (bytes/cycle, Hz) of the bandwidth channels, read by the burst loop's inlined
@@ -389,31 +401,10 @@ class Interconnect:
             c.inflight_bytes += nbytes
         if obs is not None:
             obs.transfer_begin(t)
-        train = _Train(env, route, t, nbytes, burst, obs)
-        n = len(train.ends)
-        while train.k < n:
-            for c in chans:  # Channel.acquire, inlined on the uncontended path
-                if c.in_use < c.capacity and not c.queue:
-                    c.in_use += 1
-                    c.holders.append(me)
-                else:
-                    yield from _wait(env, c._enqueue(who, prio), t, c)
-            # hold the route for burst k, and for the bursts after it while nobody queues
-            yield train.start()
-            for c in chans:
-                if c.queue:
-                    c.release()
-                else:  # Channel.release, inlined on the uncontended path
-                    c.in_use -= 1
-                    c.holders.remove(me)
-        if train.seg_bytes:   # runs of back-to-back bursts, told once per transfer
-            train.segs.append((train.seg_start, train.seg_end, train.seg_bytes))
-            obs.bursts(chans, train.segs)
-        for c in chans:  # statistics once per transfer, not per burst
-            c.busy_ps += train.total
-            c.bytes += nbytes
-            c.n_grants += n
-        if route.latency_ps:
+        train = _Train(env, route, t, nbytes, burst, obs, me, who, prio)
+        if train.n:  # arbitrate, run the bursts and the latency from callbacks (see _Train)
+            yield train.run()
+        elif route.latency_ps:
             yield env.timeout(route.latency_ps)
         for c in chans:
             c.inflight_bytes -= nbytes
@@ -465,40 +456,94 @@ def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
 
 
 class _Train:
-    """The bursts of one transfer, run from one burst's end to the next without resuming
-    the transfer's process while nobody queues for its channels.
+    """The bursts of one transfer, run from SimPy callbacks without resuming the transfer's
+    process: arbitration for the route's channels, each burst's hold, and the release and
+    re-arbitration between bursts.
 
-    Exact: the per-burst model releases every channel at a burst's end and takes it again at
-    once; with no request queued on any of them that changes nothing, so the end of a burst
-    just starts the next one (the same timeout, created at the same point of the event
-    order). Only when some channel has a queue, or after the last burst, is the transfer's
-    process resumed, synchronously inside the burst-end event as before, to release and
-    re-arbitrate. The event count and order are those of one timeout per burst."""
+    Exact: the per-burst model takes every channel of the route (in global order, queueing
+    FIFO or by policy where one is busy), holds them for the burst, releases them all and
+    takes them again for the next burst. This class does the same steps at the same points
+    of the event order: a grant event's callback continues the arbitration where the
+    process would have been resumed by it, a burst-end timeout's callback releases and
+    re-arbitrates (or, while no request is queued on any of the channels, where that
+    changes nothing, just starts the next burst). The process waits on one event, ``wake``,
+    triggered once the last burst has released the route, the transfer's statistics are
+    booked and the route's latency has passed. The event count and order are those of a
+    process that waits on each grant, each burst's timeout and the latency's timeout.
+
+    The train is itself the event of each burst's end and of each grant it waits for: it is
+    pushed on SimPy's queue with the key a ``Timeout`` or a succeeded event would get (time,
+    ``NORMAL`` priority, next event id) and has what ``Environment.step`` reads of an event
+    (``callbacks``, ``_ok``), and it stands in a channel's queue as its own request (``who``,
+    ``requester``, ``priority``, ``succeed``), so neither costs an event object."""
 
     __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "sent", "total",
-                 "wake", "seg_start", "seg_end", "seg_bytes", "segs")
+                 "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
+                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "_done")
+    _ok = True   # as a SimPy event: a burst's end always succeeds
 
-    def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs):
+    def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
+                 who, prio: int):
         self.env, self.chans, self.svc, self.t, self.obs = env, route.channels, \
             route.svc_channels, t, obs
+        # as a channel request: holder process, requester (master) name, priority
+        self.who, self.requester, self.priority = me, who, prio
         self.ends, self.holds = burst_plan(route, nbytes, burst, t.row_bytes)
+        self.n = len(self.ends)   # bursts
         self.k = self.sent = self.total = 0
         self.wake = None
+        self.j = self.t0 = 0    # channel being waited for, since when (ps)
         # for the observer: runs of back-to-back bursts as (start ps, end ps, bytes)
         self.seg_start = self.seg_end = -1
         self.seg_bytes, self.segs = 0, []
+        self.callbacks = None
+        self._end = (self,)   # the callbacks of a burst's end: __call__
+        self._grant = (self._granted,)   # ... and of a grant
+        self._done = (self._wake,)       # ... and of the route's latency after the last burst
+        self.latency = route.latency_ps
 
-    def start(self):
-        """Start burst ``k`` (the route is held); returns the event the process waits on."""
+    def run(self):
+        """Start: arbitrate for burst 0; returns the event the process waits on (``wake``)."""
+        self.wake = self.env.event()
+        self.wake.waiting = None   # the grant event pending, for deadlock reports
+        self._acquire(0)
+        return self.wake
+
+    def _acquire(self, j: int) -> None:
+        """Take the route's channels from index ``j`` on, then start burst ``k``; where one is
+        busy, queue on it and continue from its grant (:meth:`_granted`)."""
+        chans, me = self.chans, self.who
+        for j in range(j, len(chans)):
+            c = chans[j]
+            if c.in_use < c.capacity and not c.queue:   # Channel.acquire, inlined
+                c.in_use += 1
+                c.holders.append(me)
+            else:
+                c._queue(self)
+                t = self.t
+                self.j, self.t0 = j, self.env._now
+                t.waiting_since, t.waiting_on = self.t0, c.owner
+                self.wake.waiting = self
+                return
         self._burst()
-        self.wake = w = self.env.event()
-        return w
+
+    def succeed(self) -> None:
+        """Granted (by ``Channel._grant_next``): schedule :meth:`_granted` as
+        ``Event.succeed`` would schedule the event."""
+        env = self.env
+        self.callbacks = self._grant
+        heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
+
+    def _granted(self, _event) -> None:
+        self.wake.waiting = None
+        _waited(self.t, self.chans[self.j], self.t0, self.env._now)
+        self._acquire(self.j + 1)
 
     def _burst(self) -> None:
         env, k = self.env, self.k
         hold, nxt = self.holds[k], self.ends[k]
         for c in self.svc:  # timed memories: hold from address and bank/row state
-            d = c.service.burst_ps(env.now, self.t, self.sent, nxt)
+            d = c.service.burst_ps(env._now, self.t, self.sent, nxt)
             if d > hold:
                 hold = d
         if self.obs is not None:
@@ -510,20 +555,49 @@ class _Train:
             self.seg_bytes += nxt - self.sent
             self.seg_end = now + hold
         self.total += hold
-        env.timeout(hold).callbacks.append(self)
+        self.callbacks = self._end   # env.timeout(hold).callbacks.append(self), inlined
+        heappush(env._queue, (env._now + hold, NORMAL, next(env._eid), self))
 
     def __call__(self, _event) -> None:
         """End of burst ``k``."""
         self.sent = self.ends[self.k]
         self.k += 1
-        if self.k < len(self.ends):
-            for c in self.chans:
+        chans = self.chans
+        more = self.k < self.n
+        if more:
+            for c in chans:
                 if c.queue:
                     break
-            else:
+            else:   # nobody waits: keep the route for the next burst
                 self._burst()
                 return
-        w = self.wake  # hand over to the process, as if it waited on this timeout
+        me = self.who
+        for c in chans:
+            if c.queue:
+                c.release(me)
+            else:  # Channel.release, inlined on the uncontended path
+                c.in_use -= 1
+                c.holders.remove(me)
+        if more:
+            self._acquire(0)
+            return
+        if self.seg_bytes:   # runs of back-to-back bursts, told once per transfer
+            self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
+            self.obs.bursts(chans, self.segs)
+        nbytes, n, total = self.ends[-1], self.n, self.total
+        for c in chans:  # statistics once per transfer, not per burst
+            c.busy_ps += total
+            c.bytes += nbytes
+            c.n_grants += n
+        if self.latency:   # then the route's latency, as a timeout would take it
+            env = self.env
+            self.callbacks = self._done
+            heappush(env._queue, (env._now + self.latency, NORMAL, next(env._eid), self))
+        else:
+            self._wake(None)
+
+    def _wake(self, _event) -> None:
+        w = self.wake  # resume the process, as if it waited on this timeout
         w._ok, w._value = True, None
         callbacks, w.callbacks = w.callbacks, None
         for cb in callbacks:
@@ -615,7 +689,12 @@ def _wait(env, ev, t: Transfer, ch: Channel):
     t.waiting_since = t0
     t.waiting_on = ch.owner
     yield ev
-    waited = env.now - t0
+    _waited(t, ch, t0, env.now)
+
+
+def _waited(t: Transfer, ch: Channel, t0: int, now: int) -> None:
+    """Book a wait of ``t`` for ``ch`` from ``t0`` to its grant at ``now``."""
+    waited = now - t0
     t.waiting_since = t.waiting_on = None
     t.queued_ps += waited
     ch.wait_ps += waited
