@@ -56,7 +56,8 @@ def check_limits(until_ps=None, max_sim_s=None, max_wall_s=None):
                              f"{MAX_SIM_S * PS_PER_S:g}, got {until_ps!r}")
         limit_ps = until_ps
     if max_sim_s is not None:
-        s_ps = int(num("max_sim_s", max_sim_s, MAX_SIM_S) * PS_PER_S)
+        # nearest ps: seconds * 1e12 in binary floating point can land just below a whole ps
+        s_ps = round(num("max_sim_s", max_sim_s, MAX_SIM_S) * PS_PER_S)
         limit_ps = s_ps if limit_ps is None else min(limit_ps, s_ps)
     if max_wall_s is not None:
         num("max_wall_s", max_wall_s, MAX_WALL_S)
