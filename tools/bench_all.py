@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from hwsim import Simulation, load_platform, load_trace, simulate  # noqa: E402
 
-from bench_vs_simpy import raw_simpy_loop  # noqa: E402
+from bench_vs_simpy import raw_simpy_loop, room_for  # noqa: E402
 
 PLAT = ROOT / "platforms"
 TRACES = ROOT / "traces"
@@ -140,6 +140,8 @@ def timeline(rounds: int) -> dict:
             c2 = time.process_time()
             off, on = min(off, c1 - c0), min(on, c2 - c1)
         extra = {}
+        # one platform for both lengths, its last level large enough for 4x the weights
+        platform = room_for(PLAT / "pulp_imc_cluster.yaml", 4)
         for k in (1, 4):
             tr = repeat_trace(trace, k)
             peak = {}
