@@ -84,7 +84,7 @@ def keep_in_l1(trace, l1_of: dict, tensor_mem: dict, tile, policy) -> list:
             _, w, new = ring
             tensor_mem[p.name] = home.name
             for l in (p, c):
-                budget[l.name] -= w * _row_bytes(p)
+                budget[l.name] -= _ring_bytes(p, w)
             plans.update(new)
             rings[p.name] = (w, c.name)
             for l in (p, c):
@@ -101,6 +101,11 @@ def keep_in_l1(trace, l1_of: dict, tensor_mem: dict, tile, policy) -> list:
 
 def _row_bytes(l) -> int:
     return -(-l.output_bytes // l.out_hw[0])
+
+
+def _ring_bytes(p, w: int) -> int:
+    """L1 bytes of a ``w``-row window of ``p``'s output (at most the whole map)."""
+    return min(w, p.out_hw[0]) * _row_bytes(p)
 
 
 def _try(span, plans, budget, trial_mem, tile, take: dict, limit: dict, max_rows=None,
@@ -137,7 +142,7 @@ def _try_ring(p, c, plans, budget, trial_mem, tile, limit):
         r_p = max(1, w // 2)
         r_c = (w - r_p - kh) // s + 1
         if r_c >= 1:
-            take = dict.fromkeys((p.name, c.name), min(w, h) * _row_bytes(p))
+            take = dict.fromkeys((p.name, c.name), _ring_bytes(p, w))
             new = _try((p, c), plans, budget, trial_mem, tile, take, limit,
                        {p.name: min(r_p, limit.get(p.name, r_p)), c.name: r_c}, slower_ok=True)
             if new is not None and new[p.name].tile_shape["rows"] + (new[c.name].tile_shape["rows"] - 1) * s + kh <= w:

@@ -213,9 +213,11 @@ def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
         need = smallest
         raise MappingError(
             f"{l.op} cannot be tiled into {l1.name}: even the smallest tile (1 channel x 1 row: "
-            f"{i} B in, {w} B weights, {o} B out; {need} B with double buffers and halo) exceeds its "
-            f"{l1.name}.size_bytes = {budget} B",
-            fix=f"enlarge {l1.name}.size_bytes to at least {need}")
+            f"{i} B in, {w} B weights, {o} B out; {need} B with double buffers and halo) exceeds "
+            + (f"its {l1.name}.size_bytes = {budget} B" if budget == l1.size_bytes else
+               f"the {budget} B that L1-resident activations leave of {l1.name}.size_bytes = "
+               f"{l1.size_bytes} B"),
+            fix=f"enlarge {l1.name}.size_bytes to at least {need + l1.size_bytes - budget}")
     _, co, rows, l1_bytes, modelled = best
     # an elementwise op reads its operands from their own memories (equal shares)
     in_mem = in_mems[0]

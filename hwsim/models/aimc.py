@@ -26,9 +26,21 @@ from ..hardware.registry import model_of
 from ..mapping.aimc import (blocks_to_program, crossbar_streams, layer_blocks, mvm_job_cycles,
                             peak_ops_per_s, peak_tops_per_w, stream_bytes_per_s, tile_mvm_pj)
 from .base import ComponentModel
-from .cores import kernel_throughput
+from .cores import kernel_throughput, tile_work
 
 __all__ = ["AimcModel"]
+
+
+def _pixel_ps(platform, xb, l, lb) -> float:
+    """ps of one output pixel on crossbar type ``xb``: ``islices`` jobs of
+    :func:`hwsim.mapping.aimc.mvm_job_cycles`, each no shorter than streaming all blocks'
+    inputs through L1's bandwidth (blocks run in parallel)."""
+    bw = stream_bytes_per_s(platform, xb) / xb.clock.freq_hz     # bytes per tile cycle
+    r = max(b[0] for b in lb.blocks)
+    c = max(b[1] for b in lb.blocks)
+    job = mvm_job_cycles(xb, r * l.bits_input / 8, c * xb.output_bits / 8, bw)
+    tot_in = sum(b[0] for b in lb.blocks) * l.bits_input / 8 / bw
+    return lb.islices * max(job, tot_in) / xb.clock.freq_hz * PS_PER_S
 
 
 class AimcModel(ComponentModel, spec=AimcTile):
@@ -46,17 +58,31 @@ class AimcModel(ComponentModel, spec=AimcTile):
         lb = layer_blocks(l, xb) if l.is_weighted else None
         if lb is None or lb.n_blocks == 0:
             return math.inf
-        bw = stream_bytes_per_s(platform, xb) / xb.clock.freq_hz     # bytes per tile cycle
-        r = max(b[0] for b in lb.blocks)
-        c = max(b[1] for b in lb.blocks)
-        job = mvm_job_cycles(xb, r * l.bits_input / 8, c * xb.output_bits / 8, bw)
-        tot_in = sum(b[0] for b in lb.blocks) * l.bits_input / 8 / bw
         pix = l.out_hw[0] * l.out_hw[1] * l.batch
-        ps = pix * lb.islices * max(job, tot_in) / xb.clock.freq_hz * PS_PER_S
+        ps = pix * _pixel_ps(platform, xb, l, lb)
         if lb.partials > 1:
             thr = kernel_throughput(host, "add", 8) or 0.5
             ps += (pix * l.out_channels * (lb.partials - 1) / (host.cores * thr)
                    / host.clock.freq_hz * PS_PER_S)
+        return ps
+
+    def tile_estimate_ps(self, platform, xb, l, host, ops, channels, rows) -> float:
+        """A tile as the engine runs it: its pixels' MVM jobs, then the host adding the partial
+        sums of those ``channels`` x ``rows`` (:func:`hwsim.models.cores.tile_work` of ``add``:
+        split over cores by rows, so a tile of few rows leaves cores idle) plus the host's
+        ``tile_overhead_cycles``."""
+        lb = layer_blocks(l, xb) if l.is_weighted else None
+        if lb is None or lb.n_blocks == 0:
+            return 0.0
+        pix = rows * l.out_hw[1] * l.batch
+        ps = pix * _pixel_ps(platform, xb, l, lb)
+        if lb.partials > 1 and host is not None:
+            acc = pix * channels * (lb.partials - 1)
+            if kernel_throughput(host, "add", l.bits_key):
+                cycles = tile_work(host, l, "add", acc, channels, rows).cycles
+            else:
+                cycles = acc / (host.cores * 0.5)   # as estimate_ps: ASSUMED 0.5 add/cycle/core
+            ps += (cycles + host.tile_overhead_cycles) / host.clock.freq_hz * PS_PER_S
         return ps
 
     # -- engine ----------------------------------------------------------------------------
