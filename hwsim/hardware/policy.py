@@ -9,6 +9,8 @@ mapping:
   dense: fastest          # fastest | crossbar: conv / pointwise / linear layers that fit a crossbar
   l1_residency: on        # activations stay in L1 across layers when no layer gets slower
   fusion: on              # a producer and its next reader fused by row windows in L1
+  replicate: off          # off | balance: split slow layers over free engines (pipelines)
+  throughput_target_inferences_per_s: 100   # optional: stop replicating once reached
 ```
 
 * ``depthwise``: where depthwise layers run. ``fastest`` estimates each candidate's time with
@@ -29,6 +31,10 @@ mapping:
 * ``fusion``: ``on`` lets a layer whose output does not fit L1 whole run row by row with its
   single next reader, the tensor in a row window of L1 (:mod:`hwsim.mapping.fusion`), when the
   tiler's model says it is no slower; ``off`` keeps only whole tensors in L1.
+* ``replicate``: ``balance`` splits the slowest pipeline stages by output rows over free
+  crossbars / clusters until the stages balance, resources run out or the throughput target is
+  met (:mod:`hwsim.mapping.replication`; Bruschi et al. 2023 replicate layers over free
+  clusters); ``off`` runs each layer on one engine.
 * ``overflow``: when the crossbar-eligible layers' weights exceed the arrays even packed,
   ``cores`` keeps the layers with the most MACs per crossbar block stationary (greedy) and runs
   the others on the cores; ``reprogram`` keeps every such layer on the crossbars and programs
@@ -42,12 +48,13 @@ from ..base.errors import ConfigError, did_you_mean
 from .registry import COMPONENT_TYPES
 
 __all__ = ["Policy", "parse_policy", "policy_of", "check_policy", "depthwise_choices",
-           "DEPTHWISE_CHOICES", "OVERFLOW_CHOICES", "DENSE_CHOICES", "SWITCHES"]
+           "DEPTHWISE_CHOICES", "OVERFLOW_CHOICES", "DENSE_CHOICES", "REPLICATE_CHOICES", "SWITCHES"]
 
 #: depthwise choices besides the type name of any accelerator on the platform
 DEPTHWISE_CHOICES = ("fastest", "crossbar", "cores")
 OVERFLOW_CHOICES = ("cores", "reprogram")
 DENSE_CHOICES = ("fastest", "crossbar")
+REPLICATE_CHOICES = ("off", "balance")
 SWITCHES = ("pipeline", "accelerators", "fusion", "l1_residency")   # on/off fields
 
 
@@ -60,6 +67,8 @@ class Policy:
     dense: str = "fastest"
     fusion: bool = True
     l1_residency: bool = True
+    replicate: str = "off"
+    throughput_target_inferences_per_s: float | None = None
 
 
 def _bool(v, file, fld):
@@ -75,7 +84,8 @@ def parse_policy(raw, file="<dict>") -> Policy:
         return Policy()
     if not isinstance(raw, dict):
         raise ConfigError(file, "mapping", "expected a mapping, e.g. {depthwise: fastest}")
-    allowed = ("depthwise", "pipeline", "accelerators", "overflow", "dense", "fusion", "l1_residency")
+    allowed = ("depthwise", "pipeline", "accelerators", "overflow", "dense", "fusion", "l1_residency",
+               "replicate", "throughput_target_inferences_per_s")
     for k in raw:
         if k not in allowed:
             raise ConfigError(file, f"mapping.{k}", "unknown mapping policy field", did_you_mean(k, allowed))
@@ -92,7 +102,19 @@ def parse_policy(raw, file="<dict>") -> Policy:
     if dn not in DENSE_CHOICES:
         raise ConfigError(file, "mapping.dense", f"invalid value {dn!r}",
                           "one of " + ", ".join(DENSE_CHOICES))
-    return Policy(dense=dn, overflow=ov, depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
+    rep = raw.get("replicate", "off")
+    if rep is False:   # YAML reads a bare off as false
+        rep = "off"
+    if rep not in REPLICATE_CHOICES:
+        raise ConfigError(file, "mapping.replicate", f"invalid value {rep!r}",
+                          "one of " + ", ".join(REPLICATE_CHOICES))
+    target = raw.get("throughput_target_inferences_per_s")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))
+                               or not target > 0 or target == float("inf")):
+        raise ConfigError(file, "mapping.throughput_target_inferences_per_s",
+                          f"expected a positive number of inferences per second, got {target!r}",
+                          "e.g. throughput_target_inferences_per_s: 100, or leave it out")
+    return Policy(replicate=rep, throughput_target_inferences_per_s=target, dense=dn, overflow=ov, depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
                   accelerators=_bool(raw.get("accelerators", True), file, "mapping.accelerators"),
                   fusion=_bool(raw.get("fusion", True), file, "mapping.fusion"),
                   l1_residency=_bool(raw.get("l1_residency", True), file, "mapping.l1_residency"))

@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass, replace
 
 from ..base.errors import MappingError
+from ..base.units import PS_PER_S
 from ..hardware.platform import Platform
 from ..hardware.policy import policy_of
 from ..hardware.registry import MODELS, model_of
@@ -41,6 +42,7 @@ from .aimc import aimc_tiles, dedicated, layer_blocks, pack
 from .cost import CostModel, tile_compute_ps
 from .fusion import fusion_summary, keep_in_l1
 from .placement import input_memories, place
+from .replication import expand, replication_factors, replication_summary
 from .plan import AimcMapping, LayerPlan, Mapping
 from .tiling import tile_layer
 
@@ -215,6 +217,35 @@ def _keep_stationary(trace, demands, core, xb0, capacity):
         elif must(name):
             return None
     return keep
+
+
+# -- phase 1b: replication -------------------------------------------------------------------------
+def _replication(platform, trace: Trace, kinds: dict, cls: list, pool: list, pol):
+    """``(factors, stage_ps)``: replicas per layer (:mod:`hwsim.mapping.replication`) under
+    ``mapping.replicate: balance``, and each layer's closed-form stage time (ps)."""
+    if pol.replicate != "balance":
+        return {}, {}
+    xb0 = pool[0][1] if pool else None
+    stage_ps, demand = {}, {}
+    for l in trace.layers:
+        kind = kinds[l.name]
+        stage_ps[l.name] = _candidates(platform, l, cls[0], kind == "aimc").get(kind, 0.0)
+        demand[l.name] = (("crossbars", layer_blocks(l, xb0).n_blocks) if kind == "aimc"
+                          else ("cluster", 1))
+    target = pol.throughput_target_inferences_per_s
+    batch = trace.layers[0].batch if trace.layers else 1
+    period = batch / target * PS_PER_S if target else None
+    return replication_factors(trace.layers, stage_ps, demand, len(pool), len(cls),
+                               period), stage_ps
+
+
+def _wait_for_bands(plan: LayerPlan, bands_of: dict) -> LayerPlan:
+    """A reader of a replicated layer waits for all its bands (not row by row: a band's rows
+    are not a prefix of the tensor)."""
+    if not any(d in bands_of for d in plan.depends_on):
+        return plan
+    deps = tuple(b for d in plan.depends_on for b in bands_of.get(d, (d,)))
+    return replace(plan, depends_on=deps, pipelined=False)
 
 
 # -- phase 2: crossbar allocation ----------------------------------------------------------------
@@ -394,9 +425,19 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     cls = host_clusters(platform)
     pool = [(ci, t) for ci, c in enumerate(cls) for t in c.tiles]   # all crossbars, cluster order
     kinds = _choose_engines(platform, trace, cls, pol, pool)
+    factors, stage_ps = _replication(platform, trace, kinds, cls, pool, pol)
+    original, bands_of = trace, {}
+    if factors:
+        trace, bands_of = expand(trace, factors)
+        kinds.update({b: kinds[n] for n, bs in bands_of.items() for b in bs})
     xbars = _allocate_crossbars(trace, kinds, pool)
     home_of = _home_clusters(trace, kinds, xbars, pool, len(cls))
-    tensor_mem, weight_mem, l3 = _placement(platform, trace, kinds, xbars)
+    tensor_mem, weight_mem, l3 = _placement(platform, original, kinds, xbars)
+    for n, bs in bands_of.items():   # bands write the layer's tensor (L2/L3), read its weights
+        for b in bs:
+            tensor_mem[b] = tensor_mem[n]
+            if n in weight_mem:
+                weight_mem[b] = weight_mem[n]
     engines_of, blocks_of = _engines(trace, kinds, xbars, cls, home_of, pool)
     piped, extra_deps, in_pipe = _pipelining(trace, pol, kinds, xbars, engines_of, blocks_of)
     cost = CostModel(platform)
@@ -409,10 +450,13 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
 
     plans = keep_in_l1(trace, {l.name: cls[home_of[l.name]].l1 for l in trace.layers}, tensor_mem,
                        tile, pol)
+    if bands_of:
+        plans = [_wait_for_bands(p, bands_of) for p in plans]
     l3name = l3.name if l3 is not None else None
     return Mapping(
         plans=plans,
         program_once=[p for p in plans if p.aimc and not p.aimc.program_each_inference],
         weights_in_l3_bytes=sum(p.layer.stored_param_bytes for p in plans
                                 if p.weight_mem and p.weight_mem == l3name),
-        summary=_summary(plans, xbars, pool, home_of, pol))
+        summary={**_summary(plans, xbars, pool, home_of, pol),
+                 **(replication_summary(factors, stage_ps, len(original.layers)) if factors else {})})

@@ -216,6 +216,13 @@ class SimulationResult:
             lines.append(f"L1 reuse     {self.mapping['l1_kept_bytes']:,} B kept in L1 instead of "
                          f"L2/L3 ({self.mapping['l1_resident_tensors']} tensors whole, "
                          f"{self.mapping['fused_pairs']} fused pairs by row windows)")
+        if self.mapping.get("replicated_layers"):
+            est = self.mapping["estimated_period_us"]
+            lines.append(_wrap("replication", [
+                f"{self.mapping['replicated_layers']} of {self.mapping['stages']} stages split "
+                f"over {sum(self.mapping['replicas'].values())} engines, on "
+                f"{self.mapping['clusters_used']} clusters; modelled slowest stage "
+                f"{est['unreplicated']:.1f} -> {est['replicated']:.1f} us"]))
         return "\n".join(lines)
 
     def time_by_cause(self) -> dict:
