@@ -208,9 +208,13 @@ class SimulationResult:
                 f"{k} {100 * v:.0f}%" for k, v in sorted(
                     d["stage_utilisation"].items(), key=lambda kv: -kv[1])[:4]], first_sep=" "))
         if self.mapping.get("aimc_programmed", "n/a") != "n/a":
-            lines.append(f"AIMC         weights programmed {self.mapping['aimc_programmed']}"
-                         f" ({self.mapping['crossbars_needed']} of "
-                         f"{self.mapping['crossbars_available']} crossbars)")
+            m = self.mapping
+            lines.append(f"AIMC         weights programmed {m['aimc_programmed']} ({m['crossbars_needed']}"
+                         f" of {m['crossbars_available']} crossbars)")
+            if m.get("crossbars_lower_bound") is not None:
+                lines.append(f"             packing {m['crossbar_allocation']}: crossbars used {m['crossbars_used']}, "
+                             f"lower bound {m['crossbars_lower_bound']}, efficiency "
+                             f"{100 * m['crossbar_packing_efficiency']:.0f}%")
         return "\n".join(lines)
 
     def time_by_cause(self) -> dict:
