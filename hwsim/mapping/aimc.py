@@ -32,6 +32,8 @@ sharing rows would need different inputs; blocks on disjoint rows and columns co
 principle share one MVM, which the IMA's job interface does not express): blocks of different
 layers interleave tile by tile (the tile is one engine), and ``n`` blocks of one layer on a
 crossbar cost ``n`` MVMs per pixel there, one after another (:func:`crossbar_mvms`).
+Programming writes each block's rows on its own (ASSUMED: blocks side by side are not merged
+into one row write), blocks of one crossbar one after another.
 
 **Per MVM.** One MVM = DAC of ``input_bits`` per row, analog evaluation, ADC of ``output_bits``
 per column, in ``mvm_latency_cycles``; layer inputs wider than the DAC are bit-serial:

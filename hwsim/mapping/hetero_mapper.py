@@ -12,10 +12,11 @@ adds, one phase each (:func:`map_hetero` reads top to bottom):
   with the cores); crossbars only while their blocks fit the arrays. ``dense: crossbar`` and a
   named ``depthwise`` engine pin the choice.
 * **Crossbar allocation** (:func:`hwsim.mapping.aimc.allocate`, policy ``crossbar_packing``):
-  the layers' weight blocks packed into crossbars (MaxRects by default); when they fit the
-  arrays the weights are programmed once, before inference; else every AIMC layer programs its
-  crossbars each inference (``programming``, reported apart). The summary reports the
-  crossbars used against lower bounds and the packing efficiency.
+  one crossbar per weight block while they fit, else the blocks packed by MaxRects (by
+  default); when the allocation fits the arrays the weights are programmed once, before
+  inference; else every AIMC layer programs its crossbars each inference (``programming``,
+  reported apart). The summary reports the crossbars used against lower bounds and the
+  packing efficiency.
 * **Several clusters** (e.g. a generated mesh): layers are distributed in order over the
   clusters (weights stationary). An AIMC layer takes the next free crossbars, cluster by
   cluster; a digital layer takes the next cluster's cores. A layer's *home* cluster runs its

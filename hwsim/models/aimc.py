@@ -4,9 +4,9 @@ Weights are stationary in crossbars, allocated over the whole network by the map
 (:mod:`hwsim.mapping.aimc`: blocks, packing, bit slicing). A tile step: all crossbars of the
 layer work in parallel on the tile's pixels; each runs ``tile.mvms`` MVM jobs of
 ``mvm_latency_cycles + job_overhead_cycles`` per block of the layer it holds (blocks sharing a
-crossbar run one after another, :func:`hwsim.mapping.aimc.crossbar_mvms`) and streams its block's inputs (``pixels x block
-rows`` bytes at the input width) from L1 and its outputs (``mvms x block cols`` ADC values)
-back through its links: overlapped with the MVMs (``stream_mode: overlapped``: tile time =
+crossbar run one after another, :func:`hwsim.mapping.aimc.crossbar_mvms`) and streams its
+blocks' inputs (``pixels x block rows`` bytes at the input width) from L1 and its outputs
+(``mvms x block cols`` ADC values) back through its links: overlapped with the MVMs (``stream_mode: overlapped``: tile time =
 max(MVMs, stream-in, stream-out)) or one after another (``sequential``: their sum). Streamer
 time beyond the MVMs is the tile waiting for data (``memory_stall``, or ``contention`` when
 queued). Row-split, input- and weight-slice partial sums are then added on the host cores
