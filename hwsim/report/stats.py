@@ -212,8 +212,10 @@ class SimulationResult:
             lines.append(f"AIMC         weights programmed {m['aimc_programmed']} ({m['crossbars_needed']}"
                          f" of {m['crossbars_available']} crossbars)")
             if m.get("crossbars_lower_bound") is not None:
+                lb = m["crossbars_lower_bound"]
+                by = "/".join(k for k, v in m["crossbar_bounds"].items() if v == lb)
                 lines.append(f"             packing {m['crossbar_allocation']}: crossbars used {m['crossbars_used']}, "
-                             f"lower bound {m['crossbars_lower_bound']}, efficiency "
+                             f"lower bound {lb} ({by}), efficiency "
                              f"{100 * m['crossbar_packing_efficiency']:.0f}%")
         return "\n".join(lines)
 
