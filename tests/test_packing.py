@@ -113,6 +113,38 @@ def test_random_packings_are_valid_and_between_the_bounds(items, n_groups):
     assert maxrects(items, R, C, groups) == (place, n)          # deterministic
 
 
+class _LB:
+    """The part of LayerBlocks that allocation reads."""
+
+    def __init__(self, blocks):
+        self.blocks, self.n_blocks = tuple(blocks), len(blocks)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(rect, min_size=1, max_size=4), min_size=1, max_size=12),
+       st.integers(1, 12), st.sampled_from(["dedicated", "maxrects", "shelf"]))
+def test_random_allocations_fit_or_say_so(layers, capacity, method):
+    """Whatever fits one block per crossbar fits every policy; a returned allocation is a
+    valid packing within the capacity, keeping a layer's blocks apart whenever that fits."""
+    R = C = 64
+    demands = [(f"l{i}", _LB(b)) for i, b in enumerate(layers)]
+    al = allocate(demands, R, C, capacity, method)
+    naive = dedicated(demands)[1]
+    if naive <= capacity:
+        assert al.assign is not None
+    if al.assign is None:
+        assert al.need > capacity
+        return
+    items = [b for _, lb in demands for b in lb.blocks]
+    place = [(xi, r0, c0) for n, lb in demands for (xi, _, _), (r0, c0) in zip(al.assign[n], al.origin[n])]
+    check_packing(items, place, R, C)
+    assert al.need <= min(capacity, naive)
+    assert sorted({p[0] for p in place}) == list(range(al.need))
+    groups = [n for n, lb in demands for _ in lb.blocks]
+    if maxrects(items, R, C, groups, capacity)[0] is not None and method == "maxrects":
+        check_packing(items, place, R, C, groups)
+
+
 def _zoo_demands():
     geoms = {"256x256 w8": xb(), "256x256 w4": xb(weight_bits=4),
              "1152x512 w2": xb(1152, 512, weight_bits=2, input_bits=7)}
