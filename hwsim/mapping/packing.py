@@ -9,22 +9,22 @@ only, so a block turned by 90 degrees would compute the transposed product, not 
 Two-Dimensional Rectangle Bin Packing", 2010, section 3): each bin keeps the list of its
 *maximal* free rectangles (they may overlap each other). An item goes where it leaves the
 shortest leftover side in a free rectangle that holds it (*Best Short Side Fit*, BSSF), the
-longer leftover side breaking ties, over every open bin (global best fit); a new bin opens only
-when no open bin holds it. After a placement every free rectangle the item intersects is cut
-into its (up to four) maximal parts outside the item, and free rectangles contained in another
-are dropped. The items are packed in three orders - decreasing area, decreasing short side,
+longer leftover side, then the lowest bin, row and column breaking ties, over every open bin
+(global best fit); a new bin opens only when no open bin holds it. After a placement every
+free rectangle the item intersects is cut into its (up to four) maximal parts outside the
+item, and free rectangles contained in another are dropped. The items are packed in three orders - decreasing area, decreasing short side,
 decreasing rows (each with the other side, then the item's index breaking ties) - and the order
 giving the fewest bins wins (the first in that list on a tie). Every choice is by a total
 order on integers, so the result is deterministic.
 
-**Groups**: items of one group (the blocks of one layer) can be kept in distinct bins
-(``distinct=True``), so the group's blocks still run their MVMs in parallel.
+**Groups**: items with the same ``groups`` key (the blocks of one layer) can be kept in
+distinct bins, so the group's blocks still run their MVMs in parallel.
 
 **Lower bounds** (:func:`lower_bounds`), valid for any packing without rotation:
 ``area = ceil(sum of item areas / (R C))``; ``columns``: items taller than ``R/2`` overlap in
 rows when they share a bin, so their columns are disjoint there, ``ceil(sum of their cols / C)``;
 ``rows``: the same for items wider than ``C/2``; ``large``: items taller than ``R/2`` *and*
-wider than ``C/2`` pairwise cannot share a bin; ``group``: with ``distinct``, the largest group.
+wider than ``C/2`` pairwise cannot share a bin; ``group``: with groups, the largest group.
 """
 from __future__ import annotations
 
