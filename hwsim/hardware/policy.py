@@ -11,6 +11,7 @@ mapping:
   fusion: on              # a producer and its next reader fused by row windows in L1
   replicate: off          # off | balance: split slow layers over free engines (pipelines)
   throughput_target_inferences_per_s: 100   # optional: stop replicating once reached
+  crossbar_packing: dedicated # dedicated | maxrects | shelf: how weight blocks share crossbars
 ```
 
 * ``depthwise``: where depthwise layers run. ``fastest`` estimates each candidate's time with
@@ -39,6 +40,15 @@ mapping:
   ``cores`` keeps the layers with the most MACs per crossbar block stationary (greedy) and runs
   the others on the cores; ``reprogram`` keeps every such layer on the crossbars and programs
   them each inference (time and energy reported as ``programming``).
+* ``crossbar_packing`` (:func:`hwsim.mapping.aimc.allocate`): ``dedicated`` (default) gives
+  each weight block its own crossbar while they all fit (no two layers contend for a crossbar),
+  else packs them as ``maxrects``; ``maxrects`` always packs every AIMC layer's blocks into as
+  few crossbars as MaxRects finds (:mod:`hwsim.mapping.packing`; a layer's blocks on distinct
+  crossbars so its MVMs stay parallel, sharing one only when that is what makes them fit), the
+  "Tile&Pack" of Garofalo et al. (JETCAS 2022); ``shelf`` is the earlier policy: dedicated
+  while they fit, else single-block layers share crossbars (first fit, shelves). Packing saves
+  crossbars (area, leakage of power-gated arrays) but costs time wherever layers overlap
+  (pipelined layers and parallel branches serialise on a shared crossbar), hence the default.
 """
 from __future__ import annotations
 
@@ -48,13 +58,15 @@ from ..base.errors import ConfigError, did_you_mean
 from .registry import COMPONENT_TYPES
 
 __all__ = ["Policy", "parse_policy", "policy_of", "check_policy", "depthwise_choices",
-           "DEPTHWISE_CHOICES", "OVERFLOW_CHOICES", "DENSE_CHOICES", "REPLICATE_CHOICES", "SWITCHES"]
+           "DEPTHWISE_CHOICES", "OVERFLOW_CHOICES", "DENSE_CHOICES", "REPLICATE_CHOICES",
+           "PACKING_CHOICES", "SWITCHES"]
 
 #: depthwise choices besides the type name of any accelerator on the platform
 DEPTHWISE_CHOICES = ("fastest", "crossbar", "cores")
 OVERFLOW_CHOICES = ("cores", "reprogram")
 DENSE_CHOICES = ("fastest", "crossbar")
 REPLICATE_CHOICES = ("off", "balance")
+PACKING_CHOICES = ("dedicated", "maxrects", "shelf")
 SWITCHES = ("pipeline", "accelerators", "fusion", "l1_residency")   # on/off fields
 
 
@@ -69,6 +81,7 @@ class Policy:
     l1_residency: bool = True
     replicate: str = "off"
     throughput_target_inferences_per_s: float | None = None
+    crossbar_packing: str = "dedicated"
 
 
 def _bool(v, file, fld):
@@ -85,7 +98,7 @@ def parse_policy(raw, file="<dict>") -> Policy:
     if not isinstance(raw, dict):
         raise ConfigError(file, "mapping", "expected a mapping, e.g. {depthwise: fastest}")
     allowed = ("depthwise", "pipeline", "accelerators", "overflow", "dense", "fusion", "l1_residency",
-               "replicate", "throughput_target_inferences_per_s")
+               "replicate", "throughput_target_inferences_per_s", "crossbar_packing")
     for k in raw:
         if k not in allowed:
             raise ConfigError(file, f"mapping.{k}", "unknown mapping policy field", did_you_mean(k, allowed))
@@ -114,7 +127,11 @@ def parse_policy(raw, file="<dict>") -> Policy:
         raise ConfigError(file, "mapping.throughput_target_inferences_per_s",
                           f"expected a positive number of inferences per second, got {target!r}",
                           "e.g. throughput_target_inferences_per_s: 100, or leave it out")
-    return Policy(replicate=rep, throughput_target_inferences_per_s=target, dense=dn, overflow=ov, depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
+    pk = raw.get("crossbar_packing", Policy.crossbar_packing)
+    if pk not in PACKING_CHOICES:
+        raise ConfigError(file, "mapping.crossbar_packing", f"invalid value {pk!r}",
+                          did_you_mean(str(pk), PACKING_CHOICES) or "one of " + ", ".join(PACKING_CHOICES))
+    return Policy(crossbar_packing=pk, replicate=rep, throughput_target_inferences_per_s=target, dense=dn, overflow=ov, depthwise=dw, pipeline=_bool(raw.get("pipeline", True), file, "mapping.pipeline"),
                   accelerators=_bool(raw.get("accelerators", True), file, "mapping.accelerators"),
                   fusion=_bool(raw.get("fusion", True), file, "mapping.fusion"),
                   l1_residency=_bool(raw.get("l1_residency", True), file, "mapping.l1_residency"))

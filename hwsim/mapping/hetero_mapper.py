@@ -11,10 +11,12 @@ adds, one phase each (:func:`map_hetero` reads top to bottom):
   smallest closed-form estimate (``estimate_ps``; ties by kind name, so a crossbar wins a tie
   with the cores); crossbars only while their blocks fit the arrays. ``dense: crossbar`` and a
   named ``depthwise`` engine pin the choice.
-* **Crossbar allocation** (:mod:`hwsim.mapping.aimc`): one crossbar per block in layer order when all
-  blocks fit the arrays (weights programmed once, before inference); else single-block layers
-  are packed several per crossbar; if even that does not fit, every AIMC layer programs its
-  crossbars each inference (``programming``, reported apart).
+* **Crossbar allocation** (:func:`hwsim.mapping.aimc.allocate`, policy ``crossbar_packing``):
+  one crossbar per weight block while they fit, else the blocks packed by MaxRects (by
+  default); when the allocation fits the arrays the weights are programmed once, before
+  inference; else every AIMC layer programs its crossbars each inference (``programming``,
+  reported apart). The summary reports the crossbars used against lower bounds and the
+  packing efficiency.
 * **Several clusters** (e.g. a generated mesh): layers are distributed in order over the
   clusters (weights stationary). An AIMC layer takes the next free crossbars, cluster by
   cluster; a digital layer takes the next cluster's cores. A layer's *home* cluster runs its
@@ -38,7 +40,7 @@ from ..hardware.platform import Platform
 from ..hardware.policy import policy_of
 from ..hardware.registry import MODELS, model_of
 from ..workload.trace import NETWORK_INPUT, Layer, Trace
-from .aimc import aimc_tiles, dedicated, layer_blocks, pack
+from .aimc import aimc_tiles, allocate, layer_blocks, packing_report
 from .cost import CostModel, tile_compute_ps
 from .fusion import fusion_summary, keep_in_l1
 from .placement import input_memories, place
@@ -187,9 +189,9 @@ def _choose_engines(platform, trace: Trace, cls: list, pol, pool: list) -> dict:
             if kinds[l.name] == "aimc":
                 left -= layer_blocks(l, xb0).n_blocks
     demands = [(l.name, layer_blocks(l, xb0)) for l in trace.layers if kinds[l.name] == "aimc"]
-    if demands and pol.overflow == "cores" and dedicated(demands)[1] > len(pool) \
-            and pack(demands, xb0.rows, xb0.cols, capacity=len(pool))[0] is None:
-        keep = _keep_stationary(trace, demands, cls[0].core, xb0, len(pool))
+    if demands and pol.overflow == "cores" and allocate(
+            demands, xb0.rows, xb0.cols, len(pool), pol.crossbar_packing).assign is None:
+        keep = _keep_stationary(trace, demands, cls[0].core, xb0, len(pool), pol.crossbar_packing)
         if keep is not None:
             for name, _ in demands:
                 if name not in keep:
@@ -197,7 +199,7 @@ def _choose_engines(platform, trace: Trace, cls: list, pol, pool: list) -> dict:
     return kinds
 
 
-def _keep_stationary(trace, demands, core, xb0, capacity):
+def _keep_stationary(trace, demands, core, xb0, capacity, packing):
     """Greedy subset of AIMC layers that fits the crossbars (packed), most MACs per block
     first; layers pinned to ``aimc`` or without a core kernel must stay. None if they cannot."""
     layers = {l.name: l for l in trace.layers}
@@ -212,7 +214,7 @@ def _keep_stationary(trace, demands, core, xb0, capacity):
     keep: set = set()
     for name, lb in ranked:
         trial = [d for d in demands if d[0] in keep or d[0] == name]
-        if pack(trial, xb0.rows, xb0.cols, capacity=capacity)[0] is not None:
+        if allocate(trial, xb0.rows, xb0.cols, capacity, packing).assign is not None:
             keep.add(name)
         elif must(name):
             return None
@@ -253,26 +255,24 @@ def _wait_for_bands(plan: LayerPlan, bands_of: dict) -> LayerPlan:
 class _Crossbars:
     assign: dict          # layer -> [(pool index, rows, cols)] when programmed once
     need: int             # crossbars needed
-    packed: bool
+    packing: str          # dedicated | shelf | maxrects (hwsim.mapping.aimc.allocate)
+    shared: set           # layers sharing a crossbar with another layer
     program_once: bool    # every AIMC layer keeps its crossbars (else reprogrammed per layer)
     lbs: dict             # layer -> LayerBlocks
+    report: dict          # crossbars used vs lower bounds, packing efficiency
 
 
-def _allocate_crossbars(trace: Trace, kinds: dict, pool: list) -> _Crossbars:
-    """One crossbar per block in layer order when all fit; else single-block layers packed;
+def _allocate_crossbars(trace: Trace, kinds: dict, pool: list, pol) -> _Crossbars:
+    """The blocks packed under the policy's ``crossbar_packing``; programmed once if they fit,
     else every AIMC layer programs its crossbars each inference."""
     xb0 = pool[0][1] if pool else None
     demands = [(l.name, layer_blocks(l, xb0)) for l in trace.layers if kinds[l.name] == "aimc"]
-    assign, need = dedicated(demands)
-    packed = False
-    program_once = need <= len(pool)
-    if not program_once:
-        p_assign, p_need = pack(demands, xb0.rows, xb0.cols, capacity=len(pool))
-        if p_assign is not None:
-            assign, need, packed, program_once = p_assign, p_need, True, True
-        else:
-            need = p_need
-    return _Crossbars(assign, need, packed, program_once, dict(demands))
+    if not demands:
+        return _Crossbars({}, 0, "dedicated", set(), True, {}, {})
+    al = allocate(demands, xb0.rows, xb0.cols, len(pool), pol.crossbar_packing, exact_need=True)
+    report = packing_report(demands, al, xb0.rows, xb0.cols) if al.assign is not None else {}
+    return _Crossbars(al.assign or {}, al.need, al.packing, al.shared, al.assign is not None,
+                      dict(demands), report)
 
 
 # -- phase 3: home clusters ------------------------------------------------------------------------
@@ -389,7 +389,7 @@ def _plan(platform, l: Layer, trace: Trace, kind: str, cl: Cluster, mem: tuple, 
             utilisation=lb.weight_cells / (len(names) * xb.rows * xb.cols),
             program_each_inference=not xbars.program_once or l.name in _updated(trace),
             blocks=blocks, islices=lb.islices, wslices=lb.wslices, partials=lb.partials,
-            diagonal=lb.diagonal, packed=xbars.packed and lb.n_blocks == 1)
+            diagonal=lb.diagonal, packed=l.name in xbars.shared)
         engine = next(x for _, x in pool if x.name == names[0])
         w_mem = weight_mem.get(l.name) if aimc.program_each_inference else None
         tiles, tile_blocks = aimc_tiles(l, tiling, aimc, xb)
@@ -410,8 +410,9 @@ def _summary(plans: list, xbars: _Crossbars, pool: list, home_of: dict, pol) -> 
     xb0 = pool[0][1] if pool else None
     kinds = dict.fromkeys(REPORTED_KINDS + tuple(p.engine_kind for p in plans))
     return {"crossbars_needed": xbars.need, "crossbars_available": len(pool),
-            "crossbars_used": len(used), "crossbar_packing": xbars.packed,
+            "crossbars_used": len(used), "crossbar_packing": bool(xbars.shared),
             "crossbar_cell_utilisation": (cells / (len(used) * xb0.rows * xb0.cols)) if used else None,
+            **({"crossbar_allocation": xbars.packing, **xbars.report} if aimc_layers else {}),
             "aimc_programmed": ("once" if xbars.program_once else "each inference") if aimc_layers else "n/a",
             "engines": {k: sum(1 for p in plans if p.engine_kind == k) for k in kinds},
             "clusters_used": len({home_of[n] for n in home_of}),
@@ -430,7 +431,7 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     if factors:
         trace, bands_of = expand(trace, factors)
         kinds.update({b: kinds[n] for n, bs in bands_of.items() for b in bs})
-    xbars = _allocate_crossbars(trace, kinds, pool)
+    xbars = _allocate_crossbars(trace, kinds, pool, pol)
     home_of = _home_clusters(trace, kinds, xbars, pool, len(cls))
     tensor_mem, weight_mem, l3 = _placement(platform, original, kinds, xbars)
     for n, bs in bands_of.items():   # bands write the layer's tensor (L2/L3), read its weights

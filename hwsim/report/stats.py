@@ -209,9 +209,15 @@ class SimulationResult:
                 f"{k} {100 * v:.0f}%" for k, v in sorted(
                     d["stage_utilisation"].items(), key=lambda kv: -kv[1])[:4]], first_sep=" "))
         if self.mapping.get("aimc_programmed", "n/a") != "n/a":
-            lines.append(f"AIMC         weights programmed {self.mapping['aimc_programmed']}"
-                         f" ({self.mapping['crossbars_needed']} of "
-                         f"{self.mapping['crossbars_available']} crossbars)")
+            m = self.mapping
+            lines.append(f"AIMC         weights programmed {m['aimc_programmed']} ({m['crossbars_needed']}"
+                         f" of {m['crossbars_available']} crossbars)")
+            if m.get("crossbars_lower_bound") is not None:
+                lb = m["crossbars_lower_bound"]
+                by = "/".join(k for k, v in m["crossbar_bounds"].items() if v == lb)
+                lines.append(f"             packing {m['crossbar_allocation']}: crossbars used {m['crossbars_used']}, "
+                             f"lower bound {lb} ({by}), efficiency "
+                             f"{100 * m['crossbar_packing_efficiency']:.0f}%")
         if self.mapping.get("l1_kept_bytes"):
             lines.append(f"L1 reuse     {self.mapping['l1_kept_bytes']:,} B kept in L1 instead of "
                          f"L2/L3 ({self.mapping['l1_resident_tensors']} tensors whole, "
