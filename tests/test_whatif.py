@@ -157,3 +157,27 @@ def test_route_group_moves_what_single_links_cannot(tmp_path):
     assert rep.bound_by and abs(sum(f for _, f in rep.bound_by) - 1) < 1e-9
     text = rep.table()
     assert "why ~1.0x" in text and max(len(line) for line in text.splitlines()[1:]) <= 100
+
+
+def test_a_memory_on_a_generated_mesh_is_scaled_with_its_router_link():
+    """bruschi2022_mesh attaches its L2 to router (0, 0) through ``generate.mesh.connect``: the
+    L2's group scales its port, its own ``links:`` entry (to the HBM DMA) and that router link,
+    all by the factor (64 -> 128 B/cycle on the router link)."""
+    from hwsim.explore.whatif import variants
+
+    vs = [v for v in variants("platforms/bruschi2022_mesh.yaml", 2.0)
+          if v.field == "memory_bandwidth" and v.resource == "memory l2"]
+    assert len(vs) == 1
+    v = vs[0]
+    assert v.scales("l2--router_0_0") and v.scales("l2.port")
+    small = {"generate.mesh.width": 2, "generate.mesh.height": 2}
+    base = load_platform("platforms/bruschi2022_mesh.yaml", small)
+    scaled = load_platform("platforms/bruschi2022_mesh.yaml", {**small, **v.overrides})
+
+    def bw(p, a, b):
+        return next(l.bandwidth_bytes_per_cycle for l in p.links if {l.a, l.b} == {a, b})
+
+    assert bw(base, "l2", "router_0_0") == 64 and bw(scaled, "l2", "router_0_0") == 128
+    assert bw(scaled, "hbm_dma", "l2") == 2 * bw(base, "hbm_dma", "l2")
+    assert (scaled.components["l2"].port_bandwidth_bytes_per_cycle
+            == 2 * base.components["l2"].port_bandwidth_bytes_per_cycle)
