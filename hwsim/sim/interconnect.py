@@ -56,8 +56,9 @@ class Channel:
 
     __slots__ = ("env", "name", "kind", "clock", "bandwidth", "capacity", "latency_ps",
                  "pj_per_byte", "in_use", "queue", "busy_ps", "bytes", "n_grants", "n_waits",
-                 "wait_ps", "max_queue", "order", "inflight_bytes", "owner", "policy",
-                 "wait_samples", "queue_area", "queue_t", "service", "observer", "holders")
+                 "wait_ps", "max_queue", "order", "owner", "policy",
+                 "wait_samples", "queue_area", "queue_t", "service", "observer", "holders",
+                 "trains")
 
     def __init__(self, env, name: str, kind: str, clock: Clock | None = None,
                  bandwidth_bytes_per_cycle: float | None = None, capacity: int = 1,
@@ -75,12 +76,22 @@ class Channel:
         self.busy_ps = self.bytes = self.n_grants = self.n_waits = self.wait_ps = 0
         self.max_queue = 0
         self.order = 0  # global acquisition order (deadlock freedom), set by Interconnect
-        self.inflight_bytes = 0
         self.wait_samples = array("q")
         self.queue_area = self.queue_t = 0
         self.service = None
         self.observer = None
-        self.holders: list = []  # processes holding a server (for deadlock reports)
+        self.holders: list = []  # processes that took a server with acquire (deadlock reports)
+        #: the burst trains in flight on the interconnect (set by it): a train records which of
+        #: its route's channels it holds once, not in each channel (see :meth:`held_by`)
+        self.trains: dict | None = None
+
+    def held_by(self) -> list:
+        """The processes holding a server now: those that took it with :meth:`acquire`, then
+        the transfers whose burst train holds it (for deadlock reports)."""
+        out = list(self.holders)
+        if self.trains:
+            out += [tr.who for tr in self.trains if self in tr.chans[:tr.j]]
+        return out
 
     def acquire(self, requester=None, priority: int = 0):
         """Take a server now (returns ``None``) or return an event that fires when granted.
@@ -131,6 +142,11 @@ class Channel:
         except ValueError:  # released by another process than the one that acquired
             if h:
                 h.pop(0)
+        self._free()
+
+    def _free(self) -> None:
+        """Hand a server just given up to the next waiter chosen by the policy, else make it
+        idle (a burst train's release: trains are not in ``holders``)."""
         q = self.queue
         if q:
             if self.policy != "fifo":
@@ -153,13 +169,15 @@ class Channel:
         self.queue_area += n * (now - self.queue_t)
         self.queue_t = now
         ev = q.popleft()
-        self.holders.append(ev.who)
+        if ev.__class__ is not _Train:   # a train records what it holds itself
+            self.holders.append(ev.who)
         ev.succeed()
         if self.observer is not None:
             self.observer.queue_depth(self, now, n - 1)
 
-    def wait_percentile_ps(self, q: float) -> int:
-        """The ``q``-quantile (0..1, nearest rank) of the queueing time over all grants."""
+    def wait_percentile_ps(self, q: float, ranked: list | None = None) -> int:
+        """The ``q``-quantile (0..1, nearest rank) of the queueing time over all grants.
+        ``ranked``: ``sorted(wait_samples)``, if the caller has it."""
         n = self.n_grants
         if not n or not self.wait_samples:
             return 0
@@ -167,7 +185,9 @@ class Channel:
         zeros = n - len(self.wait_samples)
         if rank <= zeros:
             return 0
-        return sorted(self.wait_samples)[min(rank - zeros, len(self.wait_samples)) - 1]
+        if ranked is None:
+            ranked = sorted(self.wait_samples)
+        return ranked[min(rank - zeros, len(ranked)) - 1]
 
 
 class Route:
@@ -257,6 +277,7 @@ class Interconnect:
         self.dma_queue: dict[str, Channel] = {}  # dma name -> descriptor-queue channel
         self.dma_dir: dict[tuple, Channel] = {}  # (dma name, "rd"|"wr") -> burst channel
         self.observer = observer
+        self.trains: dict = {}   # burst trains in flight (insertion-ordered set)
         for comp in platform.components.values():
             if isinstance(comp, Dram):
                 ch = Channel(env, f"{comp.name}.port", "memory", comp.clock, None, comp.ports,
@@ -306,6 +327,7 @@ class Interconnect:
 
     def _add(self, ch: Channel) -> Channel:
         ch.order = len(self.channels)
+        ch.trains = self.trains
         self.channels.append(ch)
         return ch
 
@@ -396,18 +418,13 @@ class Interconnect:
             burst = dma.burst_bytes
         else:
             burst = DEFAULT_BURST_BYTES
-        chans = route.channels
-        for c in chans:
-            c.inflight_bytes += nbytes
         if obs is not None:
             obs.transfer_begin(t)
-        train = _Train(env, route, t, nbytes, burst, obs, me, who, prio)
+        train = _Train(env, route, t, nbytes, burst, obs, me, who, prio, self.trains)
         if train.n:  # arbitrate, run the bursts and the latency from callbacks (see _Train)
             yield train.run()
         elif route.latency_ps:
             yield env.timeout(route.latency_ps)
-        for c in chans:
-            c.inflight_bytes -= nbytes
         if slot is not None:
             slot.busy_ps += env.now - slot_t0
             slot.release()
@@ -425,9 +442,9 @@ DEFAULT_BURST_BYTES = 1024
 
 
 def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
-    """``(ends, holds)`` of a transfer of ``nbytes`` on ``route``: the byte offset at which
-    each burst ends (a 2D transfer's burst never crosses a row of ``row`` bytes) and the ps
-    each burst holds the route for its bandwidth channels. Each bandwidth channel has moved
+    """``(ends, holds, total)`` of a transfer of ``nbytes`` on ``route``: the byte offset at
+    which each burst ends (a 2D transfer's burst never crosses a row of ``row`` bytes), the ps
+    each burst holds the route for its bandwidth channels, and their sum. Each bandwidth channel has moved
     ``ceil(sent / bw)`` cycles' worth of the transfer after a burst; a burst holds the route
     for the largest increment of that count converted to ps (``Clock.cycles_to_ps``), so the
     bursts add up exactly to ``ceil(n / bw)``. A pure function of its arguments, cached on the
@@ -451,7 +468,7 @@ def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
             ends.append(nxt)
             holds.append(hold)
             sent = nxt
-        plan = route.plans[key] = (ends, holds)
+        plan = route.plans[key] = (ends, holds, sum(holds))
     return plan
 
 
@@ -465,34 +482,48 @@ class _Train:
     takes them again for the next burst. This class does the same steps at the same points
     of the event order: a grant event's callback continues the arbitration where the
     process would have been resumed by it, a burst-end timeout's callback releases and
-    re-arbitrates (or, while no request is queued on any of the channels, where that
-    changes nothing, just starts the next burst). The process waits on one event, ``wake``,
-    triggered once the last burst has released the route, the transfer's statistics are
-    booked and the route's latency has passed. The event count and order are those of a
-    process that waits on each grant, each burst's timeout and the latency's timeout.
+    re-arbitrates. Between bursts only the channels from the first one with a queued request
+    on are released (to the waiters, in route order, as the full release would hand them
+    over) before queueing on that first one again: the channels before it have nobody
+    waiting, so releasing and retaking them at the same instant changes nothing; while no
+    request is queued on any channel the next burst just starts. The process waits on one
+    event, ``wake``, triggered once the last burst has released the route, the transfer's
+    statistics are booked and the route's latency has passed. The event count and order are
+    those of a process that waits on each grant, each burst's timeout and the latency's
+    timeout.
 
     The train is itself the event of each burst's end and of each grant it waits for: it is
     pushed on SimPy's queue with the key a ``Timeout`` or a succeeded event would get (time,
     ``NORMAL`` priority, next event id) and has what ``Environment.step`` reads of an event
     (``callbacks``, ``_ok``), and it stands in a channel's queue as its own request (``who``,
-    ``requester``, ``priority``, ``succeed``), so neither costs an event object."""
+    ``requester``, ``priority``, ``succeed``), so neither costs an event object. What it holds
+    is one number, ``j``: the channels ``chans[:j]`` of its route (all of them while a burst
+    runs, those before the one it queues on while it waits, none before and after); a
+    channel's :meth:`Channel.held_by` reads it from the trains in flight (``trains``)."""
 
-    __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "sent", "total",
+    __slots__ = ("env", "chans", "nch", "svc", "t", "obs", "ends", "holds", "k", "total",
                  "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
-                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "_done")
+                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "_done",
+                 "trains", "plain", "heap", "eid")
     _ok = True   # as a SimPy event: a burst's end always succeeds
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
-                 who, prio: int):
+                 who, prio: int, trains: dict):
         self.env, self.chans, self.svc, self.t, self.obs = env, route.channels, \
             route.svc_channels, t, obs
+        self.heap, self.eid = env._queue, env._eid   # SimPy's event queue and id counter
+        self.nch = len(self.chans)
         # as a channel request: holder process, requester (master) name, priority
         self.who, self.requester, self.priority = me, who, prio
-        self.ends, self.holds = burst_plan(route, nbytes, burst, t.row_bytes)
+        self.ends, self.holds, self.total = burst_plan(route, nbytes, burst, t.row_bytes)
+        #: each burst's hold is the plan's: no timed memory, no observer to tell
+        self.plain = not self.svc and obs is None
+        if not self.plain:
+            self.total = 0   # summed burst by burst
         self.n = len(self.ends)   # bursts
-        self.k = self.sent = self.total = 0
+        self.k = 0
         self.wake = None
-        self.j = self.t0 = 0    # channel being waited for, since when (ps)
+        self.j = self.t0 = 0    # channels held (chans[:j]) / the one waited for; since when (ps)
         # for the observer: runs of back-to-back bursts as (start ps, end ps, bytes)
         self.seg_start = self.seg_end = -1
         self.seg_bytes, self.segs = 0, []
@@ -501,49 +532,64 @@ class _Train:
         self._grant = (self._granted,)   # ... and of a grant
         self._done = (self._wake,)       # ... and of the route's latency after the last burst
         self.latency = route.latency_ps
+        self.trains = trains
 
     def run(self):
         """Start: arbitrate for burst 0; returns the event the process waits on (``wake``)."""
         self.wake = self.env.event()
-        self.wake.waiting = None   # the grant event pending, for deadlock reports
+        self.wake.train = self   # for deadlock reports: the train may wait in a channel's queue
+        self.trains[self] = None
         self._acquire(0)
         return self.wake
 
     def _acquire(self, j: int) -> None:
         """Take the route's channels from index ``j`` on, then start burst ``k``; where one is
         busy, queue on it and continue from its grant (:meth:`_granted`)."""
-        chans, me = self.chans, self.who
-        for j in range(j, len(chans)):
+        chans = self.chans
+        for j in range(j, self.nch):
             c = chans[j]
             if c.in_use < c.capacity and not c.queue:   # Channel.acquire, inlined
                 c.in_use += 1
-                c.holders.append(me)
             else:
-                c._queue(self)
-                t = self.t
-                self.j, self.t0 = j, self.env._now
-                t.waiting_since, t.waiting_on = self.t0, c.owner
-                self.wake.waiting = self
+                self._queue(c, j)
                 return
+        self.j = self.nch
         self._burst()
+
+    def _queue(self, c: Channel, j: int) -> None:
+        """Queue on ``c``, the route's ``j``-th channel (holding the ones before it)."""
+        c._queue(self)
+        t = self.t
+        self.j = j
+        self.t0 = t.waiting_since = self.env._now
+        t.waiting_on = c.owner
 
     def succeed(self) -> None:
         """Granted (by ``Channel._grant_next``): schedule :meth:`_granted` as
         ``Event.succeed`` would schedule the event."""
-        env = self.env
         self.callbacks = self._grant
-        heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
+        heappush(self.heap, (self.env._now, NORMAL, next(self.eid), self))
 
     def _granted(self, _event) -> None:
-        self.wake.waiting = None
-        _waited(self.t, self.chans[self.j], self.t0, self.env._now)
-        self._acquire(self.j + 1)
+        j = self.j
+        _waited(self.t, self.chans[j], self.t0, self.env._now)
+        self._acquire(j + 1)
 
     def _burst(self) -> None:
-        env, k = self.env, self.k
+        """Start burst ``k``: its end is this train's next event."""
+        k = self.k
+        hold = self.holds[k] if self.plain else self._hold(k)
+        self.callbacks = self._end   # env.timeout(hold).callbacks.append(self), inlined
+        heappush(self.heap, (self.env._now + hold, NORMAL, next(self.eid), self))
+
+    def _hold(self, k: int) -> int:
+        """Burst ``k``'s hold with timed memories (from address and bank/row state), told to
+        the observer."""
+        env = self.env
         hold, nxt = self.holds[k], self.ends[k]
-        for c in self.svc:  # timed memories: hold from address and bank/row state
-            d = c.service.burst_ps(env._now, self.t, self.sent, nxt)
+        sent = self.ends[k - 1] if k else 0
+        for c in self.svc:
+            d = c.service.burst_ps(env._now, self.t, sent, nxt)
             if d > hold:
                 hold = d
         if self.obs is not None:
@@ -552,35 +598,38 @@ class _Train:
                 if self.seg_bytes:
                     self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
                 self.seg_start, self.seg_bytes = now, 0
-            self.seg_bytes += nxt - self.sent
+            self.seg_bytes += nxt - sent
             self.seg_end = now + hold
         self.total += hold
-        self.callbacks = self._end   # env.timeout(hold).callbacks.append(self), inlined
-        heappush(env._queue, (env._now + hold, NORMAL, next(env._eid), self))
+        return hold
 
     def __call__(self, _event) -> None:
         """End of burst ``k``."""
-        self.sent = self.ends[self.k]
-        self.k += 1
+        self.k = k = self.k + 1
         chans = self.chans
-        more = self.k < self.n
-        if more:
+        if k < self.n:
             for c in chans:
                 if c.queue:
                     break
             else:   # nobody waits: keep the route for the next burst
                 self._burst()
                 return
-        me = self.who
+            # give up the channels from the first one with a waiter on, queue on it again
+            j = chans.index(c)
+            for c in chans[j:]:
+                if c.queue:
+                    c._free()
+                else:  # Channel._free, inlined on the uncontended path
+                    c.in_use -= 1
+            self._queue(chans[j], j)
+            return
         for c in chans:
             if c.queue:
-                c.release(me)
-            else:  # Channel.release, inlined on the uncontended path
+                c._free()
+            else:
                 c.in_use -= 1
-                c.holders.remove(me)
-        if more:
-            self._acquire(0)
-            return
+        self.j = 0
+        del self.trains[self]
         if self.seg_bytes:   # runs of back-to-back bursts, told once per transfer
             self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
             self.obs.bursts(chans, self.segs)
@@ -590,9 +639,8 @@ class _Train:
             c.bytes += nbytes
             c.n_grants += n
         if self.latency:   # then the route's latency, as a timeout would take it
-            env = self.env
             self.callbacks = self._done
-            heappush(env._queue, (env._now + self.latency, NORMAL, next(env._eid), self))
+            heappush(self.heap, (self.env._now + self.latency, NORMAL, next(self.eid), self))
         else:
             self._wake(None)
 
@@ -611,10 +659,6 @@ def shortest_path(adj: dict, src, dst, allowed) -> list | None:
     go the same way as ``networkx.shortest_path`` on the subgraph of ``allowed | {src, dst}``."""
     if src == dst:
         return [src]
-
-    def ok(w):
-        return w in allowed or w == src or w == dst
-
     pred, succ = {src: None}, {dst: None}
     fwd, rev = [src], [dst]
     meet = None
@@ -623,7 +667,7 @@ def shortest_path(adj: dict, src, dst, allowed) -> list | None:
             level, fwd = fwd, []
             for v in level:
                 for w in adj[v]:
-                    if not ok(w):
+                    if w not in allowed and w != src and w != dst:
                         continue
                     if w not in pred:
                         fwd.append(w)
@@ -637,7 +681,7 @@ def shortest_path(adj: dict, src, dst, allowed) -> list | None:
             level, rev = rev, []
             for v in level:
                 for w in adj[v]:
-                    if not ok(w):
+                    if w not in allowed and w != src and w != dst:
                         continue
                     if w not in succ:
                         succ[w] = v
