@@ -217,8 +217,11 @@ class Simulation:
             costs += [(c.owner, c.pj_per_byte) for c in route.channels
                       if c.kind == "link" and c.pj_per_byte]
             self._route_pj[route] = costs
-        for name, pj in costs:
-            acct.add_energy("data_movement", name, nbytes * pj)
+        energy, by_comp = acct.energy, acct.comp_energy
+        for name, pj in costs:   # acct.add_energy, inlined (per transfer)
+            e = nbytes * pj
+            energy["data_movement"] += e
+            by_comp[name] = by_comp.get(name, 0.0) + e
 
     def _address(self, route, nbytes: int):
         """Byte address of a transfer in the timed memory (DRAM) it touches, else None.

@@ -75,6 +75,7 @@ def drive(env, max_sim_ps: int | None = None, max_wall_s: float | None = None,
     (``StopSimulation``, raised only by ``env.run(until=...)``, never occurs in a run.)
     """
     queue = env._queue
+    limited = max_sim_ps is not None
     deadline = time.perf_counter() + max_wall_s if max_wall_s is not None else None
     same, last = 0, env._now
     done = 0
@@ -82,7 +83,7 @@ def drive(env, max_sim_ps: int | None = None, max_wall_s: float | None = None,
         for k in range(CHECK_EVERY):
             if not queue:
                 return "drained", done + k
-            if max_sim_ps is not None and queue[0][0] > max_sim_ps:
+            if limited and queue[0][0] > max_sim_ps:
                 return "sim_limit", done + k
             env._now, _, _, event = heappop(queue)
             callbacks, event.callbacks = event.callbacks, None

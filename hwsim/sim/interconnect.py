@@ -55,10 +55,10 @@ class Channel:
     """
 
     __slots__ = ("env", "name", "kind", "clock", "bandwidth", "capacity", "latency_ps",
-                 "pj_per_byte", "in_use", "queue", "busy_ps", "bytes", "n_grants", "n_waits",
+                 "pj_per_byte", "free", "queue", "busy_ps", "bytes", "n_grants", "n_waits",
                  "wait_ps", "max_queue", "order", "owner", "policy",
                  "wait_samples", "queue_area", "queue_t", "service", "observer", "holders",
-                 "trains")
+                 "trains", "fifo")
 
     def __init__(self, env, name: str, kind: str, clock: Clock | None = None,
                  bandwidth_bytes_per_cycle: float | None = None, capacity: int = 1,
@@ -70,8 +70,11 @@ class Channel:
         self.latency_ps = clock.cycles_to_ps(latency_cycles) if clock else 0
         self.pj_per_byte = pj_per_byte
         self.owner = owner or name
-        self.in_use = 0
+        #: idle servers. A request queues only when none is (or others already queue), and
+        #: a server is made idle only when nobody queues: ``free > 0`` implies an empty queue
+        self.free = capacity
         self.policy = policy
+        self.fifo = policy == "fifo"
         self.queue = make_queue(policy)
         self.busy_ps = self.bytes = self.n_grants = self.n_waits = self.wait_ps = 0
         self.max_queue = 0
@@ -84,6 +87,11 @@ class Channel:
         #: the burst trains in flight on the interconnect (set by it): a train records which of
         #: its route's channels it holds once, not in each channel (see :meth:`held_by`)
         self.trains: dict | None = None
+
+    @property
+    def in_use(self) -> int:
+        """Servers held."""
+        return self.capacity - self.free
 
     def held_by(self) -> list:
         """The processes holding a server now: those that took it with :meth:`acquire`, then
@@ -101,8 +109,8 @@ class Channel:
         recorded, and a queued event remembers its waiter in ``ev.who``, so a deadlock report
         can say who holds and who waits."""
         self.n_grants += 1
-        if self.in_use < self.capacity and not self.queue:
-            self.in_use += 1
+        if self.free:
+            self.free -= 1
             self.holders.append(self.env._active_proc)
             return None
         return self._enqueue(requester, priority, self.env._active_proc)
@@ -149,7 +157,7 @@ class Channel:
         idle (a burst train's release: trains are not in ``holders``)."""
         q = self.queue
         if q:
-            if self.policy != "fifo":
+            if not self.fifo:
                 # decide after the releasing master had the chance to request its next
                 # burst at this same instant (a master with back-to-back bursts keeps its
                 # request up): one zero-delay event, only on contended non-FIFO channels
@@ -157,21 +165,26 @@ class Channel:
                 return
             self._grant_next(None)  # FIFO: hand the server over directly
         else:
-            self.in_use -= 1
+            self.free += 1
 
     def _grant_next(self, _event) -> None:
         q = self.queue
         if not q:  # several deferred releases at one instant outnumbered the waiters
-            self.in_use -= 1
+            self.free += 1
             return
         now = self.env._now
         n = len(q)
         self.queue_area += n * (now - self.queue_t)
         self.queue_t = now
         ev = q.popleft()
-        if ev.__class__ is not _Train:   # a train records what it holds itself
+        if ev.__class__ is _Train:
+            # the train's grant, scheduled as Event.succeed would schedule the event (the
+            # train records what it holds itself)
+            ev.callbacks = ev._grant
+            heappush(ev.heap, (now, NORMAL, next(ev.eid), ev))
+        else:
             self.holders.append(ev.who)
-        ev.succeed()
+            ev.succeed()
         if self.observer is not None:
             self.observer.queue_depth(self, now, n - 1)
 
@@ -196,7 +209,7 @@ class Route:
 
     __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names",
                  "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans",
-                 "label")
+                 "label", "slots", "dma_queue", "setup_ps", "burst")
 
     def __init__(self, src, dst, nodes, channels, dma, requester=None, priority: int = 0):
         self.src, self.dst, self.nodes, self.dma = src, dst, nodes, dma
@@ -216,6 +229,11 @@ class Route:
         #: owner of the rate-limiting channel (lowest bytes/ps; a timed memory counts as
         #: its peak rate): what a wait for this route's data is attributed to
         self.bottleneck = _slowest(self.channels)
+        #: the DMA engine's slot and descriptor-queue channels (set by the Interconnect), its
+        #: setup time in ps, and the burst size of the route's transfers
+        self.slots = self.dma_queue = None
+        self.setup_ps = 0
+        self.burst = dma.burst_bytes if dma is not None else DEFAULT_BURST_BYTES
 
     def __repr__(self):
         return f"Route({' -> '.join(self.nodes)})"
@@ -379,8 +397,12 @@ class Interconnect:
         master = next((n for n in (nodes[0], nodes[-1]) if not isinstance(comps[n], Memory)),
                       nodes[0])
         prio = dma.priority if dma is not None else getattr(comps[master], "priority", 0)
-        return Route(nodes[0], nodes[-1], list(nodes), chans, dma,
-                     requester=dma.name if dma is not None else master, priority=prio)
+        route = Route(nodes[0], nodes[-1], list(nodes), chans, dma,
+                      requester=dma.name if dma is not None else master, priority=prio)
+        if dma is not None:
+            route.slots, route.dma_queue = self.dma_slots[dma.name], self.dma_queue.get(dma.name)
+            route.setup_ps = dma.clock.cycles_to_ps(dma.setup_cycles) if dma.setup_cycles else 0
+        return route
 
     # --------------------------------------------------------------------------------------
     def transfer(self, route: Route, nbytes: int, tag=None, transfer: Transfer | None = None):
@@ -396,9 +418,7 @@ class Interconnect:
         who, prio = route.requester, route.priority
         me = env._active_proc  # the process running this transfer: the holder it records
         if route.dma is not None:
-            dma = route.dma
-            setup_ps = dma.clock.cycles_to_ps(dma.setup_cycles) if dma.setup_cycles else 0
-            dq = self.dma_queue.get(dma.name)
+            setup_ps, dq = route.setup_ps, route.dma_queue
             if dq is not None:
                 # descriptor queue: take an entry, program the descriptor (overlapping the
                 # transfers in flight), then wait for an active slot
@@ -408,19 +428,16 @@ class Interconnect:
                 dq_t0 = env.now  # the entry is busy from its grant, not from the request
                 if setup_ps:
                     yield env.timeout(setup_ps)
-            slot = self.dma_slots[dma.name]
+            slot = route.slots
             ev = slot.acquire(who, prio)
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
             slot_t0 = env.now  # the slot is busy from its grant, not from the request
             if setup_ps and dq is None:
                 yield env.timeout(setup_ps)
-            burst = dma.burst_bytes
-        else:
-            burst = DEFAULT_BURST_BYTES
         if obs is not None:
             obs.transfer_begin(t)
-        train = _Train(env, route, t, nbytes, burst, obs, me, who, prio, self.trains)
+        train = _Train(env, route, t, nbytes, route.burst, obs, me, who, prio, self.trains)
         if train.n:  # arbitrate, run the bursts and the latency from callbacks (see _Train)
             yield train.run()
         elif route.latency_ps:
@@ -496,7 +513,8 @@ class _Train:
     pushed on SimPy's queue with the key a ``Timeout`` or a succeeded event would get (time,
     ``NORMAL`` priority, next event id) and has what ``Environment.step`` reads of an event
     (``callbacks``, ``_ok``), and it stands in a channel's queue as its own request (``who``,
-    ``requester``, ``priority``, ``succeed``), so neither costs an event object. What it holds
+    ``requester``, ``priority``; ``Channel._grant_next`` schedules its grant), so neither
+    costs an event object. What it holds
     is one number, ``j``: the channels ``chans[:j]`` of its route (all of them while a burst
     runs, those before the one it queues on while it waits, none before and after); a
     channel's :meth:`Channel.held_by` reads it from the trains in flight (``trains``)."""
@@ -546,33 +564,50 @@ class _Train:
         """Take the route's channels from index ``j`` on, then start burst ``k``; where one is
         busy, queue on it and continue from its grant (:meth:`_granted`)."""
         chans = self.chans
-        for j in range(j, self.nch):
-            c = chans[j]
-            if c.in_use < c.capacity and not c.queue:   # Channel.acquire, inlined
-                c.in_use += 1
+        for c in chans[j:] if j else chans:
+            if c.free:   # Channel.acquire, inlined
+                c.free -= 1
             else:
-                self._queue(c, j)
+                self._queue(c, chans.index(c))
                 return
         self.j = self.nch
-        self._burst()
+        if self.plain:   # _burst, inlined
+            self.callbacks = self._end
+            heappush(self.heap, (self.env._now + self.holds[self.k], NORMAL, next(self.eid), self))
+        else:
+            self._burst()
 
     def _queue(self, c: Channel, j: int) -> None:
         """Queue on ``c``, the route's ``j``-th channel (holding the ones before it)."""
-        c._queue(self)
+        now = self.env._now
+        q = c.queue   # Channel._queue, inlined
+        n = len(q)
+        c.queue_area += n * (now - c.queue_t)
+        c.queue_t = now
+        q.append(self)
+        c.n_waits += 1
+        if n >= c.max_queue:
+            c.max_queue = n + 1
+        if c.observer is not None:
+            c.observer.queue_depth(c, now, n + 1)
         t = self.t
         self.j = j
-        self.t0 = t.waiting_since = self.env._now
+        self.t0 = t.waiting_since = now
         t.waiting_on = c.owner
-
-    def succeed(self) -> None:
-        """Granted (by ``Channel._grant_next``): schedule :meth:`_granted` as
-        ``Event.succeed`` would schedule the event."""
-        self.callbacks = self._grant
-        heappush(self.heap, (self.env._now, NORMAL, next(self.eid), self))
 
     def _granted(self, _event) -> None:
         j = self.j
-        _waited(self.t, self.chans[j], self.t0, self.env._now)
+        c, t = self.chans[j], self.t
+        waited = self.env._now - self.t0   # _waited, inlined
+        t.waiting_since = t.waiting_on = None
+        t.queued_ps += waited
+        c.wait_ps += waited
+        if waited:
+            c.wait_samples.append(waited)
+        w = t.waits
+        if w is None:
+            t.waits = w = {}
+        w[c.owner] = w.get(c.owner, 0) + waited
         self._acquire(j + 1)
 
     def _burst(self) -> None:
@@ -612,22 +647,31 @@ class _Train:
                 if c.queue:
                     break
             else:   # nobody waits: keep the route for the next burst
-                self._burst()
+                if self.plain:   # _burst, inlined
+                    self.callbacks = self._end
+                    heappush(self.heap, (self.env._now + self.holds[k], NORMAL, next(self.eid),
+                                         self))
+                else:
+                    self._burst()
                 return
             # give up the channels from the first one with a waiter on, queue on it again
             j = chans.index(c)
-            for c in chans[j:]:
-                if c.queue:
+            for c in chans[j:]:   # Channel._free, inlined
+                if not c.queue:
+                    c.free += 1
+                elif c.fifo:
+                    c._grant_next(None)
+                else:
                     c._free()
-                else:  # Channel._free, inlined on the uncontended path
-                    c.in_use -= 1
             self._queue(chans[j], j)
             return
-        for c in chans:
-            if c.queue:
-                c._free()
+        for c in chans:   # Channel._free, inlined
+            if not c.queue:
+                c.free += 1
+            elif c.fifo:
+                c._grant_next(None)
             else:
-                c.in_use -= 1
+                c._free()
         self.j = 0
         del self.trains[self]
         if self.seg_bytes:   # runs of back-to-back bursts, told once per transfer
