@@ -546,7 +546,7 @@ class _Train:
         self.seg_start = self.seg_end = -1
         self.seg_bytes, self.segs = 0, []
         self.callbacks = None
-        self._end = (self,)   # the callbacks of a burst's end: __call__
+        self._end = (self._ended,)   # the callbacks of a burst's end
         self._grant = (self._granted,)   # ... and of a grant
         self._done = (self._wake,)       # ... and of the route's latency after the last burst
         self.latency = route.latency_ps
@@ -638,7 +638,7 @@ class _Train:
         self.total += hold
         return hold
 
-    def __call__(self, _event) -> None:
+    def _ended(self, _event) -> None:
         """End of burst ``k``."""
         self.k = k = self.k + 1
         chans = self.chans
