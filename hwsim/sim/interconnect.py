@@ -690,6 +690,9 @@ class _Train:
 
     def _wake(self, _event) -> None:
         w = self.wake  # resume the process, as if it waited on this timeout
+        # done: drop the references back to the train (its bound callbacks, the wake event's)
+        # so that reference counting frees it, not the cyclic garbage collector
+        self._end = self._grant = self._done = w.train = None
         w._ok, w._value = True, None
         callbacks, w.callbacks = w.callbacks, None
         for cb in callbacks:
