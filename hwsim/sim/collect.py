@@ -149,6 +149,12 @@ def resource_stats(sim, makespan: int) -> list:
     ref = sim.platform.reference_clock
     out = []
     for ch in sim.ic.channels + list(sim.engines.values()):
+        if not ch.n_grants and ch.kind != "engine":
+            # never used (most channels of a large platform): nothing was busy, moved or
+            # waited; the defaults of the fields are those zeros
+            out.append(ResourceStats(ch.name, ch.kind, ch.capacity, 0.0, ch.bytes, 0, 0, 0.0, 0,
+                                     ch.policy))
+            continue
         busy = sim.engine_busy_ps[ch.name] if ch.kind == "engine" else ch.busy_ps
         clock = ch.clock or ref
         out.append(ResourceStats(
