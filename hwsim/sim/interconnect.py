@@ -412,7 +412,7 @@ class Interconnect:
         """
         env = self.env
         t = transfer or Transfer(tag, nbytes, route)
-        t.start_ps = env.now
+        t.start_ps = env._now
         obs = self.observer
         slot = dq = None
         who, prio = route.requester, route.priority
@@ -425,14 +425,14 @@ class Interconnect:
                 ev = dq.acquire(who, prio)
                 if ev is not None:
                     yield from _wait(env, ev, t, dq)
-                dq_t0 = env.now  # the entry is busy from its grant, not from the request
+                dq_t0 = env._now  # the entry is busy from its grant, not from the request
                 if setup_ps:
                     yield env.timeout(setup_ps)
             slot = route.slots
             ev = slot.acquire(who, prio)
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
-            slot_t0 = env.now  # the slot is busy from its grant, not from the request
+            slot_t0 = env._now  # the slot is busy from its grant, not from the request
             if setup_ps and dq is None:
                 yield env.timeout(setup_ps)
         if obs is not None:
@@ -443,12 +443,12 @@ class Interconnect:
         elif route.latency_ps:
             yield env.timeout(route.latency_ps)
         if slot is not None:
-            slot.busy_ps += env.now - slot_t0
+            slot.busy_ps += env._now - slot_t0
             slot.release()
         if dq is not None:
-            dq.busy_ps += env.now - dq_t0
+            dq.busy_ps += env._now - dq_t0
             dq.release()
-        t.end_ps = env.now
+        t.end_ps = env._now
         if obs is not None:
             obs.transfer_end(t)
         return t
@@ -519,10 +519,10 @@ class _Train:
     runs, those before the one it queues on while it waits, none before and after); a
     channel's :meth:`Channel.held_by` reads it from the trains in flight (``trains``)."""
 
-    __slots__ = ("env", "chans", "nch", "svc", "t", "obs", "ends", "holds", "k", "total",
+    __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "total",
                  "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
-                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "_done",
-                 "trains", "plain", "heap", "eid")
+                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "trains",
+                 "plain", "heap", "eid")
     _ok = True   # as a SimPy event: a burst's end always succeeds
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
@@ -530,25 +530,22 @@ class _Train:
         self.env, self.chans, self.svc, self.t, self.obs = env, route.channels, \
             route.svc_channels, t, obs
         self.heap, self.eid = env._queue, env._eid   # SimPy's event queue and id counter
-        self.nch = len(self.chans)
         # as a channel request: holder process, requester (master) name, priority
         self.who, self.requester, self.priority = me, who, prio
-        self.ends, self.holds, self.total = burst_plan(route, nbytes, burst, t.row_bytes)
+        plan = route.plans.get((nbytes, burst, t.row_bytes))
+        self.ends, self.holds, self.total = plan or burst_plan(route, nbytes, burst, t.row_bytes)
         #: each burst's hold is the plan's: no timed memory, no observer to tell
         self.plain = not self.svc and obs is None
         if not self.plain:
             self.total = 0   # summed burst by burst
+            # for the observer: runs of back-to-back bursts as (start ps, end ps, bytes)
+            self.seg_start = self.seg_end = -1
+            self.seg_bytes, self.segs = 0, []
         self.n = len(self.ends)   # bursts
-        self.k = 0
-        self.wake = None
-        self.j = self.t0 = 0    # channels held (chans[:j]) / the one waited for; since when (ps)
-        # for the observer: runs of back-to-back bursts as (start ps, end ps, bytes)
-        self.seg_start = self.seg_end = -1
-        self.seg_bytes, self.segs = 0, []
-        self.callbacks = None
+        self.k = self.j = self.t0 = 0   # burst; channels held (chans[:j]) / waited for; since
+        self.wake = self.callbacks = None
         self._end = (self._ended,)   # the callbacks of a burst's end
         self._grant = (self._granted,)   # ... and of a grant
-        self._done = (self._wake,)       # ... and of the route's latency after the last burst
         self.latency = route.latency_ps
         self.trains = trains
 
@@ -570,7 +567,7 @@ class _Train:
             else:
                 self._queue(c, chans.index(c))
                 return
-        self.j = self.nch
+        self.j = len(chans)
         if self.plain:   # _burst, inlined
             self.callbacks = self._end
             heappush(self.heap, (self.env._now + self.holds[self.k], NORMAL, next(self.eid), self))
@@ -674,7 +671,7 @@ class _Train:
                 c._free()
         self.j = 0
         del self.trains[self]
-        if self.seg_bytes:   # runs of back-to-back bursts, told once per transfer
+        if not self.plain and self.seg_bytes:   # runs of back-to-back bursts, told once
             self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
             self.obs.bursts(chans, self.segs)
         nbytes, n, total = self.ends[-1], self.n, self.total
@@ -683,7 +680,7 @@ class _Train:
             c.bytes += nbytes
             c.n_grants += n
         if self.latency:   # then the route's latency, as a timeout would take it
-            self.callbacks = self._done
+            self.callbacks = (self._wake,)
             heappush(self.heap, (self.env._now + self.latency, NORMAL, next(self.eid), self))
         else:
             self._wake(None)
@@ -692,7 +689,7 @@ class _Train:
         w = self.wake  # resume the process, as if it waited on this timeout
         # done: drop the references back to the train (its bound callbacks, the wake event's)
         # so that reference counting frees it, not the cyclic garbage collector
-        self._end = self._grant = self._done = w.train = None
+        self._end = self._grant = w.train = None
         w._ok, w._value = True, None
         callbacks, w.callbacks = w.callbacks, None
         for cb in callbacks:
@@ -776,11 +773,11 @@ def _slowest(channels) -> str:
 
 
 def _wait(env, ev, t: Transfer, ch: Channel):
-    t0 = env.now
+    t0 = env._now
     t.waiting_since = t0
     t.waiting_on = ch.owner
     yield ev
-    _waited(t, ch, t0, env.now)
+    _waited(t, ch, t0, env._now)
 
 
 def _waited(t: Transfer, ch: Channel, t0: int, now: int) -> None:
