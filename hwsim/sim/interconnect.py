@@ -608,24 +608,18 @@ class _Train:
         self._acquire(j + 1)
 
     def _burst(self) -> None:
-        """Start burst ``k``: its end is this train's next event."""
-        k = self.k
-        hold = self.holds[k] if self.plain else self._hold(k)
-        self.callbacks = self._end   # env.timeout(hold).callbacks.append(self), inlined
-        heappush(self.heap, (self.env._now + hold, NORMAL, next(self.eid), self))
-
-    def _hold(self, k: int) -> int:
-        """Burst ``k``'s hold with timed memories (from address and bank/row state), told to
-        the observer."""
-        env = self.env
+        """Start burst ``k`` of a train that is not plain (its plain bursts are started inline):
+        its hold with timed memories (from address and bank/row state), told to the
+        observer; its end is this train's next event."""
+        env, k = self.env, self.k
+        now = env._now
         hold, nxt = self.holds[k], self.ends[k]
         sent = self.ends[k - 1] if k else 0
         for c in self.svc:
-            d = c.service.burst_ps(env._now, self.t, sent, nxt)
+            d = c.service.burst_ps(now, self.t, sent, nxt)
             if d > hold:
                 hold = d
         if self.obs is not None:
-            now = env._now
             if self.seg_end != now:
                 if self.seg_bytes:
                     self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
@@ -633,7 +627,8 @@ class _Train:
             self.seg_bytes += nxt - sent
             self.seg_end = now + hold
         self.total += hold
-        return hold
+        self.callbacks = self._end   # env.timeout(hold).callbacks.append(self), inlined
+        heappush(self.heap, (now + hold, NORMAL, next(self.eid), self))
 
     def _ended(self, _event) -> None:
         """End of burst ``k``."""
