@@ -469,22 +469,30 @@ def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
     key = (nbytes, burst, row)
     plan = route.plans.get(key)
     if plan is None:
-        ends, holds = [], []
-        cum = [0] * len(route.bw_params)
-        sent = 0
-        while sent < nbytes:
-            nxt = min(nbytes, sent + burst)
-            if row:
-                nxt = min(nxt, (sent // row + 1) * row)
-            hold = 0
-            for i, (bw, f) in enumerate(route.bw_params):
-                ps = -(-int(-(-nxt // bw)) * PS_PER_S // f)
-                if ps - cum[i] > hold:
-                    hold = ps - cum[i]
-                cum[i] = ps
-            ends.append(nxt)
-            holds.append(hold)
-            sent = nxt
+        if row:
+            ends, sent = [], 0
+            while sent < nbytes:
+                sent = min(nbytes, sent + burst, (sent // row + 1) * row)
+                ends.append(sent)
+        else:
+            ends = list(range(burst, nbytes, burst))
+            if nbytes > 0:
+                ends.append(nbytes)
+        holds = [0] * len(ends)
+        for bw, f in route.bw_params:
+            # cycles' worth moved after each burst: an integral bandwidth in integers (the
+            # same ceiling as the float one), else as floats
+            if float(bw).is_integer():
+                b = int(bw)
+                cyc = [-(-e // b) for e in ends]
+            else:
+                cyc = [int(-(-e // bw)) for e in ends]
+            prev = 0
+            for k, c in enumerate(cyc):
+                ps = -(-c * PS_PER_S // f)
+                if ps - prev > holds[k]:
+                    holds[k] = ps - prev
+                prev = ps
         plan = route.plans[key] = (ends, holds, sum(holds))
     return plan
 
