@@ -480,7 +480,7 @@ def check_invariants(platform, trace, result, mapping, timeline_path, sim=None):
     # 8. every grant recorded its holder and every release removed it
     if sim is not None:
         for ch in sim.ic.channels + list(sim.engines.values()):
-            assert ch.holders == [] and not ch.queue and ch.in_use == 0, (ch.name, ch.holders, ch.in_use)
+            assert ch.held_by() == [] and not ch.queue and ch.in_use == 0, (ch.name, ch.held_by(), ch.in_use)
 
 
 def _run(pdata: dict, tdata: dict):
