@@ -110,12 +110,23 @@ def test_row_fusion_keeps_the_intermediates_in_l1_windows():
 
 
 def _monotone(platform, traces):
+    """Makespan at L1 x1, x2, x4 never grows; a network whose weights and activations do not
+    fit the platform's last-level memory (whatever L1) is not a case, but most must be."""
+    from hwsim.base.errors import MappingError
+
     base = hwsim.load_platform(platform).components["l1"].size_bytes
+    checked = 0
     for t in traces:
         tr = hwsim.load_trace(t)
-        spans = [hwsim.simulate(hwsim.load_platform(platform, {"components.l1.size_bytes": base * m}),
-                                tr).makespan_ps for m in (1, 2, 4)]
+        try:
+            spans = [hwsim.simulate(hwsim.load_platform(platform, {"components.l1.size_bytes": base * m}),
+                                    tr).makespan_ps for m in (1, 2, 4)]
+        except MappingError as e:
+            assert "does not fit" in str(e), e
+            continue
+        checked += 1
         assert spans[0] >= spans[1] >= spans[2], (platform, t, spans)
+    assert checked >= len(traces) / 2, (platform, checked, len(traces))
 
 
 @pytest.mark.parametrize("platform", ["platforms/pulp_cluster.yaml", "platforms/pulp_imc_cluster.yaml"])
