@@ -19,6 +19,7 @@ import yaml
 import hwsim
 from hwsim.base.units import Clock
 from hwsim.hardware.platform import Dram, platform_from_dict
+from hwsim.mapping.plan import Tile
 from hwsim.sim.dram import DramTiming
 from hwsim.sim.interconnect import Transfer
 from hwsim.sim.l1banks import Stream, detailed, fast
@@ -669,3 +670,146 @@ def test_a_layer_larger_than_l2_without_l3_is_a_mapping_error():
     msg = str(e.value)
     assert "input+output 256 B exceed l2 (100 B) and the platform has no L3" in msg
     assert "to at least 256 or add an L3 memory" in msg
+
+
+# ---------------------------------------------------------------------------------------------
+# The AIMC estimate behind the "fastest" depthwise policy (AimcModel.estimate_ps), by hand
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode,mvm,cycles", [("sequential", 100, 61_184), ("overlapped", 10, 18_432)])
+@pytest.mark.parametrize("add,add_cycles", [({8: 2, "any": 1}, 1024), (None, 4096)])
+def test_aimc_estimate_by_hand(mode, mvm, cycles, add, add_cycles):
+    """Documented estimate: ``pixels x islices`` MVM jobs (:func:`mvm_job_cycles` of the
+    tallest block's stream-in and the widest block's stream-out at the tile's link bandwidth,
+    capped by L1's port), but no faster than streaming all blocks' inputs; plus
+    ``partials - 1`` additions per output on the host cores (the ``add`` kernel's 8-bit entry,
+    else ASSUMED 0.5 add/cycle/core).
+
+    Depthwise 3x3, 64 channels, 16x16 = 256 pixels, 8-bit, on 256x256 crossbars with 4-bit
+    DACs: 9 rows per channel, 256 // 9 = 28 channels per crossbar: blocks 252x28, 252x28 and
+    72x8; islices 8 / 4 = 2, so partials 2. The tile's link: 16 B/cycle (the L2 link and L1's
+    port: 4096). Per job: stream-in 252 B / 16 = 15.75, MVM 10 or 100 + 2 overhead, stream-out
+    28 B / 16 = 1.75 cycles; all blocks' stream-in (252 + 252 + 72) / 16 = 36 cycles.
+    - sequential, MVM 100: 15.75 + 102 + 1.75 = 119.5 > 36: 256 x 2 x 119.5 = 61,184 cycles
+    - overlapped, MVM 10: max(12, 15.75, 1.75) = 15.75 < 36: 256 x 2 x 36 = 18,432 cycles
+    Additions: 256 px x 64 outputs x (2 - 1) / (8 cores x 2 add/cycle at 8 bits) = 1,024
+    cycles; without an add kernel / (8 x 0.5) = 4,096."""
+    from hwsim.hardware.registry import model_of
+    from hwsim.mapping.hetero_mapper import host_clusters
+    d = xbar_platform(tiles=3, mvm=mvm, stream_bw=16, mode=mode, input_bits=4)
+    d["components"]["xb0"]["job_overhead_cycles"] = 2
+    if add is None:
+        del d["components"]["cluster"]["kernels"]["add"]
+    else:
+        d["components"]["cluster"]["kernels"]["add"] = add
+    p = platform_from_dict(d)
+    cl = host_clusters(p)[0]
+    l = trace(L("dw", "depthwise", 64, 64, hw=16, k=3)).layers[0]
+    est = model_of(cl.tiles[0]).estimate_ps(p, cl.tiles[0], l, cl.core)
+    assert est == pytest.approx((cycles + add_cycles) * C100)
+    # a 3x3 kernel does not fit 8-row crossbars: no estimate (the policy cannot pick them)
+    small = platform_from_dict(xbar_platform(rows=8, cols=8, tiles=1))
+    (t,) = host_clusters(small)[0].tiles
+    assert model_of(t).estimate_ps(small, t, l, cl.core) == float("inf")
+
+
+def _hand_plan(platform, tiles):
+    """A one-layer mapping with hand-chosen tiles (the engine's pipeline, not the tiler)."""
+    from hwsim.mapping.plan import LayerPlan, Mapping
+    from hwsim.workload.trace import Layer, Trace
+    layer = Layer(name="L", op="pointwise", input_shape=(8, 1, 1), output_shape=(8, 1, 1))
+    plan = LayerPlan(layer=layer, engine="cluster", engine_kind="cores", cluster="cluster",
+                     l1="l1", input_mem="l2", weight_mem=None, output_mem="l2", tile_shape={},
+                     tiles=tuple(tiles), l1_bytes=0, depends_on=())
+    return hwsim.Simulation(platform, Trace("t", (layer,)),
+                            mapping=Mapping(plans=[plan], program_once=[], weights_in_l3_bytes=0,
+                                            summary={}))
+
+
+def test_loader_refills_a_buffer_only_after_its_tile_was_computed():
+    """Two L1 buffers: tile i loads into buffer i % 2 once tile i - 2 is computed. Unequal
+    tiles on one core (1 MAC/cycle + 4 cycles per tile), loads over the 8 B/cycle link with 5
+    cycles latency (the oracle platform above), no stores:
+      tile 0: 40 B in 5 + 5 = 10 cycles, 96 MACs: 100 cycles
+      tile 1: 40 B in 10 cycles, 6 MACs: 10 cycles
+      tile 2: 360 B in 5 + 45 = 50 cycles, 6 MACs: 10 cycles
+    load 0 [0, 10], load 1 [10, 20], compute 0 [10, 110], compute 1 [110, 120]; load 2 waits
+    for buffer 0, i.e. for compute 0: [110, 160]; compute 2 [160, 170]. 170 cycles: compute
+    120, memory stall 10 (load 0) + 40 (compute 2 waiting from 120 to 160). (A third buffer
+    would load tile 2 at [20, 70] and finish at 130.)"""
+    tiles = [Tile(loads=(("l2", 40),), ops=96, stores=()), Tile(loads=(("l2", 40),), ops=6, stores=()),
+             Tile(loads=(("l2", 360),), ops=6, stores=())]
+    rec = _hand_plan(_digital(cores=1), tiles).run().layers[0]
+    assert (rec.cycles, rec.compute_cycles, rec.memory_stall_cycles, rec.contention_cycles) == \
+        (170, 120, 50, 0)
+
+
+def test_energy_gap_terms_add_up_with_absent_categories():
+    """An absent energy category is no energy of that kind. 8 ops at a 2 TOPS/W peak (2 ops
+    per pJ) ideally cost 4 pJ: of 10 pJ of compute, 6 are excess; leakage 3; the terms add up
+    to the 13 pJ spent. Without a peak efficiency the ideal is 0 and compute is all excess."""
+    from hwsim.report.efficiency import energy_gap
+    assert energy_gap({"compute": 10.0, "leakage": 3.0}, 8, 2.0) == {
+        "ideal_at_peak": 4.0, "compute_excess": 6.0, "data_movement": 0.0,
+        "postprocessing": 0.0, "programming": 0.0, "leakage": 3.0}
+    assert energy_gap({"programming": 5.0}, 8, None) == {
+        "ideal_at_peak": 0.0, "compute_excess": 0.0, "data_movement": 0.0,
+        "postprocessing": 0.0, "programming": 5.0, "leakage": 0.0}
+
+
+def test_a_channel_tells_its_observer_every_queue_length_change():
+    """One server, three users arriving at 0 holding it 10, 20 and 30 ps: A is served at once,
+    B and C queue (lengths 1, 2); A leaves at 10, B is granted (1); B leaves at 30, C is
+    granted (0). Queue-length integral: 2 x 10 + 1 x 20 = 40 request-ps."""
+    import simpy
+    from hwsim.sim.interconnect import Channel
+    env = simpy.Environment()
+    ch = Channel(env, "c", "link")
+    seen = []
+
+    class Observer:
+        def queue_depth(self, c, ts, depth):
+            seen.append((c.name, ts, depth))
+    ch.observer = Observer()
+
+    def user(hold):
+        ev = ch.acquire()
+        if ev is not None:
+            yield ev
+        yield env.timeout(hold)
+        ch.release()
+    for hold in (10, 20, 30):
+        env.process(user(hold))
+    env.run()
+    assert seen == [("c", 0, 1), ("c", 0, 2), ("c", 10, 1), ("c", 30, 0)]
+    assert (ch.n_grants, ch.n_waits, ch.max_queue, ch.queue_area) == (3, 2, 2, 40)
+    assert (ch.in_use, len(ch.queue)) == (0, 0)
+
+
+@pytest.mark.parametrize("weight_bits", [8, 4])
+def test_depthwise_channel_tiles_run_only_the_crossbars_holding_their_channels(weight_bits):
+    """Diagonal mapping of a 3x3 depthwise layer, 64 channels on 256x256 crossbars: 256 // 9
+    = 28 channels per crossbar (with 4-bit cells each channel takes 2 columns: min(28, 256 //
+    2) is still 28), so crossbar k holds channels [28k, min(28k + 28, 64)): [0, 28), [28, 56),
+    [56, 64). An L1 of 4 KiB forces channel tiles; a tile of channels [c0, c1) runs exactly
+    the crossbars whose channels overlap it, each ``pixels`` MVMs at 1000 pJ."""
+    from hwsim.mapping.plan import tile_rows
+    p = platform_from_dict(xbar_platform(tiles=3, e_mvm=1000.0, l1_size=4096,
+                                         weight_bits=weight_bits, mapping={"depthwise": "crossbar"}))
+    sim = hwsim.Simulation(p, trace(L("dw", "depthwise", 64, 64, hw=16, k=3)))
+    r = sim.run()
+    (plan,) = sim.mapping.plans
+    co = plan.tile_shape["channels"]
+    assert plan.engine_kind == "aimc" and co < 64
+    held = [(0, 28), (28, 56), (56, 64)]
+    pj = 0.0
+    for i, t in enumerate(plan.tiles):
+        c0 = tile_rows(plan, i)[0] * co
+        c1 = min(64, c0 + co)
+        need = tuple(k for k, (lo, hi) in enumerate(held) if lo < c1 and hi > c0)
+        assert plan.tile_blocks[i] == need, (i, c0, c1)
+        pj += t.mvms * len(need) * 1000.0
+    assert r.layers[0].energy_pj["compute"] == pytest.approx(pj)
+    # e.g. 32-channel tiles: [0, 32) needs crossbars 0 and 1, [32, 64) crossbars 1 and 2:
+    # 256 pixels x 2 channel tiles x 2 crossbars x 1000 pJ
+    if co == 32:
+        assert pj == 256 * 2 * 2 * 1000.0

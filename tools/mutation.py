@@ -45,11 +45,13 @@ ROOT = Path(__file__).resolve().parents[1]
 #: module -> the test files that exercise it (snapshot tests excluded)
 TESTS = {
     "hwsim/sim/engine.py": ["tests/test_oracles.py", "tests/test_engine.py", "tests/test_aimc.py",
-                            "tests/test_memory_reporting.py", "tests/test_timeline.py"],
+                            "tests/test_memory_reporting.py", "tests/test_timeline.py",
+                            "tests/test_faults.py"],
     "hwsim/sim/collect.py": ["tests/test_oracles.py", "tests/test_engine.py", "tests/test_aimc.py",
                              "tests/test_memory_reporting.py"],
     "hwsim/sim/interconnect.py": ["tests/test_oracles.py", "tests/test_interconnect.py",
-                                  "tests/test_dma_l2.py", "tests/test_arbitration.py"],
+                                  "tests/test_dma_l2.py", "tests/test_arbitration.py",
+                                  "tests/test_timeline.py"],
     "hwsim/sim/dram.py": ["tests/test_oracles.py", "tests/test_dram.py"],
     "hwsim/sim/arbitration.py": ["tests/test_oracles.py", "tests/test_arbitration.py"],
     "hwsim/sim/l1banks.py": ["tests/test_oracles.py", "tests/test_l1banks.py"],
