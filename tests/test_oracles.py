@@ -813,3 +813,64 @@ def test_depthwise_channel_tiles_run_only_the_crossbars_holding_their_channels(w
     # 256 pixels x 2 channel tiles x 2 crossbars x 1000 pJ
     if co == 32:
         assert pj == 256 * 2 * 2 * 1000.0
+
+
+def test_two_dmas_reads_queue_on_a_single_port_dram():
+    """A HyperRAM-like DRAM (1 bank, closed page, one port; tRCD 3 + tCL 5 cycles per 8-byte
+    transaction, 1 B/cycle, 1 GHz) read at once into two memories (wide links and ports
+    elsewhere): A's 8 B take 3 + 5 + 8 = 16 cycles; B's 12 B queue on the DRAM's port for those
+    16, then 8 B (16 cycles) + 4 B (3 + 5 + 4 = 12): B ends at 16 + 28 = 44 cycles."""
+    import simpy
+    from hwsim.sim.interconnect import Interconnect
+    dram = dict(type="dram", clock="d", level="L3", size_bytes=1 << 20, banks=1, data_bus_bits=8,
+                transfers_per_cycle=1, burst_length=4, row_bytes=64, page_policy="closed",
+                t_rcd_cycles=3, t_cl_cycles=5, t_rp_cycles=0, t_ras_cycles=0,
+                max_transaction_bytes=8)
+    wide = {"clock": "d", "bandwidth_bytes_per_cycle": 4096}
+    p = platform_from_dict({"name": "dp", "clocks": {"d": "1 GHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "d", "l1": "l1", "kernels": {"add": 1}},
+        **{m: {"type": "memory", "level": m.upper(), "clock": "d", "size_bytes": 1 << 16,
+               "port_bandwidth_bytes_per_cycle": 4096} for m in ("l1", "l2")},
+        "d": dram, "dma": {"type": "dma", "clock": "d", "max_outstanding": 2, "burst_bytes": 8}},
+        "links": [{"between": ["d", "dma"], **wide}, {"between": ["dma", "l1"], **wide},
+                  {"between": ["dma", "l2"], **wide}]})
+    env = simpy.Environment()
+    ic = Interconnect(env, p)
+    done = {}
+
+    def read(dst, n):
+        (route,) = ic.hops("d", dst)
+        t = yield from ic.transfer(route, n)
+        done[dst] = (t.end_ps // NS, t.queued_ps // NS, t.waits)
+    env.process(read("l1", 8))
+    env.process(read("l2", 12))
+    env.run()
+    assert done == {"l1": (16, 0, None), "l2": (44, 16, {"d": 16 * NS})}
+    # the port is granted once per 8-byte DMA burst (A one, B two), B's first after a wait
+    port = ic.port["d"]
+    assert (port.n_grants, port.n_waits, port.wait_ps, port.busy_ps) == (3, 1, 16 * NS, 44 * NS)
+
+
+def test_a_routes_requester_is_its_dma_else_the_streaming_engine():
+    """Arbitration names the master of a transfer: the DMA engine on a DMA route, else the
+    endpoint that is not a memory (an AIMC tile's streamer, either direction, also behind a
+    router), with that master's priority; between two memories without a DMA, the source at
+    priority 0."""
+    import simpy
+    from hwsim.sim.interconnect import Interconnect
+    d = xbar_platform(tiles=2)
+    d["components"]["bus"] = {"type": "router", "clock": "c"}
+    d["components"]["xb1"]["priority"] = 3
+    d["links"] = [l for l in d["links"] if "xb1" not in l["between"]]
+    d["links"] += [{"between": ["xb1", "bus"], "clock": "c", "bandwidth_bytes_per_cycle": 64},
+                   {"between": ["bus", "l1"], "clock": "c", "bandwidth_bytes_per_cycle": 64},
+                   {"between": ["sp", "l1"], "clock": "c", "bandwidth_bytes_per_cycle": 64}]
+    d["components"]["sp"] = {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 4096}
+    ic = Interconnect(simpy.Environment(), platform_from_dict(d))
+    who = {(a, b): (r.requester, r.priority) for a, b in
+           (("l1", "xb0"), ("xb0", "l1"), ("l1", "xb1"), ("xb1", "l1"), ("l2", "l1"),
+            ("sp", "l1"), ("l1", "sp"))
+           for (r,) in [ic.hops(a, b)]}
+    assert who == {("l1", "xb0"): ("xb0", 0), ("xb0", "l1"): ("xb0", 0),
+                   ("l1", "xb1"): ("xb1", 3), ("xb1", "l1"): ("xb1", 3), ("l2", "l1"): ("dma", 0),
+                   ("sp", "l1"): ("sp", 0), ("l1", "sp"): ("l1", 0)}
