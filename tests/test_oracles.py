@@ -874,3 +874,22 @@ def test_a_routes_requester_is_its_dma_else_the_streaming_engine():
     assert who == {("l1", "xb0"): ("xb0", 0), ("xb0", "l1"): ("xb0", 0),
                    ("l1", "xb1"): ("xb1", 3), ("xb1", "l1"): ("xb1", 3), ("l2", "l1"): ("dma", 0),
                    ("sp", "l1"): ("sp", 0), ("l1", "sp"): ("l1", 0)}
+
+
+def test_matmul_kernel_layout_bank_sequence():
+    """The ASSUMED matmul layout (``kernel_streams`` docstring) on 16 banks: core i's access k
+    reads its im2col buffer (word 37 i + k // 2) when k is even, the weight row (word
+    512 + 18 i + k // 2) when odd; bank = word mod 16.
+    core 0: 0, 512 -> banks 0, 0, 1, 1, 2, 2
+    core 1: 37 = 2 x 16 + 5, 530 = 33 x 16 + 2 -> 5, 2, 6, 3, 7, 4
+    core 2: 74 = 4 x 16 + 10, 548 = 34 x 16 + 4 -> 10, 4, 11, 5, 12, 6
+    DMA: words 5, 6, ... -> 5, 6, 7, 8, 9, 10. Cores access every 2nd cycle, the DMA every
+    4th, and only the cores count towards the overhead."""
+    from fractions import Fraction
+    from hwsim.sim.l1banks import kernel_streams
+    streams = kernel_streams("matmul", 3)
+    assert [[s.bank(k, 16) for k in range(6)] for s in streams] == [
+        [0, 0, 1, 1, 2, 2], [5, 2, 6, 3, 7, 4], [10, 4, 11, 5, 12, 6], [5, 6, 7, 8, 9, 10]]
+    assert [(s.activity, s.core) for s in streams] == [(Fraction(1, 2), True)] * 3 + [
+        (Fraction(1, 4), False)]
+    assert len(kernel_streams("matmul", 3, dma=False)) == 3

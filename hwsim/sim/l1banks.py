@@ -139,7 +139,13 @@ KERNELS = {
 
 
 def kernel_streams(kernel: str, cores: int, dma: bool = True) -> list:
-    """The streams of ``cores`` cores (and the DMA's L1 port) running bundled ``kernel``."""
+    """The streams of ``cores`` cores (and the DMA's L1 port) running bundled ``kernel``.
+
+    The layouts are ASSUMED (representative, no published trace to take them from), e.g.
+    ``matmul``: core ``i`` alternates between its own im2col buffer, consecutive words from
+    word ``37 i``, and the weight row of its output channel, consecutive words from word
+    ``512 + 18 i``, one access every 2 cycles; the DMA port streams consecutive words from
+    word 5, one access every 4 cycles (pinned by hand in ``tests/test_oracles.py``)."""
     make, dma_stream = KERNELS[kernel]
     streams = [make(i) for i in range(cores)]
     if dma and dma_stream is not None:
