@@ -133,17 +133,20 @@ def test_a_waits_resource_is_the_routes_slowest_channel(link_bw, slowest):
 # ---------------------------------------------------------------------------------------------
 # A core-cluster layer end to end: time split, data-movement / compute energy, leakage
 # ---------------------------------------------------------------------------------------------
-def _digital(l3_only=False, banks=1, cores=3):
+def _digital(l3_only=False, banks=1, cores=3, fidelity=None, core_cycle_pj=None):
     """100 MHz. L2 (or an L3 when ``l3_only``) -> DMA -> L1 over an 8 B/cycle link with 5
     cycles latency and a 1024 B/cycle link (latency 0). Energies all different per byte:
     L1 read 0.5 / write 0.75, L2 read 3 / write 5, L3 read 20 / write 30, links 0.125 and
     0.0625; cores 1 pointwise / 0.5 conv2d MAC/cycle each, 2 pJ per pointwise MAC, 7 pJ default;
     2 mW leakage on the cluster."""
     far = "l3" if l3_only else "l2"
+    energy = ({"energy_pj_per_op": {"pointwise": 2.0, "default": 7.0}} if core_cycle_pj is None else
+              dict(zip(("pj_per_active_core_cycle", "pj_per_idle_core_cycle"), core_cycle_pj)))
     comps = {
         "cluster": {"type": "core_cluster", "clock": "c", "cores": cores, "l1": "l1",
-                    "kernels": {"pointwise": 1, "conv2d": 0.5, "add": 1}, "tile_overhead_cycles": 4,
-                    "energy_pj_per_op": {"pointwise": 2.0, "default": 7.0}, "leakage_mw": 2.0},
+                    "kernels": {"pointwise": 1, "conv2d": 0.5, "add": 1, "maxpool": 1},
+                    "tile_overhead_cycles": 4,
+                    **energy, "leakage_mw": 2.0},
         "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 20, "ports": 4,
                "port_bandwidth_bytes_per_cycle": 1024, "read_pj_per_byte": 0.5,
                "write_pj_per_byte": 0.75, "banks": banks},
@@ -157,8 +160,8 @@ def _digital(l3_only=False, banks=1, cores=3):
               "latency_cycles": 5, "pj_per_byte": 0.125},
              {"between": ["dma", "l1"], "clock": "c", "bandwidth_bytes_per_cycle": 1024,
               "pj_per_byte": 0.0625}]
-    return platform_from_dict({"name": "oracle", "clocks": {"c": "100 MHz"},
-                               "components": comps, "links": links})
+    return platform_from_dict({"name": "oracle", "clocks": {"c": "100 MHz"}, "components": comps,
+                               "links": links, **({"fidelity": fidelity} if fidelity else {})})
 
 
 def _pointwise():
@@ -893,3 +896,249 @@ def test_matmul_kernel_layout_bank_sequence():
     assert [(s.activity, s.core) for s in streams] == [(Fraction(1, 2), True)] * 3 + [
         (Fraction(1, 4), False)]
     assert len(kernel_streams("matmul", 3, dma=False)) == 3
+
+
+def test_dma_descriptor_queue_programs_ahead_then_waits_for_the_slot():
+    """One DMA slot, a descriptor queue of 1 more (2 entries), 2 setup cycles per descriptor,
+    three 8-byte reads at once over a 1 B/cycle link (1 GHz):
+    A: entry at 0, setup to 2, slot at 2, data 2..10.
+    B: entry at 0, setup to 2, slot queued until A ends at 10, data 10..18 (queued 8).
+    C: no entry until A frees one at 10, setup to 12, slot queued until B ends at 18, data
+    18..26 (queued 10 + 6 = 16, all on the DMA)."""
+    import simpy
+    from hwsim.sim.interconnect import Interconnect
+    p = platform_from_dict({"name": "dq", "clocks": {"d": "1 GHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "d", "l1": "l1", "kernels": {"add": 1}},
+        **{m: {"type": "memory", "level": m.upper(), "clock": "d", "size_bytes": 1 << 16,
+               "port_bandwidth_bytes_per_cycle": 4096} for m in ("l1", "l2")},
+        "dma": {"type": "dma", "clock": "d", "max_outstanding": 1, "queue_depth": 1,
+                "setup_cycles": 2, "burst_bytes": 8}},
+        "links": [{"between": ["l2", "dma"], "clock": "d", "bandwidth_bytes_per_cycle": 1},
+                  {"between": ["dma", "l1"], "clock": "d", "bandwidth_bytes_per_cycle": 4096}]})
+    env = simpy.Environment()
+    ic = Interconnect(env, p)
+    (route,) = ic.hops("l2", "l1")
+    done = {}
+
+    def read(name):
+        t = yield from ic.transfer(route, 8)
+        done[name] = (t.end_ps // NS, t.queued_ps // NS, {k: v // NS for k, v in (t.waits or {}).items()})
+    for name in "ABC":
+        env.process(read(name))
+    env.run()
+    assert done == {"A": (10, 0, {}), "B": (18, 8, {"dma": 8}), "C": (26, 16, {"dma": 16})}
+
+
+def test_channel_round_robin_and_priority_grants_through_acquire():
+    """Requests queued on a busy one-server channel in the order a1 (requester A), a2 (A),
+    b1 (B): FIFO serves a1 a2 b1, round robin over requesters a1 b1 a2. With fixed priority
+    (lower wins) requests p2 (priority 2) then p1 (1) are served p1, p2."""
+    import simpy
+    from hwsim.sim.interconnect import Channel
+
+    def order(policy, reqs):
+        env = simpy.Environment()
+        ch = Channel(env, "c", "link", policy=policy)
+        out = []
+
+        def user(name, who, prio):
+            ev = ch.acquire(who, prio)
+            if ev is not None:
+                yield ev
+            out.append(name)
+            yield env.timeout(10)
+            ch.release()
+        for name, who, prio in [("x", "X", 0)] + reqs:   # x holds the server first
+            env.process(user(name, who, prio))
+        env.run()
+        return out[1:]
+    reqs = [("a1", "A", 0), ("a2", "A", 0), ("b1", "B", 0)]
+    assert order("fifo", reqs) == ["a1", "a2", "b1"]
+    assert order("round_robin", reqs) == ["a1", "b1", "a2"]
+    assert order("fixed_priority", [("p2", "P", 2), ("p1", "P", 1)]) == ["p1", "p2"]
+
+
+def test_dram_closed_page_first_activate_has_no_tras_constraint():
+    """A bank never activated has no tRAS to respect; the closed-page rule "precharge tRP
+    after the bank's last data" counts the start (time 0) as its last data. Two banks, 4 bytes
+    at time 0: activate at tRP 7, then tRCD 3 + tCL 5 + 4 data cycles: 19. Bank 1 at 19 (its
+    tRP long over): 12."""
+    dt = _dram(page_policy="closed")
+    assert _burst(dt, 0, 0, 4) == 19
+    assert _burst(dt, 19, 64, 4) == 12
+
+
+def test_timed_memory_addresses_are_consecutive_in_transfer_order():
+    """The engine's DRAM layout: each timed memory hands out consecutive byte addresses in
+    the order transfers touch it, wrapping at its size (a 100-byte DRAM here); untimed
+    memories have none."""
+    d = xbar_platform()
+    d["clocks"]["d"] = "1 GHz"
+    d["components"]["l3"] = dict(type="dram", clock="d", level="L3", size_bytes=100, banks=2,
+                                 data_bus_bits=8, transfers_per_cycle=1, burst_length=4,
+                                 row_bytes=64)
+    d["links"].append({"between": ["l3", "dma"], "clock": "c", "bandwidth_bytes_per_cycle": 8})
+    sim = hwsim.Simulation(platform_from_dict(d), trace(L("a", "pointwise", 8, 8)))
+    (to_l2,) = sim.ic.hops("l3", "l2")
+    (from_l2,) = sim.ic.hops("l2", "l3")
+    assert [sim._address(r, n) for r, n in ((to_l2, 30), (from_l2, 50), (to_l2, 40), (to_l2, 1))] \
+        == [0, 30, 80, 20]     # 80 + 40 = 120 wraps to 20
+    (l2_l1,) = sim.ic.hops("l2", "l1")
+    assert sim._address(l2_l1, 8) is None
+
+
+def test_ideal_activation_memory_moves_only_the_weights_by_hand():
+    """``fidelity.ideal_activation_memory`` on the hand-computed pointwise layer: the 128 B
+    input and the 128 B output move in no time and for no energy, but are still counted; the
+    64 B of weights still load: 5 + 64 / 8 = 13 cycles, then 346 of compute = 359 cycles.
+    Energy: L2 read 3 x 64 + L1 write 0.75 x 64 + links 0.1875 x 64 = 192 + 48 + 12 = 252 pJ."""
+    real = hwsim.simulate(_digital(), _pointwise()).layers[0]
+    rec = hwsim.simulate(_digital(fidelity={"ideal_activation_memory": True}), _pointwise()).layers[0]
+    assert rec.bytes_moved == real.bytes_moved == {"l2->l1": 192, "l1->l2": 128}
+    assert (rec.cycles, rec.compute_cycles, rec.memory_stall_cycles) == (359, 346, 13)
+    assert rec.energy_pj["data_movement"] == pytest.approx(252)
+
+
+def test_run_reports_its_wall_time():
+    """``perf``: the wall-clock seconds of the run (within the time measured around it) and
+    the events per second over it."""
+    import time
+    t0 = time.perf_counter()
+    r = hwsim.simulate(_digital(), _pointwise())
+    dt = time.perf_counter() - t0
+    assert 0 < r.perf["wall_s"] <= dt
+    assert r.perf["events_per_s"] == pytest.approx(r.perf["events"] / r.perf["wall_s"])
+
+
+def _conv():
+    """conv2d 3x3, padding 1, 8 -> 8 channels on 4x4, 8-bit, no bias: 9,216 MACs."""
+    return trace_from_dict({"name": "conv", "input_shape": [8, 4, 4], "layers": [
+        {"name": "c", "op": "conv2d", "input_shape": [8, 4, 4], "output_shape": [8, 4, 4],
+         "kernel": [3, 3], "padding": [1, 1, 1, 1], "bias": False}]})
+
+
+def test_core_energy_per_active_and_idle_core_cycle_by_hand():
+    """Per core-cycle energy (1.5 pJ active, 0.25 pJ idle) on 3 cores: every core is active
+    during the tile overhead and for its share of the kernel (ops / (MAC/cycle) core-cycles
+    in all); the rest of 3 x span idles at the barrier.
+    pointwise, 1,024 MACs at 1 MAC/cycle: span 342 + 4 = 346, 3 x 346 = 1,038 core-cycles,
+    active 1,024 + 3 x 4 = 1,036, idle 2: 1,036 x 1.5 + 2 x 0.25 = 1,554.5 pJ.
+    conv2d, 9,216 MACs at 0.5 MAC/cycle: 18,432 active core-cycles + 12 = 18,444 = 3 x 6,148
+    (no idle): 27,666 pJ. Peak: 2 ops per 1.5 pJ / 1 MAC/cycle (the best kernel) = 4/3 TOPS/W."""
+    p = _digital(core_cycle_pj=(1.5, 0.25))
+    r = hwsim.simulate(p, _pointwise())
+    assert r.layers[0].energy_pj["compute"] == pytest.approx(1554.5)
+    assert r.summary_dict()["peak_tops_per_w"] == pytest.approx(4 / 3)
+    rc = hwsim.simulate(p, _conv()).layers[0]
+    assert rc.compute_cycles == 6148
+    assert rc.energy_pj["compute"] == pytest.approx(18_444 * 1.5)
+    # a best kernel of 2 MAC/cycle: 0.75 pJ per MAC, 2 ops per 0.75 pJ = 8/3 TOPS/W
+    from hwsim.hardware.registry import model_of
+    d = xbar_platform(tiles=0)
+    del d["components"]["cluster"]["energy_pj_per_op"]
+    d["components"]["cluster"]["pj_per_active_core_cycle"] = 1.5
+    cl = platform_from_dict(d).components["cluster"]
+    assert model_of(cl).peak(cl)["tops_per_w"] == pytest.approx(8 / 3)
+
+
+def test_a_tile_cut_along_other_dimensions_runs_at_the_table_rate():
+    """A hand-built tile (no channels x rows tiling) on the table kernel model takes
+    ceil(ops / (cores x MAC/cycle)) + overhead: 97 ops on 3 cores: 33 + 4 = 37 cycles (not the
+    layer's rate scaled to the tile: the layer has 64 MACs)."""
+    rec = _hand_plan(_digital(), [Tile(loads=(("l2", 8),), ops=97, stores=())]).run().layers[0]
+    assert rec.compute_cycles == 37
+
+
+def test_crossbars_programmed_each_inference_are_busy_programming_and_computing():
+    """Two layers of two 64-row blocks on the same two crossbars, reprogrammed per layer:
+    each crossbar is busy, per layer, for its programming span (64,000 cycles + the weight
+    DMA, as reported) and the layer's 16 MVMs x 10 cycles; the third crossbar never."""
+    p = platform_from_dict(xbar_platform(64, 64, tiles=3, prog_cycles=1000, prog_pj=50.0,
+                                         stream_bw=4096, mapping={"overflow": "reprogram"}))
+    t = trace(L("a", "pointwise", 128, 64, hw=4), L("b", "pointwise", 128, 64, hw=4, inputs=["input"]))
+    sim = hwsim.Simulation(p, t)
+    r = sim.run()
+    assert [pl.aimc.tiles for pl in sim.mapping.plans] == [("xb0", "xb1")] * 2
+    want = sum((rec.programming_cycles + 16 * 10) * C100 for rec in r.layers)
+    assert sim.engine_busy_ps["xb0"] == sim.engine_busy_ps["xb1"] == want
+    assert sim.engine_busy_ps["xb2"] == 0
+
+
+def test_aimc_accepts_weighted_layers_that_fit_and_states_its_peak():
+    """A 3x3 depthwise kernel needs 9 rows per channel: an 8-row crossbar cannot take it, a
+    1x1 (pointwise) layer it can; a pooling layer has no weights. Peak of a 256 x 256
+    crossbar at 100 MHz, 10-cycle MVMs: 2 x 65,536 ops / 100 ns = 1.31072 TOPS; 2 x 65,536
+    ops per 1000 pJ = 131.072 TOPS/W. The 8-core cluster: 2 ops x 8 cores x 2 MAC/cycle (its
+    best weighted kernel) x 100 MHz = 3.2 GOPS, 2 ops per 2 pJ = 1 TOPS/W."""
+    from hwsim.hardware.registry import model_of
+    from hwsim.report.efficiency import engine_peaks
+    from hwsim.workload.trace import layer_from_dict
+    small = platform_from_dict(xbar_platform(rows=8, cols=8))
+    xb = small.components["xb0"]
+    m = model_of(xb)
+    assert not m.accepts(xb, layer_from_dict(L("dw", "depthwise", 4, 4, hw=4, k=3)))
+    assert m.accepts(xb, layer_from_dict(L("pw", "pointwise", 4, 4, hw=4)))
+    assert not m.accepts(xb, layer_from_dict(L("mp", "maxpool", 4, 4, hw=4, k=3)))
+    pk = engine_peaks(platform_from_dict(xbar_platform()))
+    assert pk["xb0"]["tops"] == pytest.approx(1.31072)
+    assert pk["xb0"]["tops_per_w"] == pytest.approx(131.072)
+    assert pk["cluster"]["tops"] == pytest.approx(3.2e-3)
+    assert pk["cluster"]["tops_per_w"] == pytest.approx(1.0)
+
+
+def test_weight_free_layers_have_no_weight_memory():
+    """A max-pooling layer stores no parameters: its plan has no weight memory (and leaves
+    L2 to the others); the pointwise layer before it keeps its weights in L2."""
+    tr = trace_from_dict({"name": "pp", "input_shape": [8, 4, 4], "layers": [
+        {"name": "pw", "op": "pointwise", "input_shape": [8, 4, 4], "output_shape": [8, 4, 4],
+         "bias": False},
+        {"name": "mp", "op": "maxpool", "input_shape": [8, 4, 4], "output_shape": [8, 2, 2],
+         "kernel": [2, 2], "stride": [2, 2]}]})
+    pw, mp = hwsim.mapping.mapper.map_trace(_digital(), tr).plans
+    assert (pw.weight_mem, mp.weight_mem) == ("l2", None)
+
+
+def test_single_tile_working_set_is_double_buffered_activations_plus_weights():
+    """L1 working set of a one-tile layer: input and output double-buffered, weights once.
+    pointwise: 2 x (128 + 128) + 64 = 576 B; conv2d 3x3: 2 x (128 + 128) + 576 = 1,088 B."""
+    for tr, need in ((_pointwise(), 576), (_conv(), 1088)):
+        (plan,) = hwsim.mapping.mapper.map_trace(_digital(), tr).plans
+        assert (plan.n_tiles, plan.l1_bytes) == (1, need)
+
+
+def test_shelf_packing_fills_a_shelf_with_blocks_as_tall_as_it():
+    """Three single-block layers of 128 rows x 100 columns on 256 x 256 crossbars: the first
+    opens a 128-row shelf, the second (as tall) sits beside it (columns 100-199), the third
+    does not fit the row (300 > 256 columns) and opens a second shelf below (rows 128-255):
+    one crossbar. A 129-row block does not fit a 128-row shelf."""
+    from hwsim.mapping.aimc import layer_blocks, pack
+    from hwsim.workload.trace import layer_from_dict
+    xb = platform_from_dict(xbar_platform()).components["xb0"]
+    lbs = [(n, layer_blocks(layer_from_dict(L(n, "pointwise", 128, 100)), xb)) for n in "abc"]
+    assign, n = pack(lbs, 256, 256)
+    assert n == 1 and {a[0][0] for a in assign.values()} == {0}
+    taller = lbs[:2] + [("d", layer_blocks(layer_from_dict(L("d", "pointwise", 129, 100)), xb))]
+    assert pack(taller, 256, 256)[1] == 2   # d: not on shelf 1; shelf 2 would end at row 257
+
+
+def test_wait_attribution_by_queueing_and_overlap_by_hand():
+    """``_queued_by_resource``: completed waits plus waits in progress, by resource.
+    T1 waited 5 on a and 2 on b; T2 waited 1 on a and waits on a since 9; T3 waits on b
+    since 12. At 14: a = 5 + 1 + (14 - 9) = 11, b = 2 + (14 - 12) = 4.
+    ``_attribute`` of a wait [10, 60) with 20 ps contention and 30 ps stall: the transfers
+    queued meanwhile 30 - 10 = 20 on x and 10 on y: 20 x 2/3 = 13.33 and 20 x 1/3 = 6.67,
+    the spare ps to the larger remainder (y): x 13, y 7. In flight meanwhile: T1 [0, 50)
+    overlaps 40 on its bottleneck p, T2 [30, now) 30 on q: 30 x 4/7 = 17.14 and 30 x 3/7 =
+    12.86, the spare ps to q: p 17, q 13."""
+    from types import SimpleNamespace as T
+    from hwsim.sim.engine import _Acct, _attribute, _queued_by_resource
+    xs = [T(waits={"a": 5, "b": 2}, waiting_since=None, waiting_on=None),
+          T(waits={"a": 1}, waiting_since=9, waiting_on="a"),
+          T(waits=None, waiting_since=12, waiting_on="b")]
+    assert _queued_by_resource(xs, 14) == {"a": 11, "b": 4}
+    acct = _Acct()
+    xs = [T(waits={"x": 30}, waiting_since=None, start_ps=0, end_ps=50, route=T(bottleneck="p")),
+          T(waits={"y": 10}, waiting_since=None, start_ps=30, end_ps=None, route=T(bottleneck="q"))]
+    _attribute(acct, xs, {"x": 10}, 10, 60, 20, 30)
+    assert acct.by_res["contention"] == {"x": 13, "y": 7}
+    assert acct.by_res["memory_stall"] == {"p": 17, "q": 13}

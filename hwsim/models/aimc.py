@@ -53,11 +53,9 @@ class AimcModel(ComponentModel, spec=AimcTile):
         tot_in = sum(b[0] for b in lb.blocks) * l.bits_input / 8 / bw
         pix = l.out_hw[0] * l.out_hw[1] * l.batch
         ps = pix * lb.islices * max(job, tot_in) / xb.clock.freq_hz * PS_PER_S
-        if lb.partials > 1:
-            thr = kernel_throughput(host, "add", 8) or 0.5
-            ps += (pix * l.out_channels * (lb.partials - 1) / (host.cores * thr)
-                   / host.clock.freq_hz * PS_PER_S)
-        return ps
+        thr = kernel_throughput(host, "add", 8) or 0.5
+        return ps + (pix * l.out_channels * (lb.partials - 1) / (host.cores * thr)
+                     / host.clock.freq_hz * PS_PER_S)
 
     # -- engine ----------------------------------------------------------------------------
     def prepare(self, sim, comp, plan, acct):
