@@ -1142,3 +1142,98 @@ def test_wait_attribution_by_queueing_and_overlap_by_hand():
     _attribute(acct, xs, {"x": 10}, 10, 60, 20, 30)
     assert acct.by_res["contention"] == {"x": 13, "y": 7}
     assert acct.by_res["memory_stall"] == {"p": 17, "q": 13}
+
+
+def test_fast_random_model_fixed_point_at_half_activity():
+    """Two random requesters at activity 1/2 on 2 banks. The other one presents with
+    probability q, at my bank with q / 2, so I win with p = 1 - q / 4; I present when I have
+    an access pending: q = a / (1 - (1 - a)(1 - p)) = 1 / (1 + p). Hence 4 p (1 + p) =
+    4 (1 + p) - 1, p^2 = 3/4, p = sqrt(3) / 2. Per access 1/p - 1 stall cycles over 1/a = 2
+    conflict-free cycles: overhead (2 / sqrt(3) - 1) / 2; a presentation loses with 1 - p."""
+    import math
+    res = fast([Stream(random=True, activity=0.5)] * 2, 2)
+    assert res.overhead == pytest.approx((2 / math.sqrt(3) - 1) / 2, rel=1e-9)
+    assert res.conflict_probability == pytest.approx(1 - math.sqrt(3) / 2, rel=1e-9)
+    # one requester at activity 1 (always presents, q = 1), one at 1/2, 2 banks:
+    # p_half = 1 - 1/4 = 3/4; q_half = (1/2) / (1 - (1/2)(1/4)) = 4/7; p_one = 1 - (4/7) / 4
+    # = 6/7. Overhead ((7/6 - 1) + (4/3 - 1)) / (1 + 2) = 1/6; presentations 1 + 4/7 = 11/7 of
+    # which 6/7 + (4/7)(3/4) = 9/7 win: 2/11 lose
+    res = fast([Stream(random=True, activity=1), Stream(random=True, activity=0.5)], 2)
+    assert res.overhead == pytest.approx(1 / 6, rel=1e-9)
+    assert res.conflict_probability == pytest.approx(2 / 11, rel=1e-9)
+
+
+def test_energy_gap_sums_the_layers_and_a_platform_without_peak():
+    """Two independent copies of the hand-computed pointwise layer: each moves 1,484 pJ of
+    data and computes 2,048 pJ at exactly the 1 TOPS/W peak, so the run's gap is 2 x 1,484 pJ
+    of data movement, no compute excess, and its ideal 2 x 2,048 pJ. A cluster with only a
+    pooling kernel has no MAC peak: its fraction of peak is 0, its peak TOPS/W none."""
+    tr = trace_from_dict({"name": "pair", "input_shape": [8, 4, 4], "layers": [
+        {"name": n, "op": "pointwise", "input_shape": [8, 4, 4], "output_shape": [8, 4, 4],
+         "bias": False, "inputs": ["input"]} for n in ("a", "b")]})
+    d = hwsim.simulate(_digital(), tr).summary_dict()
+    gap = d["energy_gap_pj"]
+    assert gap["data_movement"] == pytest.approx(2 * 1484)
+    assert gap["ideal_at_peak"] == pytest.approx(2 * 2048)
+    assert gap["compute_excess"] == pytest.approx(0, abs=1e-9)
+    pool = {"name": "pool", "clocks": {"c": "100 MHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "c", "cores": 2, "l1": "l1",
+                    "kernels": {"maxpool": 1}},
+        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
+        "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 1 << 16},
+        "dma": {"type": "dma", "clock": "c"}},
+        "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
+                  for a, b in (("l2", "dma"), ("dma", "l1"))]}
+    mp = trace_from_dict({"name": "mp", "input_shape": [8, 4, 4], "layers": [
+        {"name": "mp", "op": "maxpool", "input_shape": [8, 4, 4], "output_shape": [8, 2, 2],
+         "kernel": [2, 2], "stride": [2, 2]}]})
+    d = hwsim.simulate(platform_from_dict(pool), mp).summary_dict()
+    assert (d["peak_tops"], d["peak_tops_per_w"], d["tops_fraction_of_peak"]) == (0, None, 0.0)
+
+
+def test_pulp_nn_pooling_splits_output_rows_over_the_cores():
+    """``kernel_model: pulp_nn``: PULP-NN's pooling kernel gives each core whole output rows
+    at the table's rate, so the core with most rows sets the time. Max-pooling 8 channels
+    4x4 -> 2x2 (2x2 windows): 8 x 2 x 2 x 4 = 128 window reads at 1 per cycle. On 3 cores the
+    2 output rows go to 2 cores: ceil(2 / 3) = 1 row x 64 reads = 64 cycles (not 128 / 3),
+    + 4 cycles of tile overhead; the mapper's estimate is the same 64 cycles."""
+    from hwsim.hardware.registry import model_of
+    d = {"name": "pool", "clocks": {"c": "100 MHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "c", "cores": 3, "l1": "l1",
+                    "kernels": {"maxpool": 1}, "kernel_model": "pulp_nn",
+                    "tile_overhead_cycles": 4},
+        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
+        "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 1 << 16},
+        "dma": {"type": "dma", "clock": "c"}},
+        "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
+                  for a, b in (("l2", "dma"), ("dma", "l1"))]}
+    p = platform_from_dict(d)
+    mp = trace_from_dict({"name": "mp", "input_shape": [8, 4, 4], "layers": [
+        {"name": "mp", "op": "maxpool", "input_shape": [8, 4, 4], "output_shape": [8, 2, 2],
+         "kernel": [2, 2], "stride": [2, 2]}]})
+    sim = hwsim.Simulation(p, mp)
+    rec = sim.run().layers[0]
+    assert sim.mapping.plans[0].n_tiles == 1 and rec.compute_cycles == 64 + 4
+    cl = p.components["cluster"]
+    assert model_of(cl).estimate_ps(p, cl, mp.layers[0], cl) == pytest.approx(64 * C100)
+
+
+def test_a_timeline_wait_is_named_by_the_resource_charged_most():
+    """A wait charged x: 30 ps stall + 10 ps contention (40 in all) and y: 20 ps contention
+    (on top of what the layer had charged before: x 5 stall, y 50 contention) is drawn as a
+    wait on x; with 30 ps of contention against 30 of stall it is a memory stall."""
+    from hwsim.sim.engine import _Acct
+    sim = hwsim.Simulation(_digital(), _pointwise())
+    seen = []
+
+    class Recorder:
+        def wait(self, engines, layer, tile, what, t0, t1, category, resource, stall, cont):
+            seen.append((tuple(engines), layer, tile, what, category, resource, stall, cont))
+    sim.timeline = Recorder()
+    acct = _Acct()
+    acct.by_res["memory_stall"] = {"x": 35}
+    acct.by_res["contention"] = {"x": 10, "y": 70}
+    before = {"memory_stall": {"x": 5}, "contention": {"y": 50}}
+    (plan,) = sim.mapping.plans
+    sim._timeline_wait((plan, 0, "in"), acct, before, 0, 30, 30)
+    assert seen == [(("cluster",), "pw", 0, "in", "memory_stall", "x", 30, 30)]
