@@ -1163,6 +1163,25 @@ def test_fast_random_model_fixed_point_at_half_activity():
     assert res.conflict_probability == pytest.approx(2 / 11, rel=1e-9)
 
 
+def _pool_platform(**cluster):
+    """A core cluster with only a max-pooling kernel (1 read/cycle/core), L1, L2, a DMA."""
+    return platform_from_dict({"name": "pool", "clocks": {"c": "100 MHz"}, "components": {
+        "cluster": {"type": "core_cluster", "clock": "c", "l1": "l1", "kernels": {"maxpool": 1},
+                    **cluster},
+        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
+        "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 1 << 16},
+        "dma": {"type": "dma", "clock": "c"}},
+        "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
+                  for a, b in (("l2", "dma"), ("dma", "l1"))]})
+
+
+def _maxpool():
+    """Max-pooling 8 channels 4x4 -> 2x2 with 2x2 windows."""
+    return trace_from_dict({"name": "mp", "input_shape": [8, 4, 4], "layers": [
+        {"name": "mp", "op": "maxpool", "input_shape": [8, 4, 4], "output_shape": [8, 2, 2],
+         "kernel": [2, 2], "stride": [2, 2]}]})
+
+
 def test_energy_gap_sums_the_layers_and_a_platform_without_peak():
     """Two independent copies of the hand-computed pointwise layer: each moves 1,484 pJ of
     data and computes 2,048 pJ at exactly the 1 TOPS/W peak, so the run's gap is 2 x 1,484 pJ
@@ -1176,18 +1195,7 @@ def test_energy_gap_sums_the_layers_and_a_platform_without_peak():
     assert gap["data_movement"] == pytest.approx(2 * 1484)
     assert gap["ideal_at_peak"] == pytest.approx(2 * 2048)
     assert gap["compute_excess"] == pytest.approx(0, abs=1e-9)
-    pool = {"name": "pool", "clocks": {"c": "100 MHz"}, "components": {
-        "cluster": {"type": "core_cluster", "clock": "c", "cores": 2, "l1": "l1",
-                    "kernels": {"maxpool": 1}},
-        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
-        "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 1 << 16},
-        "dma": {"type": "dma", "clock": "c"}},
-        "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
-                  for a, b in (("l2", "dma"), ("dma", "l1"))]}
-    mp = trace_from_dict({"name": "mp", "input_shape": [8, 4, 4], "layers": [
-        {"name": "mp", "op": "maxpool", "input_shape": [8, 4, 4], "output_shape": [8, 2, 2],
-         "kernel": [2, 2], "stride": [2, 2]}]})
-    d = hwsim.simulate(platform_from_dict(pool), mp).summary_dict()
+    d = hwsim.simulate(_pool_platform(cores=2), _maxpool()).summary_dict()
     assert (d["peak_tops"], d["peak_tops_per_w"], d["tops_fraction_of_peak"]) == (0, None, 0.0)
 
 
@@ -1198,19 +1206,8 @@ def test_pulp_nn_pooling_splits_output_rows_over_the_cores():
     2 output rows go to 2 cores: ceil(2 / 3) = 1 row x 64 reads = 64 cycles (not 128 / 3),
     + 4 cycles of tile overhead; the mapper's estimate is the same 64 cycles."""
     from hwsim.hardware.registry import model_of
-    d = {"name": "pool", "clocks": {"c": "100 MHz"}, "components": {
-        "cluster": {"type": "core_cluster", "clock": "c", "cores": 3, "l1": "l1",
-                    "kernels": {"maxpool": 1}, "kernel_model": "pulp_nn",
-                    "tile_overhead_cycles": 4},
-        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
-        "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 1 << 16},
-        "dma": {"type": "dma", "clock": "c"}},
-        "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
-                  for a, b in (("l2", "dma"), ("dma", "l1"))]}
-    p = platform_from_dict(d)
-    mp = trace_from_dict({"name": "mp", "input_shape": [8, 4, 4], "layers": [
-        {"name": "mp", "op": "maxpool", "input_shape": [8, 4, 4], "output_shape": [8, 2, 2],
-         "kernel": [2, 2], "stride": [2, 2]}]})
+    p = _pool_platform(cores=3, kernel_model="pulp_nn", tile_overhead_cycles=4)
+    mp = _maxpool()
     sim = hwsim.Simulation(p, mp)
     rec = sim.run().layers[0]
     assert sim.mapping.plans[0].n_tiles == 1 and rec.compute_cycles == 64 + 4

@@ -17,8 +17,10 @@ files (:data:`TESTS`). ``--listed`` runs instead the hand-written mutations of i
     python tools/mutation.py --listed
     python tools/mutation.py --json out/mutation.json         # machine-readable result
 
-Exit status 0 when the score (killed / (killed + survived)) reaches ``--target`` (default
-0.9) and every listed mutation is killed, 1 otherwise. Mutants that do not import or time out
+Survivors that no input can tell from the original (:data:`EQUIVALENT`, each with its reason)
+are reported apart: the score is given raw and without them. Exit status 0 when the raw score
+(killed / (killed + survived)) reaches ``--target`` (default 0.9) and every listed mutation is
+killed, 1 otherwise. Mutants that do not import or time out
 count as killed (a test run noticed) but are reported apart.
 """
 from __future__ import annotations
@@ -38,7 +40,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["Mutant", "TESTS", "LISTED", "mutants_of", "main"]
+__all__ = ["Mutant", "TESTS", "LISTED", "EQUIVALENT", "mutants_of", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,6 +67,12 @@ TESTS = {
     "hwsim/models/ne16.py": ["tests/test_ne16.py"],
     "hwsim/report/efficiency.py": ["tests/test_oracles.py", "tests/test_aimc.py",
                                    "tests/test_end_to_end.py::test_mobilenetv2_end_to_end"],
+}
+
+#: survivors shown equivalent (no input can tell them from the original), keyed by module and
+#: the mutant's description (its mutation and original line, as reported), with the reason;
+#: reported apart so the score is given both raw and without them
+EQUIVALENT: dict = {
 }
 
 #: snapshot tests: never counted (a docs table or a stored fingerprint is not an oracle)
@@ -392,23 +400,44 @@ def _commit() -> str:
                           text=True).stdout.strip() or "?"
 
 
-def write_docs(res: list, a, score: float, head: str | None = None) -> None:
+def _equivalent(m: Mutant) -> str | None:
+    """The documented reason a survivor is equivalent, else None."""
+    return EQUIVALENT.get((m.module, m.what)) if m.outcome == "survived" else None
+
+
+def scores(res: list) -> tuple:
+    """``(killed, survived, equivalent, raw score, score without the equivalent survivors)``."""
+    k = sum(m.outcome != "survived" for m in res)
+    e = sum(_equivalent(m) is not None for m in res)
+    s = len(res) - k
+    return k, s, e, (k / len(res) if res else 1.0), (k / (len(res) - e) if len(res) > e else 1.0)
+
+
+def write_docs(res: list, a, head: str | None = None) -> None:
     """The score table and every survivor, between the markers of docs/testing.md."""
     head = head or _commit()
     lines = [BEGIN, "",
              f"Run on commit `{head}`: `python tools/mutation.py --max-mutants {a.max_mutants} "
-             f"--seed {a.seed}` (mutants sampled per module; snapshot tests not run).", "",
-             "| module | mutants | killed | survived | score |", "|---|---:|---:|---:|---:|"]
+             f"--seed {a.seed}` (mutants sampled per module; snapshot tests not run). *Equivalent*: "
+             "survivors listed in `EQUIVALENT` (tools/mutation.py) with the reason no input can "
+             "tell them apart; the last column leaves them out.", "",
+             "| module | mutants | killed | survived | of which equivalent | score | without equivalent |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for module in a.modules:
         rs = [m for m in res if m.module == module]
-        k = sum(m.outcome != "survived" for m in rs)
-        lines.append(f"| `{module}` | {len(rs)} | {k} | {len(rs) - k} | "
-                     f"{100 * k / len(rs) if rs else 100:.0f}% |")
-    tk = sum(m.outcome != "survived" for m in res)
-    lines += [f"| **total** | {len(res)} | {tk} | {len(res) - tk} | **{100 * score:.0f}%** |", "",
+        k, sv, e, raw, net = scores(rs)
+        lines.append(f"| `{module}` | {len(rs)} | {k} | {sv} | {e} | {100 * raw:.0f}% | {100 * net:.0f}% |")
+    k, sv, e, raw, net = scores(res)
+    lines += [f"| **total** | {len(res)} | {k} | {sv} | {e} | **{100 * raw:.0f}%** | "
+              f"**{100 * net:.0f}%** |", "",
               "Survivors (module:line, mutation: original line):", ""]
-    lines += [f"- `{m.module}:{m.line}` {m.what.replace('`', chr(39))}"
-              for m in res if m.outcome == "survived"] or ["- none"]
+    for m in res:
+        if m.outcome == "survived":
+            why = _equivalent(m)
+            lines.append(f"- `{m.module}:{m.line}` {m.what.replace('`', chr(39))}"
+                         + (f" (*equivalent*: {why})" if why else ""))
+    if not sv:
+        lines.append("- none")
     lines += ["", END]
     text = DOCS.read_text()
     i, j = text.index(BEGIN), text.index(END) + len(END)
@@ -444,15 +473,14 @@ def main(argv=None) -> int:
         if a.recheck:
             res = recheck(res, a.jobs, a.timeout)
             head = f"{head}, survivors rechecked on {_commit()}"
-        k = sum(m.outcome != "survived" for m in res)
-        score = k / len(res) if res else 1.0
+        k, _, e, score, net = scores(res)
         if a.write_docs:
-            write_docs(res, a, score, head)
+            write_docs(res, a, head)
         if a.json and a.recheck:
             Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed, "commit": head,
                                                 "max_mutants": a.max_mutants,
                                                 "mutants": [m.row() for m in res]}, indent=1))
-        print(f"score {k}/{len(res)} = {score:.0%}")
+        print(f"score {k}/{len(res)} = {score:.0%} ({net:.0%} without {e} equivalent)")
         return 0 if score >= a.target else 1
     if a.listed:
         res = run_listed(a.jobs, a.timeout)
@@ -491,15 +519,17 @@ def main(argv=None) -> int:
         s = len(rs) - k
         tot_k, tot_s = tot_k + k, tot_s + s
         print(f"{module:34s}{len(rs):>8}{k:>8}{s:>9}{k / len(rs) if rs else 1:>7.0%}")
-    score = tot_k / (tot_k + tot_s) if tot_k + tot_s else 1.0
+    _, _, e, score, net = scores(res)
     print(f"{'total':34s}{tot_k + tot_s:>8}{tot_k:>8}{tot_s:>9}{score:>7.0%}"
-          f"   ({time.perf_counter() - t0:.0f} s, {a.jobs} jobs, seed {a.seed})")
+          f"   ({time.perf_counter() - t0:.0f} s, {a.jobs} jobs, seed {a.seed}); "
+          f"{net:.0%} without {e} equivalent")
     print("survivors:")
     for m in res:
         if m.outcome == "survived":
-            print(f"  {m.module}:{m.line} {m.what}")
+            why = _equivalent(m)
+            print(f"  {m.module}:{m.line} {m.what}" + (f"  [equivalent: {why}]" if why else ""))
     if a.write_docs:
-        write_docs(res, a, score)
+        write_docs(res, a)
     if a.json:
         Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed, "commit": _commit(),
                                             "max_mutants": a.max_mutants,
