@@ -133,7 +133,7 @@ def test_a_waits_resource_is_the_routes_slowest_channel(link_bw, slowest):
 # ---------------------------------------------------------------------------------------------
 # A core-cluster layer end to end: time split, data-movement / compute energy, leakage
 # ---------------------------------------------------------------------------------------------
-def _digital(l3_only=False, banks=1, cores=3, fidelity=None, core_cycle_pj=None):
+def _digital(l3_only=False, banks=1, cores=3, fidelity=None, core_cycle_pj=None, l1_size=1 << 20):
     """100 MHz. L2 (or an L3 when ``l3_only``) -> DMA -> L1 over an 8 B/cycle link with 5
     cycles latency and a 1024 B/cycle link (latency 0). Energies all different per byte:
     L1 read 0.5 / write 0.75, L2 read 3 / write 5, L3 read 20 / write 30, links 0.125 and
@@ -147,7 +147,7 @@ def _digital(l3_only=False, banks=1, cores=3, fidelity=None, core_cycle_pj=None)
                     "kernels": {"pointwise": 1, "conv2d": 0.5, "add": 1, "maxpool": 1},
                     "tile_overhead_cycles": 4,
                     **energy, "leakage_mw": 2.0},
-        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 20, "ports": 4,
+        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": l1_size, "ports": 4,
                "port_bandwidth_bytes_per_cycle": 1024, "read_pj_per_byte": 0.5,
                "write_pj_per_byte": 0.75, "banks": banks},
         far: {"type": "memory", "level": far.upper(), "clock": "c", "size_bytes": 1 << 24,
@@ -1234,3 +1234,17 @@ def test_a_timeline_wait_is_named_by_the_resource_charged_most():
     (plan,) = sim.mapping.plans
     sim._timeline_wait((plan, 0, "in"), acct, before, 0, 30, 30)
     assert seen == [(("cluster",), "pw", 0, "in", "memory_stall", "x", 30, 30)]
+
+
+def test_row_tiles_working_set_counts_the_interior_halo():
+    """conv2d 3x3, padding 1, 8 -> 8 channels on 8x8, 8-bit (weights 576 B) in a 1,400 B L1:
+    row tiles. A tile of r output rows needs r + 1 input rows at the borders but r + 2 inside;
+    the working set holds the largest input and the output tile twice, the weights once:
+    2 x ((r + 2) x 64 + r x 64) + 576 B (1,344 B for r = 2), within the L1."""
+    tr = trace_from_dict({"name": "conv", "input_shape": [8, 8, 8], "layers": [
+        {"name": "c", "op": "conv2d", "input_shape": [8, 8, 8], "output_shape": [8, 8, 8],
+         "kernel": [3, 3], "padding": [1, 1, 1, 1], "bias": False}]})
+    (plan,) = hwsim.mapping.mapper.map_trace(_digital(l1_size=1400), tr).plans
+    r = plan.tile_shape["rows"]
+    assert plan.tile_shape["channels"] == 8 and plan.n_tiles >= 3     # an interior tile exists
+    assert plan.l1_bytes == 2 * ((r + 2) * 64 + r * 64) + 576 <= 1400
