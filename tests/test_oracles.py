@@ -212,6 +212,7 @@ def test_l3_read_and_write_energy_by_hand():
     # L3 read 20 x 192 = 3840, write 30 x 128 = 3840; L1 144 + 64; links 36 + 24
     assert rec.energy_pj["data_movement"] == pytest.approx(3840 + 3840 + 144 + 64 + 36 + 24)
     assert r.energy_by_component_pj["l3"] == pytest.approx(7680)
+    assert (r.totals["l3_bytes"], r.totals["l2_bytes"]) == (192 + 128, 0)
 
 
 def test_bank_conflict_stalls_stretch_the_core_tile():
@@ -1062,6 +1063,8 @@ def test_crossbars_programmed_each_inference_are_busy_programming_and_computing(
     want = sum((rec.programming_cycles + 16 * 10) * C100 for rec in r.layers)
     assert sim.engine_busy_ps["xb0"] == sim.engine_busy_ps["xb1"] == want
     assert sim.engine_busy_ps["xb2"] == 0
+    idle = {res.name: res for res in r.resources}["xb2"]
+    assert (idle.grants, idle.utilisation, idle.mean_wait_cycles, idle.mean_wait_all_cycles) == (0, 0, 0, 0)
 
 
 def test_aimc_accepts_weighted_layers_that_fit_and_states_its_peak():
@@ -1248,3 +1251,84 @@ def test_row_tiles_working_set_counts_the_interior_halo():
     r = plan.tile_shape["rows"]
     assert plan.tile_shape["channels"] == 8 and plan.n_tiles >= 3     # an interior tile exists
     assert plan.l1_bytes == 2 * ((r + 2) * 64 + r * 64) + 576 <= 1400
+
+
+def test_ideal_activation_memory_channel_tiles_still_load_each_weight_once():
+    """pointwise 256 -> 20 channels on 2x2 with a 3,000 B L1: channel tiles (the 5,120 B of
+    weights do not fit), the last channel group smaller than the others. With activations free
+    only the weights move, each byte once: 5,120 B x (L2 read 3 + L1 write 0.75 + links 0.1875
+    pJ) = 20,160 pJ."""
+    tr = trace_from_dict({"name": "pw", "input_shape": [256, 2, 2], "layers": [
+        {"name": "pw", "op": "pointwise", "input_shape": [256, 2, 2], "output_shape": [20, 2, 2],
+         "bias": False}]})
+    sim = hwsim.Simulation(_digital(l1_size=3000, fidelity={"ideal_activation_memory": True}), tr)
+    rec = sim.run().layers[0]
+    co = sim.mapping.plans[0].tile_shape["channels"]
+    assert 20 % co and "rows" in sim.mapping.plans[0].tile_shape   # a remainder channel group
+    assert rec.energy_pj["data_movement"] == pytest.approx(5120 * 3.9375)
+
+
+def test_two_layers_queue_on_the_link_and_the_cluster_by_hand():
+    """Two copies of the hand-computed pointwise layer start together: their 192 B loads
+    interleave 64 B bursts FIFO on the 8 B/cycle link: a1 [0, 8], b1 [8, 16], a2, b2, a3
+    [32, 40], b3 [40, 48], + 5 latency: a loaded at 45 having queued 16 cycles, b at 53 having
+    queued 24. a computes [45, 391] and stores 128 B in 21: ends at 412. b queues for the
+    cluster from 53 to 391 (338 cycles), computes to 737, stores: ends at 758."""
+    tr = trace_from_dict({"name": "pair", "input_shape": [8, 4, 4], "layers": [
+        {"name": n, "op": "pointwise", "input_shape": [8, 4, 4], "output_shape": [8, 4, 4],
+         "bias": False, "inputs": ["input"]} for n in ("a", "b")]})
+    r = hwsim.simulate(_digital(), tr)
+    a, b = r.layers
+    assert (a.end_ps, b.end_ps) == (412 * C100, 758 * C100)
+    assert a.queued_ps == {"l2--dma": 16 * C100}
+    assert b.queued_ps == {"l2--dma": 24 * C100, "cluster": 338 * C100}
+    # the link l2 -> dma: 6 bursts granted, 5 of them after a wait of 8 cycles (40 in all)
+    link = {res.name: res for res in r.resources}["l2->dma"]
+    assert (link.grants, link.waits, link.max_wait_cycles) == (6, 5, 8)
+    assert (link.mean_wait_cycles, link.mean_wait_all_cycles) == (8, pytest.approx(40 / 6))
+    assert (r.totals["l2_bytes"], r.totals["l3_bytes"]) == (2 * (192 + 128), 0)
+
+
+def test_a_transfers_queue_time_includes_a_wait_in_progress():
+    """``queued_until(now)``: the waits done (5 ps) plus the one in progress since 10: at 14,
+    9 ps; with no wait in progress, the waits done."""
+    t = Transfer(None, 8, None)
+    t.queued_ps, t.waiting_since = 5, 10
+    assert t.queued_until(14) == 9
+    t.waiting_since = None
+    assert t.queued_until(14) == 5
+
+
+def test_dma_reads_towards_compute_and_writes_away_from_it():
+    """A DMA with separate read and write channels: a load (to a lower memory level, or to an
+    engine) uses ``rd``, a store ``wr``; between two memories of one level nothing is closer to
+    compute: ``wr``."""
+    import simpy
+    from hwsim.sim.interconnect import Interconnect
+    d = xbar_platform()
+    d["components"]["dma"]["bandwidth_bytes_per_cycle"] = 64
+    d["components"]["l2b"] = dict(d["components"]["l2"])
+    d["links"].append({"between": ["l2b", "dma"], "clock": "c", "bandwidth_bytes_per_cycle": 64})
+    ic = Interconnect(simpy.Environment(), platform_from_dict(d))
+    way = {(a, b): [c.name for c in r.channels if c.name.startswith("dma.")]
+           for a, b in (("l2", "l1"), ("l1", "l2"), ("l2", "l2b"), ("l2b", "l2"))
+           for (r,) in [ic.hops(a, b)]}
+    assert way == {("l2", "l1"): ["dma.rd"], ("l1", "l2"): ["dma.wr"],
+                   ("l2", "l2b"): ["dma.wr"], ("l2b", "l2"): ["dma.wr"]}
+
+
+def test_timeline_waits_of_an_output_bound_layer_by_hand(tmp_path):
+    """Three tiles on one core: 40 B in (5 + 5 = 10 cycles), 6 MACs (6 + 4 = 10 cycles),
+    400 B out (5 + 50 = 55 cycles, stores one after another on the write direction).
+    load 0 [0, 10], compute 0 [10, 20], store 0 [20, 75]; compute 1 [20, 30], store 1
+    [75, 130]; compute 2 needs output buffer 0 back: waits for store 0 [30, 75], computes
+    [75, 85], store 2 [130, 185]; the layer waits for its last store [85, 185]. Waits drawn:
+    tile 0 in 10 cycles, tile 0 out 45, tile 2 out 100."""
+    import json
+    sim = _hand_plan(_digital(cores=1), [Tile(loads=(("l2", 40),), ops=6, stores=(("l2", 400),))] * 3)
+    path = tmp_path / "t.json"
+    rec = hwsim.Simulation(sim.platform, sim.trace, mapping=sim.mapping, timeline=str(path)).run().layers[0]
+    assert rec.cycles == 185 and rec.memory_stall_cycles == 10 + 45 + 100
+    waits = [(e["args"]["waits_for"], e["args"]["tile_index"], e["args"]["memory_stall_cycles"])
+             for e in json.loads(path.read_text())["traceEvents"] if e.get("cat") == "wait"]
+    assert waits == [("in", 0, 10), ("out", 0, 45), ("out", 2, 100)]
