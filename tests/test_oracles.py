@@ -100,6 +100,16 @@ def test_dram_closed_page_transactions_cut_at_max_transaction_bytes():
     assert _burst(dt, 100, 0, 16) == 43
 
 
+def test_dram_closed_page_single_bank_with_precharge():
+    """One bank, closed page, tRP 7 and tRAS 20 (the general path, not the HyperRAM one): at
+    100, 4 bytes take tRCD 3 + tCL 5 + 4 = 12; the next at 112 activates no earlier than
+    max(112 + tRP, 100 + tRAS + tRP) = 127: 27 cycles."""
+    dt = _dram(banks=1, page_policy="closed")
+    assert not dt.simple
+    assert _burst(dt, 100, 0, 4) == 12
+    assert _burst(dt, 112, 4, 4) == 27
+
+
 def test_hyperram_like_single_bank_transactions():
     dt = _dram(banks=1, page_policy="closed", t_rp_cycles=0, t_ras_cycles=0,
                max_transaction_bytes=8)
@@ -251,6 +261,9 @@ def test_all_cores_on_one_bank_stall_n_minus_1_cycles_per_access(n):
     conflict-free cycle."""
     streams = [Stream(base=0, stride=8, activity=1) for _ in range(n)]
     assert fast(streams, 8).overhead == pytest.approx(n - 1)
+    # the round robin's state repeats every n cycles: n presentations a cycle, one served
+    f = fast(streams, 8)
+    assert (f.cycles, f.presented, f.conflicts, f.accesses) == (n, n * n, n * (n - 1), [1] * n)
     res = detailed(streams, 8, 30)
     assert res.overhead == pytest.approx(n - 1, rel=0.05)
     assert res.accesses == [30] * n
@@ -716,14 +729,14 @@ def test_aimc_estimate_by_hand(mode, mvm, cycles, add, add_cycles):
     assert model_of(t).estimate_ps(small, t, l, cl.core) == float("inf")
 
 
-def _hand_plan(platform, tiles):
+def _hand_plan(platform, tiles, layer=None, tile_shape=None):
     """A one-layer mapping with hand-chosen tiles (the engine's pipeline, not the tiler)."""
     from hwsim.mapping.plan import LayerPlan, Mapping
     from hwsim.workload.trace import Layer, Trace
-    layer = Layer(name="L", op="pointwise", input_shape=(8, 1, 1), output_shape=(8, 1, 1))
+    layer = layer or Layer(name="L", op="pointwise", input_shape=(8, 1, 1), output_shape=(8, 1, 1))
     plan = LayerPlan(layer=layer, engine="cluster", engine_kind="cores", cluster="cluster",
-                     l1="l1", input_mem="l2", weight_mem=None, output_mem="l2", tile_shape={},
-                     tiles=tuple(tiles), l1_bytes=0, depends_on=())
+                     l1="l1", input_mem="l2", weight_mem=None, output_mem="l2",
+                     tile_shape=tile_shape or {}, tiles=tuple(tiles), l1_bytes=0, depends_on=())
     return hwsim.Simulation(platform, Trace("t", (layer,)),
                             mapping=Mapping(plans=[plan], program_once=[], weights_in_l3_bytes=0,
                                             summary={}))
@@ -897,6 +910,31 @@ def test_matmul_kernel_layout_bank_sequence():
     assert [(s.activity, s.core) for s in streams] == [(Fraction(1, 2), True)] * 3 + [
         (Fraction(1, 4), False)]
     assert len(kernel_streams("matmul", 3, dma=False)) == 3
+
+
+def test_bundled_kernel_layouts_bank_sequences():
+    """The other ASSUMED layouts (``kernel_streams`` docstring), core 1 and the DMA port on 16
+    banks, first 6 accesses (bank = word mod 16):
+    matvec: weight row from 64 (bank 0), vector from 4101 = 256 x 16 + 5: 0, 5, 1, 6, 2, 7;
+      DMA from 7
+    depthwise: plane from 100 = 6 x 16 + 4 at stride 3, weights from 2057 = 128 x 16 + 9:
+      4, 9, 7, 10, 10, 11; DMA from 11
+    elementwise: from 1, 1001 = 62 x 16 + 9, 3001 = 187 x 16 + 9, each at stride 8:
+      1, 9, 9, 9, 1, 1; DMA from 13
+    pool: from 51 (bank 3) at stride 2: 3, 5, 7, 9, 11, 13; DMA from 9
+    random: random banks; DMA from 0."""
+    from fractions import Fraction as F
+    from hwsim.sim.l1banks import kernel_streams
+    want = {"matvec": ([0, 5, 1, 6, 2, 7], F(2, 3), 7), "depthwise": ([4, 9, 7, 10, 10, 11], F(1, 2), 11),
+            "elementwise": ([1, 9, 9, 9, 1, 1], F(3, 4), 13), "pool": ([3, 5, 7, 9, 11, 13], F(1, 2), 9)}
+    for kernel, (banks, act, dma) in want.items():
+        core1, dma_port = kernel_streams(kernel, 2)[1:]
+        assert [core1.bank(k, 16) for k in range(6)] == banks, kernel
+        assert core1.activity == act and core1.core and not core1.random
+        assert [dma_port.bank(k, 16) for k in range(3)] == [dma, dma + 1, dma + 2], kernel
+        assert (dma_port.activity, dma_port.core) == (F(1, 4), False)
+    core1, dma_port = kernel_streams("random", 2)[1:]
+    assert (core1.random, core1.activity, dma_port.base, dma_port.activity) == (True, F(1, 2), 0, F(1, 4))
 
 
 def test_dma_descriptor_queue_programs_ahead_then_waits_for_the_slot():
@@ -1216,6 +1254,12 @@ def test_pulp_nn_pooling_splits_output_rows_over_the_cores():
     assert sim.mapping.plans[0].n_tiles == 1 and rec.compute_cycles == 64 + 4
     cl = p.components["cluster"]
     assert model_of(cl).estimate_ps(p, cl, mp.layers[0], cl) == pytest.approx(64 * C100)
+    # tiles of one output row each on 2 cores: the row goes to one core, 64 reads = 64 cycles
+    # per tile (the layer's 2 rows would take 1 row per core, 32 cycles per half)
+    rows = [Tile(loads=(("l2", 64),), ops=64, stores=(("l2", 16),))] * 2
+    rec = _hand_plan(_pool_platform(cores=2, kernel_model="pulp_nn", tile_overhead_cycles=4), rows,
+                     mp.layers[0], {"channels": 8, "rows": 1}).run().layers[0]
+    assert rec.compute_cycles == 2 * (64 + 4)
 
 
 def test_a_timeline_wait_is_named_by_the_resource_charged_most():
