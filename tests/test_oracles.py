@@ -143,7 +143,8 @@ def test_a_waits_resource_is_the_routes_slowest_channel(link_bw, slowest):
 # ---------------------------------------------------------------------------------------------
 # A core-cluster layer end to end: time split, data-movement / compute energy, leakage
 # ---------------------------------------------------------------------------------------------
-def _digital(l3_only=False, banks=1, cores=3, fidelity=None, core_cycle_pj=None, l1_size=1 << 20):
+def _digital(l3_only=False, banks=1, cores=3, fidelity=None, core_cycle_pj=None, l1_size=1 << 20,
+             kernel_model="table"):
     """100 MHz. L2 (or an L3 when ``l3_only``) -> DMA -> L1 over an 8 B/cycle link with 5
     cycles latency and a 1024 B/cycle link (latency 0). Energies all different per byte:
     L1 read 0.5 / write 0.75, L2 read 3 / write 5, L3 read 20 / write 30, links 0.125 and
@@ -155,7 +156,7 @@ def _digital(l3_only=False, banks=1, cores=3, fidelity=None, core_cycle_pj=None,
     comps = {
         "cluster": {"type": "core_cluster", "clock": "c", "cores": cores, "l1": "l1",
                     "kernels": {"pointwise": 1, "conv2d": 0.5, "add": 1, "maxpool": 1},
-                    "tile_overhead_cycles": 4,
+                    "tile_overhead_cycles": 4, "kernel_model": kernel_model,
                     **energy, "leakage_mw": 2.0},
         "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": l1_size, "ports": 4,
                "port_bandwidth_bytes_per_cycle": 1024, "read_pj_per_byte": 0.5,
@@ -723,6 +724,11 @@ def test_aimc_estimate_by_hand(mode, mvm, cycles, add, add_cycles):
     l = trace(L("dw", "depthwise", 64, 64, hw=16, k=3)).layers[0]
     est = model_of(cl.tiles[0]).estimate_ps(p, cl.tiles[0], l, cl.core)
     assert est == pytest.approx((cycles + add_cycles) * C100)
+    # a 16 x 8 map: half the pixels, half the time
+    half = trace(L("dw", "depthwise", 64, 64, k=3, input_shape=[64, 16, 8],
+                   output_shape=[64, 16, 8])).layers[0]
+    est = model_of(cl.tiles[0]).estimate_ps(p, cl.tiles[0], half, cl.core)
+    assert est == pytest.approx((cycles + add_cycles) / 2 * C100)
     # a 3x3 kernel does not fit 8-row crossbars: no estimate (the policy cannot pick them)
     small = platform_from_dict(xbar_platform(rows=8, cols=8, tiles=1))
     (t,) = host_clusters(small)[0].tiles
@@ -1376,3 +1382,41 @@ def test_timeline_waits_of_an_output_bound_layer_by_hand(tmp_path):
     waits = [(e["args"]["waits_for"], e["args"]["tile_index"], e["args"]["memory_stall_cycles"])
              for e in json.loads(path.read_text())["traceEvents"] if e.get("cat") == "wait"]
     assert waits == [("in", 0, 10), ("out", 0, 45), ("out", 2, 100)]
+
+
+def test_a_tensor_read_twice_is_live_once():
+    """``sq = input x input``: the 128 B network input is one tensor though the layer reads it
+    as two operands (256 B of input): live in L2 with the 128 B output, 256 B. One producer:
+    one memory; several: one per producer."""
+    from hwsim.mapping.placement import input_memories, live_activations
+    tr = trace_from_dict({"name": "sq", "input_shape": [8, 4, 4], "layers": [
+        {"name": "sq", "op": "mul", "input_shape": [8, 4, 4], "output_shape": [8, 4, 4],
+         "inputs": ["input", "input"]}]})
+    l2 = _digital().components["l2"]
+    assert live_activations(tr, l2, None, {"input": "l2", "sq": "l2"}, "f") == 256
+    mem = {"a": "l2", "b": "l3"}
+    assert input_memories(tr.layers[0], ("a",), mem) == "l2"
+    assert input_memories(tr.layers[0], ("a", "b"), mem) == ("l2", "l3")
+
+
+def test_hand_built_tiles_of_modelled_kernels_take_their_share_of_the_layer():
+    """A tile cut along other dimensions than channels x rows runs at the whole layer's
+    modelled rate: under ``kernel_model: pulp_nn`` a pointwise tile of half the layer's MACs
+    takes ceil(half the layer's PULP-NN cycles); a pooling tile splits the layer's output
+    rows over the cores: max-pooling 8 x 4 x 2 -> 8 x 2 x 1 (64 window reads) on 2 cores is 2
+    rows, one per core: 32 cycles (not the 1 output column: 64)."""
+    from hwsim.models.cores import layer_work
+    from hwsim.workload.trace import Layer
+    p = _pool_platform(cores=2, kernel_model="pulp_nn", tile_overhead_cycles=4)
+    mp = Layer(name="mp", op="maxpool", input_shape=(8, 4, 2), output_shape=(8, 2, 1),
+               kernel=(2, 2), stride=(2, 2))
+    rec = _hand_plan(p, [Tile(loads=(("l2", 64),), ops=64, stores=(("l2", 16),))], mp).run().layers[0]
+    assert rec.compute_cycles == 32 + 4
+    d = _digital(kernel_model="pulp_nn")
+    cl = d.components["cluster"]
+    pw = _pointwise().layers[0]
+    whole = layer_work(cl, pw).cycles
+    assert whole > 1024 // 3     # PULP-NN's loop overheads: slower than the table
+    half = [Tile(loads=(("l2", 8),), ops=512, stores=())] * 2
+    rec = _hand_plan(d, half, pw).run().layers[0]
+    assert rec.compute_cycles == 2 * (-(-whole // 2) + 4)
