@@ -1131,6 +1131,17 @@ def test_aimc_accepts_weighted_layers_that_fit_and_states_its_peak():
     assert pk["xb0"]["tops_per_w"] == pytest.approx(131.072)
     assert pk["cluster"]["tops"] == pytest.approx(3.2e-3)
     assert pk["cluster"]["tops_per_w"] == pytest.approx(1.0)
+    # 6 cycles of job overhead: one job per 16 cycles, 2 x 65,536 / 160 ns = 0.8192 TOPS
+    d = xbar_platform()
+    d["components"]["xb0"]["job_overhead_cycles"] = 6
+    p = platform_from_dict(d)
+    assert engine_peaks(p)["xb0"]["tops"] == pytest.approx(0.8192)
+    # the platform's peaks: all engines (summed TOPS, best TOPS/W), or the ones a mapping uses
+    from hwsim.report.efficiency import platform_peaks
+    assert platform_peaks(p) == {"peak_tops": pytest.approx(0.8192 + 3.2e-3),
+                                 "peak_tops_per_w": pytest.approx(131.072)}
+    assert platform_peaks(p, {"cluster"}) == {"peak_tops": pytest.approx(3.2e-3),
+                                              "peak_tops_per_w": pytest.approx(1.0)}
 
 
 def test_weight_free_layers_have_no_weight_memory():
@@ -1210,12 +1221,12 @@ def test_fast_random_model_fixed_point_at_half_activity():
     assert res.conflict_probability == pytest.approx(2 / 11, rel=1e-9)
 
 
-def _pool_platform(**cluster):
+def _pool_platform(l1_size=1 << 16, **cluster):
     """A core cluster with only a max-pooling kernel (1 read/cycle/core), L1, L2, a DMA."""
     return platform_from_dict({"name": "pool", "clocks": {"c": "100 MHz"}, "components": {
         "cluster": {"type": "core_cluster", "clock": "c", "l1": "l1", "kernels": {"maxpool": 1},
                     **cluster},
-        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": 1 << 16},
+        "l1": {"type": "memory", "level": "L1", "clock": "c", "size_bytes": l1_size},
         "l2": {"type": "memory", "level": "L2", "clock": "c", "size_bytes": 1 << 16},
         "dma": {"type": "dma", "clock": "c"}},
         "links": [{"between": [a, b], "clock": "c", "bandwidth_bytes_per_cycle": 8}
@@ -1420,3 +1431,36 @@ def test_hand_built_tiles_of_modelled_kernels_take_their_share_of_the_layer():
     half = [Tile(loads=(("l2", 8),), ops=512, stores=())] * 2
     rec = _hand_plan(d, half, pw).run().layers[0]
     assert rec.compute_cycles == 2 * (-(-whole // 2) + 4)
+
+
+def test_input_rows_of_a_strided_tile_by_hand():
+    """Input rows for output rows [h0, h1): from h0 x stride - pad_top to (h1 - 1) x stride -
+    pad_top + kernel_h, clipped to the map. conv2d kernel 3x1, stride 2x1, padding top/bottom
+    1 (left/right 0) on 8x4 -> 4x4: rows [0, 2) need input rows 0..3 (4), rows [2, 4) input
+    rows 3..7 (5); a 1x1 stride-1 layer needs its rows only."""
+    from hwsim.mapping.tiling import in_rows
+    from hwsim.workload.trace import Layer
+    l = Layer(name="c", op="conv2d", input_shape=(2, 8, 4), output_shape=(2, 4, 4), kernel=(3, 1),
+              stride=(2, 1), padding=(1, 0, 1, 0))
+    assert (in_rows(l, 0, 2), in_rows(l, 2, 4), in_rows(l, 1, 2)) == (4, 5, 3)
+
+
+def test_tiling_ties_go_to_the_wider_channel_tile():
+    """Max-pooling 8 x 4 x 4 -> 8 x 2 x 2 in a 200 B L1: a tile of c channels and r output rows
+    holds c x 2r x 4 B of input and c x r x 2 B of output, double-buffered: 20 c r <= 200.
+    8 channels x 1 row and 4 channels x 2 rows both fit in 2 tiles and move the same bytes
+    (pooling reads its input once whatever the tiling): the wider channel tile wins."""
+    (plan,) = hwsim.mapping.mapper.map_trace(_pool_platform(l1_size=200, cores=2), _maxpool()).plans
+    assert (plan.tile_shape["channels"], plan.tile_shape["rows"], plan.n_tiles) == (8, 1, 2)
+    assert plan.l1_bytes == 20 * 8 * 1
+
+
+def test_peak_efficiency_of_equally_fast_kernels_is_the_first_listed():
+    """conv2d and pointwise both at 2 MAC/cycle/core, at 4 and 1 pJ per MAC: the peak is the
+    fastest kernel's, of equal ones the first in WEIGHTED_OPS (conv2d): 2 ops / 4 pJ = 0.5
+    TOPS/W."""
+    from hwsim.hardware.registry import model_of
+    d = xbar_platform(tiles=0)
+    d["components"]["cluster"]["energy_pj_per_op"] = {"conv2d": 4.0, "pointwise": 1.0, "default": 2.0}
+    cl = platform_from_dict(d).components["cluster"]
+    assert model_of(cl).peak(cl)["tops_per_w"] == pytest.approx(0.5)

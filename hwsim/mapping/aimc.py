@@ -37,7 +37,7 @@ from ..workload.trace import Layer
 from .plan import Tile
 from .tiling import geometry
 
-__all__ = ["LayerBlocks", "layer_blocks", "fits", "pack", "dedicated", "mvm_job_cycles",
+__all__ = ["LayerBlocks", "layer_blocks", "pack", "dedicated", "mvm_job_cycles",
            "link_bytes_per_s", "stream_bytes_per_s", "peak_ops_per_s", "peak_tops_per_w",
            "crossbar_streams", "blocks_to_program", "aimc_tiles"]
 
@@ -85,11 +85,6 @@ def layer_blocks(l: Layer, xb: AimcTile) -> LayerBlocks:
     rs, cs = math.ceil(rows / R), math.ceil(cols / C)
     blocks = tuple((min(R, rows - i * R), min(C, cols - j * C)) for i in range(rs) for j in range(cs))
     return LayerBlocks(l.name, rs, cs, blocks, l.weight_elements * ws, isl, ws)
-
-
-def fits(lb: LayerBlocks) -> bool:
-    """A layer can use crossbars at all (a depthwise kernel taller than a crossbar cannot)."""
-    return lb.n_blocks > 0
 
 
 @dataclass

@@ -3,7 +3,7 @@
 The output is cut into ``co_t`` channels x ``ho_t`` rows (full width); input rows include the
 kernel halo. Buffers are double-buffered (weights single when one channel tile covers the
 layer). Among the tilings that fit L1, the one moving the fewest DMA bytes wins, then the one
-with fewest tiles. Loop order: channel tiles outer (each weight tile loaded once), row tiles
+with fewest tiles, then the one with the most channels per tile. Loop order: channel tiles outer (each weight tile loaded once), row tiles
 inner.
 """
 from __future__ import annotations
