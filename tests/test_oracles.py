@@ -1464,3 +1464,36 @@ def test_peak_efficiency_of_equally_fast_kernels_is_the_first_listed():
     d["components"]["cluster"]["energy_pj_per_op"] = {"conv2d": 4.0, "pointwise": 1.0, "default": 2.0}
     cl = platform_from_dict(d).components["cluster"]
     assert model_of(cl).peak(cl)["tops_per_w"] == pytest.approx(0.5)
+
+
+def test_crossbar_weight_cells_and_bytes_programmed_per_block():
+    """Weight cells count each weight once per bit slice: 100 x 100 8-bit weights on 2-bit
+    cells fill 40,000 cells; a 3x3 depthwise layer of 64 channels on 4-bit cells 64 x 9 x 2 =
+    1,152. Programming splits the layer's weight bytes over its blocks by area, rounded up:
+    pointwise 96 -> 64 with bias = 6,144 + 64 x 4 = 6,400 B on 64x64 crossbars, blocks of
+    64 x 64 and 32 x 64 (2/3 and 1/3 of the area): 4,266.7 -> 4,267 B and 2,133.3 -> 2,134 B."""
+    from hwsim.mapping.aimc import blocks_to_program, layer_blocks
+    from hwsim.workload.trace import layer_from_dict
+    lb = layer_blocks(layer_from_dict(L("a", "pointwise", 100, 100, hw=2)),
+                      platform_from_dict(xbar_platform(weight_bits=2)).components["xb0"])
+    assert lb.weight_cells == 40_000
+    lb = layer_blocks(layer_from_dict(L("dw", "depthwise", 64, 64, hw=4, k=3)),
+                      platform_from_dict(xbar_platform(weight_bits=4)).components["xb0"])
+    assert lb.weight_cells == 1_152
+    p = platform_from_dict(xbar_platform(64, 64, tiles=2))
+    (plan,) = hwsim.mapping.mapper.map_trace(p, trace(L("a", "pointwise", 96, 64, hw=4))).plans
+    assert sorted(blocks_to_program(plan)) == [("xb0", 64, 4267), ("xb1", 32, 2134)]
+
+
+def test_channel_tiles_add_the_partial_sums_of_their_own_channels():
+    """pointwise 64 -> 512 on 2 x 64 pixels with 4-bit DACs (8-bit inputs: 2 MVM passes, 2
+    partials per output) and an L1 that forces channel tiles: whatever the tiling, 128 pixels x
+    512 outputs x 1 addition at 2 pJ = 131,072 pJ of postprocessing; 2 passes x 128 pixels x
+    2 column blocks x 1000 pJ = 512,000 pJ of MVMs."""
+    t = trace({"name": "a", "op": "pointwise", "input_shape": [64, 2, 64], "output_shape": [512, 2, 64]})
+    p = platform_from_dict(xbar_platform(tiles=2, e_mvm=1000.0, l1_size=48 * 1024, input_bits=4))
+    sim = hwsim.Simulation(p, t)
+    rec = sim.run().layers[0]
+    assert sim.mapping.plans[0].tile_shape["channels"] < 512
+    assert rec.energy_pj["postprocessing"] == pytest.approx(131_072)
+    assert rec.energy_pj["compute"] == pytest.approx(512_000)

@@ -72,7 +72,18 @@ TESTS = {
 #: survivors shown equivalent (no input can tell them from the original), keyed by module and
 #: the mutant's description (its mutation and original line, as reported), with the reason;
 #: reported apart so the score is given both raw and without them
-EQUIVALENT: dict = {
+EQUIVALENT = {
+    ("hwsim/sim/arbitration.py", "1 -> 2: for step in range(1, k + 1):"):
+        "range(1, k + 2): the extra step wraps round to the requester already tried first "
+        "(range(2, k + 1), the same description, is killed by the round-robin tests)",
+    ("hwsim/mapping/tiling.py", "1 -> 2: mid = (lo + hi + 1) // 2"):
+        "the bisection probes any row count in (lo, hi]; the working set grows with the rows, "
+        "so it finds the same largest count that fits",
+    ("hwsim/mapping/tiling.py", "drop unary USub: key = (dma, n_co * n_h, -co) if not "
+     "prefer_row_tiles else (n_co, dma, n_co * n_h, -co)"):
+        "the -co ending the row-tiles key: the channel-tile sizes tried have distinct counts "
+        "n_co (checked for every cout up to 4096), which the key compares first (the other "
+        "-co on this line is pinned by test_tiling_ties_go_to_the_wider_channel_tile)",
 }
 
 #: snapshot tests: never counted (a docs table or a stored fingerprint is not an oracle)
