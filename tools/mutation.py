@@ -407,8 +407,12 @@ BEGIN, END = "<!-- mutation results: begin -->", "<!-- mutation results: end -->
 
 
 def _commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip() or "?"
+    """The checkout's commit, ``+ uncommitted changes`` when the code or tests differ from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "?"
+    return head + (" + uncommitted changes" if git("status", "--porcelain", "--", "hwsim", "tests",
+                                                       "platforms") else "")
 
 
 def _equivalent(m: Mutant) -> str | None:
@@ -502,6 +506,7 @@ def main(argv=None) -> int:
         if a.json:
             Path(a.json).write_text(json.dumps([m.row() for m in res], indent=1))
         return 1 if bad else 0
+    head = _commit()    # the code the mutants are made from (before any run)
     jobs = []
     for module in a.modules:
         if module not in TESTS:
@@ -540,9 +545,9 @@ def main(argv=None) -> int:
             why = _equivalent(m)
             print(f"  {m.module}:{m.line} {m.what}" + (f"  [equivalent: {why}]" if why else ""))
     if a.write_docs:
-        write_docs(res, a)
+        write_docs(res, a, head)
     if a.json:
-        Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed, "commit": _commit(),
+        Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed, "commit": head,
                                             "max_mutants": a.max_mutants,
                                             "mutants": [m.row() for m in res]}, indent=1))
     return 0 if score >= a.target else 1
