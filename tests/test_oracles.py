@@ -98,6 +98,9 @@ def test_dram_closed_page_transactions_cut_at_max_transaction_bytes():
     # Second (same bank): activate at max(116 + tRP = 123, 100 + tRAS + tRP = 127) = 127,
     # done 127 + 3 + 5 + 8 = 143 -> 43 cycles.
     assert _burst(dt, 100, 0, 16) == 43
+    # 9 bytes at 200: 8 (200 + 16 = 216), then the last byte: activate at max(216 + 7, 200 +
+    # 27) = 227, 3 + 5 + one 4-byte burst: 239 -> 39 cycles
+    assert _burst(dt, 200, 0, 9) == 39
 
 
 def test_dram_closed_page_single_bank_with_precharge():
@@ -972,6 +975,7 @@ def test_dma_descriptor_queue_programs_ahead_then_waits_for_the_slot():
         env.process(read(name))
     env.run()
     assert done == {"A": (10, 0, {}), "B": (18, 8, {"dma": 8}), "C": (26, 16, {"dma": 16})}
+    assert ic.dma_slots["dma"].busy_ps == 3 * 8 * NS     # the slot holds each transfer's data
 
 
 def test_channel_round_robin_and_priority_grants_through_acquire():
@@ -1077,6 +1081,12 @@ def test_core_energy_per_active_and_idle_core_cycle_by_hand():
     rc = hwsim.simulate(p, _conv()).layers[0]
     assert rc.compute_cycles == 6148
     assert rc.energy_pj["compute"] == pytest.approx(18_444 * 1.5)
+    # 4 cores on 2 banks: every core is active while stalled on a bank too; 1,024 MACs:
+    # 256 + 4 cycles + S stall cycles, all 4 cores busy throughout: 4 x (260 + S) x 1.5 pJ
+    from hwsim.sim.l1banks import conflict_overhead
+    stall = round(256 * conflict_overhead("pointwise", 4, 2))
+    rb = hwsim.simulate(_digital(banks=2, cores=4, core_cycle_pj=(1.5, 0.25)), _pointwise()).layers[0]
+    assert stall > 0 and rb.energy_pj["compute"] == pytest.approx(4 * (260 + stall) * 1.5)
     # a best kernel of 2 MAC/cycle: 0.75 pJ per MAC, 2 ops per 0.75 pJ = 8/3 TOPS/W
     from hwsim.hardware.registry import model_of
     d = xbar_platform(tiles=0)
@@ -1217,6 +1227,7 @@ def test_fast_random_model_fixed_point_at_half_activity():
     # = 6/7. Overhead ((7/6 - 1) + (4/3 - 1)) / (1 + 2) = 1/6; presentations 1 + 4/7 = 11/7 of
     # which 6/7 + (4/7)(3/4) = 9/7 win: 2/11 lose
     res = fast([Stream(random=True, activity=1), Stream(random=True, activity=0.5)], 2)
+    assert (res.cycles, res.accesses) == (1, [1, 1])     # rates per access of each requester
     assert res.overhead == pytest.approx(1 / 6, rel=1e-9)
     assert res.conflict_probability == pytest.approx(2 / 11, rel=1e-9)
 
@@ -1342,6 +1353,8 @@ def test_two_layers_queue_on_the_link_and_the_cluster_by_hand():
     a, b = r.layers
     assert (a.end_ps, b.end_ps) == (412 * C100, 758 * C100)
     assert a.queued_ps == {"l2--dma": 16 * C100}
+    # a waited on the link 50 cycles of stall (the transfer times) + 16 of queueing
+    assert (a.top_wait, a.top_wait_cycles) == ("l2--dma", 50 + 16)
     assert b.queued_ps == {"l2--dma": 24 * C100, "cluster": 338 * C100}
     # the link l2 -> dma: 6 bursts granted, 5 of them after a wait of 8 cycles (40 in all)
     link = {res.name: res for res in r.resources}["l2->dma"]
@@ -1497,3 +1510,49 @@ def test_channel_tiles_add_the_partial_sums_of_their_own_channels():
     assert sim.mapping.plans[0].tile_shape["channels"] < 512
     assert rec.energy_pj["postprocessing"] == pytest.approx(131_072)
     assert rec.energy_pj["compute"] == pytest.approx(512_000)
+
+
+def test_dram_bank_row_col_address_map():
+    """``bank_row_col``: bank | row | column from high to low bits: a 1 MiB device of 2 banks
+    and 64 B rows has 8,192 rows per bank; byte 64 x 8,192 + 70 is bank 1, row 1, column 6."""
+    dt = _dram(address_map="bank_row_col")
+    assert dt.decode(64 * 8192 + 70) == (1, 1, 6)
+    assert dt.decode(70) == (0, 1, 6)
+    assert _dram().decode(70) == (1, 0, 6)      # row_bank_col: the next row index is bank 1
+
+
+def test_a_layer_that_never_waits_reports_no_wait():
+    """A hand-built tile with nothing to load or store: no wait, no resource waited on."""
+    rec = _hand_plan(_digital(), [Tile(loads=(), ops=6, stores=())]).run().layers[0]
+    assert (rec.top_wait, rec.top_wait_cycles, rec.compute_cycles) == ("", 0, 2 + 4)
+
+
+def test_aimc_energy_per_driven_row_and_read_column():
+    """Without a flat energy per MVM: ``mvm_fixed_pj + r pj_per_active_row + c
+    pj_per_active_column`` per MVM of a block of r rows and c columns: pointwise 32 -> 16 on 4x4
+    pixels, one 32 x 16 block, 16 MVMs of 100 + 32 x 2 + 16 x 3 = 212 pJ: 3,392 pJ. Its
+    weights stay in the crossbar (the record says so); a pooling layer has none."""
+    d = xbar_platform(stream_bw=4096, dw=False)
+    xb = d["components"]["xb0"]
+    del xb["energy_pj_per_mvm"]
+    xb.update(mvm_fixed_pj=100.0, pj_per_active_row=2.0, pj_per_active_column=3.0)
+    p = platform_from_dict(d)
+    r = hwsim.simulate(p, trace(L("a", "pointwise", 32, 16, hw=4),
+                                L("mp", "maxpool", 16, 16, hw=4, k=1, inputs=["a"])))
+    a, mp = r.layers
+    assert a.engine_kind == "aimc" and a.energy_pj["compute"] == pytest.approx(16 * 212.0)
+    assert (a.weights_in, mp.weights_in) == ("crossbar", "-")
+    from hwsim.report.efficiency import engines_used
+    assert engines_used(hwsim.mapping.mapper.map_trace(p, trace(
+        L("a", "pointwise", 32, 16, hw=4), L("mp", "maxpool", 16, 16, hw=4, k=1, inputs=["a"]))).plans) \
+        == {"xb0", "cluster"}
+
+
+def test_a_kernel_as_tall_as_the_crossbar_takes_one_channel_per_crossbar():
+    """7x7 depthwise (49 rows per channel) on 64 x 64 crossbars: one channel per crossbar,
+    4 channels -> 4 blocks of 49 x 1."""
+    from hwsim.mapping.aimc import layer_blocks
+    from hwsim.workload.trace import layer_from_dict
+    lb = layer_blocks(layer_from_dict(L("dw", "depthwise", 4, 4, hw=8, k=7)),
+                      platform_from_dict(xbar_platform(64, 64)).components["xb0"])
+    assert lb.blocks == ((49, 1),) * 4

@@ -73,6 +73,20 @@ TESTS = {
 #: the mutant's description (its mutation and original line, as reported), with the reason;
 #: reported apart so the score is given both raw and without them
 EQUIVALENT = {
+    ("hwsim/mapping/tiling.py", "12 -> 11: _memo = lru_cache(maxsize=1 << 12)"):
+        "the size of a cache of a pure function: same results, only hits and misses differ",
+    ("hwsim/sim/arbitration.py",
+     "2 -> 3: return (ev for _, _, ev in sorted(self.heap, key=lambda e: e[:2]))"):
+        "(priority, arrival number) is unique, so the third element is never compared",
+    ("hwsim/sim/collect.py", '0 -> 1: top, top_ps = "", 0'):
+        "the value of a layer that waited on nothing: 1 ps is below the time quantum and "
+        "reported as 0 cycles (Clock.ps_to_cycles)",
+    ("hwsim/sim/dram.py", "0 -> 1: self.ahead_ps = 0"):
+        "read only together with ahead_t, which is None until both are set",
+    ("hwsim/sim/l1banks.py",
+     "1 -> 2: period = [s.period(banks) if not s.random else 1 for s in streams]"):
+        "the period of a random stream is read only when looking for a repeating state, which "
+        "is never done with random streams (fast() solves those in closed form)",
     ("hwsim/sim/arbitration.py", "1 -> 2: for step in range(1, k + 1):"):
         "range(1, k + 2): the extra step wraps round to the requester already tried first "
         "(range(2, k + 1), the same description, is killed by the round-robin tests)",
