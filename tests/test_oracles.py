@@ -78,6 +78,9 @@ def test_dram_open_page_streaming_hides_the_next_banks_activate():
     # = tRCD + tCL + 128 bytes at 1 byte/cycle.
     assert _burst(dt, 0, 0, 128) == 136
     assert (dt.n_empty, dt.n_hits, dt.n_misses) == (2, 0, 0)
+    # 65 bytes on a fresh device: row 0 of bank 0 (72 cycles, as above)
+    # then 1 byte of bank 1's row 0: one more 4-cycle column burst, activate hidden: 76
+    assert _burst(_dram(), 0, 0, 65) == 76
 
 
 def test_dram_closed_page_multibank_pays_trcd_tcl_and_respects_tras_trp():

