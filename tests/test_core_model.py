@@ -5,6 +5,8 @@ import copy
 import pytest
 
 from hwsim.hardware.platform import platform_from_dict
+from hwsim.mapping.mapper import map_trace
+from hwsim.mapping.plan import tile_rows
 from hwsim.models.cores import kernel_throughput, layer_work, tile_work
 from hwsim.models.pulp_nn import MM_ITER, KernelWork, row_cycles
 from hwsim.sim.engine import Simulation
@@ -92,8 +94,9 @@ def test_table_model_is_linear_scaling():
 
 
 def test_active_core_cycle_energy_charges_imbalance():
-    """A one-tile layer on 8 cores, 0 tile overhead: compute energy = active core-cycles x
-    4 pJ + idle core-cycles x 1 pJ, idle = 8 x cycles - active (9 rows: 2 rounds)."""
+    """8 cores, 0 tile overhead: per tile of r output rows (split by rows over the cores),
+    compute energy = active core-cycles x 4 pJ + idle core-cycles x 1 pJ, with active =
+    r x row and idle = 8 x ceil(r / 8) x row - active (the last round leaves cores idle)."""
     d = xbar_platform(tiles=0)
     c = d["components"]["cluster"]
     del c["energy_pj_per_op"]
@@ -103,8 +106,16 @@ def test_active_core_cycle_energy_charges_imbalance():
     t = trace(L("a", "pointwise", 64, 4, hw=9))
     res = Simulation(p, t).run()
     row = row_cycles(t.layers[0], 4)
-    active, span = 9 * row, 2 * row
-    assert res.layers[0].energy_pj["compute"] == pytest.approx(active * 4.0 + (8 * span - active) * 1.0)
+    plan = map_trace(p, t).plans[0]
+    assert plan.tile_shape["channels"] == 4   # rows only: each tile is one row split
+    expected = 0.0
+    for i in range(len(plan.tiles)):
+        _, h0, h1, _ = tile_rows(plan, i)
+        active, span = (h1 - h0) * row, -(-(h1 - h0) // 8) * row
+        expected += active * 4.0 + (8 * span - active) * 1.0
+    assert sum(h1 - h0 for _, h0, h1, _ in map(lambda i: tile_rows(plan, i),
+                                              range(len(plan.tiles)))) == 9
+    assert res.layers[0].energy_pj["compute"] == pytest.approx(expected)
     # energy sums still add up
     assert sum(res.energy_by_component_pj.values()) == pytest.approx(
         sum(sum(r.energy_pj.values()) for r in res.layers))

@@ -177,6 +177,7 @@ def test_residual_tensors_occupy_l2_over_their_live_range(l2_bytes, a_home):
     from hwsim.mapping.mapper import map_trace
 
     p = platform(**{"components.l2.size_bytes": l2_bytes,
+                    "mapping": {"l1_residency": "off", "fusion": "off"},   # L2 placement alone
                     "components.l3": {"type": "memory", "level": "L3", "clock": "clk",
                                       "size_bytes": 1 << 24, "port_bandwidth_bytes_per_cycle": 4},
                     "links": [

@@ -111,4 +111,30 @@ def test_holders_are_released(inputs):
     sim = Simulation(p, t)
     sim.run()
     for ch in sim.ic.channels + list(sim.engines.values()):
-        assert ch.holders == [] and not ch.queue and ch.in_use == 0, ch.name
+        assert ch.held_by() == [] and not ch.queue and ch.in_use == 0, ch.name
+
+
+def test_deadlock_report_names_a_burst_train_holding_part_of_its_route(inputs):
+    """A burst train holds the channels of its route before the one it queues on (one index,
+    not a record per channel): when a rogue process keeps every server of the last channel of
+    the L2 -> L1 route, the report names the transfer as the holder of the first channel."""
+    p, t = inputs
+    sim = Simulation(p, t)
+    route = sim.ic.hops("l2", "l1")[0]
+    first, last = route.channels[0], route.channels[-1]
+    assert first is not last
+
+    def rogue():
+        for _ in range(last.capacity):
+            assert last.acquire() is None
+        yield sim.env.timeout(1)
+
+    sim.env.process(rogue())
+    with pytest.raises(DeadlockError) as ei:
+        sim.run()
+    assert first.held_by() and first.holders == []   # held by a train, not by acquire
+    line = next(l for l in ei.value.report.splitlines() if l.strip().startswith(first.name + " "))
+    assert "held by transfer" in line or "held by layer" in line, line
+    last_line = next(l for l in ei.value.report.splitlines()
+                     if l.strip().startswith(last.name + " "))
+    assert "held by rogue" in last_line and "waiting:" in last_line, last_line

@@ -46,7 +46,9 @@ def _chain():
 
 
 def _chain_platform(pipeline):
-    d = xbar_platform(tiles=2, mvm=50, l1_size=96 * 1024, mapping={"pipeline": pipeline})
+    # off: layer by layer (no fusion, activations through L2), the baseline pipelining beats
+    d = xbar_platform(tiles=2, mvm=50, l1_size=96 * 1024, mapping={
+        "pipeline": pipeline, **({} if pipeline else {"fusion": False, "l1_residency": False})})
     return platform_from_dict(d)
 
 

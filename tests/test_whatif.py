@@ -25,8 +25,11 @@ def _write(tmp_path, edit) -> Path:
 
 
 def _slow_l2_link(raw):
-    """L2 -> crossbar link at 1/32 of its bandwidth: every L1 fill crawls through it."""
-    raw["links"][0]["bandwidth_bytes_per_cycle"] = 0.25
+    """L2 -> crossbar link at 1/128 of its bandwidth: every L1 fill crawls through it (layer by
+    layer: no activation kept in L1, no fusion). 1/128: at 1/32 the time-minimising tiler
+    overlaps most transfers with compute and the link stalls only a third of the run."""
+    raw["links"][0]["bandwidth_bytes_per_cycle"] = 0.0625
+    raw.setdefault("mapping", {}).update(fusion=False, l1_residency=False)
 
 
 def test_slow_l2_link_is_ranked_first(tmp_path):
@@ -37,7 +40,7 @@ def test_slow_l2_link_is_ranked_first(tmp_path):
     # The link dominates the run, so doubling it goes a long way to halving the latency.
     assert 1.3 < top.speedup <= 2.0
     # The answer agrees with a direct simulation of the variant.
-    direct = simulate(load_platform(path, {"links.0.bandwidth_bytes_per_cycle": 0.5}), load_trace(TRACE))
+    direct = simulate(load_platform(path, {"links.0.bandwidth_bytes_per_cycle": 0.125}), load_trace(TRACE))
     assert top.latency_cycles == direct.cycles
     assert rep.baseline["latency_cycles"] == simulate(load_platform(path), load_trace(TRACE)).cycles
     # More cores do little while the data cannot arrive.
@@ -134,11 +137,15 @@ def test_mesh_whatif_scales_every_cluster(tmp_path):
     assert any(v.field == "link_bandwidth_bytes_per_cycle" for v in vs)
 
 
-def test_route_group_moves_what_single_links_cannot():
+def test_route_group_moves_what_single_links_cannot(tmp_path):
     """On the IMC cluster every hop of the L2 -> L1 path and the L2 port run at 8 B/cycle:
     doubling any one of them leaves another as slow (1.000x), doubling the route with its
-    ports speeds the block up; near-1.0x rows say what else bounds the run."""
-    pf = ROOT / "platforms" / "pulp_imc_cluster.yaml"
+    ports speeds the block up; near-1.0x rows say what else bounds the run. Layer by layer
+    (no activation kept in L1, no fusion), so that every activation crosses the route."""
+    raw = yaml.safe_load((ROOT / "platforms" / "pulp_imc_cluster.yaml").read_text())
+    raw["mapping"].update(fusion=False, l1_residency=False)
+    pf = tmp_path / "platform.yaml"
+    pf.write_text(yaml.safe_dump(raw, sort_keys=False))
     rep = whatif(pf, str(ROOT / "traces" / "mobilenetv2_bottleneck.json"), 2.0, workers=0)
     by = {r.label: r for r in rep.rows}
     group = by["route l1<->l2 (3 links + ports) bandwidth x2"]
@@ -150,3 +157,27 @@ def test_route_group_moves_what_single_links_cannot():
     assert rep.bound_by and abs(sum(f for _, f in rep.bound_by) - 1) < 1e-9
     text = rep.table()
     assert "why ~1.0x" in text and max(len(line) for line in text.splitlines()[1:]) <= 100
+
+
+def test_a_memory_on_a_generated_mesh_is_scaled_with_its_router_link():
+    """bruschi2022_mesh attaches its L2 to router (0, 0) through ``generate.mesh.connect``: the
+    L2's group scales its port, its own ``links:`` entry (to the HBM DMA) and that router link,
+    all by the factor (64 -> 128 B/cycle on the router link)."""
+    from hwsim.explore.whatif import variants
+
+    vs = [v for v in variants("platforms/bruschi2022_mesh.yaml", 2.0)
+          if v.field == "memory_bandwidth" and v.resource == "memory l2"]
+    assert len(vs) == 1
+    v = vs[0]
+    assert v.scales("l2--router_0_0") and v.scales("l2.port")
+    small = {"generate.mesh.width": 2, "generate.mesh.height": 2}
+    base = load_platform("platforms/bruschi2022_mesh.yaml", small)
+    scaled = load_platform("platforms/bruschi2022_mesh.yaml", {**small, **v.overrides})
+
+    def bw(p, a, b):
+        return next(l.bandwidth_bytes_per_cycle for l in p.links if {l.a, l.b} == {a, b})
+
+    assert bw(base, "l2", "router_0_0") == 64 and bw(scaled, "l2", "router_0_0") == 128
+    assert bw(scaled, "hbm_dma", "l2") == 2 * bw(base, "hbm_dma", "l2")
+    assert (scaled.components["l2"].port_bandwidth_bytes_per_cycle
+            == 2 * base.components["l2"].port_bandwidth_bytes_per_cycle)

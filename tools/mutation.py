@@ -97,18 +97,6 @@ EQUIVALENT = {
     ("hwsim/mapping/tiling.py", "1 -> 2: mid = (lo + hi + 1) // 2"):
         "the bisection probes any row count in (lo, hi]; the working set grows with the rows, "
         "so it finds the same largest count that fits",
-    ("hwsim/mapping/tiling.py", "drop unary USub: key = (dma, n_co * n_h, -co) if not "
-     "prefer_row_tiles else (n_co, dma, n_co * n_h, -co)"):
-        "the -co ending the row-tiles key: the channel-tile sizes tried have distinct counts "
-        "n_co (checked for every cout up to 4096), which the key compares first (the other "
-        "-co on this line is pinned by test_tiling_ties_go_to_the_wider_channel_tile)",
-}
-
-#: snapshot tests: never counted (a docs table or a stored fingerprint is not an oracle)
-SNAPSHOTS = ["tests/test_golden.py"]
-
-#: issue 15's hand mutations: (module, code as it is, code mutated, what it breaks)
-LISTED = [
     ("hwsim/sim/dram.py", "act = max(cmd, act_ps[bank] + t_ras, last_end[bank]) + t_rp",
      "act = max(cmd, last_end[bank]) + t_rp", "DRAM tRAS removed (open page)"),
     ("hwsim/sim/dram.py", "t_rp, t_ras, lat = self.t_rp, self.t_ras, self.t_rcd + self.t_cl",

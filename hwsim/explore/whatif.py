@@ -141,8 +141,9 @@ def _group_variants(raw: dict, platform, factor: float, x: str) -> list:
     engine) that has more than one link, its links and the ports of the memories at its ends
     at once (a transfer holds all of them, so scaling one alone moves nothing when another is
     as slow); and every memory with its port bandwidth (or DRAM data rate) and the links that
-    touch it. Only the platform file's own
-    ``links:`` (not those of a ``generate:`` section)."""
+    touch it (a memory attached to a generated mesh: its router link too). Routes are grouped
+    over the platform file's own ``links:``; a mesh's fabric is scaled as one variant
+    (``generate.mesh.link_bandwidth_bytes_per_cycle``, :func:`variants`)."""
     import simpy
 
     from ..hardware.platform import AimcTile, CoreCluster, Memory
@@ -162,8 +163,11 @@ def _group_variants(raw: dict, platform, factor: float, x: str) -> list:
     out = []
     comps = platform.components
     ic = Interconnect(simpy.Environment(), platform)
-    mems = [c for c in comps.values() if isinstance(c, Memory)]
-    ends = mems + [c for c in comps.values() if isinstance(c, (CoreCluster, AimcTile))]
+    # the file's own components: generated copies (a mesh's clusters) are scaled through their
+    # template, and pairing thousands of them would cost a route search each
+    own = raw.get("components") or {}
+    mems = [c for c in comps.values() if isinstance(c, Memory) and c.name in own]
+    ends = mems + [c for c in comps.values() if isinstance(c, (CoreCluster, AimcTile)) and c.name in own]
     seen = set()
     for a in mems:
         for b in ends:
@@ -187,16 +191,26 @@ def _group_variants(raw: dict, platform, factor: float, x: str) -> list:
                 out.append(Variant(f"route {r.src}<->{r.dst} ({len(ids)} links + ports) bandwidth {x}",
                                    f"route {r.src}<->{r.dst}", "route_bandwidth", ov,
                                    names + tuple(r.nodes) + (f"{r.src}.port", f"{r.dst}.port")))
+    mesh = (raw.get("generate") or {}).get("mesh") or {}
     for m in mems:
         if m.name not in (raw.get("components") or {}):
             continue
         ids = [i for e, i in index.items() if m.name in e]
         ov = _port_override(m, factor)
+        names = tuple(_link_label(links[i], i) for i in ids)
         if ids:
             ov.update(scale_links(ids))
-            out.append(Variant(f"memory {m.name} + port + {len(ids)} link(s) bandwidth {x}",
+        # a memory attached to a generated mesh (generate.mesh.connect): its router link too
+        for j, c in enumerate(mesh.get("connect") or ()):
+            bw = _num((c or {}).get("bandwidth_bytes_per_cycle", mesh.get("link_bandwidth_bytes_per_cycle")))
+            if isinstance(c, dict) and c.get("component") == m.name and bw is not None:
+                at = c.get("at") or ["?", "?"]
+                ov[f"generate.mesh.connect.{j}.bandwidth_bytes_per_cycle"] = _scaled(bw, factor, False)
+                names += (f"{m.name}--router_{at[0]}_{at[1]}",)
+        if names:
+            out.append(Variant(f"memory {m.name} + port + {len(names)} link(s) bandwidth {x}",
                                f"memory {m.name}", "memory_bandwidth", ov,
-                               (m.name, f"{m.name}.port") + tuple(_link_label(links[i], i) for i in ids)))
+                               (m.name, f"{m.name}.port") + names))
     return out
 
 

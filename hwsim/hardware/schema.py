@@ -172,7 +172,8 @@ def platform_schema() -> dict:
 
 
 def _mapping_schema() -> dict:
-    from .policy import DENSE_CHOICES, OVERFLOW_CHOICES, SWITCHES, depthwise_choices
+    from .policy import (DENSE_CHOICES, OVERFLOW_CHOICES, PACKING_CHOICES, REPLICATE_CHOICES,
+                         SWITCHES, depthwise_choices)
 
     switch = {"oneOf": [{"type": "boolean"},
                         {"enum": ["on", "off", "true", "false", "yes", "no"]}]}
@@ -181,6 +182,11 @@ def _mapping_schema() -> dict:
             "properties": {"depthwise": {"enum": list(depthwise_choices())},
                            "overflow": {"enum": list(OVERFLOW_CHOICES)},
                            "dense": {"enum": list(DENSE_CHOICES)},
+                           "replicate": {"oneOf": [{"enum": list(REPLICATE_CHOICES)},
+                                                   {"const": False}]},
+                           "throughput_target_inferences_per_s": {"type": "number",
+                                                                  "exclusiveMinimum": 0},
+                           "crossbar_packing": {"enum": list(PACKING_CHOICES)},
                            **{k: switch for k in SWITCHES}}}
 
 

@@ -13,13 +13,27 @@ of a block-diagonal matrix; ``per_xb = min(R // k, C // wslices)`` channels shar
 so ``ceil(cout / per_xb)`` crossbars each hold a ``k*ch x wslices*ch`` block of which only
 ``k*ch*wslices`` cells carry weights. The blocks' MVMs run in parallel like column splits.
 
-**Packing.** When the layers' blocks need more crossbars than the platform has, layers that
-fit in one block (single-block layers) share crossbars: first-fit in layer order, with shelf
-packing inside a crossbar (a shelf is a band of rows as tall as its first block; blocks sit
-side by side along the columns; a new shelf opens below when a block does not fit the current
-ones). Blocks of one crossbar never overlap, so each layer drives only its own rows and reads
-its own columns; layers sharing a crossbar run their MVMs one after another (the tile is one
-engine). Multi-block layers keep dedicated crossbars.
+**Allocation** (:func:`allocate`, policy ``mapping.crossbar_packing``). ``dedicated`` gives
+each block its own crossbar while they all fit, else packs as ``maxrects``. ``maxrects`` places
+every block of every AIMC layer into as few crossbars as it can
+(:mod:`hwsim.mapping.packing`, MaxRects with best short side fit), a layer's blocks in distinct
+crossbars so its MVMs stay parallel; only when that exceeds the crossbars may a layer's blocks
+share one. ``shelf`` (the earlier policy) is dedicated while they fit, else packs single-block
+layers (first fit in layer order, shelves inside a crossbar: a band of rows as tall as its
+first block, blocks side by side along the columns) and keeps multi-block layers on dedicated
+crossbars. The weights are programmed once only if the allocation fits the crossbars;
+otherwise every AIMC layer reprograms its crossbars each inference
+(:mod:`hwsim.mapping.hetero_mapper`).
+
+**A packed crossbar.** Blocks never overlap, so one MVM drives only its block's rows and reads
+only its block's columns (energy :meth:`AimcTile.mvm_pj`: fixed + per active row + per active
+column). ASSUMED: a crossbar runs one block's MVM at a time (one set of DAC inputs: blocks
+sharing rows would need different inputs; blocks on disjoint rows and columns could in
+principle share one MVM, which the IMA's job interface does not express): blocks of different
+layers interleave tile by tile (the tile is one engine), and ``n`` blocks of one layer on a
+crossbar cost ``n`` MVMs per pixel there, one after another (:func:`crossbar_mvms`).
+Programming writes each block's rows on its own (ASSUMED: blocks side by side are not merged
+into one row write), blocks of one crossbar one after another.
 
 **Per MVM.** One MVM = DAC of ``input_bits`` per row, analog evaluation, ADC of ``output_bits``
 per column, in ``mvm_latency_cycles``; layer inputs wider than the DAC are bit-serial:
@@ -34,10 +48,12 @@ from dataclasses import dataclass
 
 from ..hardware.platform import AimcTile
 from ..workload.trace import Layer
+from .packing import lower_bounds, maxrects
 from .plan import Tile
 from .tiling import geometry
 
-__all__ = ["LayerBlocks", "layer_blocks", "pack", "dedicated", "mvm_job_cycles",
+__all__ = ["LayerBlocks", "layer_blocks", "fits", "pack", "dedicated", "maxrects_pack", "Allocation",
+           "allocate", "packing_report", "crossbar_mvms", "tile_mvm_pj", "mvm_job_cycles",
            "link_bytes_per_s", "stream_bytes_per_s", "peak_ops_per_s", "peak_tops_per_w",
            "crossbar_streams", "blocks_to_program", "aimc_tiles"]
 
@@ -87,6 +103,11 @@ def layer_blocks(l: Layer, xb: AimcTile) -> LayerBlocks:
     return LayerBlocks(l.name, rs, cs, blocks, l.weight_elements * ws, isl, ws)
 
 
+def fits(lb: LayerBlocks) -> bool:
+    """A layer can use crossbars at all (a depthwise kernel taller than a crossbar cannot)."""
+    return lb.n_blocks > 0
+
+
 @dataclass
 class _Shelf:
     top: int
@@ -116,12 +137,13 @@ class _Xbar:
         return None
 
 
-def pack(demands: list, R: int, C: int, capacity: int | None = None) -> tuple:
-    """Assign blocks to crossbars.
+def pack(demands: list, R: int, C: int, capacity: int | None = None, origin: dict | None = None) -> tuple:
+    """Shelf packing of single-block layers (the ``shelf`` policy, module docstring).
 
     Args:
         demands: ``[(layer name, LayerBlocks), ...]`` in layer order.
         capacity: crossbars available (None = unlimited, to count the need).
+        origin: if given, filled with layer -> ``((row, col), ...)``, each block's top-left cell.
     Returns:
         ``(assignment, n_crossbars)`` where assignment maps a layer name to a tuple of
         ``(crossbar index, rows, cols)`` per block; ``None`` when ``capacity`` is exceeded.
@@ -130,16 +152,18 @@ def pack(demands: list, R: int, C: int, capacity: int | None = None) -> tuple:
     """
     xbars: list = []
     out: dict = {}
+    origin = {} if origin is None else origin
     for name, lb in demands:
         if lb.n_blocks == 1:
             r, c = lb.blocks[0]
             for idx, xb in enumerate(xbars):
-                if xb is not None and xb.place(r, c) is not None:
-                    out[name] = ((idx, r, c),)
+                pos = xb.place(r, c) if xb is not None else None
+                if pos is not None:
+                    out[name], origin[name] = ((idx, r, c),), (pos,)
                     break
             else:
                 xb = _Xbar(R, C, [])
-                xb.place(r, c)
+                origin[name] = (xb.place(r, c),)
                 xbars.append(xb)
                 out[name] = ((len(xbars) - 1, r, c),)
         else:
@@ -147,7 +171,7 @@ def pack(demands: list, R: int, C: int, capacity: int | None = None) -> tuple:
             for r, c in lb.blocks:
                 xbars.append(None)          # dedicated: nothing else goes here
                 assigned.append((len(xbars) - 1, r, c))
-            out[name] = tuple(assigned)
+            out[name], origin[name] = tuple(assigned), ((0, 0),) * lb.n_blocks
         if capacity is not None and len(xbars) > capacity:
             return None, len(xbars)
     return out, len(xbars)
@@ -160,6 +184,87 @@ def dedicated(demands: list) -> tuple:
         out[name] = tuple((n + i, r, c) for i, (r, c) in enumerate(lb.blocks))
         n += lb.n_blocks
     return out, n
+
+
+def maxrects_pack(demands: list, R: int, C: int, capacity: int | None = None,
+                  origin: dict | None = None) -> tuple:
+    """Every block of every layer packed by MaxRects (:func:`hwsim.mapping.packing.maxrects`):
+    a layer's blocks in distinct crossbars; if that exceeds ``capacity``, without that rule.
+    Same arguments and result as :func:`pack`."""
+    items = [b for _, lb in demands for b in lb.blocks]
+    owner = [n for n, lb in demands for _ in lb.blocks]
+    place, n = maxrects(items, R, C, owner, capacity)
+    if place is None:
+        place, n = maxrects(items, R, C, None, capacity)
+        if place is None:
+            return None, n
+    out: dict = {}
+    org = {} if origin is None else origin
+    for (b, r0, c0), (h, w), name in zip(place, items, owner):
+        out[name] = out.get(name, ()) + ((b, h, w),)
+        org[name] = org.get(name, ()) + ((r0, c0),)
+    return out, n
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Where the AIMC layers' blocks sit (:func:`allocate`)."""
+
+    assign: dict | None   # layer -> ((crossbar index, rows, cols), ...) per block; None: over capacity
+    origin: dict          # layer -> ((row, col), ...): each block's top-left cell in its crossbar
+    need: int             # crossbars the allocation uses (when over capacity: see allocate)
+    packing: str          # how they were placed: dedicated | shelf | maxrects
+
+    @property
+    def shared(self) -> set:
+        """Layers with a crossbar that also holds another layer's block."""
+        users: dict = {}
+        for name, blocks in (self.assign or {}).items():
+            for b in blocks:
+                users.setdefault(b[0], set()).add(name)
+        return {n for u in users.values() if len(u) > 1 for n in u}
+
+
+def allocate(demands: list, R: int, C: int, capacity: int | None, method: str = "maxrects",
+             exact_need: bool = False) -> Allocation:
+    """Crossbars for ``demands`` (``[(layer, LayerBlocks), ...]``) under ``method`` (one of
+    :data:`hwsim.hardware.policy.PACKING_CHOICES`, module docstring). Over ``capacity``, ``assign`` is None and ``need`` is
+    a count past the capacity (the exact need of the method with ``exact_need``)."""
+    origin: dict = {}
+    assign, need = dedicated(demands)
+    if method != "maxrects" and (capacity is None or need <= capacity):
+        return Allocation(assign, {n: ((0, 0),) * lb.n_blocks for n, lb in demands}, need, "dedicated")
+    if method == "shelf":
+        assign, need = pack(demands, R, C, capacity, origin)
+        return Allocation(assign, origin, need, "shelf")
+    assign, need = maxrects_pack(demands, R, C, capacity, origin)
+    if assign is None and exact_need:
+        need = maxrects_pack(demands, R, C)[1]
+    return Allocation(assign, origin, need, "maxrects")
+
+
+def packing_report(demands: list, alloc: Allocation, R: int, C: int) -> dict:
+    """Crossbars used against lower bounds (:func:`hwsim.mapping.packing.lower_bounds`, a
+    layer's blocks counted as distinct when the packing kept them so) and the packing
+    efficiency: block area / (crossbars used x R x C)."""
+    items = [b for _, lb in demands for b in lb.blocks]
+    groups = [n for n, lb in demands for _ in lb.blocks]
+    distinct = alloc.assign is not None and all(
+        len({b[0] for b in blocks}) == len(blocks) for blocks in alloc.assign.values())
+    lb = lower_bounds(items, R, C, groups if distinct else None)
+    used = len({b[0] for blocks in (alloc.assign or {}).values() for b in blocks})
+    return {"crossbars_lower_bound": lb["bound"],
+            "crossbar_bounds": {k: lb[k] for k in ("area", "columns", "rows", "large", "group")},
+            "crossbar_packing_efficiency": (sum(h * w for h, w in items) / (used * R * C)) if used else None}
+
+
+def crossbar_mvms(blocks) -> dict:
+    """MVMs per pixel (per input slice) each crossbar runs for ``blocks``
+    (``[(crossbar, rows, cols), ...]``): one per block it holds (module docstring)."""
+    out: dict = {}
+    for n, _, _ in blocks:
+        out[n] = out.get(n, 0) + 1
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -204,7 +309,7 @@ def peak_tops_per_w(xb: AimcTile) -> float | None:
 def tile_mvm_pj(plan, i: int, tile, components) -> dict:
     """Energy of tile ``i``'s MVMs by crossbar: ``{name: pJ}``. Each active block runs
     ``tile.mvms`` MVMs driving its rows and reading its columns (:meth:`AimcTile.mvm_pj`); a
-    crossbar priced per MVM (``energy_pj_per_mvm``) pays it once per MVM whatever its blocks."""
+    crossbar priced per MVM (``energy_pj_per_mvm``) pays it per MVM whatever the block's size."""
     blocks = plan.aimc.blocks
     if plan.tile_blocks is not None:
         blocks = tuple(blocks[k] for k in plan.tile_blocks[i])
@@ -212,7 +317,7 @@ def tile_mvm_pj(plan, i: int, tile, components) -> dict:
     for n, r, c in blocks:
         xb = components[n]
         if xb.energy_pj_per_mvm:
-            out[n] = tile.mvms * xb.energy_pj_per_mvm
+            out[n] = out.get(n, 0.0) + tile.mvms * xb.energy_pj_per_mvm
         else:
             out[n] = out.get(n, 0.0) + tile.mvms * xb.mvm_pj(r, c)
     return out

@@ -11,16 +11,20 @@ adds, one phase each (:func:`map_hetero` reads top to bottom):
   smallest closed-form estimate (``estimate_ps``; ties by kind name, so a crossbar wins a tie
   with the cores); crossbars only while their blocks fit the arrays. ``dense: crossbar`` and a
   named ``depthwise`` engine pin the choice.
-* **Crossbar allocation** (:mod:`hwsim.mapping.aimc`): one crossbar per block in layer order when all
-  blocks fit the arrays (weights programmed once, before inference); else single-block layers
-  are packed several per crossbar; if even that does not fit, every AIMC layer programs its
-  crossbars each inference (``programming``, reported apart).
+* **Crossbar allocation** (:func:`hwsim.mapping.aimc.allocate`, policy ``crossbar_packing``):
+  one crossbar per weight block while they fit, else the blocks packed by MaxRects (by
+  default); when the allocation fits the arrays the weights are programmed once, before
+  inference; else every AIMC layer programs its crossbars each inference (``programming``,
+  reported apart). The summary reports the crossbars used against lower bounds and the
+  packing efficiency.
 * **Several clusters** (e.g. a generated mesh): layers are distributed in order over the
   clusters (weights stationary). An AIMC layer takes the next free crossbars, cluster by
   cluster; a digital layer takes the next cluster's cores. A layer's *home* cluster runs its
-  digital parts and owns the L1 it computes from. Its output stays in that L1 when it fits
-  half of it (ASSUMED split: half for resident activations, half for the tiling working set),
-  else in L2/L3; consumers on other clusters fetch it over the interconnect.
+  digital parts and owns the L1 it computes from.
+* **L1 residency and fusion** (:mod:`hwsim.mapping.fusion`, any number of clusters): an output
+  stays in its home L1 while the tiler's model says no layer gets slower (consumers on other
+  clusters fetch it over the interconnect); a producer and its next reader on that L1 run
+  fused by row windows when faster (e.g. IMA pointwise -> depthwise accelerator -> IMA).
 * **Pipelining**: a layer whose engines share none with its producers' is marked
   ``pipelined`` (policy ``pipeline: on``): the engine starts its tiles as soon as the producer
   rows they need are stored.
@@ -31,12 +35,16 @@ import math
 from dataclasses import dataclass, replace
 
 from ..base.errors import MappingError
+from ..base.units import PS_PER_S
 from ..hardware.platform import Platform
 from ..hardware.policy import policy_of
 from ..hardware.registry import MODELS, model_of
 from ..workload.trace import NETWORK_INPUT, Layer, Trace
-from .aimc import aimc_tiles, dedicated, layer_blocks, pack
+from .aimc import aimc_tiles, allocate, layer_blocks, packing_report
+from .cost import CostModel, tile_compute_ps
+from .fusion import fusion_summary, keep_in_l1
 from .placement import input_memories, place
+from .replication import expand, replication_factors, replication_summary
 from .plan import AimcMapping, LayerPlan, Mapping
 from .tiling import tile_layer
 
@@ -46,9 +54,6 @@ __all__ = ["map_hetero", "uses_hetero_mapper", "host_clusters", "Cluster"]
 DENSE_OPS = ("conv2d", "pointwise", "linear")
 #: engine kinds every mapping summary counts (report format); other kinds when used
 REPORTED_KINDS = ("cores", "aimc", "dw_accelerator")
-#: ASSUMED split of a cluster's L1 on multi-cluster platforms: half for resident
-#: activations, half for the tiling working set
-L1_RESIDENT_SHARE = 2
 
 
 @dataclass
@@ -184,9 +189,9 @@ def _choose_engines(platform, trace: Trace, cls: list, pol, pool: list) -> dict:
             if kinds[l.name] == "aimc":
                 left -= layer_blocks(l, xb0).n_blocks
     demands = [(l.name, layer_blocks(l, xb0)) for l in trace.layers if kinds[l.name] == "aimc"]
-    if demands and pol.overflow == "cores" and dedicated(demands)[1] > len(pool) \
-            and pack(demands, xb0.rows, xb0.cols, capacity=len(pool))[0] is None:
-        keep = _keep_stationary(trace, demands, cls[0].core, xb0, len(pool))
+    if demands and pol.overflow == "cores" and allocate(
+            demands, xb0.rows, xb0.cols, len(pool), pol.crossbar_packing).assign is None:
+        keep = _keep_stationary(trace, demands, cls[0].core, xb0, len(pool), pol.crossbar_packing)
         if keep is not None:
             for name, _ in demands:
                 if name not in keep:
@@ -194,7 +199,7 @@ def _choose_engines(platform, trace: Trace, cls: list, pol, pool: list) -> dict:
     return kinds
 
 
-def _keep_stationary(trace, demands, core, xb0, capacity):
+def _keep_stationary(trace, demands, core, xb0, capacity, packing):
     """Greedy subset of AIMC layers that fits the crossbars (packed), most MACs per block
     first; layers pinned to ``aimc`` or without a core kernel must stay. None if they cannot."""
     layers = {l.name: l for l in trace.layers}
@@ -209,11 +214,40 @@ def _keep_stationary(trace, demands, core, xb0, capacity):
     keep: set = set()
     for name, lb in ranked:
         trial = [d for d in demands if d[0] in keep or d[0] == name]
-        if pack(trial, xb0.rows, xb0.cols, capacity=capacity)[0] is not None:
+        if allocate(trial, xb0.rows, xb0.cols, capacity, packing).assign is not None:
             keep.add(name)
         elif must(name):
             return None
     return keep
+
+
+# -- phase 1b: replication -------------------------------------------------------------------------
+def _replication(platform, trace: Trace, kinds: dict, cls: list, pool: list, pol):
+    """``(factors, stage_ps)``: replicas per layer (:mod:`hwsim.mapping.replication`) under
+    ``mapping.replicate: balance``, and each layer's closed-form stage time (ps)."""
+    if pol.replicate != "balance":
+        return {}, {}
+    xb0 = pool[0][1] if pool else None
+    stage_ps, demand = {}, {}
+    for l in trace.layers:
+        kind = kinds[l.name]
+        stage_ps[l.name] = _candidates(platform, l, cls[0], kind == "aimc").get(kind, 0.0)
+        demand[l.name] = (("crossbars", layer_blocks(l, xb0).n_blocks) if kind == "aimc"
+                          else ("cluster", 1))
+    target = pol.throughput_target_inferences_per_s
+    batch = trace.layers[0].batch if trace.layers else 1
+    period = batch / target * PS_PER_S if target else None
+    return replication_factors(trace.layers, stage_ps, demand, len(pool), len(cls),
+                               period), stage_ps
+
+
+def _wait_for_bands(plan: LayerPlan, bands_of: dict) -> LayerPlan:
+    """A reader of a replicated layer waits for all its bands (not row by row: a band's rows
+    are not a prefix of the tensor)."""
+    if not any(d in bands_of for d in plan.depends_on):
+        return plan
+    deps = tuple(b for d in plan.depends_on for b in bands_of.get(d, (d,)))
+    return replace(plan, depends_on=deps, pipelined=False)
 
 
 # -- phase 2: crossbar allocation ----------------------------------------------------------------
@@ -221,26 +255,24 @@ def _keep_stationary(trace, demands, core, xb0, capacity):
 class _Crossbars:
     assign: dict          # layer -> [(pool index, rows, cols)] when programmed once
     need: int             # crossbars needed
-    packed: bool
+    packing: str          # dedicated | shelf | maxrects (hwsim.mapping.aimc.allocate)
+    shared: set           # layers sharing a crossbar with another layer
     program_once: bool    # every AIMC layer keeps its crossbars (else reprogrammed per layer)
     lbs: dict             # layer -> LayerBlocks
+    report: dict          # crossbars used vs lower bounds, packing efficiency
 
 
-def _allocate_crossbars(trace: Trace, kinds: dict, pool: list) -> _Crossbars:
-    """One crossbar per block in layer order when all fit; else single-block layers packed;
+def _allocate_crossbars(trace: Trace, kinds: dict, pool: list, pol) -> _Crossbars:
+    """The blocks packed under the policy's ``crossbar_packing``; programmed once if they fit,
     else every AIMC layer programs its crossbars each inference."""
     xb0 = pool[0][1] if pool else None
     demands = [(l.name, layer_blocks(l, xb0)) for l in trace.layers if kinds[l.name] == "aimc"]
-    assign, need = dedicated(demands)
-    packed = False
-    program_once = need <= len(pool)
-    if not program_once:
-        p_assign, p_need = pack(demands, xb0.rows, xb0.cols, capacity=len(pool))
-        if p_assign is not None:
-            assign, need, packed, program_once = p_assign, p_need, True, True
-        else:
-            need = p_need
-    return _Crossbars(assign, need, packed, program_once, dict(demands))
+    if not demands:
+        return _Crossbars({}, 0, "dedicated", set(), True, {}, {})
+    al = allocate(demands, xb0.rows, xb0.cols, len(pool), pol.crossbar_packing, exact_need=True)
+    report = packing_report(demands, al, xb0.rows, xb0.cols) if al.assign is not None else {}
+    return _Crossbars(al.assign or {}, al.need, al.packing, al.shared, al.assign is not None,
+                      dict(demands), report)
 
 
 # -- phase 3: home clusters ------------------------------------------------------------------------
@@ -266,20 +298,14 @@ def _home_clusters(trace: Trace, kinds: dict, xbars: _Crossbars, pool: list, n_c
 
 
 # -- phase 4: placement ---------------------------------------------------------------------------
-def _placement(platform, trace: Trace, kinds: dict, xbars: _Crossbars, cls: list, home_of: dict):
-    """``(tensor_mem, weight_mem, l3)``: L2/L3 placement; on multi-cluster platforms an output
-    stays in its home L1 when it fits its resident share."""
+def _placement(platform, trace: Trace, kinds: dict, xbars: _Crossbars):
+    """``(tensor_mem, weight_mem, l3)``: L2/L3 placement (L1 residency comes with the plans)."""
     l2 = (platform.memories("L2") or [None])[0]
     l3 = (platform.memories("L3") or [None])[0]
     if l2 is None and l3 is None:
         raise MappingError(f"{platform.file}: no L2 or L3 memory to hold activations and weights")
     tensor_mem, weight_mem = place(trace, l2, l3, kinds, xbars.program_once, _updated(trace),
                                    platform.file)
-    if len(cls) > 1:
-        for l in trace.layers:
-            l1 = cls[home_of[l.name]].l1
-            if l.output_bytes <= l1.size_bytes // L1_RESIDENT_SHARE:
-                tensor_mem[l.name] = l1.name
     return tensor_mem, weight_mem, l3
 
 
@@ -338,18 +364,19 @@ def _pipelining(trace: Trace, pol, kinds: dict, xbars: _Crossbars, engines_of: d
 
 
 # -- phase 6: layer plans ---------------------------------------------------------------------------
-def _plan(l: Layer, trace: Trace, kind: str, cl: Cluster, multi: bool, mem: tuple, xbars: _Crossbars,
-          blocks: tuple | None, pool: list, piped: bool, row_first: bool, extra: tuple) -> LayerPlan:
-    """The plan of one layer, built once: tiling for its home L1 (half of it on multi-cluster
-    platforms), crossbar work for AIMC layers, and no DMA for data already in that L1."""
+def _plan(platform, l: Layer, trace: Trace, kind: str, cl: Cluster, mem: tuple, xbars: _Crossbars,
+          blocks: tuple | None, pool: list, piped: bool, row_first: bool, extra: tuple,
+          cost, budget: int, max_rows: int | None) -> LayerPlan:
+    """The plan of one layer: tiling for ``budget`` bytes of its home L1 (what resident
+    tensors leave, :mod:`hwsim.mapping.fusion`), crossbar work for AIMC layers."""
     tensor_mem, weight_mem = mem
     srcs = trace.producers(l)
-    budget = cl.l1.size_bytes // L1_RESIDENT_SHARE if multi else None
     engine = cl.core if kind == "cores" else pool[0][1] if kind == "aimc" else cl.accels[kind][0]
     model = model_of(engine)
     tiling = tile_layer(l, cl.l1, input_memories(l, srcs, tensor_mem), weight_mem.get(l.name),
                         tensor_mem[l.name], weights_move=model.weights_move,
-                        prefer_row_tiles=row_first or model.crossbar, budget=budget)
+                        prefer_row_tiles=row_first or model.crossbar, budget=budget, cost=cost,
+                        compute_ps=tile_compute_ps(platform, engine, l, cl.core), max_rows=max_rows)
     notes = ("waits for " + ", ".join(extra) + " (shared crossbars)",) if extra else ()
     tiles, tile_blocks, aimc, w_mem = tiling.tiles, None, None, tiling.weight_mem
     if model.crossbar:
@@ -362,22 +389,18 @@ def _plan(l: Layer, trace: Trace, kind: str, cl: Cluster, multi: bool, mem: tupl
             utilisation=lb.weight_cells / (len(names) * xb.rows * xb.cols),
             program_each_inference=not xbars.program_once or l.name in _updated(trace),
             blocks=blocks, islices=lb.islices, wslices=lb.wslices, partials=lb.partials,
-            diagonal=lb.diagonal, packed=xbars.packed and lb.n_blocks == 1)
+            diagonal=lb.diagonal, packed=l.name in xbars.shared)
         engine = next(x for _, x in pool if x.name == names[0])
         w_mem = weight_mem.get(l.name) if aimc.program_each_inference else None
         tiles, tile_blocks = aimc_tiles(l, tiling, aimc, xb)
         if aimc.packed:
             notes += ("packed with other layers on a shared crossbar",)
-    if multi:   # data already in this L1 need no DMA
-        tiles = tuple(replace(
-            t, loads=tuple((m, n) for m, n in t.loads if m != cl.l1.name),
-            stores=tuple((m, n) for m, n in t.stores if m != cl.l1.name)) for t in tiles)
     return LayerPlan(
         layer=l, engine=engine.name, engine_kind=model.kind, cluster=cl.core.name, l1=cl.l1.name,
         input_mem=tiling.input_mem, weight_mem=w_mem, output_mem=tensor_mem[l.name],
         tile_shape=tiling.tile_shape, tiles=tiles, l1_bytes=tiling.l1_bytes,
         depends_on=tuple(p for p in srcs if p != NETWORK_INPUT) + extra, aimc=aimc,
-        notes=notes, pipelined=piped, tile_blocks=tile_blocks)
+        notes=notes, pipelined=piped, tile_blocks=tile_blocks, modelled_ps=tiling.modelled_ps)
 
 
 def _summary(plans: list, xbars: _Crossbars, pool: list, home_of: dict, pol) -> dict:
@@ -387,34 +410,54 @@ def _summary(plans: list, xbars: _Crossbars, pool: list, home_of: dict, pol) -> 
     xb0 = pool[0][1] if pool else None
     kinds = dict.fromkeys(REPORTED_KINDS + tuple(p.engine_kind for p in plans))
     return {"crossbars_needed": xbars.need, "crossbars_available": len(pool),
-            "crossbars_used": len(used), "crossbar_packing": xbars.packed,
+            "crossbars_used": len(used), "crossbar_packing": bool(xbars.shared),
             "crossbar_cell_utilisation": (cells / (len(used) * xb0.rows * xb0.cols)) if used else None,
+            **({"crossbar_allocation": xbars.packing, **xbars.report} if aimc_layers else {}),
             "aimc_programmed": ("once" if xbars.program_once else "each inference") if aimc_layers else "n/a",
             "engines": {k: sum(1 for p in plans if p.engine_kind == k) for k in kinds},
             "clusters_used": len({home_of[n] for n in home_of}),
             "pipelined_layers": sum(1 for p in plans if p.pipelined),
-            "depthwise_policy": pol.depthwise}
+            "depthwise_policy": pol.depthwise, **fusion_summary(plans)}
 
 
 def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     """Map ``trace`` onto a heterogeneous platform, phase by phase (module doc)."""
     pol = policy_of(platform)
     cls = host_clusters(platform)
-    multi = len(cls) > 1
     pool = [(ci, t) for ci, c in enumerate(cls) for t in c.tiles]   # all crossbars, cluster order
     kinds = _choose_engines(platform, trace, cls, pol, pool)
-    xbars = _allocate_crossbars(trace, kinds, pool)
+    factors, stage_ps = _replication(platform, trace, kinds, cls, pool, pol)
+    original, bands_of = trace, {}
+    if factors:
+        trace, bands_of = expand(trace, factors)
+        kinds.update({b: kinds[n] for n, bs in bands_of.items() for b in bs})
+    xbars = _allocate_crossbars(trace, kinds, pool, pol)
     home_of = _home_clusters(trace, kinds, xbars, pool, len(cls))
-    tensor_mem, weight_mem, l3 = _placement(platform, trace, kinds, xbars, cls, home_of)
+    tensor_mem, weight_mem, l3 = _placement(platform, original, kinds, xbars)
+    for n, bs in bands_of.items():   # bands write the layer's tensor (L2/L3), read its weights
+        for b in bs:
+            tensor_mem[b] = tensor_mem[n]
+            if n in weight_mem:
+                weight_mem[b] = weight_mem[n]
     engines_of, blocks_of = _engines(trace, kinds, xbars, cls, home_of, pool)
     piped, extra_deps, in_pipe = _pipelining(trace, pol, kinds, xbars, engines_of, blocks_of)
-    plans = [_plan(l, trace, kinds[l.name], cls[home_of[l.name]], multi, (tensor_mem, weight_mem),
-                   xbars, blocks_of.get(l.name), pool, piped[l.name], l.name in in_pipe,
-                   extra_deps.get(l.name, ())) for l in trace.layers]
+    cost = CostModel(platform)
+
+    def tile(l, mems, budget, max_rows=None, row_tiles=False):
+        return _plan(platform, l, trace, kinds[l.name], cls[home_of[l.name]], (mems, weight_mem),
+                     xbars, blocks_of.get(l.name), pool, piped[l.name],
+                     row_tiles or l.name in in_pipe, extra_deps.get(l.name, ()), cost, budget,
+                     max_rows)
+
+    plans = keep_in_l1(trace, {l.name: cls[home_of[l.name]].l1 for l in trace.layers}, tensor_mem,
+                       tile, pol)
+    if bands_of:
+        plans = [_wait_for_bands(p, bands_of) for p in plans]
     l3name = l3.name if l3 is not None else None
     return Mapping(
         plans=plans,
         program_once=[p for p in plans if p.aimc and not p.aimc.program_each_inference],
         weights_in_l3_bytes=sum(p.layer.stored_param_bytes for p in plans
                                 if p.weight_mem and p.weight_mem == l3name),
-        summary=_summary(plans, xbars, pool, home_of, pol))
+        summary={**_summary(plans, xbars, pool, home_of, pol),
+                 **(replication_summary(factors, stage_ps, len(original.layers)) if factors else {})})

@@ -10,8 +10,10 @@ recorded in each plan and shown in the report:
 * **Engine**: the core cluster, which must have a kernel for the op and bit width.
 * **Placement**: tensors and weights in L2 by live range, the rest in L3
   (:func:`hwsim.mapping.placement.place`).
-* **Tiling** (DORY-style): output channels x rows per tile, double-buffered, fewest DMA bytes
-  (:func:`hwsim.mapping.tiling.tile_layer`).
+* **Tiling** (DORY-style): output channels x rows per tile, double-buffered, least modelled
+  time (:func:`hwsim.mapping.tiling.tile_layer`).
+* **L1 residency and fusion**: activations stay in L1 across layers, and producer/reader pairs
+  run fused by row windows, when the model says no slower (:mod:`hwsim.mapping.fusion`).
 """
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ from ..base.errors import MappingError
 from ..hardware.platform import Platform
 from ..hardware.registry import model_of
 from ..workload.trace import NETWORK_INPUT, Layer, Trace
+from ..hardware.policy import policy_of
+from .cost import CostModel, tile_compute_ps
+from .fusion import fusion_summary, keep_in_l1
 from .hetero_mapper import map_hetero, uses_hetero_mapper
 from .placement import input_memories, locate, place
 from .plan import AimcMapping, LayerPlan, Mapping, Tile
@@ -50,27 +55,36 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
         except MappingError as e:
             raise locate(e, trace, l) from None
     tensor_mem, weight_mem = place(trace, l2, l3, engines, True, set(), platform.file)
-    plans = []
-    for l in trace.layers:
+    cost = CostModel(platform)
+    kind = model_of(cluster).kind
+
+    def tile(l, mems, budget, max_rows=None, row_tiles=False):
         srcs = trace.producers(l)
+        t = tile_layer(l, l1, input_memories(l, srcs, mems), weight_mem.get(l.name), mems[l.name],
+                       prefer_row_tiles=row_tiles, budget=budget, cost=cost, max_rows=max_rows,
+                       compute_ps=tile_compute_ps(platform, cluster, l, cluster))
+        return LayerPlan(
+            layer=l, engine=cluster.name, engine_kind=kind, cluster=cluster.name,
+            l1=l1.name, input_mem=t.input_mem, weight_mem=t.weight_mem, output_mem=mems[l.name],
+            tile_shape=t.tile_shape, tiles=t.tiles, l1_bytes=t.l1_bytes,
+            depends_on=tuple(p for p in srcs if p != NETWORK_INPUT), modelled_ps=t.modelled_ps)
+
+    for l in trace.layers:   # each layer alone first, so that an error names its layer
         try:
-            t = tile_layer(l, l1, input_memories(l, srcs, tensor_mem), weight_mem.get(l.name),
-                           tensor_mem[l.name])
+            tile(l, tensor_mem, l1.size_bytes)
         except MappingError as e:
             if not e.fix.startswith("enlarge"):
                 raise
             e.fix = f"{e.fix[:8]}components.{e.fix[8:]} in {platform.file} or split the layer"
             raise locate(e, trace, l) from None
-        plans.append(LayerPlan(
-            layer=l, engine=cluster.name, engine_kind=model_of(cluster).kind, cluster=cluster.name,
-            l1=l1.name, input_mem=t.input_mem, weight_mem=t.weight_mem, output_mem=tensor_mem[l.name],
-            tile_shape=t.tile_shape, tiles=t.tiles, l1_bytes=t.l1_bytes,
-            depends_on=tuple(p for p in srcs if p != NETWORK_INPUT)))
+    plans = keep_in_l1(trace, dict.fromkeys((l.name for l in trace.layers), l1), tensor_mem, tile,
+                       policy_of(platform))
     return Mapping(
         plans=plans, program_once=[],
         weights_in_l3_bytes=sum(p.layer.stored_param_bytes for p in plans
                                 if p.weight_mem and l3 is not None and p.weight_mem == l3.name),
-        summary={"crossbars_needed": 0, "crossbars_available": 0, "aimc_programmed": "n/a"},
+        summary={"crossbars_needed": 0, "crossbars_available": 0, "aimc_programmed": "n/a",
+                 **fusion_summary(plans)},
     )
 
 

@@ -49,6 +49,7 @@ class Tiling:
     l1_bytes: int            # working set in L1 incl. double buffers
     weight_mem: str | None   # where its weights stream from (None: no weights move)
     input_mem: str           # the first (or only) input memory
+    modelled_ps: float = 0.0  # the tiler's closed-form time (hwsim.mapping.cost), ps
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ class LayerPlan:
     notes: tuple = ()
     pipelined: bool = False     # starts on the rows its producer has written (hwsim.sim.pipeline)
     tile_blocks: tuple | None = None  # AIMC: indices into aimc.blocks that work on tile i
+    modelled_ps: float = 0.0    # the tiler's closed-form time (hwsim.mapping.cost), ps
+    l1_kept_bytes: int = 0      # activation bytes read/written in L1 instead of a DMA to L2/L3
+    ring: tuple | None = None   # (rows, reader): output kept as a row window in L1 (fusion)
 
     @property
     def n_tiles(self) -> int:

@@ -2,12 +2,16 @@
 
 The output is cut into ``co_t`` channels x ``ho_t`` rows (full width); input rows include the
 kernel halo. Buffers are double-buffered (weights single when one channel tile covers the
-layer). Among the tilings that fit L1, the one moving the fewest DMA bytes wins, then the one
-with fewest tiles, then the one with the most channels per tile. Loop order: channel tiles outer (each weight tile loaded once), row tiles
-inner.
+layer); operands already in L1 (resident activations, :mod:`hwsim.mapping.fusion`) take no
+buffer and no DMA. Among every (channels, rows) tile that fits, the one of least modelled time
+wins (:func:`hwsim.mapping.cost.pipeline_ps` of the mean tile; ties: fewer tiles, then wider),
+so a larger L1 never gives a slower modelled layer. Training ops keep DORY's rule (fewest DMA
+bytes, then fewest tiles): the time model covers inference kernels. Loop order: channel tiles
+outer (each weight tile loaded once), row tiles inner.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 from ..base.errors import MappingError
@@ -15,6 +19,7 @@ from ..hardware.platform import Memory
 from ..workload.trace import ELEMENTWISE_OPS, GRAD_WEIGHT_OPS, POOL_OPS, TRAIN_OPS, Layer
 from . import train_tiling
 from . import tiling_nd
+from .cost import pipeline_ps
 from .plan import Tile, Tiling, merge
 
 __all__ = ["Tiling", "tile_layer", "geometry", "in_rows", "tile_bytes", "tile_ops", "merge"]
@@ -86,11 +91,16 @@ def tile_ops(l: Layer, co: int, rows: int) -> int:
 
 
 def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool = True,
-               prefer_row_tiles: bool = False, budget: int | None = None) -> Tiling:
+               prefer_row_tiles: bool = False, budget: int | None = None, cost=None,
+               compute_ps=None, max_rows: int | None = None) -> Tiling:
     """Tile ``l`` for ``l1`` (``budget`` bytes of it, default all). ``in_mem``: one memory or
     one per elementwise operand; ``weights_move``: the engine reads its weights from ``w_mem``
     each inference (False: stationary in crossbars); ``prefer_row_tiles``: full channel groups
-    first, so that a pipelined consumer can start early.
+    first, so that a pipelined consumer can start early (then least time plus one tile: the
+    fill a pipelined reader waits for). ``cost``: the platform's
+    :class:`hwsim.mapping.cost.CostModel`; ``compute_ps(ops, channels, rows)``: the engine's time for a tile
+    of ``ops`` operations (:func:`hwsim.mapping.cost.tile_compute_ps`); ``max_rows``: at most that many output rows per
+    tile (a fused pair's row window).
 
     Layers this DORY-style tiler does not cover (matmul, per-token linear, element-wise with
     broadcasting, normalisation and data-movement ops), and conv / pooling layers whose
@@ -100,7 +110,8 @@ def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool 
     if not tiling_nd.dory_covers(l):
         return Tiling(**tiling_nd.tile_nd(l, l1.name, budget, in_mem, w_mem, out_mem))
     try:
-        return _tile_dory(l, l1, in_mem, w_mem, out_mem, weights_move, prefer_row_tiles, budget)
+        return _tile_dory(l, l1, in_mem, w_mem, out_mem, weights_move, prefer_row_tiles, budget,
+                          cost, compute_ps, max_rows)
     except MappingError as e:
         if not (weights_move and tiling_nd.window_covers(l)):
             raise
@@ -111,12 +122,35 @@ def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool 
         raise min((first, e), key=tiling_nd.needed_bytes) from None
 
 
+def _row_choices(ho: int) -> list:
+    """Every distinct rows-per-tile ``ceil(ho / k)``, smallest first."""
+    return sorted({-(-ho // k) for k in range(1, ho + 1)})
+
+
+def _hops_ps(hops, nbytes: float, transfers: float) -> float:
+    """Mean time of ``transfers`` transfers totalling ``nbytes`` over ``hops`` (CostModel)."""
+    if not nbytes:
+        return 0.0
+    return sum(f * transfers + nbytes * b for f, b in hops)
+
+
 def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
-               prefer_row_tiles: bool, budget: int) -> Tiling:
+               prefer_row_tiles: bool, budget: int, cost, compute_ps, max_rows) -> Tiling:
     """Output channels x rows (full width): the tiling described in the module docstring."""
     cout, ho, wo, *_ = geometry(l)
     with_w = weights_move and (l.is_weighted or l.weights_of is not None and l.weight_elements
                                   or l.op == "optimizer_step")
+    in_mems = tuple(in_mem) if isinstance(in_mem, tuple) else (in_mem,)
+    in_dma = sum(m != l1.name for m in in_mems) / len(in_mems)   # share of input moved by DMA
+    out_dma = out_mem != l1.name
+    if cost is not None:
+        in_hops = [cost.hops(m, l1.name) for m in sorted(set(in_mems)) if m != l1.name]
+        w_hops = cost.hops(w_mem, l1.name) if with_w and w_mem else []
+        out_hops = cost.hops(l1.name, out_mem) if out_dma else []
+        total_ops = tile_ops(l, cout, ho)
+        w_total = tile_bytes(l, cout, 0, 1, True)[1] if with_w else 0
+        out_total = tile_bytes(l, cout, 0, ho, False)[2]
+    row_choices = _row_choices(ho)
     best = None
     seen = set()
     in_total: dict = {}   # rows per tile -> input bytes over all row tiles (all channels)
@@ -136,40 +170,56 @@ def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
             # the worst-case tile: interior halo may exceed the first tile's rows
             i = max(i, tile_bytes(l, co, max(0, ho - rows), ho, False)[0],
                     tile_bytes(l, co, ho // 2, min(ho, ho // 2 + rows), False)[0])
-            return 2 * (i + o) + wmul * w
+            return 2 * (math.ceil(i * in_dma) + o * out_dma) + wmul * w
 
         if ws(1) > budget:
             smallest = min(smallest, ws(1))
             continue
-        lo, hi = 1, ho
+        lo, hi = 1, min(ho, max_rows or ho)
         while lo < hi:  # largest rows that fit (ws is monotone in rows)
             mid = (lo + hi + 1) // 2
             if ws(mid) <= budget:
                 lo = mid
             else:
                 hi = mid - 1
-        rows = lo
-        n_h = -(-ho // rows)
-        # Weights and outputs move once whatever the tiling; inputs (with their halo) are
-        # reloaded for every channel tile unless the op is channel-wise.
-        if rows not in in_total:
-            in_total[rows] = sum(tile_bytes(l, cout, h0, min(ho, h0 + rows), False)[0]
-                                 for h0 in range(0, ho, rows))
-        dma = in_total[rows] * (n_co if l.op in ("conv2d", "pointwise", "linear") else 1)
-        key = (dma, n_co * n_h, -co) if not prefer_row_tiles else (n_co, dma, n_co * n_h, -co)
-        if best is None or key < best[0]:
-            best = (key, co, rows, ws(rows))
+        for rows in (row_choices if cost is not None else (lo,)):
+            if rows > lo:
+                break
+            n_h = -(-ho // rows)
+            n = n_co * n_h
+            # Weights and outputs move once whatever the tiling; inputs (with their halo)
+            # are reloaded for every channel tile unless the op is channel-wise.
+            if rows not in in_total:
+                in_total[rows] = sum(tile_bytes(l, cout, h0, min(ho, h0 + rows), False)[0]
+                                     for h0 in range(0, ho, rows))
+            dma = in_total[rows] * (n_co if l.op in ("conv2d", "pointwise", "linear") else 1)
+            t = fill = 0.0
+            if cost is not None:
+                # mean tile; the first row tile of each channel group also loads its weights
+                a = max([_hops_ps(h, dma / len(in_mems) / n, 1) for h in in_hops], default=0.0)
+                a_w = max(a, _hops_ps(w_hops, w_total / n_co, 1))
+                c = compute_ps(total_ops / n, co, rows)
+                s = _hops_ps(out_hops, out_total / n, 1)
+                t = pipeline_ps(n, a, c, s, n_co, a_w)
+                fill = a_w + c + s
+            if cost is None or l.op in TRAIN_OPS:   # DORY: fewest DMA bytes, then fewest tiles
+                key = (dma, n, -co) if not prefer_row_tiles else (n_co, dma, n, -co)
+            else:   # a pipelined reader waits for the first tile: count its fill too
+                key = (t, n, -co) if not prefer_row_tiles else (n_co, t + fill, n, -co)
+            if best is None or key < best[0]:
+                best = (key, co, rows, ws(rows), t)
     if best is None:
         i, w, o = tile_bytes(l, 1, 0, 1, with_w)
         need = smallest
         raise MappingError(
             f"{l.op} cannot be tiled into {l1.name}: even the smallest tile (1 channel x 1 row: "
-            f"{i} B in, {w} B weights, {o} B out; {need} B with double buffers and halo) exceeds its "
-            f"{l1.name}.size_bytes = {budget} B",
-            fix=f"enlarge {l1.name}.size_bytes to at least {need}")
-    _, co, rows, l1_bytes = best
+            f"{i} B in, {w} B weights, {o} B out; {need} B with double buffers and halo) exceeds "
+            + (f"its {l1.name}.size_bytes = {budget} B" if budget == l1.size_bytes else
+               f"the {budget} B that L1-resident activations leave of {l1.name}.size_bytes = "
+               f"{l1.size_bytes} B"),
+            fix=f"enlarge {l1.name}.size_bytes to at least {need + l1.size_bytes - budget}")
+    _, co, rows, l1_bytes, modelled = best
     # an elementwise op reads its operands from their own memories (equal shares)
-    in_mems = tuple(in_mem) if isinstance(in_mem, tuple) else (in_mem,)
     in_mem = in_mems[0]
     tiles = []
     for c0 in range(0, cout, co):
@@ -191,4 +241,5 @@ def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
             tile = Tile(loads=loads, ops=tile_ops(l, c1 - c0, h1 - h0), stores=stores)
             tiles.append(tile)
     return Tiling(tile_shape={"channels": co, "rows": rows, "cols": wo}, tiles=tuple(tiles),
-                  l1_bytes=l1_bytes, weight_mem=w_mem if with_w else None, input_mem=in_mem)
+                  l1_bytes=l1_bytes, weight_mem=w_mem if with_w else None, input_mem=in_mem,
+                  modelled_ps=modelled)

@@ -3,9 +3,10 @@
 Weights are stationary in crossbars, allocated over the whole network by the mapper
 (:mod:`hwsim.mapping.aimc`: blocks, packing, bit slicing). A tile step: all crossbars of the
 layer work in parallel on the tile's pixels; each runs ``tile.mvms`` MVM jobs of
-``mvm_latency_cycles + job_overhead_cycles`` and streams its block's inputs (``pixels x block
-rows`` bytes at the input width) from L1 and its outputs (``mvms x block cols`` ADC values)
-back through its links: overlapped with the MVMs (``stream_mode: overlapped``: tile time =
+``mvm_latency_cycles + job_overhead_cycles`` per block of the layer it holds (blocks sharing a
+crossbar run one after another, :func:`hwsim.mapping.aimc.crossbar_mvms`) and streams its
+blocks' inputs (``pixels x block rows`` bytes at the input width) from L1 and its outputs
+(``mvms x block cols`` ADC values) back through its links: overlapped with the MVMs (``stream_mode: overlapped``: tile time =
 max(MVMs, stream-in, stream-out)) or one after another (``sequential``: their sum). Streamer
 time beyond the MVMs is the tile waiting for data (``memory_stall``, or ``contention`` when
 queued). Row-split, input- and weight-slice partial sums are then added on the host cores
@@ -23,12 +24,25 @@ import simpy
 from ..base.units import PS_PER_S, TERA
 from ..hardware.platform import AimcTile
 from ..hardware.registry import model_of
-from ..mapping.aimc import (blocks_to_program, crossbar_streams, layer_blocks, mvm_job_cycles,
-                            peak_ops_per_s, peak_tops_per_w, stream_bytes_per_s, tile_mvm_pj)
+from ..mapping.aimc import (blocks_to_program, crossbar_mvms, crossbar_streams, layer_blocks,
+                            mvm_job_cycles, peak_ops_per_s, peak_tops_per_w, stream_bytes_per_s,
+                            tile_mvm_pj)
 from .base import ComponentModel
-from .cores import kernel_throughput
+from .cores import kernel_throughput, tile_work
 
 __all__ = ["AimcModel"]
+
+
+def _pixel_ps(platform, xb, l, lb) -> float:
+    """ps of one output pixel on crossbar type ``xb``: ``islices`` jobs of
+    :func:`hwsim.mapping.aimc.mvm_job_cycles`, each no shorter than streaming all blocks'
+    inputs through L1's bandwidth (blocks run in parallel)."""
+    bw = stream_bytes_per_s(platform, xb) / xb.clock.freq_hz     # bytes per tile cycle
+    r = max(b[0] for b in lb.blocks)
+    c = max(b[1] for b in lb.blocks)
+    job = mvm_job_cycles(xb, r * l.bits_input / 8, c * xb.output_bits / 8, bw)
+    tot_in = sum(b[0] for b in lb.blocks) * l.bits_input / 8 / bw
+    return lb.islices * max(job, tot_in) / xb.clock.freq_hz * PS_PER_S
 
 
 class AimcModel(ComponentModel, spec=AimcTile):
@@ -46,16 +60,32 @@ class AimcModel(ComponentModel, spec=AimcTile):
         lb = layer_blocks(l, xb) if l.is_weighted else None
         if lb is None or lb.n_blocks == 0:
             return math.inf
-        bw = stream_bytes_per_s(platform, xb) / xb.clock.freq_hz     # bytes per tile cycle
-        r = max(b[0] for b in lb.blocks)
-        c = max(b[1] for b in lb.blocks)
-        job = mvm_job_cycles(xb, r * l.bits_input / 8, c * xb.output_bits / 8, bw)
-        tot_in = sum(b[0] for b in lb.blocks) * l.bits_input / 8 / bw
         pix = l.out_hw[0] * l.out_hw[1] * l.batch
-        ps = pix * lb.islices * max(job, tot_in) / xb.clock.freq_hz * PS_PER_S
-        thr = kernel_throughput(host, "add", 8) or 0.5
-        return ps + (pix * l.out_channels * (lb.partials - 1) / (host.cores * thr)
-                     / host.clock.freq_hz * PS_PER_S)
+        ps = pix * _pixel_ps(platform, xb, l, lb)
+        if lb.partials > 1:
+            thr = kernel_throughput(host, "add", 8) or 0.5
+            ps += (pix * l.out_channels * (lb.partials - 1) / (host.cores * thr)
+                   / host.clock.freq_hz * PS_PER_S)
+        return ps
+
+    def tile_estimate_ps(self, platform, xb, l, host, ops, channels, rows) -> float:
+        """A tile as the engine runs it: its pixels' MVM jobs, then the host adding the partial
+        sums of those ``channels`` x ``rows`` (:func:`hwsim.models.cores.tile_work` of ``add``:
+        split over cores by rows, so a tile of few rows leaves cores idle) plus the host's
+        ``tile_overhead_cycles``."""
+        lb = layer_blocks(l, xb) if l.is_weighted else None
+        if lb is None or lb.n_blocks == 0:
+            return 0.0
+        pix = rows * l.out_hw[1] * l.batch
+        ps = pix * _pixel_ps(platform, xb, l, lb)
+        if lb.partials > 1 and host is not None:
+            acc = pix * channels * (lb.partials - 1)
+            if kernel_throughput(host, "add", l.bits_key):
+                cycles = tile_work(host, l, "add", acc, channels, rows).cycles
+            else:
+                cycles = acc / (host.cores * 0.5)   # as estimate_ps: ASSUMED 0.5 add/cycle/core
+            ps += (cycles + host.tile_overhead_cycles) / host.clock.freq_hz * PS_PER_S
+        return ps
 
     # -- engine ----------------------------------------------------------------------------
     def prepare(self, sim, comp, plan, acct):
@@ -80,6 +110,8 @@ class AimcModel(ComponentModel, spec=AimcTile):
         own = not pl.program_each_inference     # else the layer holds them already
         per = crossbar_streams(plan, i, tile, comps)   # crossbar -> [bytes in, bytes out]
         names = tuple(sorted(per))   # one global order: no hold cycles
+        active = pl.blocks if plan.tile_blocks is None else [pl.blocks[k] for k in plan.tile_blocks[i]]
+        n_mvm = crossbar_mvms(active)  # blocks of this layer on one crossbar: MVMs one after another
         if own:
             for xb in names:
                 yield from sim.hold(xb, acct)
@@ -89,7 +121,8 @@ class AimcModel(ComponentModel, spec=AimcTile):
         mvm_ps = 0
         for xb_name in names:
             xb = comps[xb_name]
-            mps = xb.clock.cycles_to_ps(tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles))
+            mps = xb.clock.cycles_to_ps(n_mvm[xb_name] * tile.mvms
+                                        * (xb.mvm_latency_cycles + xb.job_overhead_cycles))
             mvm_ps = max(mvm_ps, mps)
             procs.append(env.process(self._job(sim, plan, xb, per[xb_name], mps, i, xfers, acct)))
         for xb_name, pj in sorted(tile_mvm_pj(plan, i, tile, comps).items()):
@@ -138,20 +171,24 @@ class AimcModel(ComponentModel, spec=AimcTile):
     def _program(self, sim, plan, acct):
         """Write the layer's weights into its crossbars (already held by the layer): DMA each
         block's weights to its tile, then program its rows (``program_cycles_per_row`` each;
-        tiles in parallel)."""
+        tiles in parallel, the blocks of one tile one after another)."""
         env = sim.env
         comps = sim.platform.components
         t0 = env.now
         procs = []
+        by_xb: dict = {}
         for xb_name, rows, nbytes in blocks_to_program(plan):
+            by_xb.setdefault(xb_name, []).append((rows, nbytes))
+        for xb_name, blocks in by_xb.items():
 
-            def one(xb_name=xb_name, rows=rows, nbytes=nbytes):
+            def one(xb_name=xb_name, blocks=blocks):
                 xb = comps[xb_name]
-                yield from sim.move(plan.weight_mem, xb_name, nbytes,
-                                    (plan.layer.name, "weights"), [], acct)
-                dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
-                yield env.timeout(dur)
-                acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
+                for rows, nbytes in blocks:
+                    yield from sim.move(plan.weight_mem, xb_name, nbytes,
+                                        (plan.layer.name, "weights"), [], acct)
+                    dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)
+                    yield env.timeout(dur)
+                    acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
 
             procs.append(env.process(one()))
         yield simpy.AllOf(env, procs)

@@ -68,6 +68,16 @@ class ComponentModel:
         it); ``host`` is the core cluster that would run its digital parts."""
         return math.inf
 
+    def tile_estimate_ps(self, platform, comp, layer, host, ops: float, channels: int,
+                         rows: int) -> float:
+        """Closed-form compute time in ps of one tile of ``layer`` (``channels`` output channels
+        x ``rows`` output rows, ``ops`` operations), without the engine's per-tile overhead.
+        The tiler minimises it. Default: the whole-layer estimate pro rata of the ops (0 when
+        the engine cannot run the layer); a model whose speed depends on the tile's shape
+        overrides it."""
+        whole = self.estimate_ps(platform, comp, layer, host)
+        return 0.0 if whole == math.inf else whole * ops / max(1, layer.ops)
+
     # -- engine ----------------------------------------------------------------------------
     def prepare(self, sim, comp, plan, acct):
         """Work before a layer's first tile (e.g. programming crossbars): an iterable the

@@ -135,6 +135,14 @@ class CoreModel(ComponentModel, spec=CoreCluster):
             return layer_work(comp, layer).cycles / comp.clock.freq_hz * PS_PER_S
         return layer.ops / (comp.cores * thr) / comp.clock.freq_hz * PS_PER_S
 
+    def tile_estimate_ps(self, platform, comp, layer, host, ops, channels, rows) -> float:
+        # the PULP-NN model is shape-dependent (rows split over cores, leftovers): a tile of
+        # few rows leaves cores idle, which the tiler must see
+        if comp.kernel_model == "table" or not kernel_throughput(comp, layer.op, layer.bits_key):
+            return super().tile_estimate_ps(platform, comp, layer, host, ops, channels, rows)
+        work = tile_work(comp, layer, layer.op, int(ops), channels, rows)
+        return work.cycles / comp.clock.freq_hz * PS_PER_S
+
     def step(self, sim, comp, plan, tile, i: int, acct):
         return self.run_ops(sim, comp, plan, tile.ops, plan.layer.op, i, acct)
 

@@ -138,6 +138,14 @@ class Ne16Model(ComponentModel, spec=Ne16):
         (ho, wo), cout = layer.out_hw, layer.out_channels
         return self.cycles(comp, layer, ho, wo, cout, layer.in_channels) / comp.clock.freq_hz * PS_PER_S
 
+    def tile_estimate_ps(self, platform, comp, layer, host, ops, channels, rows) -> float:
+        # the array works in 3x3-output / 16-channel subtiles and pays its job overhead per
+        # tile, so a thin tile costs more than its share of the ops: the tiler must see it
+        if mode_of(layer) is None:
+            return super().tile_estimate_ps(platform, comp, layer, host, ops, channels, rows)
+        cyc = self.cycles(comp, layer, rows, layer.out_hw[1], channels, layer.in_channels)
+        return cyc / comp.clock.freq_hz * PS_PER_S
+
     def step(self, sim, comp, plan, tile, i: int, acct):
         dur = comp.clock.cycles_to_ps(self.cycles(comp, plan.layer, *_tile_extent(plan, i)))
         yield from sim.hold(comp.name, acct)

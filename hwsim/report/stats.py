@@ -65,6 +65,7 @@ class LayerRecord:
     waits_ps: dict               # resource -> ps of this layer's contention charged to it
     bottleneck: str              # the category or resource that cost the most time
     crossbar_utilisation: float | None = None
+    l1_kept_bytes: int = 0      # activation bytes kept in L1 instead of a DMA to L2/L3 (fusion)
     stall_ps: dict = field(default_factory=dict)   # resource -> ps of memory stall charged to it
     queued_ps: dict = field(default_factory=dict)  # resource -> ps its transfers queued on it
     top_wait: str = ""           # the resource the layer waited on most ("" if it never waited)
@@ -208,9 +209,26 @@ class SimulationResult:
                 f"{k} {100 * v:.0f}%" for k, v in sorted(
                     d["stage_utilisation"].items(), key=lambda kv: -kv[1])[:4]], first_sep=" "))
         if self.mapping.get("aimc_programmed", "n/a") != "n/a":
-            lines.append(f"AIMC         weights programmed {self.mapping['aimc_programmed']}"
-                         f" ({self.mapping['crossbars_needed']} of "
-                         f"{self.mapping['crossbars_available']} crossbars)")
+            m = self.mapping
+            lines.append(f"AIMC         weights programmed {m['aimc_programmed']} ({m['crossbars_needed']}"
+                         f" of {m['crossbars_available']} crossbars)")
+            if m.get("crossbars_lower_bound") is not None:
+                lb = m["crossbars_lower_bound"]
+                by = "/".join(k for k, v in m["crossbar_bounds"].items() if v == lb)
+                lines.append(f"             packing {m['crossbar_allocation']}: crossbars used {m['crossbars_used']}, "
+                             f"lower bound {lb} ({by}), efficiency "
+                             f"{100 * m['crossbar_packing_efficiency']:.0f}%")
+        if self.mapping.get("l1_kept_bytes"):
+            lines.append(f"L1 reuse     {self.mapping['l1_kept_bytes']:,} B kept in L1 instead of "
+                         f"L2/L3 ({self.mapping['l1_resident_tensors']} tensors whole, "
+                         f"{self.mapping['fused_pairs']} fused pairs by row windows)")
+        if self.mapping.get("replicated_layers"):
+            est = self.mapping["estimated_period_us"]
+            lines.append(_wrap("replication", [
+                f"{self.mapping['replicated_layers']} of {self.mapping['stages']} stages split "
+                f"over {sum(self.mapping['replicas'].values())} engines, on "
+                f"{self.mapping['clusters_used']} clusters; modelled slowest stage "
+                f"{est['unreplicated']:.1f} -> {est['replicated']:.1f} us"]))
         return "\n".join(lines)
 
     def time_by_cause(self) -> dict:
@@ -239,7 +257,8 @@ class SimulationResult:
     def layers_table(self, wide: bool = False, width: int = 100) -> str:
         """Per-layer table. By default the columns that answer "where did the time go" and
         fit ``width`` characters (the bottleneck label is cut to fit, marked ``~``); ``wide``
-        adds the programming and idle cycles, bytes per level, the L1 tiles and the resource
+        adds the programming and idle cycles, bytes per level, the L1 tiles, the activation
+        bytes kept in L1 instead of L2/L3 (:mod:`hwsim.mapping.fusion`) and the resource
         the layer waited on most (stall + contention), with nothing cut."""
         name_w = max([5] + [len(r.name) for r in self.layers])
         if not wide:
@@ -255,7 +274,8 @@ class SimulationResult:
             cols += [("prog%", ">", pct("programming_cycles")), ("idle%", ">", pct("idle_cycles")),
                      ("tiles", ">", lambda r: str(r.n_tiles)),
                      ("L2 bytes", ">", lambda r: f"{r.bytes_by_level.get('L2', 0):,}"),
-                     ("L3 bytes", ">", lambda r: f"{r.bytes_by_level.get('L3', 0):,}")]
+                     ("L3 bytes", ">", lambda r: f"{r.bytes_by_level.get('L3', 0):,}"),
+                     ("L1 kept", ">", lambda r: f"{r.l1_kept_bytes:,}")]
         cols.append(("energy uJ", ">", lambda r: f"{r.energy_total_pj / 1e6:.3f}"))
         if wide:
             cols.append(("waited most on (cycles)", "<",

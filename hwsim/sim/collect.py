@@ -112,7 +112,8 @@ def layer_record(sim, pl, level: dict) -> LayerRecord:
         stall_ps=dict(sorted(acct.by_res["memory_stall"].items())),
         queued_ps=dict(sorted(acct.waits.items())), top_wait=top,
         top_wait_cycles=ref.ps_to_cycles(top_ps),
-        crossbar_utilisation=pl.aimc.utilisation if pl.aimc else None)
+        crossbar_utilisation=pl.aimc.utilisation if pl.aimc else None,
+        l1_kept_bytes=pl.l1_kept_bytes)
 
 
 def _bottleneck(acct) -> tuple:
@@ -149,6 +150,12 @@ def resource_stats(sim, makespan: int) -> list:
     ref = sim.platform.reference_clock
     out = []
     for ch in sim.ic.channels + list(sim.engines.values()):
+        if not ch.n_grants and ch.kind != "engine":
+            # never used (most channels of a large platform): nothing was busy, moved or
+            # waited; the defaults of the fields are those zeros
+            out.append(ResourceStats(ch.name, ch.kind, ch.capacity, 0.0, ch.bytes, 0, 0, 0.0, 0,
+                                     ch.policy))
+            continue
         busy = sim.engine_busy_ps[ch.name] if ch.kind == "engine" else ch.busy_ps
         clock = ch.clock or ref
         out.append(ResourceStats(
@@ -178,11 +185,16 @@ def _wait_stats(ch, clock, makespan: int) -> dict:
     """Waiting-time distribution (over all grants, zero waits included) and queue depth."""
     cyc = clock.ps_to_cycles_floor
     n = ch.n_grants
+    if not ch.wait_samples:   # nobody ever waited (most channels of a large platform)
+        return {"policy": ch.policy, "mean_wait_all_cycles": cyc(ch.wait_ps) / n if n else 0.0,
+                "p50_wait_cycles": 0, "p95_wait_cycles": 0, "max_wait_cycles": 0,
+                "mean_queue": ch.queue_area / makespan if makespan else 0.0}
+    ranked = sorted(ch.wait_samples)   # once for every percentile
     return {"policy": ch.policy,
             "mean_wait_all_cycles": cyc(ch.wait_ps) / n if n else 0.0,
-            "p50_wait_cycles": cyc(ch.wait_percentile_ps(0.50)),
-            "p95_wait_cycles": cyc(ch.wait_percentile_ps(0.95)),
-            "max_wait_cycles": cyc(max(ch.wait_samples, default=0)),
+            "p50_wait_cycles": cyc(ch.wait_percentile_ps(0.50, ranked)),
+            "p95_wait_cycles": cyc(ch.wait_percentile_ps(0.95, ranked)),
+            "max_wait_cycles": cyc(ranked[-1]),
             "mean_queue": ch.queue_area / makespan if makespan else 0.0}
 
 

@@ -94,19 +94,16 @@ class DramTiming:
     def burst_ps(self, now: int, t, off0: int, off1: int) -> int:
         """Time in ps the data bus is held for bytes [off0, off1) of transfer ``t``,
         starting at ``now`` (the port was granted at ``now``); updates the device state."""
-        addr = t.address_of(off0) if t.row_bytes else (t.addr or 0) + off0
         time = now if now > self.bus_free else self.bus_free
         n = off1 - off0
-        atom, atom_ps = self.atom, self.atom_ps
         nr = self.next_ref
-        act_ps, last_end = self.act_ps, self.last_end
         if self.simple:
             # closed page, one bank, no tRP/tRAS (HyperRAM): transactions back to back, each
             # a fixed duration for its size (cached); refreshes fall between transactions
             durs = self.simple_hold.get(n)
             if durs is None:
                 max_tx = self.max_tx or n
-                lat = self.t_rcd + self.t_cl
+                lat, atom, atom_ps = self.t_rcd + self.t_cl, self.atom, self.atom_ps
                 durs = tuple(lat + (-(-min(max_tx, n - k) // atom)) * atom_ps
                              for k in range(0, n, max_tx))
                 self.simple_hold[n] = durs
@@ -122,6 +119,9 @@ class DramTiming:
             self.bus_free = self.last_end[0] = time
             self.n_misses += len(durs)
             return time - now
+        addr = t.address_of(off0) if t.row_bytes else (t.addr or 0) + off0
+        atom, atom_ps = self.atom, self.atom_ps
+        act_ps, last_end = self.act_ps, self.last_end
         if self.closed:
             # every transaction: activate (command/address) + latency + data, then precharge
             max_tx = self.max_tx or n

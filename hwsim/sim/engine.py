@@ -26,7 +26,7 @@ from ..mapping.plan import LayerPlan, Mapping
 from ..mapping.tiling import tile_bytes
 from ..report.stats import CATEGORIES, SimulationResult
 from ..report.timeline import Timeline
-from ..workload.trace import TRAIN_OPS, Trace
+from ..workload.trace import ELEMENTWISE_OPS, TRAIN_OPS, Trace
 from .collect import collect
 from .faults import LIVELOCK_EVENTS, check_limits, drive, wait_report
 from .interconnect import Channel, Interconnect, Transfer
@@ -118,11 +118,11 @@ class Simulation:
             why, events = "interrupted", 0
         except BaseException:
             if self.timeline is not None:
-                self.timeline.close({"reason": "error", "at_ps": self.env.now})
+                self.timeline.close({"reason": "error", "at_ps": self.env._now})
             raise
         unfinished = [n for n, ev in self.done.items() if not ev.processed]
         if self.timeline is not None:
-            self.timeline.close({"reason": why, "at_ps": self.env.now,
+            self.timeline.close({"reason": why, "at_ps": self.env._now,
                                  "layers_done": len(self.done) - len(unfinished),
                                  "layers_total": len(self.done)} if unfinished else None)
         if unfinished:
@@ -135,7 +135,7 @@ class Simulation:
 
     def _fault(self, why: str, unfinished: list, limit_ps, max_wall_s):
         """Raise the error that says why the run stopped with ``unfinished`` layers."""
-        now, total = self.env.now, len(self.done)
+        now, total = self.env._now, len(self.done)
         done_n = total - len(unfinished)
         running = [n for n in unfinished if n in self.accts]
         got = (f"{done_n} of {total} layers done, simulated time reached {now} ps "
@@ -217,8 +217,11 @@ class Simulation:
             costs += [(c.owner, c.pj_per_byte) for c in route.channels
                       if c.kind == "link" and c.pj_per_byte]
             self._route_pj[route] = costs
-        for name, pj in costs:
-            acct.add_energy("data_movement", name, nbytes * pj)
+        energy, by_comp = acct.energy, acct.comp_energy
+        for name, pj in costs:   # acct.add_energy, inlined (per transfer)
+            e = nbytes * pj
+            energy["data_movement"] += e
+            by_comp[name] = by_comp.get(name, 0.0) + e
 
     def _address(self, route, nbytes: int):
         """Byte address of a transfer in the timed memory (DRAM) it touches, else None.
@@ -226,6 +229,8 @@ class Simulation:
         Deterministic layout: each timed memory hands out consecutive addresses in the order
         transfers touch it (tensors and tiles streamed in program order), wrapping at its
         size. A first-order stand-in for a tensor allocator: streaming keeps row locality."""
+        if not route.svc_channels:   # the route's ports include its ends': none is timed
+            return None
         for name in (route.src, route.dst):
             ch = self.ic.port.get(name)
             if ch is not None and ch.service is not None:
@@ -241,17 +246,17 @@ class Simulation:
         if event.processed:
             return
         env = self.env
-        t0 = env.now
+        t0 = env._now
         q0 = max((t.queued_until(t0) for t in xfers), default=0)
         snap = _queued_by_resource(xfers, t0)
         yield event
-        waited = env.now - t0
+        waited = env._now - t0
         q1 = max((t.queued_ps for t in xfers), default=0)
         cont = min(waited, max(0, q1 - q0))
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += waited - cont
         before = {c: dict(acct.by_res[c]) for c in ("memory_stall", "contention")} if self.timeline else None
-        _attribute(acct, xfers, snap, t0, env.now, cont, waited - cont)
+        _attribute(acct, xfers, snap, t0, env._now, cont, waited - cont)
         if before is not None and why is not None:
             self._timeline_wait(why, acct, before, t0, cont, waited - cont)
 
@@ -268,18 +273,18 @@ class Simulation:
         me = self.env.active_process
         engines = [e for e in (plan.aimc.tiles if plan.aimc is not None else (plan.engine,))
                    if e in self.engines and (self.engines[e].in_use == 0 or me in self.engines[e].holders)]
-        self.timeline.wait(engines, plan.layer.name, i, what, t0, self.env.now,
+        self.timeline.wait(engines, plan.layer.name, i, what, t0, self.env._now,
                            "contention" if cont > stall else "memory_stall", resource, stall, cont)
 
     def hold(self, name: str, acct: _Acct):
         """Wait for engine ``name``'s slot; the wait is contention on it."""
         ev = self.engines[name].acquire()
         if ev is not None:
-            t0 = self.env.now
+            t0 = self.env._now
             yield ev
-            acct.ps["contention"] += self.env.now - t0
-            acct.waits[name] = acct.waits.get(name, 0) + self.env.now - t0
-            acct.add_stall(name, self.env.now - t0)
+            acct.ps["contention"] += self.env._now - t0
+            acct.waits[name] = acct.waits.get(name, 0) + self.env._now - t0
+            acct.add_stall(name, self.env._now - t0)
 
     # ------------------------------------------------------------------------------------
     def _layer(self, plan: LayerPlan):
@@ -287,7 +292,7 @@ class Simulation:
         tiles through the double-buffered pipeline (loader, engine steps, storer), finish."""
         env, name = self.env, plan.layer.name
         yield from self._ready(plan)
-        start = env.now
+        start = env._now
         acct = _Acct()
         self.accts[name] = acct
         comp = self.platform.components[plan.engine]
@@ -298,10 +303,10 @@ class Simulation:
         env.process(self._storer(plan, buf, acct))
         yield from self._compute(plan, comp, model, buf, acct)
         model.finish(self, comp, plan)
-        self.spans[name] = (start, env.now)
+        self.spans[name] = (start, env._now)
         self.progress[name].advance(self.progress[name].total)
         if self.timeline is not None:
-            self.timeline.layer(name, start, env.now, acct.ps)
+            self.timeline.layer(name, start, env._now, acct.ps)
         self.done[name].succeed()
 
     def _ready(self, plan: LayerPlan):
@@ -358,6 +363,8 @@ class Simulation:
             yield from self._wait(buf.loaded[i], buf.load_x[i], acct, (plan, i, "in"))
             if i >= 2:
                 yield from self._wait(buf.stored[i - 2], buf.store_x[i - 2], acct, (plan, i - 2, "out"))
+            if plan.ring is not None:   # fused: the reader must be done with the rows overwritten
+                yield from self._await_ring(plan, i)
             yield from model.step(self, comp, plan, tile, i, acct)
             buf.computed[i].succeed()
         n = len(plan.tiles)
@@ -371,6 +378,21 @@ class Simulation:
             ev = self.progress[d].wait(need)
             if ev is not None:
                 yield ev
+
+    def _await_ring(self, plan: LayerPlan, i: int):
+        """Fusion (:mod:`hwsim.mapping.fusion`): the output lives in a window of ``W`` rows of
+        L1; tile ``i`` writes rows up to ``h1``, overwriting rows below ``h1 - W``. The reader
+        has no more use for producer row ``x`` once it has written ``P`` output rows with
+        ``P * stride - pad_top > x``; until then this tile waits (idle time)."""
+        w, reader = plan.ring
+        free_below = tile_rows(plan, i)[2] - w
+        if free_below <= 0:
+            return
+        c = self.plan_of[reader].layer
+        s, pt = (1, 0) if c.op in ELEMENTWISE_OPS else (c.stride[0], c.padding[0])
+        ev = self.progress[reader].wait(-(-(free_below + pt) // s))
+        if ev is not None:
+            yield ev
 
     # -- services to the models' steps (hwsim.models.base.StepContext) -------------------------
     def release(self, name: str, busy_ps: int) -> None:
@@ -389,7 +411,7 @@ class Simulation:
         cont = min(rest, q)
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += rest - cont
-        _attribute(acct, xfers, {}, t0, self.env.now, cont, rest - cont)
+        _attribute(acct, xfers, {}, t0, self.env._now, cont, rest - cont)
 
     def bank_conflict_ps(self, cl, op: str, kernel_cycles: int, dur: int) -> int:
         """Extra ps the cores stall on L1 bank conflicts during a tile of ``kernel_cycles``

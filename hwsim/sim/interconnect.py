@@ -55,9 +55,10 @@ class Channel:
     """
 
     __slots__ = ("env", "name", "kind", "clock", "bandwidth", "capacity", "latency_ps",
-                 "pj_per_byte", "in_use", "queue", "busy_ps", "bytes", "n_grants", "n_waits",
-                 "wait_ps", "max_queue", "order", "inflight_bytes", "owner", "policy",
-                 "wait_samples", "queue_area", "queue_t", "service", "observer", "holders")
+                 "pj_per_byte", "free", "queue", "busy_ps", "bytes", "n_grants", "n_waits",
+                 "wait_ps", "max_queue", "order", "owner", "policy",
+                 "wait_samples", "queue_area", "queue_t", "service", "observer", "holders",
+                 "trains", "fifo")
 
     def __init__(self, env, name: str, kind: str, clock: Clock | None = None,
                  bandwidth_bytes_per_cycle: float | None = None, capacity: int = 1,
@@ -69,18 +70,36 @@ class Channel:
         self.latency_ps = clock.cycles_to_ps(latency_cycles) if clock else 0
         self.pj_per_byte = pj_per_byte
         self.owner = owner or name
-        self.in_use = 0
+        #: idle servers. A request queues only when none is (or others already queue), and
+        #: a server is made idle only when nobody queues: ``free > 0`` implies an empty queue
+        self.free = capacity
         self.policy = policy
+        self.fifo = policy == "fifo"
         self.queue = make_queue(policy)
         self.busy_ps = self.bytes = self.n_grants = self.n_waits = self.wait_ps = 0
         self.max_queue = 0
         self.order = 0  # global acquisition order (deadlock freedom), set by Interconnect
-        self.inflight_bytes = 0
         self.wait_samples = array("q")
         self.queue_area = self.queue_t = 0
         self.service = None
         self.observer = None
-        self.holders: list = []  # processes holding a server (for deadlock reports)
+        self.holders: list = []  # processes that took a server with acquire (deadlock reports)
+        #: the burst trains in flight on the interconnect (set by it): a train records which of
+        #: its route's channels it holds once, not in each channel (see :meth:`held_by`)
+        self.trains: dict | None = None
+
+    @property
+    def in_use(self) -> int:
+        """Servers held."""
+        return self.capacity - self.free
+
+    def held_by(self) -> list:
+        """The processes holding a server now: those that took it with :meth:`acquire`, then
+        the transfers whose burst train holds it (for deadlock reports)."""
+        out = list(self.holders)
+        if self.trains:
+            out += [tr.who for tr in self.trains if self in tr.chans[:tr.j]]
+        return out
 
     def acquire(self, requester=None, priority: int = 0):
         """Take a server now (returns ``None``) or return an event that fires when granted.
@@ -90,8 +109,8 @@ class Channel:
         recorded, and a queued event remembers its waiter in ``ev.who``, so a deadlock report
         can say who holds and who waits."""
         self.n_grants += 1
-        if self.in_use < self.capacity and not self.queue:
-            self.in_use += 1
+        if self.free:
+            self.free -= 1
             self.holders.append(self.env._active_proc)
             return None
         return self._enqueue(requester, priority, self.env._active_proc)
@@ -131,9 +150,14 @@ class Channel:
         except ValueError:  # released by another process than the one that acquired
             if h:
                 h.pop(0)
+        self._free()
+
+    def _free(self) -> None:
+        """Hand a server just given up to the next waiter chosen by the policy, else make it
+        idle (a burst train's release: trains are not in ``holders``)."""
         q = self.queue
         if q:
-            if self.policy != "fifo":
+            if not self.fifo:
                 # decide after the releasing master had the chance to request its next
                 # burst at this same instant (a master with back-to-back bursts keeps its
                 # request up): one zero-delay event, only on contended non-FIFO channels
@@ -141,25 +165,32 @@ class Channel:
                 return
             self._grant_next(None)  # FIFO: hand the server over directly
         else:
-            self.in_use -= 1
+            self.free += 1
 
     def _grant_next(self, _event) -> None:
         q = self.queue
         if not q:  # several deferred releases at one instant outnumbered the waiters
-            self.in_use -= 1
+            self.free += 1
             return
         now = self.env._now
         n = len(q)
         self.queue_area += n * (now - self.queue_t)
         self.queue_t = now
         ev = q.popleft()
-        self.holders.append(ev.who)
-        ev.succeed()
+        if ev.__class__ is _Train:
+            # the train's grant, scheduled as Event.succeed would schedule the event (the
+            # train records what it holds itself)
+            ev.callbacks = ev._grant
+            heappush(ev.heap, (now, NORMAL, next(ev.eid), ev))
+        else:
+            self.holders.append(ev.who)
+            ev.succeed()
         if self.observer is not None:
             self.observer.queue_depth(self, now, n - 1)
 
-    def wait_percentile_ps(self, q: float) -> int:
-        """The ``q``-quantile (0..1, nearest rank) of the queueing time over all grants."""
+    def wait_percentile_ps(self, q: float, ranked: list | None = None) -> int:
+        """The ``q``-quantile (0..1, nearest rank) of the queueing time over all grants.
+        ``ranked``: ``sorted(wait_samples)``, if the caller has it."""
         n = self.n_grants
         if not n or not self.wait_samples:
             return 0
@@ -167,7 +198,9 @@ class Channel:
         zeros = n - len(self.wait_samples)
         if rank <= zeros:
             return 0
-        return sorted(self.wait_samples)[min(rank - zeros, len(self.wait_samples)) - 1]
+        if ranked is None:
+            ranked = sorted(self.wait_samples)
+        return ranked[min(rank - zeros, len(ranked)) - 1]
 
 
 class Route:
@@ -176,7 +209,7 @@ class Route:
 
     __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names",
                  "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans",
-                 "label")
+                 "label", "slots", "dma_queue", "setup_ps", "burst")
 
     def __init__(self, src, dst, nodes, channels, dma, requester=None, priority: int = 0):
         self.src, self.dst, self.nodes, self.dma = src, dst, nodes, dma
@@ -196,6 +229,11 @@ class Route:
         #: owner of the rate-limiting channel (lowest bytes/ps; a timed memory counts as
         #: its peak rate): what a wait for this route's data is attributed to
         self.bottleneck = _slowest(self.channels)
+        #: the DMA engine's slot and descriptor-queue channels (set by the Interconnect), its
+        #: setup time in ps, and the burst size of the route's transfers
+        self.slots = self.dma_queue = None
+        self.setup_ps = 0
+        self.burst = dma.burst_bytes if dma is not None else DEFAULT_BURST_BYTES
 
     def __repr__(self):
         return f"Route({' -> '.join(self.nodes)})"
@@ -257,6 +295,7 @@ class Interconnect:
         self.dma_queue: dict[str, Channel] = {}  # dma name -> descriptor-queue channel
         self.dma_dir: dict[tuple, Channel] = {}  # (dma name, "rd"|"wr") -> burst channel
         self.observer = observer
+        self.trains: dict = {}   # burst trains in flight (insertion-ordered set)
         for comp in platform.components.values():
             if isinstance(comp, Dram):
                 ch = Channel(env, f"{comp.name}.port", "memory", comp.clock, None, comp.ports,
@@ -306,6 +345,7 @@ class Interconnect:
 
     def _add(self, ch: Channel) -> Channel:
         ch.order = len(self.channels)
+        ch.trains = self.trains
         self.channels.append(ch)
         return ch
 
@@ -357,8 +397,12 @@ class Interconnect:
         master = next((n for n in (nodes[0], nodes[-1]) if not isinstance(comps[n], Memory)),
                       nodes[0])
         prio = dma.priority if dma is not None else getattr(comps[master], "priority", 0)
-        return Route(nodes[0], nodes[-1], list(nodes), chans, dma,
-                     requester=dma.name if dma is not None else master, priority=prio)
+        route = Route(nodes[0], nodes[-1], list(nodes), chans, dma,
+                      requester=dma.name if dma is not None else master, priority=prio)
+        if dma is not None:
+            route.slots, route.dma_queue = self.dma_slots[dma.name], self.dma_queue.get(dma.name)
+            route.setup_ps = dma.clock.cycles_to_ps(dma.setup_cycles) if dma.setup_cycles else 0
+        return route
 
     # --------------------------------------------------------------------------------------
     def transfer(self, route: Route, nbytes: int, tag=None, transfer: Transfer | None = None):
@@ -368,53 +412,43 @@ class Interconnect:
         """
         env = self.env
         t = transfer or Transfer(tag, nbytes, route)
-        t.start_ps = env.now
+        t.start_ps = env._now
         obs = self.observer
         slot = dq = None
         who, prio = route.requester, route.priority
         me = env._active_proc  # the process running this transfer: the holder it records
         if route.dma is not None:
-            dma = route.dma
-            setup_ps = dma.clock.cycles_to_ps(dma.setup_cycles) if dma.setup_cycles else 0
-            dq = self.dma_queue.get(dma.name)
+            setup_ps, dq = route.setup_ps, route.dma_queue
             if dq is not None:
                 # descriptor queue: take an entry, program the descriptor (overlapping the
                 # transfers in flight), then wait for an active slot
                 ev = dq.acquire(who, prio)
                 if ev is not None:
                     yield from _wait(env, ev, t, dq)
-                dq_t0 = env.now  # the entry is busy from its grant, not from the request
+                dq_t0 = env._now  # the entry is busy from its grant, not from the request
                 if setup_ps:
                     yield env.timeout(setup_ps)
-            slot = self.dma_slots[dma.name]
+            slot = route.slots
             ev = slot.acquire(who, prio)
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
-            slot_t0 = env.now  # the slot is busy from its grant, not from the request
+            slot_t0 = env._now  # the slot is busy from its grant, not from the request
             if setup_ps and dq is None:
                 yield env.timeout(setup_ps)
-            burst = dma.burst_bytes
-        else:
-            burst = DEFAULT_BURST_BYTES
-        chans = route.channels
-        for c in chans:
-            c.inflight_bytes += nbytes
         if obs is not None:
             obs.transfer_begin(t)
-        train = _Train(env, route, t, nbytes, burst, obs, me, who, prio)
+        train = _Train(env, route, t, nbytes, route.burst, obs, me, who, prio, self.trains)
         if train.n:  # arbitrate, run the bursts and the latency from callbacks (see _Train)
             yield train.run()
         elif route.latency_ps:
             yield env.timeout(route.latency_ps)
-        for c in chans:
-            c.inflight_bytes -= nbytes
         if slot is not None:
-            slot.busy_ps += env.now - slot_t0
+            slot.busy_ps += env._now - slot_t0
             slot.release()
         if dq is not None:
-            dq.busy_ps += env.now - dq_t0
+            dq.busy_ps += env._now - dq_t0
             dq.release()
-        t.end_ps = env.now
+        t.end_ps = env._now
         if obs is not None:
             obs.transfer_end(t)
         return t
@@ -425,9 +459,9 @@ DEFAULT_BURST_BYTES = 1024
 
 
 def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
-    """``(ends, holds)`` of a transfer of ``nbytes`` on ``route``: the byte offset at which
-    each burst ends (a 2D transfer's burst never crosses a row of ``row`` bytes) and the ps
-    each burst holds the route for its bandwidth channels. Each bandwidth channel has moved
+    """``(ends, holds, total)`` of a transfer of ``nbytes`` on ``route``: the byte offset at
+    which each burst ends (a 2D transfer's burst never crosses a row of ``row`` bytes), the ps
+    each burst holds the route for its bandwidth channels, and their sum. Each bandwidth channel has moved
     ``ceil(sent / bw)`` cycles' worth of the transfer after a burst; a burst holds the route
     for the largest increment of that count converted to ps (``Clock.cycles_to_ps``), so the
     bursts add up exactly to ``ceil(n / bw)``. A pure function of its arguments, cached on the
@@ -435,23 +469,31 @@ def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
     key = (nbytes, burst, row)
     plan = route.plans.get(key)
     if plan is None:
-        ends, holds = [], []
-        cum = [0] * len(route.bw_params)
-        sent = 0
-        while sent < nbytes:
-            nxt = min(nbytes, sent + burst)
-            if row:
-                nxt = min(nxt, (sent // row + 1) * row)
-            hold = 0
-            for i, (bw, f) in enumerate(route.bw_params):
-                ps = -(-int(-(-nxt // bw)) * PS_PER_S // f)
-                if ps - cum[i] > hold:
-                    hold = ps - cum[i]
-                cum[i] = ps
-            ends.append(nxt)
-            holds.append(hold)
-            sent = nxt
-        plan = route.plans[key] = (ends, holds)
+        if row:
+            ends, sent = [], 0
+            while sent < nbytes:
+                sent = min(nbytes, sent + burst, (sent // row + 1) * row)
+                ends.append(sent)
+        else:
+            ends = list(range(burst, nbytes, burst))
+            if nbytes > 0:
+                ends.append(nbytes)
+        holds = [0] * len(ends)
+        for bw, f in route.bw_params:
+            # cycles' worth moved after each burst: an integral bandwidth in integers (the
+            # same ceiling as the float one), else as floats
+            if float(bw).is_integer():
+                b = int(bw)
+                cyc = [-(-e // b) for e in ends]
+            else:
+                cyc = [int(-(-e // bw)) for e in ends]
+            prev = 0
+            for k, c in enumerate(cyc):
+                ps = -(-c * PS_PER_S // f)
+                if ps - prev > holds[k]:
+                    holds[k] = ps - prev
+                prev = ps
+        plan = route.plans[key] = (ends, holds, sum(holds))
     return plan
 
 
@@ -465,123 +507,174 @@ class _Train:
     takes them again for the next burst. This class does the same steps at the same points
     of the event order: a grant event's callback continues the arbitration where the
     process would have been resumed by it, a burst-end timeout's callback releases and
-    re-arbitrates (or, while no request is queued on any of the channels, where that
-    changes nothing, just starts the next burst). The process waits on one event, ``wake``,
-    triggered once the last burst has released the route, the transfer's statistics are
-    booked and the route's latency has passed. The event count and order are those of a
-    process that waits on each grant, each burst's timeout and the latency's timeout.
+    re-arbitrates. Between bursts only the channels from the first one with a queued request
+    on are released (to the waiters, in route order, as the full release would hand them
+    over) before queueing on that first one again: the channels before it have nobody
+    waiting, so releasing and retaking them at the same instant changes nothing; while no
+    request is queued on any channel the next burst just starts. The process waits on one
+    event, ``wake``, triggered once the last burst has released the route, the transfer's
+    statistics are booked and the route's latency has passed. The event count and order are
+    those of a process that waits on each grant, each burst's timeout and the latency's
+    timeout.
 
     The train is itself the event of each burst's end and of each grant it waits for: it is
     pushed on SimPy's queue with the key a ``Timeout`` or a succeeded event would get (time,
     ``NORMAL`` priority, next event id) and has what ``Environment.step`` reads of an event
     (``callbacks``, ``_ok``), and it stands in a channel's queue as its own request (``who``,
-    ``requester``, ``priority``, ``succeed``), so neither costs an event object."""
+    ``requester``, ``priority``; ``Channel._grant_next`` schedules its grant), so neither
+    costs an event object. What it holds
+    is one number, ``j``: the channels ``chans[:j]`` of its route (all of them while a burst
+    runs, those before the one it queues on while it waits, none before and after); a
+    channel's :meth:`Channel.held_by` reads it from the trains in flight (``trains``)."""
 
-    __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "sent", "total",
+    __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "total",
                  "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
-                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "_done")
+                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "trains",
+                 "plain", "heap", "eid")
     _ok = True   # as a SimPy event: a burst's end always succeeds
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
-                 who, prio: int):
+                 who, prio: int, trains: dict):
         self.env, self.chans, self.svc, self.t, self.obs = env, route.channels, \
             route.svc_channels, t, obs
+        self.heap, self.eid = env._queue, env._eid   # SimPy's event queue and id counter
         # as a channel request: holder process, requester (master) name, priority
         self.who, self.requester, self.priority = me, who, prio
-        self.ends, self.holds = burst_plan(route, nbytes, burst, t.row_bytes)
+        plan = route.plans.get((nbytes, burst, t.row_bytes))
+        self.ends, self.holds, self.total = plan or burst_plan(route, nbytes, burst, t.row_bytes)
+        #: each burst's hold is the plan's: no timed memory, no observer to tell
+        self.plain = not self.svc and obs is None
+        if not self.plain:
+            self.total = 0   # summed burst by burst
+            # for the observer: runs of back-to-back bursts as (start ps, end ps, bytes)
+            self.seg_start = self.seg_end = -1
+            self.seg_bytes, self.segs = 0, []
         self.n = len(self.ends)   # bursts
-        self.k = self.sent = self.total = 0
-        self.wake = None
-        self.j = self.t0 = 0    # channel being waited for, since when (ps)
-        # for the observer: runs of back-to-back bursts as (start ps, end ps, bytes)
-        self.seg_start = self.seg_end = -1
-        self.seg_bytes, self.segs = 0, []
-        self.callbacks = None
-        self._end = (self,)   # the callbacks of a burst's end: __call__
+        self.k = self.j = self.t0 = 0   # burst; channels held (chans[:j]) / waited for; since
+        self.wake = self.callbacks = None
+        self._end = (self._ended,)   # the callbacks of a burst's end
         self._grant = (self._granted,)   # ... and of a grant
-        self._done = (self._wake,)       # ... and of the route's latency after the last burst
         self.latency = route.latency_ps
+        self.trains = trains
 
     def run(self):
         """Start: arbitrate for burst 0; returns the event the process waits on (``wake``)."""
         self.wake = self.env.event()
-        self.wake.waiting = None   # the grant event pending, for deadlock reports
+        self.wake.train = self   # for deadlock reports: the train may wait in a channel's queue
+        self.trains[self] = None
         self._acquire(0)
         return self.wake
 
     def _acquire(self, j: int) -> None:
         """Take the route's channels from index ``j`` on, then start burst ``k``; where one is
         busy, queue on it and continue from its grant (:meth:`_granted`)."""
-        chans, me = self.chans, self.who
-        for j in range(j, len(chans)):
-            c = chans[j]
-            if c.in_use < c.capacity and not c.queue:   # Channel.acquire, inlined
-                c.in_use += 1
-                c.holders.append(me)
+        chans = self.chans
+        for c in chans[j:] if j else chans:
+            if c.free:   # Channel.acquire, inlined
+                c.free -= 1
             else:
-                c._queue(self)
-                t = self.t
-                self.j, self.t0 = j, self.env._now
-                t.waiting_since, t.waiting_on = self.t0, c.owner
-                self.wake.waiting = self
+                self._queue(c, chans.index(c))
                 return
-        self._burst()
+        self.j = len(chans)
+        if self.plain:   # _burst, inlined
+            self.callbacks = self._end
+            heappush(self.heap, (self.env._now + self.holds[self.k], NORMAL, next(self.eid), self))
+        else:
+            self._burst()
 
-    def succeed(self) -> None:
-        """Granted (by ``Channel._grant_next``): schedule :meth:`_granted` as
-        ``Event.succeed`` would schedule the event."""
-        env = self.env
-        self.callbacks = self._grant
-        heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
+    def _queue(self, c: Channel, j: int) -> None:
+        """Queue on ``c``, the route's ``j``-th channel (holding the ones before it)."""
+        now = self.env._now
+        q = c.queue   # Channel._queue, inlined
+        n = len(q)
+        c.queue_area += n * (now - c.queue_t)
+        c.queue_t = now
+        q.append(self)
+        c.n_waits += 1
+        if n >= c.max_queue:
+            c.max_queue = n + 1
+        if c.observer is not None:
+            c.observer.queue_depth(c, now, n + 1)
+        t = self.t
+        self.j = j
+        self.t0 = t.waiting_since = now
+        t.waiting_on = c.owner
 
     def _granted(self, _event) -> None:
-        self.wake.waiting = None
-        _waited(self.t, self.chans[self.j], self.t0, self.env._now)
-        self._acquire(self.j + 1)
+        j = self.j
+        c, t = self.chans[j], self.t
+        waited = self.env._now - self.t0   # _waited, inlined
+        t.waiting_since = t.waiting_on = None
+        t.queued_ps += waited
+        c.wait_ps += waited
+        if waited:
+            c.wait_samples.append(waited)
+        w = t.waits
+        if w is None:
+            t.waits = w = {}
+        w[c.owner] = w.get(c.owner, 0) + waited
+        self._acquire(j + 1)
 
     def _burst(self) -> None:
+        """Start burst ``k`` of a train that is not plain (its plain bursts are started inline):
+        its hold with timed memories (from address and bank/row state), told to the
+        observer; its end is this train's next event."""
         env, k = self.env, self.k
+        now = env._now
         hold, nxt = self.holds[k], self.ends[k]
-        for c in self.svc:  # timed memories: hold from address and bank/row state
-            d = c.service.burst_ps(env._now, self.t, self.sent, nxt)
+        sent = self.ends[k - 1] if k else 0
+        for c in self.svc:
+            d = c.service.burst_ps(now, self.t, sent, nxt)
             if d > hold:
                 hold = d
         if self.obs is not None:
-            now = env._now
             if self.seg_end != now:
                 if self.seg_bytes:
                     self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
                 self.seg_start, self.seg_bytes = now, 0
-            self.seg_bytes += nxt - self.sent
+            self.seg_bytes += nxt - sent
             self.seg_end = now + hold
         self.total += hold
         self.callbacks = self._end   # env.timeout(hold).callbacks.append(self), inlined
-        heappush(env._queue, (env._now + hold, NORMAL, next(env._eid), self))
+        heappush(self.heap, (now + hold, NORMAL, next(self.eid), self))
 
-    def __call__(self, _event) -> None:
+    def _ended(self, _event) -> None:
         """End of burst ``k``."""
-        self.sent = self.ends[self.k]
-        self.k += 1
+        self.k = k = self.k + 1
         chans = self.chans
-        more = self.k < self.n
-        if more:
+        if k < self.n:
             for c in chans:
                 if c.queue:
                     break
             else:   # nobody waits: keep the route for the next burst
-                self._burst()
+                if self.plain:   # _burst, inlined
+                    self.callbacks = self._end
+                    heappush(self.heap, (self.env._now + self.holds[k], NORMAL, next(self.eid),
+                                         self))
+                else:
+                    self._burst()
                 return
-        me = self.who
-        for c in chans:
-            if c.queue:
-                c.release(me)
-            else:  # Channel.release, inlined on the uncontended path
-                c.in_use -= 1
-                c.holders.remove(me)
-        if more:
-            self._acquire(0)
+            # give up the channels from the first one with a waiter on, queue on it again
+            j = chans.index(c)
+            for c in chans[j:]:   # Channel._free, inlined
+                if not c.queue:
+                    c.free += 1
+                elif c.fifo:
+                    c._grant_next(None)
+                else:
+                    c._free()
+            self._queue(chans[j], j)
             return
-        if self.seg_bytes:   # runs of back-to-back bursts, told once per transfer
+        for c in chans:   # Channel._free, inlined
+            if not c.queue:
+                c.free += 1
+            elif c.fifo:
+                c._grant_next(None)
+            else:
+                c._free()
+        self.j = 0
+        del self.trains[self]
+        if not self.plain and self.seg_bytes:   # runs of back-to-back bursts, told once
             self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
             self.obs.bursts(chans, self.segs)
         nbytes, n, total = self.ends[-1], self.n, self.total
@@ -590,14 +683,16 @@ class _Train:
             c.bytes += nbytes
             c.n_grants += n
         if self.latency:   # then the route's latency, as a timeout would take it
-            env = self.env
-            self.callbacks = self._done
-            heappush(env._queue, (env._now + self.latency, NORMAL, next(env._eid), self))
+            self.callbacks = (self._wake,)
+            heappush(self.heap, (self.env._now + self.latency, NORMAL, next(self.eid), self))
         else:
             self._wake(None)
 
     def _wake(self, _event) -> None:
         w = self.wake  # resume the process, as if it waited on this timeout
+        # done: drop the references back to the train (its bound callbacks, the wake event's)
+        # so that reference counting frees it, not the cyclic garbage collector
+        self._end = self._grant = w.train = None
         w._ok, w._value = True, None
         callbacks, w.callbacks = w.callbacks, None
         for cb in callbacks:
@@ -611,10 +706,6 @@ def shortest_path(adj: dict, src, dst, allowed) -> list | None:
     go the same way as ``networkx.shortest_path`` on the subgraph of ``allowed | {src, dst}``."""
     if src == dst:
         return [src]
-
-    def ok(w):
-        return w in allowed or w == src or w == dst
-
     pred, succ = {src: None}, {dst: None}
     fwd, rev = [src], [dst]
     meet = None
@@ -623,7 +714,7 @@ def shortest_path(adj: dict, src, dst, allowed) -> list | None:
             level, fwd = fwd, []
             for v in level:
                 for w in adj[v]:
-                    if not ok(w):
+                    if w not in allowed and w != src and w != dst:
                         continue
                     if w not in pred:
                         fwd.append(w)
@@ -637,7 +728,7 @@ def shortest_path(adj: dict, src, dst, allowed) -> list | None:
             level, rev = rev, []
             for v in level:
                 for w in adj[v]:
-                    if not ok(w):
+                    if w not in allowed and w != src and w != dst:
                         continue
                     if w not in succ:
                         succ[w] = v
@@ -685,11 +776,11 @@ def _slowest(channels) -> str:
 
 
 def _wait(env, ev, t: Transfer, ch: Channel):
-    t0 = env.now
+    t0 = env._now
     t.waiting_since = t0
     t.waiting_on = ch.owner
     yield ev
-    _waited(t, ch, t0, env.now)
+    _waited(t, ch, t0, env._now)
 
 
 def _waited(t: Transfer, ch: Channel, t0: int, now: int) -> None:
