@@ -73,6 +73,10 @@ def test_modes_the_engine_accepts():
     assert mode_of(_layer(kernel=(5, 5), padding=(2, 2, 2, 2))) is None      # no 5x5 filter
     assert mode_of(_layer(bits_input=16)) is None                           # 16-bit mode not modelled
     assert mode_of(_layer(bits_weight=1)) is None                           # weights 2..8 bit
+    # a linear layer on a vector runs as a 1x1 convolution; one applied per token is not
+    vec = dict(op="linear", kernel=(1, 1), padding=(0, 0, 0, 0))
+    assert mode_of(_layer(input_shape=(64,), output_shape=(32,), **vec)) == "1x1"
+    assert mode_of(_layer(input_shape=(10, 64), output_shape=(10, 32), **vec)) is None
 
 
 def test_registered_by_definition():

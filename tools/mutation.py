@@ -17,8 +17,10 @@ files (:data:`TESTS`). ``--listed`` runs instead the hand-written mutations of i
     python tools/mutation.py --listed
     python tools/mutation.py --json out/mutation.json         # machine-readable result
 
-Exit status 0 when the score (killed / (killed + survived)) reaches ``--target`` (default
-0.9) and every listed mutation is killed, 1 otherwise. Mutants that do not import or time out
+Survivors that no input can tell from the original (:data:`EQUIVALENT`, each with its reason)
+are reported apart: the score is given raw and without them. Exit status 0 when the raw score
+(killed / (killed + survived)) reaches ``--target`` (default 0.9) and every listed mutation is
+killed, 1 otherwise. Mutants that do not import or time out
 count as killed (a test run noticed) but are reported apart.
 """
 from __future__ import annotations
@@ -38,18 +40,20 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["Mutant", "TESTS", "LISTED", "mutants_of", "main"]
+__all__ = ["Mutant", "TESTS", "LISTED", "EQUIVALENT", "mutants_of", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
 #: module -> the test files that exercise it (snapshot tests excluded)
 TESTS = {
     "hwsim/sim/engine.py": ["tests/test_oracles.py", "tests/test_engine.py", "tests/test_aimc.py",
-                            "tests/test_memory_reporting.py", "tests/test_timeline.py"],
+                            "tests/test_memory_reporting.py", "tests/test_timeline.py",
+                            "tests/test_faults.py"],
     "hwsim/sim/collect.py": ["tests/test_oracles.py", "tests/test_engine.py", "tests/test_aimc.py",
                              "tests/test_memory_reporting.py"],
     "hwsim/sim/interconnect.py": ["tests/test_oracles.py", "tests/test_interconnect.py",
-                                  "tests/test_dma_l2.py", "tests/test_arbitration.py"],
+                                  "tests/test_dma_l2.py", "tests/test_arbitration.py",
+                                  "tests/test_timeline.py"],
     "hwsim/sim/dram.py": ["tests/test_oracles.py", "tests/test_dram.py"],
     "hwsim/sim/arbitration.py": ["tests/test_oracles.py", "tests/test_arbitration.py"],
     "hwsim/sim/l1banks.py": ["tests/test_oracles.py", "tests/test_l1banks.py"],
@@ -63,6 +67,36 @@ TESTS = {
     "hwsim/models/ne16.py": ["tests/test_ne16.py"],
     "hwsim/report/efficiency.py": ["tests/test_oracles.py", "tests/test_aimc.py",
                                    "tests/test_end_to_end.py::test_mobilenetv2_end_to_end"],
+}
+
+#: survivors shown equivalent (no input can tell them from the original), keyed by module and
+#: the mutant's description (its mutation and original line, as reported), with the reason;
+#: reported apart so the score is given both raw and without them
+EQUIVALENT = {
+    ("hwsim/sim/interconnect.py",
+     "0 -> 1: self.latency_ps = clock.cycles_to_ps(latency_cycles) if clock else 0"):
+        "every channel the simulator builds (ports, links, DMA channels, engines) has a clock; "
+        "only a bare Channel made in a unit test has none",
+    ("hwsim/mapping/tiling.py", "12 -> 11: _memo = lru_cache(maxsize=1 << 12)"):
+        "the size of a cache of a pure function: same results, only hits and misses differ",
+    ("hwsim/sim/arbitration.py",
+     "2 -> 3: return (ev for _, _, ev in sorted(self.heap, key=lambda e: e[:2]))"):
+        "(priority, arrival number) is unique, so the third element is never compared",
+    ("hwsim/sim/collect.py", '0 -> 1: top, top_ps = "", 0'):
+        "the value of a layer that waited on nothing: 1 ps is below the time quantum and "
+        "reported as 0 cycles (Clock.ps_to_cycles)",
+    ("hwsim/sim/dram.py", "0 -> 1: self.ahead_ps = 0"):
+        "read only together with ahead_t, which is None until both are set",
+    ("hwsim/sim/l1banks.py",
+     "1 -> 2: period = [s.period(banks) if not s.random else 1 for s in streams]"):
+        "the period of a random stream is read only when looking for a repeating state, which "
+        "is never done with random streams (fast() solves those in closed form)",
+    ("hwsim/sim/arbitration.py", "1 -> 2: for step in range(1, k + 1):"):
+        "range(1, k + 2): the extra step wraps round to the requester already tried first "
+        "(range(2, k + 1), the same description, is killed by the round-robin tests)",
+    ("hwsim/mapping/tiling.py", "1 -> 2: mid = (lo + hi + 1) // 2"):
+        "the bisection probes any row count in (lo, hi]; the working set grows with the rows, "
+        "so it finds the same largest count that fits",
 }
 
 #: snapshot tests: never counted (a docs table or a stored fingerprint is not an oracle)
@@ -103,8 +137,8 @@ LISTED = [
     ("hwsim/models/cores.py", "return pulp_nn.KernelWork(-(-ops // (cl.cores * thr)), math.ceil(ops / thr))",
      "return pulp_nn.KernelWork(ops // (cl.cores * thr), math.ceil(ops / thr))",
      "core cycles rounded down (table kernel model)"),
-    ("hwsim/models/aimc.py", "tile.mvms * (xb.mvm_latency_cycles + xb.job_overhead_cycles)",
-     "tile.mvms * (xb.mvm_latency_cycles - 1 + xb.job_overhead_cycles)", "IMA MVM one cycle short"),
+    ("hwsim/models/aimc.py", "* (xb.mvm_latency_cycles + xb.job_overhead_cycles))",
+     "* (xb.mvm_latency_cycles - 1 + xb.job_overhead_cycles))", "IMA MVM one cycle short"),
     ("platforms/pulp_imc_cluster.yaml", "mvm_latency_cycles: 66", "mvm_latency_cycles: 65",
      "bundled IMA MVM one cycle short"),
     ("hwsim/models/aimc.py", "dur = xb.clock.cycles_to_ps(rows * xb.program_cycles_per_row)",
@@ -386,27 +420,52 @@ BEGIN, END = "<!-- mutation results: begin -->", "<!-- mutation results: end -->
 
 
 def _commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip() or "?"
+    """The checkout's commit, ``+ uncommitted changes`` when the code or tests differ from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "?"
+    return head + (" + uncommitted changes" if git("status", "--porcelain", "--", "hwsim", "tests",
+                                                       "platforms") else "")
 
 
-def write_docs(res: list, a, score: float, head: str | None = None) -> None:
+def _equivalent(m: Mutant) -> str | None:
+    """The documented reason a survivor is equivalent, else None."""
+    return EQUIVALENT.get((m.module, m.what)) if m.outcome == "survived" else None
+
+
+def scores(res: list) -> tuple:
+    """``(killed, survived, equivalent, raw score, score without the equivalent survivors)``."""
+    k = sum(m.outcome != "survived" for m in res)
+    e = sum(_equivalent(m) is not None for m in res)
+    s = len(res) - k
+    return k, s, e, (k / len(res) if res else 1.0), (k / (len(res) - e) if len(res) > e else 1.0)
+
+
+def write_docs(res: list, a, head: str | None = None) -> None:
     """The score table and every survivor, between the markers of docs/testing.md."""
     head = head or _commit()
     lines = [BEGIN, "",
              f"Run on commit `{head}`: `python tools/mutation.py --max-mutants {a.max_mutants} "
-             f"--seed {a.seed}` (mutants sampled per module; snapshot tests not run).", "",
-             "| module | mutants | killed | survived | score |", "|---|---:|---:|---:|---:|"]
+             f"--seed {a.seed}` (mutants sampled per module; snapshot tests not run). *Equivalent*: "
+             "survivors listed in `EQUIVALENT` (tools/mutation.py) with the reason no input can "
+             "tell them apart; the last column leaves them out.", "",
+             "| module | mutants | killed | survived | of which equivalent | score | without equivalent |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for module in a.modules:
         rs = [m for m in res if m.module == module]
-        k = sum(m.outcome != "survived" for m in rs)
-        lines.append(f"| `{module}` | {len(rs)} | {k} | {len(rs) - k} | "
-                     f"{100 * k / len(rs) if rs else 100:.0f}% |")
-    tk = sum(m.outcome != "survived" for m in res)
-    lines += [f"| **total** | {len(res)} | {tk} | {len(res) - tk} | **{100 * score:.0f}%** |", "",
+        k, sv, e, raw, net = scores(rs)
+        lines.append(f"| `{module}` | {len(rs)} | {k} | {sv} | {e} | {100 * raw:.0f}% | {100 * net:.0f}% |")
+    k, sv, e, raw, net = scores(res)
+    lines += [f"| **total** | {len(res)} | {k} | {sv} | {e} | **{100 * raw:.0f}%** | "
+              f"**{100 * net:.0f}%** |", "",
               "Survivors (module:line, mutation: original line):", ""]
-    lines += [f"- `{m.module}:{m.line}` {m.what.replace('`', chr(39))}"
-              for m in res if m.outcome == "survived"] or ["- none"]
+    for m in res:
+        if m.outcome == "survived":
+            why = _equivalent(m)
+            lines.append(f"- `{m.module}:{m.line}` {m.what.replace('`', chr(39))}"
+                         + (f" (*equivalent*: {why})" if why else ""))
+    if not sv:
+        lines.append("- none")
     lines += ["", END]
     text = DOCS.read_text()
     i, j = text.index(BEGIN), text.index(END) + len(END)
@@ -442,15 +501,14 @@ def main(argv=None) -> int:
         if a.recheck:
             res = recheck(res, a.jobs, a.timeout)
             head = f"{head}, survivors rechecked on {_commit()}"
-        k = sum(m.outcome != "survived" for m in res)
-        score = k / len(res) if res else 1.0
+        k, _, e, score, net = scores(res)
         if a.write_docs:
-            write_docs(res, a, score, head)
+            write_docs(res, a, head)
         if a.json and a.recheck:
             Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed, "commit": head,
                                                 "max_mutants": a.max_mutants,
                                                 "mutants": [m.row() for m in res]}, indent=1))
-        print(f"score {k}/{len(res)} = {score:.0%}")
+        print(f"score {k}/{len(res)} = {score:.0%} ({net:.0%} without {e} equivalent)")
         return 0 if score >= a.target else 1
     if a.listed:
         res = run_listed(a.jobs, a.timeout)
@@ -461,6 +519,7 @@ def main(argv=None) -> int:
         if a.json:
             Path(a.json).write_text(json.dumps([m.row() for m in res], indent=1))
         return 1 if bad else 0
+    head = _commit()    # the code the mutants are made from (before any run)
     jobs = []
     for module in a.modules:
         if module not in TESTS:
@@ -489,17 +548,19 @@ def main(argv=None) -> int:
         s = len(rs) - k
         tot_k, tot_s = tot_k + k, tot_s + s
         print(f"{module:34s}{len(rs):>8}{k:>8}{s:>9}{k / len(rs) if rs else 1:>7.0%}")
-    score = tot_k / (tot_k + tot_s) if tot_k + tot_s else 1.0
+    _, _, e, score, net = scores(res)
     print(f"{'total':34s}{tot_k + tot_s:>8}{tot_k:>8}{tot_s:>9}{score:>7.0%}"
-          f"   ({time.perf_counter() - t0:.0f} s, {a.jobs} jobs, seed {a.seed})")
+          f"   ({time.perf_counter() - t0:.0f} s, {a.jobs} jobs, seed {a.seed}); "
+          f"{net:.0%} without {e} equivalent")
     print("survivors:")
     for m in res:
         if m.outcome == "survived":
-            print(f"  {m.module}:{m.line} {m.what}")
+            why = _equivalent(m)
+            print(f"  {m.module}:{m.line} {m.what}" + (f"  [equivalent: {why}]" if why else ""))
     if a.write_docs:
-        write_docs(res, a, score)
+        write_docs(res, a, head)
     if a.json:
-        Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed, "commit": _commit(),
+        Path(a.json).write_text(json.dumps({"score": score, "seed": a.seed, "commit": head,
                                             "max_mutants": a.max_mutants,
                                             "mutants": [m.row() for m in res]}, indent=1))
     return 0 if score >= a.target else 1

@@ -100,7 +100,7 @@ def core_energy_pj(cl, op: str, ops: int, work, span_cycles: int) -> float:
 def best_kernel_rate(c) -> tuple:
     """``(ops/cycle/core, op)`` of a cluster's fastest weighted-op kernel: its table's best
     entry at any width, and under ``kernel_model: pulp_nn`` the model's asymptotic rate at
-    8 bit."""
+    8 bit; of equally fast ops, the first in :data:`~hwsim.workload.trace.WEIGHTED_OPS`."""
     best, op_best = 0.0, None
     for op in WEIGHTED_OPS:
         rates = list((c.kernels.get(op) or {}).values())

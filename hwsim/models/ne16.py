@@ -59,7 +59,7 @@ def mode_of(layer) -> str | None:
     return None
 
 
-def step_cycles(ne: Ne16, mode: str, k: int, bits_in: int = 8, bits_weight: int = 8) -> int:
+def step_cycles(ne: Ne16, mode: str, k: int, bits_in: int, bits_weight: int) -> int:
     """Cycles of one step (load, weight offset, matrix-vector, index update) for ``k``
     output channels (DORY ``load_latency + weight_offset_latency + matrixvec_latency +
     update_idx_latency``)."""

@@ -22,6 +22,7 @@ iteration for deadlock reports).
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import deque
 
 __all__ = ["POLICIES", "RoundRobinQueue", "PriorityQueue", "make_queue"]
@@ -80,11 +81,10 @@ class PriorityQueue:
 
     def __init__(self):
         self.heap: list = []
-        self.seq = 0
+        self.seq = itertools.count()   # arrival order
 
     def append(self, ev) -> None:
-        self.seq += 1
-        heapq.heappush(self.heap, (ev.priority, self.seq, ev))
+        heapq.heappush(self.heap, (ev.priority, next(self.seq), ev))
 
     def popleft(self):
         return heapq.heappop(self.heap)[2]

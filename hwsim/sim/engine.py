@@ -322,7 +322,7 @@ class Simulation:
         """DMA tile ``i``'s inputs into L1 once buffer ``i % 2`` is free (tile ``i - 2`` computed)."""
         env, name = self.env, plan.layer.name
         for i, tile in enumerate(plan.tiles):
-            if i >= 2 and not buf.computed[i - 2].processed:
+            if i >= 2:   # (SimPy resumes at once on an event already processed)
                 yield buf.computed[i - 2]
             if plan.pipelined:
                 yield from self._await_rows(plan, i)
@@ -417,7 +417,7 @@ class Simulation:
         """Extra ps the cores stall on L1 bank conflicts during a tile of ``kernel_cycles``
         conflict-free cycles (model per the L1's ``bank_model``, see :mod:`hwsim.sim.l1banks`)."""
         l1 = self.platform.components[cl.l1]
-        if l1.banks <= 1 or l1.bank_model == "off" or kernel_cycles <= 0:
+        if kernel_cycles <= 0:
             return 0
         ov = conflict_overhead(op, cl.cores, l1.banks, l1.bank_model, kernel_cycles)
         if not ov:

@@ -139,7 +139,24 @@ KERNELS = {
 
 
 def kernel_streams(kernel: str, cores: int, dma: bool = True) -> list:
-    """The streams of ``cores`` cores (and the DMA's L1 port) running bundled ``kernel``."""
+    """The streams of ``cores`` cores (and the DMA's L1 port) running bundled ``kernel``.
+
+    The layouts are ASSUMED (representative, no published trace to take them from; word
+    addresses, core ``i``; each pinned by a hand-worked bank sequence in
+    ``tests/test_oracles.py``):
+
+    * ``matmul``: alternately its own im2col buffer (consecutive words from ``37 i``) and the
+      weight row of its output channel (consecutive words from ``512 + 18 i``), every 2nd cycle;
+    * ``matvec``: alternately its weight row (from ``64 i``) and the shared input vector (from
+      ``4096 + 5 i``), 2 accesses in 3 cycles;
+    * ``depthwise``: alternately its channel plane at stride 3 (from ``100 i``) and its 9
+      weights (from ``2048 + 9 i``), every 2nd cycle;
+    * ``elementwise``: in turn two inputs and the output, each at stride 8 (from ``i``,
+      ``1000 + i``, ``3000 + i``), 3 accesses in 4 cycles;
+    * ``pool``: stride 2 from ``50 i + 1``, every 2nd cycle; ``random``: uniform random banks,
+      every 2nd cycle;
+    * the DMA's L1 port: consecutive words, every 4th cycle, from word 5 (matmul), 7 (matvec),
+      11 (depthwise), 13 (elementwise), 9 (pool), 0 (random)."""
     make, dma_stream = KERNELS[kernel]
     streams = [make(i) for i in range(cores)]
     if dma and dma_stream is not None:
