@@ -80,6 +80,8 @@ def test_whole_tensors_in_l1_remove_exactly_their_l2_traffic():
     assert _l2_bytes(on) == _floor_l2(on)
     assert on.mapping["l1_kept_bytes"] == _intermediate_dma(on)
     assert [r.output_in for r in on.layers] == ["l1", "l1", "l2"]
+    # two tensors (a's and b's outputs) whole in L1, no row window
+    assert (on.mapping["l1_resident_tensors"], on.mapping["fused_pairs"]) == (2, 0)
     off = hwsim.simulate(_platform(1 << 20, l1_residency=False, fusion=False), tr)
     # without: the same floor plus exactly the intermediates' DMA of that run's tiling
     assert _l2_bytes(off) == _floor_l2(off) + _intermediate_dma(off)

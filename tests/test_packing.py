@@ -282,3 +282,17 @@ def test_bundled_platforms_before_after():
     assert s["crossbar_allocation"] == "maxrects" and s["aimc_programmed"] == "once"
     naive = sum(len(p.aimc.blocks) for p in m.plans if p.aimc)
     assert naive == 106 and s["crossbars_lower_bound"] <= s["crossbars_used"] < naive
+
+
+def test_free_rectangles_after_a_placement_by_hand():
+    """MaxRects bookkeeping (Jylänki 2010): placing 100 x 50 at the corner of an empty 256 x 256
+    crossbar leaves two maximal free rectangles, below (rows 100..255, all columns) and right
+    (all rows, columns 50..255); a free rectangle inside another is dropped, one that only
+    overlaps another is kept, whatever its shape."""
+    from hwsim.mapping.packing import _split
+
+    assert _split([(0, 0, 256, 256)], 0, 0, 100, 50) == [(0, 50, 256, 206), (100, 0, 156, 256)]
+    assert _split([(0, 0, 10, 10), (0, 0, 10, 5)], 20, 20, 1, 1) == [(0, 0, 10, 10)]
+    # (5, 5) 10 rows x 3 cols reaches row 15, below (0, 0) 8 x 20's last row 7: both maximal
+    assert _split([(0, 0, 8, 20), (5, 5, 10, 3)], 50, 50, 1, 1) == [(0, 0, 8, 20), (5, 5, 10, 3)]
+    assert _split([(0, 0, 8, 20), (5, 5, 3, 30)], 50, 50, 1, 1) == [(0, 0, 8, 20), (5, 5, 3, 30)]
