@@ -320,6 +320,19 @@ def test_two_sweeps_on_one_file_are_excluded(tmp_path):
                      progress=False).ran == 2
 
 
+def _processes_naming(path) -> list:
+    """PIDs of live processes whose command line mentions ``path`` (Linux /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and str(path).encode() in (d / "cmdline").read_bytes():
+                if "Z" not in (d / "stat").read_text().split(")")[-1].split()[:1]:
+                    out.append(int(d.name))
+        except OSError:
+            continue
+    return out
+
+
 def test_records_stay_readable_by_pandas_after_a_kill(tmp_path):
     pd = pytest.importorskip("pandas")
     out = tmp_path / "k.jsonl"
@@ -334,5 +347,11 @@ def test_records_stay_readable_by_pandas_after_a_kill(tmp_path):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # its pool workers notice the parent is gone and exit (no orphans left waiting forever)
+    if Path("/proc").is_dir():
+        t0 = time.monotonic()
+        while _processes_naming(out) and time.monotonic() - t0 < 10:
+            time.sleep(0.1)
+        assert not _processes_naming(out)
     df = pd.read_json(out, lines=True)
     assert len(df) == out.read_text().count("\n") and df["id"].is_unique

@@ -569,9 +569,21 @@ def run_sweep(platform, trace, *, grid_axes: dict | None = None, points: list | 
 
 
 def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops them (no half-recorded points)."""
+    """Pool workers leave Ctrl-C to the parent, which stops them (no half-recorded points);
+    and exit when the parent is gone (killed with SIGKILL it cannot stop them, and an orphan
+    would wait on its task queue forever)."""
     import signal
+    import threading
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hwsim-parent-watch", daemon=True).start()
 
 
 def _worker_failure(p: Point, e: BaseException, tries: int) -> dict:
