@@ -34,16 +34,28 @@ def pipeline_ps(n: int, a: float, c: float, s: float, n_w: int = 0, a_w: float =
     return a_w + c + s + (n_w - 1) * max(a_w, c, s) + (n - n_w) * max(a, c, s)
 
 
-def tile_compute_ps(platform, comp, layer, host):
+def tile_compute_ps(platform, comp, layer, host, cost: "CostModel | None" = None):
     """``f(ops, channels, rows)``: time in ps of a tile of ``layer`` on engine ``comp`` (its
     model's :meth:`~hwsim.models.base.ComponentModel.tile_estimate_ps`, plus the engine's
-    ``tile_overhead_cycles``)."""
+    ``tile_overhead_cycles``), memoised; with ``cost``, one function per (engine, layer, host)
+    for the whole mapping (fusion re-tiles a layer under many budgets)."""
+    if cost is not None:
+        key = (comp.name, layer, host.name if host is not None else None)
+        if key not in cost.compute:
+            cost.compute[key] = tile_compute_ps(platform, comp, layer, host)
+        return cost.compute[key]
     from ..hardware.registry import model_of
 
     model = model_of(comp)
     ovh = getattr(comp, "tile_overhead_cycles", 0) / comp.clock.freq_hz * PS_PER_S
-    return lambda ops, channels, rows: (
-        model.tile_estimate_ps(platform, comp, layer, host, ops, channels, rows) + ovh)
+    seen: dict = {}   # the tiler asks for the same tile shapes again and again
+
+    def compute_ps(ops, channels, rows):
+        key = (ops, channels, rows)
+        if key not in seen:
+            seen[key] = model.tile_estimate_ps(platform, comp, layer, host, ops, channels, rows) + ovh
+        return seen[key]
+    return compute_ps
 
 
 class CostModel:
@@ -53,6 +65,8 @@ class CostModel:
         self.platform = platform
         self._links = None
         self._hops: dict = {}
+        self.compute: dict = {}   # (engine, layer, host) -> tile_compute_ps function
+        self.tiling_memo: dict = {}   # the tiler's per-layer working sets and candidate keys
 
     def hops(self, src: str, dst: str) -> list:
         """[(fixed ps, ps per byte)] per hop from ``src`` to ``dst`` (empty: no route)."""

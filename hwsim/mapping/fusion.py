@@ -39,8 +39,9 @@ def keep_in_l1(trace, l1_of: dict, tensor_mem: dict, tile, policy) -> list:
     Args:
         l1_of: layer name -> the L1 :class:`~hwsim.hardware.platform.Memory` it computes from.
         tensor_mem: tensor -> memory name from L2/L3 placement; updated in place.
-        tile: ``tile(layer, tensor_mem, budget, max_rows=None, row_tiles=False) -> LayerPlan``
-            (raises MappingError when the layer does not fit ``budget``).
+        tile: ``tile(layer, tensor_mem, budget, max_rows=None, row_tiles=False,
+            window_fallback=True) -> LayerPlan`` (raises MappingError when the layer does not
+            fit ``budget``; ``window_fallback=False``: nor in the channels x rows tiler).
         policy: the platform's :class:`~hwsim.hardware.policy.Policy` (``l1_residency``: whole
             tensors; ``fusion``: row windows of a producer and its single next reader).
     Returns:
@@ -116,12 +117,18 @@ def _try(span, plans, budget, trial_mem, tile, take: dict, limit: dict, max_rows
     new = {}
     for l in span:
         mr = (max_rows or {}).get(l.name, limit.get(l.name))
-        try:
-            new[l.name] = pl = tile(l, trial_mem, budget[l.name] - take[l.name], mr, mr is not None)
+        old = plans[l.name]
+        try:   # (a layer the cost model times must stay in the tiler that times it: below)
+            new[l.name] = pl = tile(l, trial_mem, budget[l.name] - take[l.name], mr, mr is not None,
+                                    window_fallback=not old.modelled_ps)
         except MappingError:
             return None
         if mr is not None and ("rows" not in pl.tile_shape or _channel_groups(pl) != 1):
             return None   # fused layers need row tiles of one channel group
+        if l.ops and not pl.modelled_ps and (old.modelled_ps or pl.n_tiles > old.n_tiles):
+            # a tiling the cost model does not time (hwsim.mapping.tiling_nd, a layer squeezed
+            # out of the DORY tiler) counts 0 ps: its slow-down would pass the comparison below
+            return None
     if not slower_ok and sum(pl.modelled_ps for pl in new.values()) > sum(plans[l.name].modelled_ps for l in span):
         return None
     return new

@@ -366,7 +366,7 @@ def _pipelining(trace: Trace, pol, kinds: dict, xbars: _Crossbars, engines_of: d
 # -- phase 6: layer plans ---------------------------------------------------------------------------
 def _plan(platform, l: Layer, trace: Trace, kind: str, cl: Cluster, mem: tuple, xbars: _Crossbars,
           blocks: tuple | None, pool: list, piped: bool, row_first: bool, extra: tuple,
-          cost, budget: int, max_rows: int | None) -> LayerPlan:
+          cost, budget: int, max_rows: int | None, window_fallback: bool = True) -> LayerPlan:
     """The plan of one layer: tiling for ``budget`` bytes of its home L1 (what resident
     tensors leave, :mod:`hwsim.mapping.fusion`), crossbar work for AIMC layers."""
     tensor_mem, weight_mem = mem
@@ -376,7 +376,8 @@ def _plan(platform, l: Layer, trace: Trace, kind: str, cl: Cluster, mem: tuple, 
     tiling = tile_layer(l, cl.l1, input_memories(l, srcs, tensor_mem), weight_mem.get(l.name),
                         tensor_mem[l.name], weights_move=model.weights_move,
                         prefer_row_tiles=row_first or model.crossbar, budget=budget, cost=cost,
-                        compute_ps=tile_compute_ps(platform, engine, l, cl.core), max_rows=max_rows)
+                        compute_ps=tile_compute_ps(platform, engine, l, cl.core, cost),
+                        max_rows=max_rows, window_fallback=window_fallback)
     notes = ("waits for " + ", ".join(extra) + " (shared crossbars)",) if extra else ()
     tiles, tile_blocks, aimc, w_mem = tiling.tiles, None, None, tiling.weight_mem
     if model.crossbar:
@@ -443,11 +444,19 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     piped, extra_deps, in_pipe = _pipelining(trace, pol, kinds, xbars, engines_of, blocks_of)
     cost = CostModel(platform)
 
-    def tile(l, mems, budget, max_rows=None, row_tiles=False):
-        return _plan(platform, l, trace, kinds[l.name], cls[home_of[l.name]], (mems, weight_mem),
-                     xbars, blocks_of.get(l.name), pool, piped[l.name],
-                     row_tiles or l.name in in_pipe, extra_deps.get(l.name, ()), cost, budget,
-                     max_rows)
+    planned: dict = {}   # fusion asks for the same plan many times: a plan depends only on
+    # the layer, where its inputs and output live, the L1 budget and the row limits
+
+    def tile(l, mems, budget, max_rows=None, row_tiles=False, window_fallback=True):
+        key = (l.name, input_memories(l, trace.producers(l), mems), mems[l.name], budget,
+               max_rows, row_tiles, window_fallback)
+        if key not in planned:
+            planned[key] = _plan(platform, l, trace, kinds[l.name], cls[home_of[l.name]],
+                                 (mems, weight_mem), xbars, blocks_of.get(l.name), pool,
+                                 piped[l.name], row_tiles or l.name in in_pipe,
+                                 extra_deps.get(l.name, ()), cost, budget, max_rows,
+                                 window_fallback)
+        return planned[key]
 
     plans = keep_in_l1(trace, {l.name: cls[home_of[l.name]].l1 for l in trace.layers}, tensor_mem,
                        tile, pol)

@@ -92,7 +92,7 @@ def tile_ops(l: Layer, co: int, rows: int) -> int:
 
 def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool = True,
                prefer_row_tiles: bool = False, budget: int | None = None, cost=None,
-               compute_ps=None, max_rows: int | None = None) -> Tiling:
+               compute_ps=None, max_rows: int | None = None, window_fallback: bool = True) -> Tiling:
     """Tile ``l`` for ``l1`` (``budget`` bytes of it, default all). ``in_mem``: one memory or
     one per elementwise operand; ``weights_move``: the engine reads its weights from ``w_mem``
     each inference (False: stationary in crossbars); ``prefer_row_tiles``: full channel groups
@@ -100,7 +100,8 @@ def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool 
     fill a pipelined reader waits for). ``cost``: the platform's
     :class:`hwsim.mapping.cost.CostModel`; ``compute_ps(ops, channels, rows)``: the engine's time for a tile
     of ``ops`` operations (:func:`hwsim.mapping.cost.tile_compute_ps`); ``max_rows``: at most that many output rows per
-    tile (a fused pair's row window).
+    tile (a fused pair's row window); ``window_fallback=False``: raise instead of cutting
+    a layer the channels x rows tiler cannot fit along every dimension.
 
     Layers this DORY-style tiler does not cover (matmul, per-token linear, element-wise with
     broadcasting, normalisation and data-movement ops), and conv / pooling layers whose
@@ -113,7 +114,7 @@ def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool 
         return _tile_dory(l, l1, in_mem, w_mem, out_mem, weights_move, prefer_row_tiles, budget,
                           cost, compute_ps, max_rows)
     except MappingError as e:
-        if not (weights_move and tiling_nd.window_covers(l)):
+        if not (window_fallback and weights_move and tiling_nd.window_covers(l)):
             raise
         first = e
     try:
@@ -151,6 +152,11 @@ def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
         w_total = tile_bytes(l, cout, 0, 1, True)[1] if with_w else 0
         out_total = tile_bytes(l, cout, 0, ho, False)[2]
     row_choices = _row_choices(ho)
+    # working sets and candidate keys depend on the tile, not on the budget: fusion asks for
+    # the same layer under many budgets, so they are kept per context on the cost model
+    ws_memo, cand_memo = (cost.tiling_memo.setdefault(
+        (l, l1.name, in_mems, w_mem, out_mem, with_w, prefer_row_tiles, id(compute_ps)), ({}, {}))
+        if cost is not None else ({}, {}))
     best = None
     seen = set()
     in_total: dict = {}   # rows per tile -> input bytes over all row tiles (all channels)
@@ -166,11 +172,14 @@ def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
         wmul = 1 if n_co == 1 else 2
 
         def ws(rows, co=co, wmul=wmul):
-            i, w, o = tile_bytes(l, co, 0, rows, with_w)
-            # the worst-case tile: interior halo may exceed the first tile's rows
-            i = max(i, tile_bytes(l, co, max(0, ho - rows), ho, False)[0],
-                    tile_bytes(l, co, ho // 2, min(ho, ho // 2 + rows), False)[0])
-            return 2 * (math.ceil(i * in_dma) + o * out_dma) + wmul * w
+            v = ws_memo.get((co, rows))
+            if v is None:
+                i, w, o = tile_bytes(l, co, 0, rows, with_w)
+                # the worst-case tile: interior halo may exceed the first tile's rows
+                i = max(i, tile_bytes(l, co, max(0, ho - rows), ho, False)[0],
+                        tile_bytes(l, co, ho // 2, min(ho, ho // 2 + rows), False)[0])
+                v = ws_memo[(co, rows)] = 2 * (math.ceil(i * in_dma) + o * out_dma) + wmul * w
+            return v
 
         if ws(1) > budget:
             smallest = min(smallest, ws(1))
@@ -185,6 +194,12 @@ def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
         for rows in (row_choices if cost is not None else (lo,)):
             if rows > lo:
                 break
+            got = cand_memo.get((co, rows))
+            if got is not None:
+                key, t = got
+                if best is None or key < best[0]:
+                    best = (key, co, rows, ws(rows), t)
+                continue
             n_h = -(-ho // rows)
             n = n_co * n_h
             # Weights and outputs move once whatever the tiling; inputs (with their halo)
@@ -206,6 +221,7 @@ def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
                 key = (dma, n, -co) if not prefer_row_tiles else (n_co, dma, n, -co)
             else:   # a pipelined reader waits for the first tile: count its fill too
                 key = (t, n, -co) if not prefer_row_tiles else (n_co, t + fill, n, -co)
+            cand_memo[(co, rows)] = (key, t)
             if best is None or key < best[0]:
                 best = (key, co, rows, ws(rows), t)
     if best is None:
