@@ -497,6 +497,18 @@ def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
     return plan
 
 
+def _free_all(chans) -> None:
+    """:meth:`Channel._free` of each channel, its idle and FIFO cases inlined (a burst train
+    releases its route once per contended burst and at its end)."""
+    for c in chans:
+        if not c.queue:
+            c.free += 1
+        elif c.fifo:
+            c._grant_next(None)
+        else:
+            c._free()
+
+
 class _Train:
     """The bursts of one transfer, run from SimPy callbacks without resuming the transfer's
     process: arbitration for the route's channels, each burst's hold, and the release and
@@ -656,22 +668,10 @@ class _Train:
                 return
             # give up the channels from the first one with a waiter on, queue on it again
             j = chans.index(c)
-            for c in chans[j:]:   # Channel._free, inlined
-                if not c.queue:
-                    c.free += 1
-                elif c.fifo:
-                    c._grant_next(None)
-                else:
-                    c._free()
+            _free_all(chans[j:])
             self._queue(chans[j], j)
             return
-        for c in chans:   # Channel._free, inlined
-            if not c.queue:
-                c.free += 1
-            elif c.fifo:
-                c._grant_next(None)
-            else:
-                c._free()
+        _free_all(chans)
         self.j = 0
         del self.trains[self]
         if not self.plain and self.seg_bytes:   # runs of back-to-back bursts, told once
