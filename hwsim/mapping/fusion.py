@@ -49,6 +49,7 @@ def keep_in_l1(trace, l1_of: dict, tensor_mem: dict, tile, policy) -> list:
         stores that stay in L1 removed; a fused pair's producer carries ``ring`` and its reader
         is ``pipelined``).
     """
+    tile = _memoised(tile, trace)
     layers = trace.layers
     readers: dict = {}
     for i, l in enumerate(layers):
@@ -98,6 +99,21 @@ def keep_in_l1(trace, l1_of: dict, tensor_mem: dict, tile, policy) -> list:
         out.append(strip_l1(replace(pl, ring=rings.get(l.name),
                                     pipelined=pl.pipelined or ring_of is not None)))
     return out
+
+
+def _memoised(tile, trace):
+    """``tile`` answering repeated questions from a table: trials ask for the same layer under
+    the same placement and budget again and again, and a plan depends only on the layer, where
+    its inputs and output live, the L1 budget and the row limits."""
+    planned: dict = {}
+
+    def cached(l, mems, budget, max_rows=None, row_tiles=False, window_fallback=True):
+        key = (l.name, tuple(mems.get(t) for t in trace.producers(l)), mems[l.name], budget,
+               max_rows, row_tiles, window_fallback)
+        if key not in planned:
+            planned[key] = tile(l, mems, budget, max_rows, row_tiles, window_fallback)
+        return planned[key]
+    return cached
 
 
 def _row_bytes(l) -> int:

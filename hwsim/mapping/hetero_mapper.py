@@ -444,19 +444,11 @@ def map_hetero(platform: Platform, trace: Trace) -> Mapping:
     piped, extra_deps, in_pipe = _pipelining(trace, pol, kinds, xbars, engines_of, blocks_of)
     cost = CostModel(platform)
 
-    planned: dict = {}   # fusion asks for the same plan many times: a plan depends only on
-    # the layer, where its inputs and output live, the L1 budget and the row limits
-
     def tile(l, mems, budget, max_rows=None, row_tiles=False, window_fallback=True):
-        key = (l.name, input_memories(l, trace.producers(l), mems), mems[l.name], budget,
-               max_rows, row_tiles, window_fallback)
-        if key not in planned:
-            planned[key] = _plan(platform, l, trace, kinds[l.name], cls[home_of[l.name]],
-                                 (mems, weight_mem), xbars, blocks_of.get(l.name), pool,
-                                 piped[l.name], row_tiles or l.name in in_pipe,
-                                 extra_deps.get(l.name, ()), cost, budget, max_rows,
-                                 window_fallback)
-        return planned[key]
+        return _plan(platform, l, trace, kinds[l.name], cls[home_of[l.name]], (mems, weight_mem),
+                     xbars, blocks_of.get(l.name), pool, piped[l.name],
+                     row_tiles or l.name in in_pipe, extra_deps.get(l.name, ()), cost, budget,
+                     max_rows, window_fallback)
 
     plans = keep_in_l1(trace, {l.name: cls[home_of[l.name]].l1 for l in trace.layers}, tensor_mem,
                        tile, pol)

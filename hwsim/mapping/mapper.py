@@ -58,17 +58,8 @@ def map_trace(platform: Platform, trace: Trace) -> Mapping:
     cost = CostModel(platform)
     kind = model_of(cluster).kind
 
-    planned: dict = {}   # fusion asks for the same plan many times (see hetero_mapper)
-
     def tile(l, mems, budget, max_rows=None, row_tiles=False, window_fallback=True):
         srcs = trace.producers(l)
-        key = (l.name, input_memories(l, srcs, mems), mems[l.name], budget, max_rows, row_tiles,
-               window_fallback)
-        if key not in planned:
-            planned[key] = plan(l, srcs, mems, budget, max_rows, row_tiles, window_fallback)
-        return planned[key]
-
-    def plan(l, srcs, mems, budget, max_rows, row_tiles, window_fallback):
         t = tile_layer(l, l1, input_memories(l, srcs, mems), weight_mem.get(l.name), mems[l.name],
                        prefer_row_tiles=row_tiles, budget=budget, cost=cost, max_rows=max_rows,
                        compute_ps=tile_compute_ps(platform, cluster, l, cluster, cost),
