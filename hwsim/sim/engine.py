@@ -98,6 +98,10 @@ class Simulation:
         self.progress = {p.layer.name: RowProgress(self.env, p.layer.out_hw[0])
                          for p in self.mapping.plans}
         self.plan_of = {p.layer.name: p for p in self.mapping.plans}
+        self._rows: dict = {}    # layer -> tile_rows of each tile (see rows)
+        self._needs: dict = {}   # layer -> per tile ((producer's RowProgress, rows), ...)
+        #: the models' memo of pure per-tile figures (durations, energies) within this run
+        self.memo: dict = {}
         self.fidelity = fidelity_of(platform)
         self.ideal_act = self.fidelity.ideal_activation_memory
 
@@ -190,7 +194,7 @@ class Simulation:
             if l.op in TRAIN_OPS or "rows" not in plan.tile_shape:
                 w = sum(n for m, n in tile.loads if m == plan.weight_mem)
             else:
-                ci, h0, h1, _ = tile_rows(plan, i)
+                ci, h0, h1, _ = self.rows(plan)[i]
                 co = plan.tile_shape["channels"]
                 if h0 == 0:
                     w = tile_bytes(l, min(co, l.out_channels - ci * co), h0, h1, True)[1]
@@ -340,6 +344,7 @@ class Simulation:
     def _storer(self, plan: LayerPlan, buf: _Buffers, acct: _Acct):
         """DMA tile ``i``'s outputs out of L1 once computed; publish rows for pipelining."""
         name = plan.layer.name
+        rows = self.rows(plan)
         for i, tile in enumerate(plan.tiles):
             if not buf.computed[i].processed:
                 yield buf.computed[i]
@@ -350,19 +355,22 @@ class Simulation:
                     continue
                 yield from self.move(plan.l1, mem, nb, (name, f"t{i}", "out"), buf.store_x[i], acct)
             buf.stored[i].succeed()
-            _, _, h1, last = tile_rows(plan, i)
+            _, _, h1, last = rows[i]
             if last:
                 self.progress[name].advance(h1)
 
     def _compute(self, plan: LayerPlan, comp, model, buf: _Buffers, acct: _Acct):
         """The engine's side: for each tile wait for its inputs and a free output buffer, then
         the model's step; finally wait for the last store."""
+        loaded, stored = buf.loaded, buf.stored
         for i, tile in enumerate(plan.tiles):
             if plan.pipelined:   # waiting for the producer's rows is idle time, not a memory stall
                 yield from self._await_rows(plan, i)
-            yield from self._wait(buf.loaded[i], buf.load_x[i], acct, (plan, i, "in"))
-            if i >= 2:
-                yield from self._wait(buf.stored[i - 2], buf.store_x[i - 2], acct, (plan, i - 2, "out"))
+            # (an event already processed has no callbacks: no wait, no generator for it)
+            if loaded[i].callbacks is not None:
+                yield from self._wait(loaded[i], buf.load_x[i], acct, (plan, i, "in"))
+            if i >= 2 and stored[i - 2].callbacks is not None:
+                yield from self._wait(stored[i - 2], buf.store_x[i - 2], acct, (plan, i - 2, "out"))
             if plan.ring is not None:   # fused: the reader must be done with the rows overwritten
                 yield from self._await_ring(plan, i)
             yield from model.step(self, comp, plan, tile, i, acct)
@@ -370,12 +378,24 @@ class Simulation:
         n = len(plan.tiles)
         yield from self._wait(buf.stored[n - 1], buf.store_x[n - 1], acct, (plan, n - 1, "out"))
 
+    def rows(self, plan: LayerPlan) -> list:
+        """:func:`tile_rows` of each tile of ``plan``, worked out once (the loader, the engine
+        step, the storer and the models each read them)."""
+        r = self._rows.get(plan.layer.name)
+        if r is None:
+            r = self._rows[plan.layer.name] = [tile_rows(plan, i) for i in range(len(plan.tiles))]
+        return r
+
     def _await_rows(self, plan: LayerPlan, i: int):
         """Pipelining: wait until every producer has written the rows tile ``i`` needs."""
-        _, h0, h1, _ = tile_rows(plan, i)
-        for d in plan.depends_on:
-            need = rows_needed(plan.layer, self.plan_of[d].layer, h0, h1)
-            ev = self.progress[d].wait(need)
+        needs = self._needs.get(plan.layer.name)
+        if needs is None:   # (producer progress, rows) per tile, worked out once
+            deps = [(self.progress[d], self.plan_of[d].layer) for d in plan.depends_on]
+            needs = self._needs[plan.layer.name] = [
+                tuple((prog, rows_needed(plan.layer, pl, h0, h1)) for prog, pl in deps)
+                for _, h0, h1, _ in self.rows(plan)]
+        for prog, need in needs[i]:
+            ev = prog.wait(need)
             if ev is not None:
                 yield ev
 
@@ -385,7 +405,7 @@ class Simulation:
         has no more use for producer row ``x`` once it has written ``P`` output rows with
         ``P * stride - pad_top > x``; until then this tile waits (idle time)."""
         w, reader = plan.ring
-        free_below = tile_rows(plan, i)[2] - w
+        free_below = self.rows(plan)[i][2] - w
         if free_below <= 0:
             return
         c = self.plan_of[reader].layer
