@@ -166,7 +166,8 @@ class Simulation:
     def move(self, src: str, dst: str, nbytes: int, tag, xfers: list, acct: _Acct):
         """Move bytes from ``src`` to ``dst`` (staged over intermediate memories if needed)."""
         for route in self.ic.hops(src, dst):
-            t = Transfer(tag, nbytes, route, self._address(route, nbytes))
+            t = Transfer(tag, nbytes, route,
+                         self._address(route, nbytes) if route.svc_channels else None)
             xfers.append(t)
             yield from self.ic.transfer(route, nbytes, tag, t)
             key = route.label
@@ -232,9 +233,8 @@ class Simulation:
 
         Deterministic layout: each timed memory hands out consecutive addresses in the order
         transfers touch it (tensors and tiles streamed in program order), wrapping at its
-        size. A first-order stand-in for a tensor allocator: streaming keeps row locality."""
-        if not route.svc_channels:   # the route's ports include its ends': none is timed
-            return None
+        size. A first-order stand-in for a tensor allocator: streaming keeps row locality.
+        Called for routes with a timed channel (``svc_channels``) only."""
         for name in (route.src, route.dst):
             ch = self.ic.port.get(name)
             if ch is not None and ch.service is not None:
@@ -247,11 +247,15 @@ class Simulation:
     def _wait(self, event, xfers: list, acct: _Acct, why=None):
         """Wait for a tile's data; split the wait into contention and memory stall.
         ``why``: (plan, tile, "in"|"out"), for the timeline's wait slice."""
-        if event.processed:
+        if event.callbacks is None:   # processed already
             return
         env = self.env
         t0 = env._now
-        q0 = max((t.queued_until(t0) for t in xfers), default=0)
+        q0 = 0
+        for t in xfers:
+            q = t.queued_until(t0)
+            if q > q0:
+                q0 = q
         snap = _queued_by_resource(xfers, t0)
         yield event
         waited = env._now - t0
@@ -392,12 +396,12 @@ class Simulation:
         if needs is None:   # (producer progress, rows) per tile, worked out once
             deps = [(self.progress[d], self.plan_of[d].layer) for d in plan.depends_on]
             needs = self._needs[plan.layer.name] = [
-                tuple((prog, rows_needed(plan.layer, pl, h0, h1)) for prog, pl in deps)
+                tuple((prog, min(prog.total, rows_needed(plan.layer, pl, h0, h1)))
+                      for prog, pl in deps)
                 for _, h0, h1, _ in self.rows(plan)]
         for prog, need in needs[i]:
-            ev = prog.wait(need)
-            if ev is not None:
-                yield ev
+            if need > prog.rows:   # (RowProgress.wait's test, without the call when written)
+                yield prog.wait(need)
 
     def _await_ring(self, plan: LayerPlan, i: int):
         """Fusion (:mod:`hwsim.mapping.fusion`): the output lives in a window of ``W`` rows of
@@ -481,6 +485,12 @@ def _attribute(acct: _Acct, xfers: list, snap: dict, t0: int, now: int, cont: in
 
 
 def _split(acct: _Acct, weights: dict, amount: int, category: str = "contention") -> bool:
+    if len(weights) == 1:   # the common case: one resource takes it all
+        for k, v in weights.items():
+            if not v:
+                return False
+            acct.add_stall(k, amount, category)
+            return True
     total = sum(weights.values())
     if not total:
         return False

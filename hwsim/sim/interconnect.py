@@ -207,7 +207,7 @@ class Route:
     """A precomputed path between two endpoints: the channels a burst holds, in global
     acquisition order, and the once-per-transfer latency in ps."""
 
-    __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names",
+    __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "queues",
                  "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans",
                  "label", "slots", "dma_queue", "setup_ps", "burst")
 
@@ -222,7 +222,8 @@ class Route:
         self.plans: dict = {}   # (bytes, burst, row) -> burst ends and holds (burst_plan)
         self.svc_channels = [c for c in self.channels if c.service is not None]
         self.latency_ps = sum(c.latency_ps for c in channels)
-        self.names = [c.name for c in self.channels]
+        #: the channels' request queues, in route order: a burst train's test for waiters
+        self.queues = [c.queue for c in self.channels]
         #: the master arbitrating for the channels (DMA engine, else the source component)
         self.requester = requester if requester is not None else (dma.name if dma else src)
         self.priority = priority
@@ -539,7 +540,7 @@ class _Train:
     runs, those before the one it queues on while it waits, none before and after); a
     channel's :meth:`Channel.held_by` reads it from the trains in flight (``trains``)."""
 
-    __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "total",
+    __slots__ = ("env", "chans", "queues", "svc", "t", "obs", "ends", "holds", "k", "total",
                  "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
                  "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "trains",
                  "plain", "heap", "eid")
@@ -547,8 +548,8 @@ class _Train:
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
                  who, prio: int, trains: dict):
-        self.env, self.chans, self.svc, self.t, self.obs = env, route.channels, \
-            route.svc_channels, t, obs
+        self.env, self.chans, self.queues, self.svc, self.t, self.obs = env, route.channels, \
+            route.queues, route.svc_channels, t, obs
         self.heap, self.eid = env._queue, env._eid   # SimPy's event queue and id counter
         # as a channel request: holder process, requester (master) name, priority
         self.who, self.requester, self.priority = me, who, prio
@@ -584,10 +585,11 @@ class _Train:
         for c in chans[j:] if j else chans:
             if c.free:   # Channel.acquire, inlined
                 c.free -= 1
+                j += 1
             else:
-                self._queue(c, chans.index(c))
+                self._queue(c, j)
                 return
-        self.j = len(chans)
+        self.j = j
         if self.plain:   # _burst, inlined
             self.callbacks = self._end
             heappush(self.heap, (self.env._now + self.holds[self.k], NORMAL, next(self.eid), self))
@@ -655,10 +657,7 @@ class _Train:
         self.k = k = self.k + 1
         chans = self.chans
         if k < self.n:
-            for c in chans:
-                if c.queue:
-                    break
-            else:   # nobody waits: keep the route for the next burst
+            if not any(self.queues):   # nobody waits: keep the route for the next burst
                 if self.plain:   # _burst, inlined
                     self.callbacks = self._end
                     heappush(self.heap, (self.env._now + self.holds[k], NORMAL, next(self.eid),
@@ -667,7 +666,9 @@ class _Train:
                     self._burst()
                 return
             # give up the channels from the first one with a waiter on, queue on it again
-            j = chans.index(c)
+            queues, j = self.queues, 0
+            while not queues[j]:
+                j += 1
             _free_all(chans[j:])
             self._queue(chans[j], j)
             return
