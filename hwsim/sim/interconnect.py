@@ -416,6 +416,7 @@ class Interconnect:
         t.start_ps = env._now
         obs = self.observer
         slot = dq = None
+        setup = 0   # the DMA's descriptor set-up once it holds a slot
         who, prio = route.requester, route.priority
         me = env._active_proc  # the process running this transfer: the holder it records
         if route.dma is not None:
@@ -429,20 +430,23 @@ class Interconnect:
                 dq_t0 = env._now  # the entry is busy from its grant, not from the request
                 if setup_ps:
                     yield env.timeout(setup_ps)
+            else:
+                setup = setup_ps
             slot = route.slots
             ev = slot.acquire(who, prio)
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
             slot_t0 = env._now  # the slot is busy from its grant, not from the request
-            if setup_ps and dq is None:
-                yield env.timeout(setup_ps)
-        if obs is not None:
-            obs.transfer_begin(t)
         train = _Train(env, route, t, nbytes, route.burst, obs, me, who, prio, self.trains)
-        if train.n:  # arbitrate, run the bursts and the latency from callbacks (see _Train)
-            yield train.run()
-        elif route.latency_ps:
-            yield env.timeout(route.latency_ps)
+        if train.n:  # set-up, arbitration, the bursts and the latency from callbacks (_Train)
+            yield train.run(setup)
+        else:
+            if setup:
+                yield env.timeout(setup)
+            if obs is not None:
+                obs.transfer_begin(t)
+            if route.latency_ps:
+                yield env.timeout(route.latency_ps)
         if slot is not None:
             slot.busy_ps += env._now - slot_t0
             slot.release()
@@ -512,8 +516,9 @@ def _free_all(chans) -> None:
 
 class _Train:
     """The bursts of one transfer, run from SimPy callbacks without resuming the transfer's
-    process: arbitration for the route's channels, each burst's hold, and the release and
-    re-arbitration between bursts.
+    process: the DMA's descriptor set-up (when no descriptor queue overlaps it), arbitration
+    for the route's channels, each burst's hold, and the release and re-arbitration between
+    bursts.
 
     Exact: the per-burst model takes every channel of the route (in global order, queueing
     FIFO or by policy where one is busy), holds them for the burst, releases them all and
@@ -527,8 +532,8 @@ class _Train:
     request is queued on any channel the next burst just starts. The process waits on one
     event, ``wake``, triggered once the last burst has released the route, the transfer's
     statistics are booked and the route's latency has passed. The event count and order are
-    those of a process that waits on each grant, each burst's timeout and the latency's
-    timeout.
+    those of a process that waits on the DMA's set-up timeout, each grant, each burst's
+    timeout and the latency's timeout.
 
     The train is itself the event of each burst's end and of each grant it waits for: it is
     pushed on SimPy's queue with the key a ``Timeout`` or a succeeded event would get (time,
@@ -570,13 +575,24 @@ class _Train:
         self.latency = route.latency_ps
         self.trains = trains
 
-    def run(self):
-        """Start: arbitrate for burst 0; returns the event the process waits on (``wake``)."""
+    def run(self, setup: int = 0):
+        """Start: after ``setup`` ps (the DMA's descriptor set-up; as a timeout would take it),
+        tell the observer and arbitrate for burst 0; returns the event the process waits on
+        (``wake``)."""
         self.wake = self.env.event()
         self.wake.train = self   # for deadlock reports: the train may wait in a channel's queue
+        if setup:
+            self.callbacks = (self._start,)
+            heappush(self.heap, (self.env._now + setup, NORMAL, next(self.eid), self))
+        else:
+            self._start(None)
+        return self.wake
+
+    def _start(self, _event) -> None:
+        if self.obs is not None:
+            self.obs.transfer_begin(self.t)
         self.trains[self] = None
         self._acquire(0)
-        return self.wake
 
     def _acquire(self, j: int) -> None:
         """Take the route's channels from index ``j`` on, then start burst ``k``; where one is
