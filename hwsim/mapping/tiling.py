@@ -128,6 +128,25 @@ def _row_choices(ho: int) -> list:
     return sorted({-(-ho // k) for k in range(1, ho + 1)})
 
 
+def _channel_choices(cout: int) -> list:
+    """Every distinct channels-per-tile ``ceil(cout / k)``, largest first. Distinct sizes have
+    distinct tile counts, so no two candidates of one layer tie on (channel tiles, tiles)."""
+    out, k = [], 1
+    while k <= cout:
+        co = -(-cout // k)
+        out.append(co)
+        k = -(-cout // (co - 1)) if co > 1 else cout + 1   # next k with a smaller tile
+    return out
+
+
+@_memo
+def _input_bytes(l: Layer, rows: int) -> int:
+    """Input bytes (with halo, all channels) summed over the row tiles of ``rows`` rows."""
+    cout, ho = geometry(l)[:2]
+    return sum(tile_bytes(l, cout, h0, min(ho, h0 + rows), False)[0]
+               for h0 in range(0, ho, rows))
+
+
 def _hops_ps(hops, nbytes: float, transfers: float) -> float:
     """Mean time of ``transfers`` transfers totalling ``nbytes`` over ``hops`` (CostModel)."""
     if not nbytes:
@@ -135,127 +154,181 @@ def _hops_ps(hops, nbytes: float, transfers: float) -> float:
     return sum(f * transfers + nbytes * b for f, b in hops)
 
 
+class _Search:
+    """The least-time tile search of one layer in one context: where its operands live,
+    whether its weights move, the key. A candidate's working set and key do not depend on
+    the budget, so fusion's trials of a layer under many budgets share them (kept on the
+    :class:`~hwsim.mapping.cost.CostModel`). And the winner under ``(budget, max_rows)``
+    also wins under any smaller pair it still fits: the smaller pair's candidates are a
+    subset that contains it (keys are unique, see :func:`_channel_choices`)."""
+
+    def __init__(self, l: Layer, l1: Memory, in_mems: tuple, w_mem, out_mem, with_w: bool,
+                 prefer_row_tiles: bool, cost, compute_ps):
+        self.l, self.l1, self.in_mems, self.w_mem, self.out_mem = l, l1, in_mems, w_mem, out_mem
+        self.with_w, self.prefer_row_tiles, self.timed = with_w, prefer_row_tiles, cost is not None
+        self.cout, self.ho = geometry(l)[:2]
+        self.in_dma = sum(m != l1.name for m in in_mems) / len(in_mems)   # share moved by DMA
+        self.out_dma = out_mem != l1.name
+        self.compute_ps = compute_ps
+        if cost is not None:
+            self.in_hops = [cost.hops(m, l1.name) for m in sorted(set(in_mems)) if m != l1.name]
+            self.w_hops = cost.hops(w_mem, l1.name) if with_w and w_mem else []
+            self.out_hops = cost.hops(l1.name, out_mem) if self.out_dma else []
+            self.total_ops = tile_ops(l, self.cout, self.ho)
+            self.w_total = tile_bytes(l, self.cout, 0, 1, True)[1] if with_w else 0
+            self.out_total = tile_bytes(l, self.cout, 0, self.ho, False)[2]
+        self.row_choices = _row_choices(self.ho)
+        self.ws_of: dict = {}      # (channels, rows) -> L1 working set, bytes
+        self.key_of: dict = {}     # (channels, rows) -> (key, modelled ps)
+        self.answers: list = []    # (budget, max_rows, winner) already worked out
+        self.tilings: dict = {}    # (channels, rows) -> Tiling
+
+    @classmethod
+    def of(cls, l, l1, in_mems, w_mem, out_mem, with_w, prefer_row_tiles, cost, compute_ps):
+        if cost is None:
+            return cls(l, l1, in_mems, w_mem, out_mem, with_w, prefer_row_tiles, None, compute_ps)
+        key = (l, l1.name, in_mems, w_mem, out_mem, with_w, prefer_row_tiles, id(compute_ps))
+        s = cost.tiling_memo.get(key)
+        if s is None:
+            s = cost.tiling_memo[key] = cls(l, l1, in_mems, w_mem, out_mem, with_w,
+                                            prefer_row_tiles, cost, compute_ps)
+        return s
+
+    def ws(self, co: int, rows: int) -> int:
+        """L1 working set of a ``co`` x ``rows`` tile: double-buffered inputs and outputs
+        (the worst-case tile: an interior halo may exceed the first tile's rows), weights
+        single-buffered when one channel tile covers the layer."""
+        v = self.ws_of.get((co, rows))
+        if v is None:
+            l, ho = self.l, self.ho
+            i, w, o = tile_bytes(l, co, 0, rows, self.with_w)
+            i = max(i, tile_bytes(l, co, max(0, ho - rows), ho, False)[0],
+                    tile_bytes(l, co, ho // 2, min(ho, ho // 2 + rows), False)[0])
+            wmul = 1 if co == self.cout else 2
+            v = self.ws_of[(co, rows)] = (2 * (math.ceil(i * self.in_dma) + o * self.out_dma)
+                                          + wmul * w)
+        return v
+
+    def choose(self, budget: int, max_rows: int | None) -> tuple:
+        """``(key, channels, rows, working set, modelled ps)`` of the best tile that fits."""
+        for b, mr, won in self.answers if self.timed else ():   # untimed: one rows per co
+            if (b >= budget and (mr is None or max_rows is not None and mr >= max_rows)
+                    and won[3] <= budget and (max_rows is None or won[2] <= max_rows)):
+                return won
+        won = self._search(budget, max_rows)
+        self.answers.append((budget, max_rows, won))
+        return won
+
+    def _search(self, budget: int, max_rows: int | None) -> tuple:
+        l, cout, ho, ws = self.l, self.cout, self.ho, self.ws
+        best = None
+        smallest = float("inf")   # smallest working set tried (for the error message)
+        for co in _channel_choices(cout):
+            n_co = -(-cout // co)
+            if best is not None and self.prefer_row_tiles and n_co > best[0][0]:
+                break   # the key's first field: fewer channel groups always win
+            if ws(co, 1) > budget:
+                smallest = min(smallest, ws(co, 1))
+                continue
+            lo, hi = 1, min(ho, max_rows or ho)
+            while lo < hi:  # largest rows that fit (ws is monotone in rows)
+                mid = (lo + hi + 1) // 2
+                if ws(co, mid) <= budget:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            if not self.timed:
+                key, t = self._key(co, n_co, lo)
+                if best is None or key < best[0]:
+                    best = (key, co, lo, ws(co, lo), t)
+                continue
+            a_w = None
+            for rows in self.row_choices:
+                if rows > lo:
+                    break
+                got = self.key_of.get((co, rows))
+                if got is None:
+                    if a_w is None:
+                        a_w = _hops_ps(self.w_hops, self.w_total / n_co, 1)
+                    got = self.key_of[(co, rows)] = self._key(co, n_co, rows, a_w)
+                if best is None or got[0] < best[0]:
+                    best = (got[0], co, rows, ws(co, rows), got[1])
+        if best is None:
+            i, w, o = tile_bytes(l, 1, 0, 1, self.with_w)
+            l1 = self.l1
+            raise MappingError(
+                f"{l.op} cannot be tiled into {l1.name}: even the smallest tile (1 channel x 1 "
+                f"row: {i} B in, {w} B weights, {o} B out; {smallest} B with double buffers and "
+                "halo) exceeds "
+                + (f"its {l1.name}.size_bytes = {budget} B" if budget == l1.size_bytes else
+                   f"the {budget} B that L1-resident activations leave of {l1.name}.size_bytes = "
+                   f"{l1.size_bytes} B"),
+                fix=f"enlarge {l1.name}.size_bytes to at least {smallest + l1.size_bytes - budget}")
+        return best
+
+    def _key(self, co: int, n_co: int, rows: int, a_w: float = 0.0) -> tuple:
+        """(sort key, modelled ps) of the ``co`` x ``rows`` tile (module docstring)."""
+        l, ho = self.l, self.ho
+        n = n_co * -(-ho // rows)
+        # Weights and outputs move once whatever the tiling; inputs (with their halo)
+        # are reloaded for every channel tile unless the op is channel-wise.
+        dma = _input_bytes(l, rows) * (n_co if l.op in ("conv2d", "pointwise", "linear") else 1)
+        t = fill = 0.0
+        if self.timed:
+            # mean tile; the first row tile of each channel group also loads its weights
+            a = max([_hops_ps(h, dma / len(self.in_mems) / n, 1) for h in self.in_hops],
+                    default=0.0)
+            a_w = max(a, a_w)
+            c = self.compute_ps(self.total_ops / n, co, rows)
+            s = _hops_ps(self.out_hops, self.out_total / n, 1)
+            t = pipeline_ps(n, a, c, s, n_co, a_w)
+            fill = a_w + c + s
+        if not self.timed or l.op in TRAIN_OPS:   # DORY: fewest DMA bytes, then fewest tiles
+            key = (dma, n, -co) if not self.prefer_row_tiles else (n_co, dma, n, -co)
+        else:   # a pipelined reader waits for the first tile: count its fill too
+            key = (t, n, -co) if not self.prefer_row_tiles else (n_co, t + fill, n, -co)
+        return key, t
+
+    def tiling(self, co: int, rows: int, l1_bytes: int, modelled: float) -> Tiling:
+        """The tiles of the ``co`` x ``rows`` tiling (channel groups outer, rows inner)."""
+        got = self.tilings.get((co, rows))
+        if got is not None:
+            return got
+        l, cout, ho, in_mems, out_mem, w_mem = (self.l, self.cout, self.ho, self.in_mems,
+                                                self.out_mem, self.w_mem)
+        with_w = self.with_w
+        tiles = []
+        for c0 in range(0, cout, co):
+            c1 = min(cout, c0 + co)
+            for h0 in range(0, ho, rows):
+                h1 = min(ho, h0 + rows)
+                i, w, o = tile_bytes(l, c1 - c0, h0, h1, with_w and (
+                    h1 == ho if l.op in GRAD_WEIGHT_OPS else h0 == 0))
+                # an elementwise op reads its operands from their own memories (equal shares)
+                loads = [(m, i // len(in_mems) + (k < i % len(in_mems)))
+                         for k, m in enumerate(in_mems)]
+                stores = merge([(out_mem, o)])
+                if w and l.op in GRAD_WEIGHT_OPS:  # the dW accumulator goes out after its last row
+                    stores = merge([(out_mem, o), (w_mem, w)])
+                elif w:
+                    loads.append((w_mem, w))
+                if l.op == "optimizer_step":       # parameters and state are updated in place
+                    stores = ((w_mem, o),)
+                loads = merge(loads)
+                tiles.append(Tile(loads=loads, ops=tile_ops(l, c1 - c0, h1 - h0), stores=stores))
+        got = self.tilings[(co, rows)] = Tiling(
+            tile_shape={"channels": co, "rows": rows, "cols": geometry(l)[2]}, tiles=tuple(tiles),
+            l1_bytes=l1_bytes, weight_mem=w_mem if with_w else None, input_mem=in_mems[0],
+            modelled_ps=modelled)
+        return got
+
+
 def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,
                prefer_row_tiles: bool, budget: int, cost, compute_ps, max_rows) -> Tiling:
     """Output channels x rows (full width): the tiling described in the module docstring."""
-    cout, ho, wo, *_ = geometry(l)
     with_w = weights_move and (l.is_weighted or l.weights_of is not None and l.weight_elements
                                   or l.op == "optimizer_step")
     in_mems = tuple(in_mem) if isinstance(in_mem, tuple) else (in_mem,)
-    in_dma = sum(m != l1.name for m in in_mems) / len(in_mems)   # share of input moved by DMA
-    out_dma = out_mem != l1.name
-    if cost is not None:
-        in_hops = [cost.hops(m, l1.name) for m in sorted(set(in_mems)) if m != l1.name]
-        w_hops = cost.hops(w_mem, l1.name) if with_w and w_mem else []
-        out_hops = cost.hops(l1.name, out_mem) if out_dma else []
-        total_ops = tile_ops(l, cout, ho)
-        w_total = tile_bytes(l, cout, 0, 1, True)[1] if with_w else 0
-        out_total = tile_bytes(l, cout, 0, ho, False)[2]
-    row_choices = _row_choices(ho)
-    # working sets and candidate keys depend on the tile, not on the budget: fusion asks for
-    # the same layer under many budgets, so they are kept per context on the cost model
-    ws_memo, cand_memo = (cost.tiling_memo.setdefault(
-        (l, l1.name, in_mems, w_mem, out_mem, with_w, prefer_row_tiles, id(compute_ps)), ({}, {}))
-        if cost is not None else ({}, {}))
-    best = None
-    seen = set()
-    in_total: dict = {}   # rows per tile -> input bytes over all row tiles (all channels)
-    smallest = float("inf")   # smallest working set tried (for the error message)
-    k = 1
-    while k <= cout:   # every distinct channel-tile size ceil(cout / k), largest first
-        co = -(-cout // k)
-        k = -(-cout // (co - 1)) if co > 1 else cout + 1   # next k with a smaller tile
-        if co in seen:
-            continue
-        seen.add(co)
-        n_co = -(-cout // co)
-        wmul = 1 if n_co == 1 else 2
-
-        def ws(rows, co=co, wmul=wmul):
-            v = ws_memo.get((co, rows))
-            if v is None:
-                i, w, o = tile_bytes(l, co, 0, rows, with_w)
-                # the worst-case tile: interior halo may exceed the first tile's rows
-                i = max(i, tile_bytes(l, co, max(0, ho - rows), ho, False)[0],
-                        tile_bytes(l, co, ho // 2, min(ho, ho // 2 + rows), False)[0])
-                v = ws_memo[(co, rows)] = 2 * (math.ceil(i * in_dma) + o * out_dma) + wmul * w
-            return v
-
-        if ws(1) > budget:
-            smallest = min(smallest, ws(1))
-            continue
-        lo, hi = 1, min(ho, max_rows or ho)
-        while lo < hi:  # largest rows that fit (ws is monotone in rows)
-            mid = (lo + hi + 1) // 2
-            if ws(mid) <= budget:
-                lo = mid
-            else:
-                hi = mid - 1
-        for rows in (row_choices if cost is not None else (lo,)):
-            if rows > lo:
-                break
-            got = cand_memo.get((co, rows))
-            if got is not None:
-                key, t = got
-                if best is None or key < best[0]:
-                    best = (key, co, rows, ws(rows), t)
-                continue
-            n_h = -(-ho // rows)
-            n = n_co * n_h
-            # Weights and outputs move once whatever the tiling; inputs (with their halo)
-            # are reloaded for every channel tile unless the op is channel-wise.
-            if rows not in in_total:
-                in_total[rows] = sum(tile_bytes(l, cout, h0, min(ho, h0 + rows), False)[0]
-                                     for h0 in range(0, ho, rows))
-            dma = in_total[rows] * (n_co if l.op in ("conv2d", "pointwise", "linear") else 1)
-            t = fill = 0.0
-            if cost is not None:
-                # mean tile; the first row tile of each channel group also loads its weights
-                a = max([_hops_ps(h, dma / len(in_mems) / n, 1) for h in in_hops], default=0.0)
-                a_w = max(a, _hops_ps(w_hops, w_total / n_co, 1))
-                c = compute_ps(total_ops / n, co, rows)
-                s = _hops_ps(out_hops, out_total / n, 1)
-                t = pipeline_ps(n, a, c, s, n_co, a_w)
-                fill = a_w + c + s
-            if cost is None or l.op in TRAIN_OPS:   # DORY: fewest DMA bytes, then fewest tiles
-                key = (dma, n, -co) if not prefer_row_tiles else (n_co, dma, n, -co)
-            else:   # a pipelined reader waits for the first tile: count its fill too
-                key = (t, n, -co) if not prefer_row_tiles else (n_co, t + fill, n, -co)
-            cand_memo[(co, rows)] = (key, t)
-            if best is None or key < best[0]:
-                best = (key, co, rows, ws(rows), t)
-    if best is None:
-        i, w, o = tile_bytes(l, 1, 0, 1, with_w)
-        need = smallest
-        raise MappingError(
-            f"{l.op} cannot be tiled into {l1.name}: even the smallest tile (1 channel x 1 row: "
-            f"{i} B in, {w} B weights, {o} B out; {need} B with double buffers and halo) exceeds "
-            + (f"its {l1.name}.size_bytes = {budget} B" if budget == l1.size_bytes else
-               f"the {budget} B that L1-resident activations leave of {l1.name}.size_bytes = "
-               f"{l1.size_bytes} B"),
-            fix=f"enlarge {l1.name}.size_bytes to at least {need + l1.size_bytes - budget}")
-    _, co, rows, l1_bytes, modelled = best
-    # an elementwise op reads its operands from their own memories (equal shares)
-    in_mem = in_mems[0]
-    tiles = []
-    for c0 in range(0, cout, co):
-        c1 = min(cout, c0 + co)
-        for h0 in range(0, ho, rows):
-            h1 = min(ho, h0 + rows)
-            i, w, o = tile_bytes(l, c1 - c0, h0, h1, with_w and (
-                h1 == ho if l.op in GRAD_WEIGHT_OPS else h0 == 0))
-            loads = [(m, i // len(in_mems) + (k < i % len(in_mems)))
-                     for k, m in enumerate(in_mems)]
-            stores = merge([(out_mem, o)])
-            if w and l.op in GRAD_WEIGHT_OPS:  # the dW accumulator goes out after its last row
-                stores = merge([(out_mem, o), (w_mem, w)])
-            elif w:
-                loads.append((w_mem, w))
-            if l.op == "optimizer_step":       # parameters and state are updated in place
-                stores = ((w_mem, o),)
-            loads = merge(loads)
-            tile = Tile(loads=loads, ops=tile_ops(l, c1 - c0, h1 - h0), stores=stores)
-            tiles.append(tile)
-    return Tiling(tile_shape={"channels": co, "rows": rows, "cols": wo}, tiles=tuple(tiles),
-                  l1_bytes=l1_bytes, weight_mem=w_mem if with_w else None, input_mem=in_mem,
-                  modelled_ps=modelled)
+    search = _Search.of(l, l1, in_mems, w_mem, out_mem, with_w, prefer_row_tiles, cost, compute_ps)
+    _, co, rows, l1_bytes, modelled = search.choose(budget, max_rows)
+    return search.tiling(co, rows, l1_bytes, modelled)
