@@ -12,6 +12,7 @@ outer (each weight tile loaded once), row tiles inner.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from functools import lru_cache
 
 from ..base.errors import MappingError
@@ -57,24 +58,37 @@ def tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
     """(input, weight, output) bytes of the tile covering channels [.. co) and rows [h0, h1)."""
     if l.op in TRAIN_OPS:
         return train_tiling.tile_bytes(l, co, h0, h1, with_weights)
-    cout, ho, wo, h, w, *_ = geometry(l)
+    return (_input_bytes(l, co, in_rows(l, h0, h1)),
+            _weight_bytes(l, co) if with_weights and l.is_weighted else 0,
+            _output_bytes(l, co, h1 - h0))
+
+
+def _input_bytes(l: Layer, co: int, rows_in: int) -> int:
+    """Input bytes of a forward tile of ``co`` output channels reading ``rows_in`` input rows
+    (full width); nondecreasing in ``rows_in``."""
+    cout, _, _, _, w, *_ = geometry(l)
     b = l.batch
-    rows = in_rows(l, h0, h1)
     if l.op == "linear":
         inp = l.in_channels * b
     elif l.op in ("conv2d", "pointwise"):
-        inp = l.in_channels * rows * w * b
+        inp = l.in_channels * rows_in * w * b
     elif l.op == "depthwise":
-        inp = -(-co * l.in_channels // cout) * rows * w * b
+        inp = -(-co * l.in_channels // cout) * rows_in * w * b
     elif l.op in ELEMENTWISE_OPS:
-        inp = 2 * co * rows * w * b
+        inp = 2 * co * rows_in * w * b
     else:  # pooling
-        inp = co * rows * w * b
-    out = co * (h1 - h0) * wo * b
-    wt = 0
-    if with_weights and l.is_weighted:
-        wt = -(-co * l.matrix_rows * l.bits_weight // 8) + (-(-co * l.bits_bias // 8) if l.bias else 0)
-    return -(-inp * l.bits_input // 8), wt, -(-out * l.bits_output // 8)
+        inp = co * rows_in * w * b
+    return -(-inp * l.bits_input // 8)
+
+
+def _weight_bytes(l: Layer, co: int) -> int:
+    """Weight (and bias) bytes of ``co`` output channels of a weighted forward layer."""
+    return -(-co * l.matrix_rows * l.bits_weight // 8) + (-(-co * l.bits_bias // 8) if l.bias else 0)
+
+
+def _output_bytes(l: Layer, co: int, rows: int) -> int:
+    """Output bytes of ``co`` channels x ``rows`` rows (full width) of a forward tile."""
+    return -(-co * rows * geometry(l)[2] * l.batch * l.bits_output // 8)
 
 
 @_memo
@@ -139,19 +153,68 @@ def _channel_choices(cout: int) -> list:
     return out
 
 
-@_memo
-def _input_bytes(l: Layer, rows: int) -> int:
-    """Input bytes (with halo, all channels) summed over the row tiles of ``rows`` rows."""
-    cout, ho = geometry(l)[:2]
-    return sum(tile_bytes(l, cout, h0, min(ho, h0 + rows), False)[0]
-               for h0 in range(0, ho, rows))
+class _LayerTable:
+    """Byte counts of one layer's candidate tiles, pure in the layer (shared by every context
+    the layer is searched in): the worst-case tile's (input, weights, output) bytes and the
+    input bytes summed over all row tiles."""
+
+    def __init__(self, l: Layer):
+        self.l = l
+        self.cout, self.ho = geometry(l)[:2]
+        self.io_of: dict = {}
+        self.in_rows_of: dict = {}
+        self.inputs_of: dict = {}
+
+    def io(self, co: int, rows: int, with_w: bool) -> tuple:
+        """(input, weight, output) bytes of the ``co`` x ``rows`` tile, its input the largest
+        over the first, a middle and the last row tile (an interior halo may exceed the
+        first tile's rows)."""
+        key = (co, rows, with_w)
+        v = self.io_of.get(key)
+        if v is None:
+            l, ho = self.l, self.ho
+            if l.op in TRAIN_OPS:
+                i, w, o = tile_bytes(l, co, 0, rows, with_w)
+                i = max(i, tile_bytes(l, co, max(0, ho - rows), ho, False)[0],
+                        tile_bytes(l, co, ho // 2, min(ho, ho // 2 + rows), False)[0])
+            else:   # input bytes grow with input rows: the tile of most input rows
+                i = _input_bytes(l, co, self.worst_in_rows(rows))
+                w = _weight_bytes(l, co) if with_w and l.is_weighted else 0
+                o = _output_bytes(l, co, rows)
+            v = self.io_of[key] = (i, w, o)
+        return v
+
+    def worst_in_rows(self, rows: int) -> int:
+        """Input rows of the first, a middle and the last tile of ``rows`` rows: the most."""
+        v = self.in_rows_of.get(rows)
+        if v is None:
+            l, ho = self.l, self.ho
+            v = self.in_rows_of[rows] = max(in_rows(l, 0, rows), in_rows(l, max(0, ho - rows), ho),
+                                            in_rows(l, ho // 2, min(ho, ho // 2 + rows)))
+        return v
+
+    def inputs(self, rows: int) -> int:
+        """Input bytes (with halo, all channels) summed over the row tiles of ``rows`` rows."""
+        v = self.inputs_of.get(rows)
+        if v is None:
+            l, cout, ho = self.l, self.cout, self.ho
+            v = self.inputs_of[rows] = sum(tile_bytes(l, cout, h0, min(ho, h0 + rows), False)[0]
+                                           for h0 in range(0, ho, rows))
+        return v
 
 
-def _hops_ps(hops, nbytes: float, transfers: float) -> float:
-    """Mean time of ``transfers`` transfers totalling ``nbytes`` over ``hops`` (CostModel)."""
+_layer_table = _memo(_LayerTable)
+
+
+def _hops_ps(hops, nbytes: float) -> float:
+    """Mean time of one transfer of ``nbytes`` over ``hops`` (CostModel): per hop its fixed
+    cost plus bytes x ps per byte, summed left to right (0 when no byte moves)."""
     if not nbytes:
         return 0.0
-    return sum(f * transfers + nbytes * b for f, b in hops)
+    v = 0
+    for f, b in hops:
+        v += f + nbytes * b
+    return v
 
 
 class _Search:
@@ -166,10 +229,12 @@ class _Search:
                  prefer_row_tiles: bool, cost, compute_ps):
         self.l, self.l1, self.in_mems, self.w_mem, self.out_mem = l, l1, in_mems, w_mem, out_mem
         self.with_w, self.prefer_row_tiles, self.timed = with_w, prefer_row_tiles, cost is not None
-        self.cout, self.ho = geometry(l)[:2]
+        self.table = _layer_table(l)
+        self.cout, self.ho = self.table.cout, self.table.ho
         self.in_dma = sum(m != l1.name for m in in_mems) / len(in_mems)   # share moved by DMA
         self.out_dma = out_mem != l1.name
         self.compute_ps = compute_ps
+        self.reload_inputs = l.op in ("conv2d", "pointwise", "linear")   # per channel tile
         if cost is not None:
             self.in_hops = [cost.hops(m, l1.name) for m in sorted(set(in_mems)) if m != l1.name]
             self.w_hops = cost.hops(w_mem, l1.name) if with_w and w_mem else []
@@ -200,10 +265,7 @@ class _Search:
         single-buffered when one channel tile covers the layer."""
         v = self.ws_of.get((co, rows))
         if v is None:
-            l, ho = self.l, self.ho
-            i, w, o = tile_bytes(l, co, 0, rows, self.with_w)
-            i = max(i, tile_bytes(l, co, max(0, ho - rows), ho, False)[0],
-                    tile_bytes(l, co, ho // 2, min(ho, ho // 2 + rows), False)[0])
+            i, w, o = self.table.io(co, rows, self.with_w)
             wmul = 1 if co == self.cout else 2
             v = self.ws_of[(co, rows)] = (2 * (math.ceil(i * self.in_dma) + o * self.out_dma)
                                           + wmul * w)
@@ -221,6 +283,12 @@ class _Search:
 
     def _search(self, budget: int, max_rows: int | None) -> tuple:
         l, cout, ho, ws = self.l, self.cout, self.ho, self.ws
+        choices, key_of = self.row_choices, self.key_of
+        if self.timed:
+            in_hops, w_hops, out_hops, n_in = self.in_hops, self.w_hops, self.out_hops, len(self.in_mems)
+            inputs, compute_ps = self.table.inputs, self.compute_ps
+            total_ops, w_total, out_total = self.total_ops, self.w_total, self.out_total
+            train, row_first = l.op in TRAIN_OPS, self.prefer_row_tiles
         best = None
         smallest = float("inf")   # smallest working set tried (for the error message)
         for co in _channel_choices(cout):
@@ -230,27 +298,44 @@ class _Search:
             if ws(co, 1) > budget:
                 smallest = min(smallest, ws(co, 1))
                 continue
-            lo, hi = 1, min(ho, max_rows or ho)
-            while lo < hi:  # largest rows that fit (ws is monotone in rows)
-                mid = (lo + hi + 1) // 2
-                if ws(co, mid) <= budget:
-                    lo = mid
-                else:
-                    hi = mid - 1
-            if not self.timed:
+            if not self.timed:   # DORY: the most rows that fit
+                lo, hi = 1, min(ho, max_rows or ho)
+                while lo < hi:  # (ws is monotone in rows)
+                    mid = (lo + hi + 1) // 2
+                    if ws(co, mid) <= budget:
+                        lo = mid
+                    else:
+                        hi = mid - 1
                 key, t = self._key(co, n_co, lo)
                 if best is None or key < best[0]:
                     best = (key, co, lo, ws(co, lo), t)
                 continue
+            # every row choice up to the largest that fits: choices[:fit] (1 row fits)
+            fit, hi = 1, bisect_right(choices, min(ho, max_rows or ho))
+            while fit < hi:
+                mid = (fit + hi) // 2
+                if ws(co, choices[mid]) <= budget:
+                    fit = mid + 1
+                else:
+                    hi = mid
             a_w = None
-            for rows in self.row_choices:
-                if rows > lo:
-                    break
-                got = self.key_of.get((co, rows))
-                if got is None:
+            for rows in choices[:fit]:
+                got = key_of.get((co, rows))
+                if got is None:   # the candidate's key (inlined _key: the mapper's hot loop)
                     if a_w is None:
-                        a_w = _hops_ps(self.w_hops, self.w_total / n_co, 1)
-                    got = self.key_of[(co, rows)] = self._key(co, n_co, rows, a_w)
+                        a_w = _hops_ps(w_hops, w_total / n_co)
+                        in_mult = n_co if self.reload_inputs else 1
+                    n = n_co * -(-ho // rows)
+                    dma = inputs(rows) * in_mult
+                    a = max([_hops_ps(h, dma / n_in / n) for h in in_hops]) if in_hops else 0.0
+                    c = compute_ps(total_ops / n, co, rows)
+                    st = _hops_ps(out_hops, out_total / n)
+                    t = pipeline_ps(n, a, c, st, n_co, max(a, a_w))
+                    if train:
+                        key = (dma, n, -co) if not row_first else (n_co, dma, n, -co)
+                    else:
+                        key = (t, n, -co) if not row_first else (n_co, t + max(a, a_w) + c + st, n, -co)
+                    got = key_of[(co, rows)] = (key, t)
                 if best is None or got[0] < best[0]:
                     best = (got[0], co, rows, ws(co, rows), got[1])
         if best is None:
@@ -266,28 +351,14 @@ class _Search:
                 fix=f"enlarge {l1.name}.size_bytes to at least {smallest + l1.size_bytes - budget}")
         return best
 
-    def _key(self, co: int, n_co: int, rows: int, a_w: float = 0.0) -> tuple:
-        """(sort key, modelled ps) of the ``co`` x ``rows`` tile (module docstring)."""
-        l, ho = self.l, self.ho
-        n = n_co * -(-ho // rows)
-        # Weights and outputs move once whatever the tiling; inputs (with their halo)
-        # are reloaded for every channel tile unless the op is channel-wise.
-        dma = _input_bytes(l, rows) * (n_co if l.op in ("conv2d", "pointwise", "linear") else 1)
-        t = fill = 0.0
-        if self.timed:
-            # mean tile; the first row tile of each channel group also loads its weights
-            a = max([_hops_ps(h, dma / len(self.in_mems) / n, 1) for h in self.in_hops],
-                    default=0.0)
-            a_w = max(a, a_w)
-            c = self.compute_ps(self.total_ops / n, co, rows)
-            s = _hops_ps(self.out_hops, self.out_total / n, 1)
-            t = pipeline_ps(n, a, c, s, n_co, a_w)
-            fill = a_w + c + s
-        if not self.timed or l.op in TRAIN_OPS:   # DORY: fewest DMA bytes, then fewest tiles
-            key = (dma, n, -co) if not self.prefer_row_tiles else (n_co, dma, n, -co)
-        else:   # a pipelined reader waits for the first tile: count its fill too
-            key = (t, n, -co) if not self.prefer_row_tiles else (n_co, t + fill, n, -co)
-        return key, t
+    def _key(self, co: int, n_co: int, rows: int) -> tuple:
+        """(sort key, 0.0) of the ``co`` x ``rows`` tile without a cost model (DORY: fewest
+        DMA bytes, then fewest tiles); the timed key is worked out in :meth:`_search`.
+        Weights and outputs move once whatever the tiling; inputs (with their halo) are
+        reloaded for every channel tile unless the op is channel-wise."""
+        n = n_co * -(-self.ho // rows)
+        dma = self.table.inputs(rows) * (n_co if self.reload_inputs else 1)
+        return ((dma, n, -co) if not self.prefer_row_tiles else (n_co, dma, n, -co)), 0.0
 
     def tiling(self, co: int, rows: int, l1_bytes: int, modelled: float) -> Tiling:
         """The tiles of the ``co`` x ``rows`` tiling (channel groups outer, rows inner)."""

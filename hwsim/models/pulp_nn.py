@@ -33,6 +33,7 @@ check (docs/validation.md), not an input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..mapping.tiling import in_rows
 from ..workload.trace import Layer
@@ -92,6 +93,7 @@ def _dw_pixel_cycles(k: int) -> int:
             + MM_PRE + (k % 4) * DW_SCALAR + MM_POST + DW_QUANT)
 
 
+@lru_cache(maxsize=1 << 14)   # pure in (layer, channels); the tiler asks for it per candidate
 def row_cycles(l: Layer, co: int, with_im2col: bool = True) -> int:
     """Cycles one core spends on one output row of ``co`` channels of a conv2d / pointwise
     layer (4 x 2 blocked matmul with its leftovers, and the im2col when the layer needs one)."""
