@@ -245,7 +245,9 @@ class _Search:
         self.row_choices = _row_choices(self.ho)
         self.ws_of: dict = {}      # (channels, rows) -> L1 working set, bytes
         self.key_of: dict = {}     # (channels, rows) -> (key, modelled ps)
+        self.a_w_of: dict = {}     # channel groups -> mean weight load of a tile, ps
         self.answers: list = []    # (budget, max_rows, winner) already worked out
+        self.ranked = None         # every candidate by its compute-time lower bound
         self.tilings: dict = {}    # (channels, rows) -> Tiling
 
     @classmethod
@@ -257,6 +259,12 @@ class _Search:
         if s is None:
             s = cost.tiling_memo[key] = cls(l, l1, in_mems, w_mem, out_mem, with_w,
                                             prefer_row_tiles, cost, compute_ps)
+            if not prefer_row_tiles and l.op not in TRAIN_OPS:   # the key is the time
+                rkey = (l, id(compute_ps))
+                ranked = cost.tiling_memo.get(rkey)
+                if ranked is None:
+                    ranked = cost.tiling_memo[rkey] = _rank_by_compute(s)
+                s.ranked = ranked
         return s
 
     def ws(self, co: int, rows: int) -> int:
@@ -277,18 +285,39 @@ class _Search:
             if (b >= budget and (mr is None or max_rows is not None and mr >= max_rows)
                     and won[3] <= budget and (max_rows is None or won[2] <= max_rows)):
                 return won
-        won = self._search(budget, max_rows)
+        won = None
+        if self.ranked is not None:
+            won = self._best_first(budget, max_rows)
+        if won is None:   # (also: nothing fits; the exhaustive search says why)
+            won = self._search(budget, max_rows)
         self.answers.append((budget, max_rows, won))
         return won
+
+    def _best_first(self, budget: int, max_rows: int | None):
+        """The winner by least time, or None when nothing fits. Candidates come in order of
+        ``n x c`` (tiles x compute time per tile, :func:`_rank_by_compute`), a lower bound of
+        their time (cost.pipeline_ps: every tile computes), so the search stops at the first
+        whose bound exceeds the best time found (margin: float rounding)."""
+        cap = min(self.ho, max_rows or self.ho)
+        ws, key_of = self.ws, self.key_of
+        best = None
+        stop = float("inf")
+        for lb, co, rows, n_co in self.ranked:
+            if lb > stop:
+                break
+            if rows > cap or ws(co, rows) > budget:
+                continue
+            got = key_of.get((co, rows))
+            if got is None:
+                got = key_of[(co, rows)] = self._timed_key(co, n_co, rows)
+            if best is None or got[0] < best[0]:
+                best = (got[0], co, rows, ws(co, rows), got[1])
+                stop = got[1] * (1 + 1e-9)
+        return best
 
     def _search(self, budget: int, max_rows: int | None) -> tuple:
         l, cout, ho, ws = self.l, self.cout, self.ho, self.ws
         choices, key_of = self.row_choices, self.key_of
-        if self.timed:
-            in_hops, w_hops, out_hops, n_in = self.in_hops, self.w_hops, self.out_hops, len(self.in_mems)
-            inputs, compute_ps = self.table.inputs, self.compute_ps
-            total_ops, w_total, out_total = self.total_ops, self.w_total, self.out_total
-            train, row_first = l.op in TRAIN_OPS, self.prefer_row_tiles
         best = None
         smallest = float("inf")   # smallest working set tried (for the error message)
         for co in _channel_choices(cout):
@@ -318,24 +347,10 @@ class _Search:
                     fit = mid + 1
                 else:
                     hi = mid
-            a_w = None
             for rows in choices[:fit]:
                 got = key_of.get((co, rows))
-                if got is None:   # the candidate's key (inlined _key: the mapper's hot loop)
-                    if a_w is None:
-                        a_w = _hops_ps(w_hops, w_total / n_co)
-                        in_mult = n_co if self.reload_inputs else 1
-                    n = n_co * -(-ho // rows)
-                    dma = inputs(rows) * in_mult
-                    a = max([_hops_ps(h, dma / n_in / n) for h in in_hops]) if in_hops else 0.0
-                    c = compute_ps(total_ops / n, co, rows)
-                    st = _hops_ps(out_hops, out_total / n)
-                    t = pipeline_ps(n, a, c, st, n_co, max(a, a_w))
-                    if train:
-                        key = (dma, n, -co) if not row_first else (n_co, dma, n, -co)
-                    else:
-                        key = (t, n, -co) if not row_first else (n_co, t + max(a, a_w) + c + st, n, -co)
-                    got = key_of[(co, rows)] = (key, t)
+                if got is None:
+                    got = key_of[(co, rows)] = self._timed_key(co, n_co, rows)
                 if best is None or got[0] < best[0]:
                     best = (got[0], co, rows, ws(co, rows), got[1])
         if best is None:
@@ -350,6 +365,29 @@ class _Search:
                    f"{l1.size_bytes} B"),
                 fix=f"enlarge {l1.name}.size_bytes to at least {smallest + l1.size_bytes - budget}")
         return best
+
+    def _timed_key(self, co: int, n_co: int, rows: int) -> tuple:
+        """(sort key, modelled ps) of the ``co`` x ``rows`` tile under the cost model: the
+        double-buffered pipeline of its mean tile (cost.pipeline_ps), the first row tile of
+        each channel group also loading its weights. Weights and outputs move once whatever
+        the tiling; inputs (with their halo) are reloaded for every channel tile unless the
+        op is channel-wise. Training ops keep DORY's key (fewest DMA bytes)."""
+        a_w = self.a_w_of.get(n_co)
+        if a_w is None:
+            a_w = self.a_w_of[n_co] = _hops_ps(self.w_hops, self.w_total / n_co)
+        n = n_co * -(-self.ho // rows)
+        dma = self.table.inputs(rows) * (n_co if self.reload_inputs else 1)
+        in_hops = self.in_hops
+        a = max([_hops_ps(h, dma / len(self.in_mems) / n) for h in in_hops]) if in_hops else 0.0
+        c = self.compute_ps(self.total_ops / n, co, rows)
+        s = _hops_ps(self.out_hops, self.out_total / n)
+        a_w = max(a, a_w)
+        t = pipeline_ps(n, a, c, s, n_co, a_w)
+        if self.l.op in TRAIN_OPS:
+            key = (dma, n, -co) if not self.prefer_row_tiles else (n_co, dma, n, -co)
+        else:   # a pipelined reader waits for the first tile: count its fill too
+            key = (t, n, -co) if not self.prefer_row_tiles else (n_co, t + a_w + c + s, n, -co)
+        return key, t
 
     def _key(self, co: int, n_co: int, rows: int) -> tuple:
         """(sort key, 0.0) of the ``co`` x ``rows`` tile without a cost model (DORY: fewest
@@ -369,29 +407,48 @@ class _Search:
                                                 self.out_mem, self.w_mem)
         with_w = self.with_w
         tiles = []
+        made: dict = {}   # tiles are immutable: equal ones (interior rows) are built once
         for c0 in range(0, cout, co):
             c1 = min(cout, c0 + co)
             for h0 in range(0, ho, rows):
                 h1 = min(ho, h0 + rows)
                 i, w, o = tile_bytes(l, c1 - c0, h0, h1, with_w and (
                     h1 == ho if l.op in GRAD_WEIGHT_OPS else h0 == 0))
-                # an elementwise op reads its operands from their own memories (equal shares)
-                loads = [(m, i // len(in_mems) + (k < i % len(in_mems)))
-                         for k, m in enumerate(in_mems)]
-                stores = merge([(out_mem, o)])
-                if w and l.op in GRAD_WEIGHT_OPS:  # the dW accumulator goes out after its last row
-                    stores = merge([(out_mem, o), (w_mem, w)])
-                elif w:
-                    loads.append((w_mem, w))
-                if l.op == "optimizer_step":       # parameters and state are updated in place
-                    stores = ((w_mem, o),)
-                loads = merge(loads)
-                tiles.append(Tile(loads=loads, ops=tile_ops(l, c1 - c0, h1 - h0), stores=stores))
+                ops = tile_ops(l, c1 - c0, h1 - h0)
+                tile = made.get((i, w, o, ops))
+                if tile is None:
+                    # an elementwise op reads its operands from their own memories (equal shares)
+                    loads = [(m, i // len(in_mems) + (k < i % len(in_mems)))
+                             for k, m in enumerate(in_mems)]
+                    stores = merge([(out_mem, o)])
+                    if w and l.op in GRAD_WEIGHT_OPS:  # the dW accumulator goes out after its last row
+                        stores = merge([(out_mem, o), (w_mem, w)])
+                    elif w:
+                        loads.append((w_mem, w))
+                    if l.op == "optimizer_step":       # parameters and state are updated in place
+                        stores = ((w_mem, o),)
+                    tile = made[(i, w, o, ops)] = Tile(loads=merge(loads), ops=ops, stores=stores)
+                tiles.append(tile)
         got = self.tilings[(co, rows)] = Tiling(
             tile_shape={"channels": co, "rows": rows, "cols": geometry(l)[2]}, tiles=tuple(tiles),
             l1_bytes=l1_bytes, weight_mem=w_mem if with_w else None, input_mem=in_mems[0],
             modelled_ps=modelled)
         return got
+
+
+def _rank_by_compute(search: _Search) -> list:
+    """Every candidate ``(n x c, channels, rows, channel groups)`` of ``search``'s layer on its
+    engine, by ``n x c``: tiles times the engine's time per tile, a lower bound of the
+    layer's time whatever the context (every tile computes; cost.pipeline_ps)."""
+    cout, ho, ops, compute_ps = search.cout, search.ho, search.total_ops, search.compute_ps
+    out = []
+    for co in _channel_choices(cout):
+        n_co = -(-cout // co)
+        for rows in search.row_choices:
+            n = n_co * -(-ho // rows)
+            out.append((n * compute_ps(ops / n, co, rows), co, rows, n_co))
+    out.sort()
+    return out
 
 
 def _tile_dory(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool,

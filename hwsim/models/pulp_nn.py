@@ -113,10 +113,13 @@ def _needs_im2col(l: Layer) -> bool:
     return not (l.kernel[0] == l.kernel[1] == 1 and l.stride[0] == l.stride[1] == 1)
 
 
-def _split(n: int, cores: int) -> list:
-    """Items per core when ``n`` items are split in chunks of ``ceil(n / cores)``."""
+def _split(n: int, cores: int) -> tuple:
+    """``(chunk, full, rest)`` of ``n`` items split over ``cores`` in chunks of
+    ``ceil(n / cores)``: ``full`` cores take ``chunk`` items, one more core takes ``rest``
+    (when not 0), the others none."""
     chunk = -(-n // cores)
-    return [max(0, min(chunk, n - i * chunk)) for i in range(cores)]
+    full = n // chunk
+    return chunk, full, n - full * chunk
 
 
 def work(l: Layer, op: str, co: int, rows: int, cores: int) -> KernelWork:
@@ -127,16 +130,16 @@ def work(l: Layer, op: str, co: int, rows: int, cores: int) -> KernelWork:
         by_rows = row_cycles(l, co)
         n_rows = rows * b
         t_ho = -(-n_rows // cores) * by_rows
-        per_core = [row_cycles(l, c) * n_rows for c in _split(co, cores) if c]
-        t_co = max(per_core)
+        chunk, full, rest = _split(co, cores)
+        per_chunk, per_rest = row_cycles(l, chunk), row_cycles(l, rest) if rest else 0
+        t_co = max(per_chunk, per_rest) * n_rows
         if t_ho <= t_co:
             return KernelWork(t_ho, n_rows * by_rows)
-        return KernelWork(t_co, sum(per_core))
+        return KernelWork(t_co, (full * per_chunk + per_rest) * n_rows)
     if op == "depthwise":
         px = _dw_pixel_cycles(l.kernel[0] * l.kernel[1])
         per_ch = b * l.out_hw[1] * (in_rows(l, 0, rows) * l.kernel[0] * IM2COL_PER_BYTE + rows * px)
-        split = _split(co, cores)
-        return KernelWork(split[0] * per_ch, co * per_ch)
+        return KernelWork(_split(co, cores)[0] * per_ch, co * per_ch)
     # linear: split by output neurons
     steps, left = divmod(l.matrix_rows, 4)
     neuron = MM_PRE + (steps + left) * PX_LEFT_ITER + MM_POST
