@@ -66,8 +66,7 @@ def tile_bytes(l: Layer, co: int, h0: int, h1: int, with_weights: bool):
 def _input_bytes(l: Layer, co: int, rows_in: int) -> int:
     """Input bytes of a forward tile of ``co`` output channels reading ``rows_in`` input rows
     (full width); nondecreasing in ``rows_in``."""
-    cout, _, _, _, w, *_ = geometry(l)
-    b = l.batch
+    cout, w, b = l.out_channels, l.in_hw[1], l.batch   # (geometry(l) of a forward op)
     if l.op == "linear":
         inp = l.in_channels * b
     elif l.op in ("conv2d", "pointwise"):
@@ -88,7 +87,7 @@ def _weight_bytes(l: Layer, co: int) -> int:
 
 def _output_bytes(l: Layer, co: int, rows: int) -> int:
     """Output bytes of ``co`` channels x ``rows`` rows (full width) of a forward tile."""
-    return -(-co * rows * geometry(l)[2] * l.batch * l.bits_output // 8)
+    return -(-co * rows * l.out_hw[1] * l.batch * l.bits_output // 8)
 
 
 @_memo
@@ -302,14 +301,14 @@ class _Search:
         ws, key_of = self.ws, self.key_of
         best = None
         stop = float("inf")
-        for lb, co, rows, n_co in self.ranked:
+        for lb, co, rows, n_co, c in self.ranked:
             if lb > stop:
                 break
             if rows > cap or ws(co, rows) > budget:
                 continue
             got = key_of.get((co, rows))
             if got is None:
-                got = key_of[(co, rows)] = self._timed_key(co, n_co, rows)
+                got = key_of[(co, rows)] = self._timed_key(co, n_co, rows, c)
             if best is None or got[0] < best[0]:
                 best = (got[0], co, rows, ws(co, rows), got[1])
                 stop = got[1] * (1 + 1e-9)
@@ -366,20 +365,23 @@ class _Search:
                 fix=f"enlarge {l1.name}.size_bytes to at least {smallest + l1.size_bytes - budget}")
         return best
 
-    def _timed_key(self, co: int, n_co: int, rows: int) -> tuple:
+    def _timed_key(self, co: int, n_co: int, rows: int, c: float | None = None) -> tuple:
         """(sort key, modelled ps) of the ``co`` x ``rows`` tile under the cost model: the
         double-buffered pipeline of its mean tile (cost.pipeline_ps), the first row tile of
         each channel group also loading its weights. Weights and outputs move once whatever
         the tiling; inputs (with their halo) are reloaded for every channel tile unless the
-        op is channel-wise. Training ops keep DORY's key (fewest DMA bytes)."""
+        op is channel-wise. Training ops keep DORY's key (fewest DMA bytes). ``c``: the
+        tile's compute time when already known."""
         a_w = self.a_w_of.get(n_co)
         if a_w is None:
             a_w = self.a_w_of[n_co] = _hops_ps(self.w_hops, self.w_total / n_co)
         n = n_co * -(-self.ho // rows)
-        dma = self.table.inputs(rows) * (n_co if self.reload_inputs else 1)
+        dma = (self.table.inputs_of.get(rows) or self.table.inputs(rows)) * (
+            n_co if self.reload_inputs else 1)
         in_hops = self.in_hops
         a = max([_hops_ps(h, dma / len(self.in_mems) / n) for h in in_hops]) if in_hops else 0.0
-        c = self.compute_ps(self.total_ops / n, co, rows)
+        if c is None:
+            c = self.compute_ps(self.total_ops / n, co, rows)
         s = _hops_ps(self.out_hops, self.out_total / n)
         a_w = max(a, a_w)
         t = pipeline_ps(n, a, c, s, n_co, a_w)
@@ -437,7 +439,7 @@ class _Search:
 
 
 def _rank_by_compute(search: _Search) -> list:
-    """Every candidate ``(n x c, channels, rows, channel groups)`` of ``search``'s layer on its
+    """Every candidate ``(n x c, channels, rows, channel groups, c)`` of ``search``'s layer on its
     engine, by ``n x c``: tiles times the engine's time per tile, a lower bound of the
     layer's time whatever the context (every tile computes; cost.pipeline_ps)."""
     cout, ho, ops, compute_ps = search.cout, search.ho, search.total_ops, search.compute_ps
@@ -446,7 +448,8 @@ def _rank_by_compute(search: _Search) -> list:
         n_co = -(-cout // co)
         for rows in search.row_choices:
             n = n_co * -(-ho // rows)
-            out.append((n * compute_ps(ops / n, co, rows), co, rows, n_co))
+            c = compute_ps(ops / n, co, rows)
+            out.append((n * c, co, rows, n_co, c))
     out.sort()
     return out
 
