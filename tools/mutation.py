@@ -62,7 +62,7 @@ TESTS = {
     "hwsim/mapping/placement.py": ["tests/test_oracles.py", "tests/test_engine.py",
                                    "tests/test_memory_reporting.py"],
     "hwsim/mapping/tiling.py": ["tests/test_oracles.py", "tests/test_engine.py",
-                                "tests/test_memory_reporting.py"],
+                                "tests/test_memory_reporting.py", "tests/test_tiler_search.py"],
     "hwsim/mapping/aimc.py": ["tests/test_oracles.py", "tests/test_aimc.py", "tests/test_packing.py"],
     "hwsim/mapping/packing.py": ["tests/test_packing.py"],
     "hwsim/mapping/replication.py": ["tests/test_replication.py"],

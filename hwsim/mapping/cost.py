@@ -46,15 +46,16 @@ def tile_compute_ps(platform, comp, layer, host, cost: "CostModel | None" = None
         return cost.compute[key]
     from ..hardware.registry import model_of
 
-    model = model_of(comp)
+    estimate = model_of(comp).tile_estimator(platform, comp, layer, host)
     ovh = getattr(comp, "tile_overhead_cycles", 0) / comp.clock.freq_hz * PS_PER_S
     seen: dict = {}   # the tiler asks for the same tile shapes again and again
 
     def compute_ps(ops, channels, rows):
         key = (ops, channels, rows)
-        if key not in seen:
-            seen[key] = model.tile_estimate_ps(platform, comp, layer, host, ops, channels, rows) + ovh
-        return seen[key]
+        v = seen.get(key)
+        if v is None:
+            v = seen[key] = estimate(ops, channels, rows) + ovh
+        return v
     return compute_ps
 
 

@@ -18,6 +18,7 @@ Models are stateless: every method is handed the component (the spec instance).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from ..hardware.registry import register_model
 
@@ -77,8 +78,23 @@ class ComponentModel:
         The tiler minimises it. Default: the whole-layer estimate pro rata of the ops (0 when
         the engine cannot run the layer); a model whose speed depends on the tile's shape
         overrides it."""
-        whole = self.estimate_ps(platform, comp, layer, host)
-        return 0.0 if whole == math.inf else whole * ops / max(1, layer.ops)
+        return self.pro_rata(platform, comp, layer, host)(ops, channels, rows)
+
+    def tile_estimator(self, platform, comp, layer, host):
+        """``f(ops, channels, rows)``: :meth:`tile_estimate_ps` of ``layer`` on ``comp``, for
+        the tiler's thousands of questions about one layer; a model binds once what does not
+        depend on the tile."""
+        if type(self).tile_estimate_ps is not ComponentModel.tile_estimate_ps:
+            return partial(self.tile_estimate_ps, platform, comp, layer, host)
+        return self.pro_rata(platform, comp, layer, host)
+
+    def pro_rata(self, platform, comp, layer, host):
+        """The default tile estimator: the whole-layer estimate times the tile's share of the
+        ops (0 when the engine cannot run the layer)."""
+        whole, layer_ops = self.estimate_ps(platform, comp, layer, host), max(1, layer.ops)
+        if whole == math.inf:
+            return lambda ops, channels, rows: 0.0
+        return lambda ops, channels, rows: whole * ops / layer_ops
 
     # -- engine ----------------------------------------------------------------------------
     def prepare(self, sim, comp, plan, acct):

@@ -144,12 +144,18 @@ class CoreModel(ComponentModel, spec=CoreCluster):
         return layer.ops / (comp.cores * thr) / comp.clock.freq_hz * PS_PER_S
 
     def tile_estimate_ps(self, platform, comp, layer, host, ops, channels, rows) -> float:
+        return self.tile_estimator(platform, comp, layer, host)(ops, channels, rows)
+
+    def tile_estimator(self, platform, comp, layer, host):
         # the PULP-NN model is shape-dependent (rows split over cores, leftovers): a tile of
-        # few rows leaves cores idle, which the tiler must see
+        # few rows leaves cores idle, which the tiler must see; a kernel table is not
         if comp.kernel_model == "table" or not kernel_throughput(comp, layer.op, layer.bits_key):
-            return super().tile_estimate_ps(platform, comp, layer, host, ops, channels, rows)
-        work = tile_work(comp, layer, layer.op, int(ops), channels, rows)
-        return work.cycles / comp.clock.freq_hz * PS_PER_S
+            return self.pro_rata(platform, comp, layer, host)
+        op, freq = layer.op, comp.clock.freq_hz
+
+        def estimate(ops, channels, rows):
+            return tile_work(comp, layer, op, int(ops), channels, rows).cycles / freq * PS_PER_S
+        return estimate
 
     def step(self, sim, comp, plan, tile, i: int, acct):
         return self.run_ops(sim, comp, plan, tile.ops, plan.layer.op, i, acct)

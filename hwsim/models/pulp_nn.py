@@ -33,6 +33,7 @@ check (docs/validation.md), not an input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..mapping.tiling import in_rows
 from ..workload.trace import Layer
@@ -92,6 +93,7 @@ def _dw_pixel_cycles(k: int) -> int:
             + MM_PRE + (k % 4) * DW_SCALAR + MM_POST + DW_QUANT)
 
 
+@lru_cache(maxsize=1 << 14)   # pure in (layer, channels); the tiler asks for it per candidate
 def row_cycles(l: Layer, co: int, with_im2col: bool = True) -> int:
     """Cycles one core spends on one output row of ``co`` channels of a conv2d / pointwise
     layer (4 x 2 blocked matmul with its leftovers, and the im2col when the layer needs one)."""
@@ -112,10 +114,12 @@ def _needs_im2col(l: Layer) -> bool:
 
 
 def _split(n: int, cores: int) -> tuple:
-    """``(chunk, full, rest)`` of ``n`` items split in chunks of ``ceil(n / cores)``: ``full``
-    cores take ``chunk`` items, one more takes ``rest`` when it is not 0, the others none."""
+    """``(chunk, full, rest)`` of ``n`` items split over ``cores`` in chunks of
+    ``ceil(n / cores)``: ``full`` cores take ``chunk`` items, one more core takes ``rest``
+    (when not 0), the others none."""
     chunk = -(-n // cores)
-    return (chunk,) + divmod(n, chunk)
+    full = n // chunk
+    return chunk, full, n - full * chunk
 
 
 def work(l: Layer, op: str, co: int, rows: int, cores: int) -> KernelWork:
@@ -126,20 +130,16 @@ def work(l: Layer, op: str, co: int, rows: int, cores: int) -> KernelWork:
         by_rows = row_cycles(l, co)
         n_rows = rows * b
         t_ho = -(-n_rows // cores) * by_rows
-        # by channels: ``full`` cores with ``chunk`` channels each, maybe one with ``rest``
         chunk, full, rest = _split(co, cores)
-        t_co = row_cycles(l, chunk) * n_rows
-        co_sum = full * t_co
-        if rest:
-            last = row_cycles(l, rest) * n_rows
-            t_co, co_sum = max(t_co, last), co_sum + last
+        per_chunk, per_rest = row_cycles(l, chunk), row_cycles(l, rest) if rest else 0
+        t_co = max(per_chunk, per_rest) * n_rows
         if t_ho <= t_co:
             return KernelWork(t_ho, n_rows * by_rows)
-        return KernelWork(t_co, co_sum)
+        return KernelWork(t_co, (full * per_chunk + per_rest) * n_rows)
     if op == "depthwise":
         px = _dw_pixel_cycles(l.kernel[0] * l.kernel[1])
         per_ch = b * l.out_hw[1] * (in_rows(l, 0, rows) * l.kernel[0] * IM2COL_PER_BYTE + rows * px)
-        return KernelWork(-(-co // cores) * per_ch, co * per_ch)
+        return KernelWork(_split(co, cores)[0] * per_ch, co * per_ch)
     # linear: split by output neurons
     steps, left = divmod(l.matrix_rows, 4)
     neuron = MM_PRE + (steps + left) * PX_LEFT_ITER + MM_POST
