@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import math
 
-import simpy
-
 from ..base.units import PS_PER_S, TERA
 from ..hardware.platform import AimcTile
 from ..hardware.registry import model_of
@@ -132,7 +130,7 @@ class AimcModel(ComponentModel, spec=AimcTile):
                  for xb, nbytes, mps in jobs]
         for xb_name, pj in energy:
             acct.add_energy("compute", xb_name, pj)
-        yield simpy.AllOf(env, procs)
+        yield sim.all_of(procs)
         span = env._now - t0
         for xb in names:
             if own:
@@ -171,7 +169,7 @@ class AimcModel(ComponentModel, spec=AimcTile):
             yield env.timeout(mvm_ps)
             yield from s_out()
         else:
-            yield simpy.AllOf(env, [env.timeout(mvm_ps), env.process(s_in()), env.process(s_out())])
+            yield sim.all_of([env.timeout(mvm_ps), env.process(s_in()), env.process(s_out())])
 
     def _program(self, sim, plan, acct):
         """Write the layer's weights into its crossbars (already held by the layer): DMA each
@@ -196,7 +194,7 @@ class AimcModel(ComponentModel, spec=AimcTile):
                     acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
 
             procs.append(env.process(one()))
-        yield simpy.AllOf(env, procs)
+        yield sim.all_of(procs)
         acct.ps["programming"] += env.now - t0
         for xb in plan.aimc.tiles:
             sim.busy(xb, env.now - t0)

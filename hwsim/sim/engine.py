@@ -16,6 +16,7 @@ import dataclasses
 import time as _time
 
 import simpy
+from simpy.events import PENDING
 
 from ..base.errors import DeadlockError, Interrupted, SimulationLimitError
 from ..hardware.fidelity import fidelity_of
@@ -33,7 +34,7 @@ from .interconnect import Channel, Interconnect, Transfer
 from .l1banks import conflict_overhead
 from .pipeline import RowProgress, rows_needed, tile_rows
 
-__all__ = ["Simulation", "simulate"]
+__all__ = ["Simulation", "simulate", "AllDone"]
 
 
 class _Acct:
@@ -60,6 +61,36 @@ class _Acct:
     def add_energy(self, category: str, component: str, pj: float) -> None:
         self.energy[category] += pj
         self.comp_energy[component] = self.comp_energy.get(component, 0.0) + pj
+
+
+class AllDone(simpy.Event):
+    """``simpy.AllOf`` for a process that waits for ``events`` and uses no value: triggered
+    (scheduled as ``AllOf`` would be, at the same point of the event order) once all of them
+    have been processed, or failed with the first failure; without the ``ConditionValue``
+    that ``AllOf`` builds and the per-event clean-up, a visible share of a tile's work."""
+
+    def __init__(self, env, events):
+        super().__init__(env)
+        self._left = len(events)
+        if not events:
+            self.succeed()
+            return
+        for ev in events:
+            if ev.callbacks is None:   # processed already
+                self._check(ev)
+            else:
+                ev.callbacks.append(self._check)
+
+    def _check(self, event) -> None:
+        if self._value is not PENDING:   # failed already
+            return
+        if not event._ok:
+            event._defused = True
+            self.fail(event._value)
+            return
+        self._left -= 1
+        if not self._left:
+            self.succeed()
 
 
 class _Buffers:
@@ -324,7 +355,7 @@ class Simulation:
         else:
             deps = [self.done[d] for d in plan.depends_on if not self.done[d].processed]
             if deps:
-                yield simpy.AllOf(self.env, deps)
+                yield AllDone(self.env, deps)
 
     def _loader(self, plan: LayerPlan, buf: _Buffers, acct: _Acct):
         """DMA tile ``i``'s inputs into L1 once buffer ``i % 2`` is free (tile ``i - 2`` computed)."""
@@ -340,7 +371,7 @@ class Simulation:
                 mem, nb = tile.loads[0]
                 yield from self.move(mem, plan.l1, nb, (name, f"t{i}", "in"), buf.load_x[i], acct)
             elif tile.loads:
-                yield simpy.AllOf(env, [env.process(self.move(
+                yield AllDone(env, [env.process(self.move(
                     mem, plan.l1, nb, (name, f"t{i}", "in"), buf.load_x[i], acct))
                     for mem, nb in tile.loads])
             buf.loaded[i].succeed()
@@ -436,6 +467,10 @@ class Simulation:
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += rest - cont
         _attribute(acct, xfers, {}, t0, self.env._now, cont, rest - cont)
+
+    def all_of(self, events) -> AllDone:
+        """An event for a model's step to wait for all of ``events`` (see :class:`AllDone`)."""
+        return AllDone(self.env, events)
 
     def bank_conflict_ps(self, cl, op: str, kernel_cycles: int, dur: int) -> int:
         """Extra ps the cores stall on L1 bank conflicts during a tile of ``kernel_cycles``
