@@ -155,3 +155,19 @@ def test_tiler_time_is_monotone_in_the_budget():
         ts = [tile_layer(l, l1, "l2", "l2", "l2", budget=l1.size_bytes * m, cost=cost,
                          compute_ps=tile_compute_ps(p, cl, l, cl)).modelled_ps for m in (1, 2, 4, 8)]
         assert ts == sorted(ts, reverse=True), (l.name, ts)
+
+
+@pytest.mark.parametrize("trace", ["mobilenet_v1_025", "mobilenetv2"])
+def test_no_ring_next_to_a_crossbar_reprogrammed_each_inference(trace):
+    """A layer that reprograms its crossbar holds it from programming to its last MVM; fused
+    to a reader by a row ring, the next reprogrammed layer waited for that crossbar while the
+    producer waited for its reader (deadlock on MobileNetV1-0.25 with overflow=reprogram)."""
+    p = hwsim.load_platform("platforms/pulp_imc_cluster.yaml", {"mapping.overflow": "reprogram"})
+    sim = hwsim.Simulation(p, hwsim.load_trace(f"traces/{trace}.json"))
+    sim.run()   # no DeadlockError
+    plans = sim.plan_of
+    reprogrammed = {n for n, pl in plans.items() if pl.aimc and pl.aimc.program_each_inference}
+    assert reprogrammed, "the case needs layers on reprogrammed crossbars"
+    for n, pl in plans.items():
+        if pl.ring is not None:
+            assert not {n, pl.ring[1]} & reprogrammed, (n, pl.ring)

@@ -29,8 +29,8 @@ from ..report.efficiency import energy_gap, engines_used, platform_peaks
 from ..mapping.hetero_mapper import REPORTED_KINDS
 from ..report.stats import CATEGORIES
 
-__all__ = ["GAP_KEYS", "parse_platform_arg", "run_compare", "format_table", "plot", "cli",
-           "add_parser"]
+__all__ = ["GAP_KEYS", "parse_platform_arg", "compare_runs", "run_compare", "format_table", "plot",
+           "cli", "add_parser"]
 
 GAP_KEYS = ("ideal_at_peak", "compute_excess", "data_movement", "postprocessing", "programming", "leakage")
 
@@ -49,12 +49,14 @@ def parse_platform_arg(arg: str) -> tuple:
     return path, overrides, label
 
 
-def run_compare(trace_path: str, platform_args: list) -> list:
-    """Simulate ``trace_path`` on every platform; returns a list of row dicts."""
+def compare_runs(trace_path: str, platform_args: list):
+    """Simulate ``trace_path`` on every platform; yields ``(row, result)`` per platform: the
+    row dict of :func:`run_compare` and the run's :class:`~hwsim.api.Result` (per-layer
+    records, mapping facts) for callers that look deeper, or ``None`` where the platform cannot
+    run the network (the row's ``error`` says why)."""
     from ..api import Simulation, load_platform, load_trace
 
     trace = load_trace(trace_path)
-    rows = []
     for arg in platform_args:
         path, ov, label = parse_platform_arg(arg)
         try:
@@ -62,32 +64,41 @@ def run_compare(trace_path: str, platform_args: list) -> list:
             sim = Simulation(platform, trace)
             res = sim.run()
         except HwsimError as e:     # one platform that cannot run the network: say why
-            rows.append({"platform": label, "trace": trace.name, "error": str(e)})
+            yield {"platform": label, "trace": trace.name, "error": str(e)}, None
             continue
-        d = res.summary_dict()
-        cyc = d["cycles_by_category"]
-        tot = sum(cyc.values()) or 1
-        e = d["energy_pj"] or 1.0
-        # peaks of the engines this mapping runs MACs on (a chip with its accelerators off
-        # is compared with its cores' peak), and the energy gap against that peak
-        pk = platform_peaks(platform, engines_used(sim.mapping.plans))
-        ops = 2 * d["macs"]
-        d["peak_tops"], d["peak_tops_per_w"] = pk["peak_tops"], pk["peak_tops_per_w"]
-        d["energy_gap_pj"] = energy_gap(d.get("energy_by_category_pj", {}), ops, pk["peak_tops_per_w"])
-        rows.append({
-            "platform": label, "trace": trace.name,
-            "latency_ms": d["latency_s"] * 1e3, "inferences_per_s": d["inferences_per_s"],
-            "steady_inferences_per_s": d.get("steady_state_inferences_per_s", 0.0),
-            "energy_uj": d["energy_uj"], "achieved_tops": d["achieved_tops"],
-            "peak_tops": d.get("peak_tops", 0.0), "achieved_tops_per_w": d["achieved_tops_per_w"],
-            "peak_tops_per_w": d.get("peak_tops_per_w") or 0.0,
-            "time_split": {c: cyc[c] / tot for c in CATEGORIES},
-            "energy_split": {k: d.get("energy_gap_pj", {}).get(k, 0.0) / e for k in GAP_KEYS},
-            "engines": res.mapping.get("engines", {"cores": len(res.layers)}),
-            "aimc_programmed": res.mapping.get("aimc_programmed", "n/a"),
-            "setup_programming_s": d.get("setup_programming_s", 0.0),
-        })
-    return rows
+        yield _row(label, trace.name, platform, sim, res), res
+
+
+def run_compare(trace_path: str, platform_args: list) -> list:
+    """Simulate ``trace_path`` on every platform; returns a list of row dicts."""
+    return [row for row, _ in compare_runs(trace_path, platform_args)]
+
+
+def _row(label: str, trace_name: str, platform, sim, res) -> dict:
+    """One platform's row: the summary figures the table and the JSON show."""
+    d = res.summary_dict()
+    cyc = d["cycles_by_category"]
+    tot = sum(cyc.values()) or 1
+    e = d["energy_pj"] or 1.0
+    # peaks of the engines this mapping runs MACs on (a chip with its accelerators off
+    # is compared with its cores' peak), and the energy gap against that peak
+    pk = platform_peaks(platform, engines_used(sim.mapping.plans))
+    ops = 2 * d["macs"]
+    d["peak_tops"], d["peak_tops_per_w"] = pk["peak_tops"], pk["peak_tops_per_w"]
+    d["energy_gap_pj"] = energy_gap(d.get("energy_by_category_pj", {}), ops, pk["peak_tops_per_w"])
+    return {
+        "platform": label, "trace": trace_name,
+        "latency_ms": d["latency_s"] * 1e3, "inferences_per_s": d["inferences_per_s"],
+        "steady_inferences_per_s": d.get("steady_state_inferences_per_s", 0.0),
+        "energy_uj": d["energy_uj"], "achieved_tops": d["achieved_tops"],
+        "peak_tops": d.get("peak_tops", 0.0), "achieved_tops_per_w": d["achieved_tops_per_w"],
+        "peak_tops_per_w": d.get("peak_tops_per_w") or 0.0,
+        "time_split": {c: cyc[c] / tot for c in CATEGORIES},
+        "energy_split": {k: d.get("energy_gap_pj", {}).get(k, 0.0) / e for k in GAP_KEYS},
+        "engines": res.mapping.get("engines", {"cores": len(res.layers)}),
+        "aimc_programmed": res.mapping.get("aimc_programmed", "n/a"),
+        "setup_programming_s": d.get("setup_programming_s", 0.0),
+    }
 
 
 HEADERS = ["platform", "latency ms", "inf/s (pipe)", "energy uJ", "TOPS", "peak TOPS",

@@ -14,7 +14,10 @@ not make the layers it touches slower by the tiler's closed-form model
   (pipelined, :mod:`hwsim.sim.pipeline`) and the producer waits before overwriting rows the
   reader still needs (the engine's ring back-pressure). With producer tiles of ``r_p`` rows
   and reader tiles of ``r_c`` output rows (stride ``s``, kernel height ``kh``),
-  ``W = r_p + (r_c - 1) * s + kh`` rows never deadlock: both need one channel group.
+  ``W = r_p + (r_c - 1) * s + kh`` rows never deadlock: both need one channel group, and
+  neither holds its engine for the whole layer (a crossbar reprogrammed each inference is
+  held from its programming to its last MVM, :mod:`hwsim.models.aimc`: the fused reader, or
+  the next ring's, could wait for that engine while the producer waits for the reader).
 
 Tensors are taken greedily in trace order; one is kept when the summed modelled time of the
 layers it touches does not grow (ties keep it: it saves L2 traffic and energy). The bytes a
@@ -75,7 +78,8 @@ def keep_in_l1(trace, l1_of: dict, tensor_mem: dict, tile, policy) -> list:
         c = layers[ip + 1] if ip + 1 < len(layers) else None
         if (policy.fusion and len(rd) == 1 and rd[0] == ip + 1 and l1_of[c.name].name == home.name
                 and c.op in RING_OPS and p.op != "linear" and len(c.input_shape) == 3
-                and c.in_hw[0] == p.out_hw[0]):
+                and c.in_hw[0] == p.out_hw[0]
+                and not (_holds_engine(plans[p.name]) or _holds_engine(plans[c.name]))):
             ring = _try_ring(p, c, plans, budget, trial_mem, tile, limit)
         if whole is not None and (ring is None or sum(pl.modelled_ps for pl in whole.values()) <= ring[0]):
             tensor_mem[p.name] = home.name
@@ -181,6 +185,11 @@ def _pair_ps(a, b) -> float:
     if a.engine == b.engine:
         return ta + tb
     return max(ta, tb) + min(ta / a.n_tiles, tb / b.n_tiles)
+
+
+def _holds_engine(plan) -> bool:
+    """Whether the layer holds its engine from its first tile to its last (module docstring)."""
+    return plan.aimc is not None and plan.aimc.program_each_inference
 
 
 def _channel_groups(plan) -> int:
