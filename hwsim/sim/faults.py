@@ -16,6 +16,7 @@ Wall-clock time only decides *whether* a run stops; it never enters a report.
 """
 from __future__ import annotations
 
+import gc
 import time
 from heapq import heappop
 
@@ -73,7 +74,22 @@ def drive(env, max_sim_ps: int | None = None, max_wall_s: float | None = None,
     earliest, run its callbacks, raise a copy of the exception of a failed event nobody
     defused; inlined here, which saves a method call and an exception frame per event.
     (``StopSimulation``, raised only by ``env.run(until=...)``, never occurs in a run.)
+
+    Python's cyclic garbage collector is paused meanwhile: the run creates no reference
+    cycles (its objects are freed by reference counting; ``tests/test_faults.py`` checks), so
+    the collector would only re-scan the long-lived platform and mapping objects every few
+    hundred allocations (2-6% of a run's CPU time).
     """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _loop(env, max_sim_ps, max_wall_s, livelock_events)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _loop(env, max_sim_ps, max_wall_s, livelock_events) -> tuple:
     queue = env._queue
     limited = max_sim_ps is not None
     deadline = time.perf_counter() + max_wall_s if max_wall_s is not None else None
