@@ -290,8 +290,7 @@ class Simulation:
         snap = _queued_by_resource(xfers, t0)
         yield event
         waited = env._now - t0
-        q1 = max((t.queued_ps for t in xfers), default=0)
-        cont = min(waited, max(0, q1 - q0))
+        cont = min(waited, max(0, _most_queued(xfers) - q0))
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += waited - cont
         before = {c: dict(acct.by_res[c]) for c in ("memory_stall", "contention")} if self.timeline else None
@@ -462,8 +461,7 @@ class Simulation:
     def charge_wait(self, acct: _Acct, xfers: list, t0: int, rest: int) -> None:
         """An engine step's ``rest`` ps beyond its compute since ``t0`` waited on ``xfers``:
         the part they queued is contention, the rest memory stall (charged to resources)."""
-        q = max((t.queued_ps for t in xfers), default=0)
-        cont = min(rest, q)
+        cont = min(rest, _most_queued(xfers))
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += rest - cont
         _attribute(acct, xfers, {}, t0, self.env._now, cont, rest - cont)
@@ -482,6 +480,16 @@ class Simulation:
         if not ov:
             return 0
         return cl.clock.cycles_to_ps(int(cl.clock.ps_to_cycles(dur) + round(kernel_cycles * ov))) - dur
+
+def _most_queued(xfers: list) -> int:
+    """The longest queueing time (ps) of ``xfers``, 0 for none (a loop: a generator
+    expression under ``max`` costs more for these few transfers)."""
+    q = 0
+    for t in xfers:
+        if t.queued_ps > q:
+            q = t.queued_ps
+    return q
+
 
 def _queued_by_resource(xfers: list, now: int) -> dict:
     """Queueing time of ``xfers`` so far, by resource (waits in progress included)."""
