@@ -180,7 +180,7 @@ class Channel:
         if ev.__class__ is _Train:
             # the train's grant, scheduled as Event.succeed would schedule the event (the
             # train records what it holds itself)
-            ev.callbacks = ev._grant
+            ev.callbacks = ev.GRANT
             heappush(ev.heap, (now, NORMAL, next(ev.eid), ev))
         else:
             self.holders.append(ev.who)
@@ -547,7 +547,7 @@ class _Train:
 
     __slots__ = ("env", "chans", "queues", "svc", "t", "obs", "ends", "holds", "k", "total",
                  "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
-                 "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "trains",
+                 "priority", "j", "t0", "callbacks", "n", "latency", "trains",
                  "plain", "heap", "eid")
     _ok = True   # as a SimPy event: a burst's end always succeeds
 
@@ -570,8 +570,6 @@ class _Train:
         self.n = len(self.ends)   # bursts
         self.k = self.j = self.t0 = 0   # burst; channels held (chans[:j]) / waited for; since
         self.wake = self.callbacks = None
-        self._end = (self._ended,)   # the callbacks of a burst's end
-        self._grant = (self._granted,)   # ... and of a grant
         self.latency = route.latency_ps
         self.trains = trains
 
@@ -582,13 +580,13 @@ class _Train:
         self.wake = self.env.event()
         self.wake.train = self   # for deadlock reports: the train may wait in a channel's queue
         if setup:
-            self.callbacks = (self._start,)
+            self.callbacks = self.START
             heappush(self.heap, (self.env._now + setup, NORMAL, next(self.eid), self))
         else:
-            self._start(None)
+            self._start()
         return self.wake
 
-    def _start(self, _event) -> None:
+    def _start(self) -> None:
         if self.obs is not None:
             self.obs.transfer_begin(self.t)
         self.trains[self] = None
@@ -607,7 +605,7 @@ class _Train:
                 return
         self.j = j
         if self.plain:   # _burst, inlined
-            self.callbacks = self._end
+            self.callbacks = self.END
             heappush(self.heap, (self.env._now + self.holds[self.k], NORMAL, next(self.eid), self))
         else:
             self._burst()
@@ -630,7 +628,7 @@ class _Train:
         self.t0 = t.waiting_since = now
         t.waiting_on = c.owner
 
-    def _granted(self, _event) -> None:
+    def _granted(self) -> None:
         j = self.j
         c, t = self.chans[j], self.t
         waited = self.env._now - self.t0   # _waited, inlined
@@ -665,17 +663,17 @@ class _Train:
             self.seg_bytes += nxt - sent
             self.seg_end = now + hold
         self.total += hold
-        self.callbacks = self._end   # env.timeout(hold).callbacks.append(self), inlined
+        self.callbacks = self.END   # env.timeout(hold).callbacks.append(self), inlined
         heappush(self.heap, (now + hold, NORMAL, next(self.eid), self))
 
-    def _ended(self, _event) -> None:
+    def _ended(self) -> None:
         """End of burst ``k``."""
         self.k = k = self.k + 1
         chans = self.chans
         if k < self.n:
             if not any(self.queues):   # nobody waits: keep the route for the next burst
                 if self.plain:   # _burst, inlined
-                    self.callbacks = self._end
+                    self.callbacks = self.END
                     heappush(self.heap, (self.env._now + self.holds[k], NORMAL, next(self.eid),
                                          self))
                 else:
@@ -700,20 +698,24 @@ class _Train:
             c.bytes += nbytes
             c.n_grants += n
         if self.latency:   # then the route's latency, as a timeout would take it
-            self.callbacks = (self._wake,)
+            self.callbacks = self.WAKE
             heappush(self.heap, (self.env._now + self.latency, NORMAL, next(self.eid), self))
         else:
-            self._wake(None)
+            self._wake()
 
-    def _wake(self, _event) -> None:
+    def _wake(self) -> None:
         w = self.wake  # resume the process, as if it waited on this timeout
-        # done: drop the references back to the train (its bound callbacks, the wake event's)
-        # so that reference counting frees it, not the cyclic garbage collector
-        self._end = self._grant = w.train = None
+        # done: drop the wake event's reference back to the train so that reference counting
+        # frees it, not the cyclic garbage collector
+        w.train = None
         w._ok, w._value = True, None
         callbacks, w.callbacks = w.callbacks, None
         for cb in callbacks:
             cb(w)
+
+    # the callbacks of the train's events (set-up done, grant, burst end, latency passed):
+    # its own functions, which SimPy calls with the event, the train itself (no bound methods)
+    START, GRANT, END, WAKE = (_start,), (_granted,), (_ended,), (_wake,)
 
 
 def shortest_path(adj: dict, src, dst, allowed) -> list | None:
