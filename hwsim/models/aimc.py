@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import math
 
-import simpy
-
 from ..base.units import PS_PER_S, TERA
 from ..hardware.platform import AimcTile
 from ..hardware.registry import model_of
@@ -108,27 +106,32 @@ class AimcModel(ComponentModel, spec=AimcTile):
         comps = sim.platform.components
         pl = plan.aimc
         own = not pl.program_each_inference     # else the layer holds them already
-        per = crossbar_streams(plan, i, tile, comps)   # crossbar -> [bytes in, bytes out]
-        names = tuple(sorted(per))   # one global order: no hold cycles
-        active = pl.blocks if plan.tile_blocks is None else [pl.blocks[k] for k in plan.tile_blocks[i]]
-        n_mvm = crossbar_mvms(active)  # blocks of this layer on one crossbar: MVMs one after another
+        key = (comp.name, plan.layer.name, tile.mvms,
+               None if plan.tile_blocks is None else plan.tile_blocks[i])
+        figs = sim.memo.get(key)
+        if figs is None:   # pure functions of the tile's active blocks and MVMs, worked out once
+            per = crossbar_streams(plan, i, tile, comps)   # crossbar -> [bytes in, bytes out]
+            active = pl.blocks if plan.tile_blocks is None else [pl.blocks[k] for k in plan.tile_blocks[i]]
+            n_mvm = crossbar_mvms(active)  # blocks of this layer on one crossbar: MVMs one after another
+            # per crossbar in one global order (no hold cycles): (its spec, [bytes in, out], MVM ps)
+            jobs = tuple((comps[n], tuple(per[n]), comps[n].clock.cycles_to_ps(
+                n_mvm[n] * tile.mvms * (comps[n].mvm_latency_cycles + comps[n].job_overhead_cycles)))
+                for n in sorted(per))
+            figs = sim.memo[key] = (tuple(sorted(per)), jobs,
+                                    max((j[2] for j in jobs), default=0),
+                                    tuple(sorted(tile_mvm_pj(plan, i, tile, comps).items())))
+        names, jobs, mvm_ps, energy = figs
         if own:
             for xb in names:
                 yield from sim.hold(xb, acct)
-        t0 = env.now
+        t0 = env._now
         xfers: list = []
-        procs = []
-        mvm_ps = 0
-        for xb_name in names:
-            xb = comps[xb_name]
-            mps = xb.clock.cycles_to_ps(n_mvm[xb_name] * tile.mvms
-                                        * (xb.mvm_latency_cycles + xb.job_overhead_cycles))
-            mvm_ps = max(mvm_ps, mps)
-            procs.append(env.process(self._job(sim, plan, xb, per[xb_name], mps, i, xfers, acct)))
-        for xb_name, pj in sorted(tile_mvm_pj(plan, i, tile, comps).items()):
+        procs = [env.process(self._job(sim, plan, xb, nbytes, mps, i, xfers, acct))
+                 for xb, nbytes, mps in jobs]
+        for xb_name, pj in energy:
             acct.add_energy("compute", xb_name, pj)
-        yield simpy.AllOf(env, procs)
-        span = env.now - t0
+        yield sim.all_of(procs)
+        span = env._now - t0
         for xb in names:
             if own:
                 sim.release(xb, span)
@@ -166,7 +169,7 @@ class AimcModel(ComponentModel, spec=AimcTile):
             yield env.timeout(mvm_ps)
             yield from s_out()
         else:
-            yield simpy.AllOf(env, [env.timeout(mvm_ps), env.process(s_in()), env.process(s_out())])
+            yield sim.all_of([env.timeout(mvm_ps), env.process(s_in()), env.process(s_out())])
 
     def _program(self, sim, plan, acct):
         """Write the layer's weights into its crossbars (already held by the layer): DMA each
@@ -191,7 +194,7 @@ class AimcModel(ComponentModel, spec=AimcTile):
                     acct.add_energy("programming", xb_name, rows * xb.program_pj_per_row)
 
             procs.append(env.process(one()))
-        yield simpy.AllOf(env, procs)
+        yield sim.all_of(procs)
         acct.ps["programming"] += env.now - t0
         for xb in plan.aimc.tiles:
             sim.busy(xb, env.now - t0)

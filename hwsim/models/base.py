@@ -35,7 +35,10 @@ class StepContext:
     contention); ``release(engine, busy_ps)`` frees the slot and books its busy time;
     ``bank_conflict_ps(engine, op, kernel_cycles, dur_ps)`` the L1 bank-conflict stall of
     cores running a kernel; ``charge_wait(acct, xfers, t0, rest)`` splits a data wait into
-    contention and memory stall.
+    contention and memory stall; ``all_of(events)`` an event to wait for all of ``events``
+    (``simpy.AllOf`` without its value); ``rows(plan)`` the :func:`~hwsim.mapping.plan.tile_rows` of
+    each tile; ``memo``, a dict in which a step keeps the figures that are pure functions of
+    a tile's shape (durations, energies), keyed by component and layer, for this run.
     """
 
 

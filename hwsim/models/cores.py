@@ -21,12 +21,11 @@ import math
 
 from ..base.units import PS_PER_S, TERA
 from ..hardware.platform import CoreCluster
-from ..mapping.plan import tile_rows
 from ..workload.trace import BASE_OP, WEIGHTED_OPS
 from . import pulp_nn
 from .base import ComponentModel
 
-__all__ = ["CoreModel", "kernel_throughput", "op_energy_pj", "tile_work", "layer_work",
+__all__ = ["CoreModel", "kernel_throughput", "op_energy_pj", "tile_work", "tile_extent", "layer_work",
            "core_energy_pj", "best_kernel_rate"]
 
 
@@ -64,15 +63,24 @@ def tile_work(cl, l, op: str, ops: int, co: int, rows: int) -> pulp_nn.KernelWor
     return pulp_nn.KernelWork(math.ceil(-(-n_rows // cl.cores) * total / n_rows), math.ceil(total))
 
 
-def plan_tile_work(cl, plan, op: str, ops: int, i: int) -> pulp_nn.KernelWork:
-    """:func:`tile_work` of tile ``i`` of ``plan``: its channels and rows from a channels x rows
-    tiling; a tile cut along other dimensions (:mod:`hwsim.mapping.tiling_nd`) runs at the
-    whole layer's modelled rate (its share ``ops / layer ops`` of :func:`layer_work`)."""
-    l = plan.layer
+def tile_extent(plan, rows: tuple) -> tuple | None:
+    """``(output channels, output rows)`` of the tile of a channels x rows tiling whose
+    :func:`~hwsim.mapping.plan.tile_rows` are ``rows``; None for a tile cut otherwise."""
     if "rows" in plan.tile_shape and "channels" in plan.tile_shape:
-        ci, h0, h1, _ = tile_rows(plan, i)
+        ci, h0, h1, _ = rows
         co = plan.tile_shape["channels"]
-        return tile_work(cl, l, op, ops, min(co, l.out_channels - ci * co), h1 - h0)
+        return min(co, plan.layer.out_channels - ci * co), h1 - h0
+    return None
+
+
+def plan_tile_work(cl, plan, op: str, ops: int, extent: tuple | None) -> pulp_nn.KernelWork:
+    """:func:`tile_work` of a tile of ``plan`` of :func:`tile_extent` ``extent``: its channels
+    and rows from a channels x rows tiling; a tile cut along other dimensions
+    (:mod:`hwsim.mapping.tiling_nd`) runs at the whole layer's modelled rate (its share
+    ``ops / layer ops`` of :func:`layer_work`)."""
+    l = plan.layer
+    if extent is not None:
+        return tile_work(cl, l, op, ops, *extent)
     if not (_modelled(cl, op, l.bits_key) and op == l.op) or not l.ops:
         return tile_work(cl, l, op, ops, l.out_channels, l.out_hw[0])
     w = layer_work(cl, l)
@@ -155,24 +163,28 @@ class CoreModel(ComponentModel, spec=CoreCluster):
     def run_ops(self, sim, cl, plan, ops: int, op: str, i: int, acct, label: str = "compute"):
         """Run ``ops`` operations of ``op`` on cluster ``cl`` (``label`` "accumulate": partial
         sums of another engine, charged as ``postprocessing`` energy)."""
-        work = plan_tile_work(cl, plan, op, ops, i)
-        cycles = int(work.cycles) + cl.tile_overhead_cycles
+        key = (cl.name, plan.layer.name, op, ops, tile_extent(plan, sim.rows(plan)[i]))
+        cost = sim.memo.get(key)
+        if cost is None:   # a pure function of the tile's shape: a layer's tiles repeat a few
+            work = plan_tile_work(cl, plan, op, ops, key[-1])
+            dur = cl.clock.cycles_to_ps(int(work.cycles) + cl.tile_overhead_cycles)
+            conflict_ps = (sim.bank_conflict_ps(cl, op, int(work.cycles), dur)
+                           if self.l1_bank_conflicts else 0)
+            pj = core_energy_pj(cl, op, ops, work, cl.clock.ps_to_cycles(dur + conflict_ps))
+            cost = sim.memo[key] = (dur, conflict_ps, pj)
+        dur, conflict_ps, pj = cost
         yield from sim.hold(cl.name, acct)
         env = sim.env
-        t0 = env.now
-        dur = cl.clock.cycles_to_ps(cycles)
-        conflict_ps = (sim.bank_conflict_ps(cl, op, int(work.cycles), dur)
-                       if self.l1_bank_conflicts else 0)
+        t0 = env._now
         yield env.timeout(dur + conflict_ps)
         sim.release(cl.name, dur + conflict_ps)
         acct.ps["compute"] += dur
         if conflict_ps:
             acct.ps["contention"] += conflict_ps
             acct.add_stall(f"{cl.l1}.banks", conflict_ps)
-        acct.add_energy("postprocessing" if label == "accumulate" else "compute", cl.name,
-                        core_energy_pj(cl, op, ops, work, cl.clock.ps_to_cycles(dur + conflict_ps)))
+        acct.add_energy("postprocessing" if label == "accumulate" else "compute", cl.name, pj)
         if sim.timeline is not None:
-            sim.timeline.compute(cl.name, plan.layer.name, i, label, t0, env.now, {"work_ops": ops})
+            sim.timeline.compute(cl.name, plan.layer.name, i, label, t0, env._now, {"work_ops": ops})
 
     def peak(self, comp) -> dict | None:
         best, op_best = best_kernel_rate(comp)

@@ -16,6 +16,7 @@ import dataclasses
 import time as _time
 
 import simpy
+from simpy.events import PENDING
 
 from ..base.errors import DeadlockError, Interrupted, SimulationLimitError
 from ..hardware.fidelity import fidelity_of
@@ -33,7 +34,7 @@ from .interconnect import Channel, Interconnect, Transfer
 from .l1banks import conflict_overhead
 from .pipeline import RowProgress, rows_needed, tile_rows
 
-__all__ = ["Simulation", "simulate"]
+__all__ = ["Simulation", "simulate", "AllDone"]
 
 
 class _Acct:
@@ -60,6 +61,36 @@ class _Acct:
     def add_energy(self, category: str, component: str, pj: float) -> None:
         self.energy[category] += pj
         self.comp_energy[component] = self.comp_energy.get(component, 0.0) + pj
+
+
+class AllDone(simpy.Event):
+    """``simpy.AllOf`` for a process that waits for ``events`` and uses no value: triggered
+    (scheduled as ``AllOf`` would be, at the same point of the event order) once all of them
+    have been processed, or failed with the first failure; without the ``ConditionValue``
+    that ``AllOf`` builds and the per-event clean-up, a visible share of a tile's work."""
+
+    def __init__(self, env, events):
+        super().__init__(env)
+        self._left = len(events)
+        if not events:
+            self.succeed()
+            return
+        for ev in events:
+            if ev.callbacks is None:   # processed already
+                self._check(ev)
+            else:
+                ev.callbacks.append(self._check)
+
+    def _check(self, event) -> None:
+        if self._value is not PENDING:   # failed already
+            return
+        if not event._ok:
+            event._defused = True
+            self.fail(event._value)
+            return
+        self._left -= 1
+        if not self._left:
+            self.succeed()
 
 
 class _Buffers:
@@ -98,6 +129,10 @@ class Simulation:
         self.progress = {p.layer.name: RowProgress(self.env, p.layer.out_hw[0])
                          for p in self.mapping.plans}
         self.plan_of = {p.layer.name: p for p in self.mapping.plans}
+        self._rows: dict = {}    # layer -> tile_rows of each tile (see rows)
+        self._needs: dict = {}   # layer -> per tile ((producer's RowProgress, rows), ...)
+        #: the models' memo of pure per-tile figures (durations, energies) within this run
+        self.memo: dict = {}
         self.fidelity = fidelity_of(platform)
         self.ideal_act = self.fidelity.ideal_activation_memory
 
@@ -162,7 +197,8 @@ class Simulation:
     def move(self, src: str, dst: str, nbytes: int, tag, xfers: list, acct: _Acct):
         """Move bytes from ``src`` to ``dst`` (staged over intermediate memories if needed)."""
         for route in self.ic.hops(src, dst):
-            t = Transfer(tag, nbytes, route, self._address(route, nbytes))
+            t = Transfer(tag, nbytes, route,
+                         self._address(route, nbytes) if route.svc_channels else None)
             xfers.append(t)
             yield from self.ic.transfer(route, nbytes, tag, t)
             key = route.label
@@ -190,7 +226,7 @@ class Simulation:
             if l.op in TRAIN_OPS or "rows" not in plan.tile_shape:
                 w = sum(n for m, n in tile.loads if m == plan.weight_mem)
             else:
-                ci, h0, h1, _ = tile_rows(plan, i)
+                ci, h0, h1, _ = self.rows(plan)[i]
                 co = plan.tile_shape["channels"]
                 if h0 == 0:
                     w = tile_bytes(l, min(co, l.out_channels - ci * co), h0, h1, True)[1]
@@ -228,9 +264,8 @@ class Simulation:
 
         Deterministic layout: each timed memory hands out consecutive addresses in the order
         transfers touch it (tensors and tiles streamed in program order), wrapping at its
-        size. A first-order stand-in for a tensor allocator: streaming keeps row locality."""
-        if not route.svc_channels:   # the route's ports include its ends': none is timed
-            return None
+        size. A first-order stand-in for a tensor allocator: streaming keeps row locality.
+        Called for routes with a timed channel (``svc_channels``) only."""
         for name in (route.src, route.dst):
             ch = self.ic.port.get(name)
             if ch is not None and ch.service is not None:
@@ -243,11 +278,15 @@ class Simulation:
     def _wait(self, event, xfers: list, acct: _Acct, why=None):
         """Wait for a tile's data; split the wait into contention and memory stall.
         ``why``: (plan, tile, "in"|"out"), for the timeline's wait slice."""
-        if event.processed:
+        if event.callbacks is None:   # processed already
             return
         env = self.env
         t0 = env._now
-        q0 = max((t.queued_until(t0) for t in xfers), default=0)
+        q0 = 0
+        for t in xfers:
+            q = t.queued_until(t0)
+            if q > q0:
+                q0 = q
         snap = _queued_by_resource(xfers, t0)
         yield event
         waited = env._now - t0
@@ -316,7 +355,7 @@ class Simulation:
         else:
             deps = [self.done[d] for d in plan.depends_on if not self.done[d].processed]
             if deps:
-                yield simpy.AllOf(self.env, deps)
+                yield AllDone(self.env, deps)
 
     def _loader(self, plan: LayerPlan, buf: _Buffers, acct: _Acct):
         """DMA tile ``i``'s inputs into L1 once buffer ``i % 2`` is free (tile ``i - 2`` computed)."""
@@ -332,7 +371,7 @@ class Simulation:
                 mem, nb = tile.loads[0]
                 yield from self.move(mem, plan.l1, nb, (name, f"t{i}", "in"), buf.load_x[i], acct)
             elif tile.loads:
-                yield simpy.AllOf(env, [env.process(self.move(
+                yield AllDone(env, [env.process(self.move(
                     mem, plan.l1, nb, (name, f"t{i}", "in"), buf.load_x[i], acct))
                     for mem, nb in tile.loads])
             buf.loaded[i].succeed()
@@ -340,6 +379,7 @@ class Simulation:
     def _storer(self, plan: LayerPlan, buf: _Buffers, acct: _Acct):
         """DMA tile ``i``'s outputs out of L1 once computed; publish rows for pipelining."""
         name = plan.layer.name
+        rows = self.rows(plan)
         for i, tile in enumerate(plan.tiles):
             if not buf.computed[i].processed:
                 yield buf.computed[i]
@@ -350,19 +390,22 @@ class Simulation:
                     continue
                 yield from self.move(plan.l1, mem, nb, (name, f"t{i}", "out"), buf.store_x[i], acct)
             buf.stored[i].succeed()
-            _, _, h1, last = tile_rows(plan, i)
+            _, _, h1, last = rows[i]
             if last:
                 self.progress[name].advance(h1)
 
     def _compute(self, plan: LayerPlan, comp, model, buf: _Buffers, acct: _Acct):
         """The engine's side: for each tile wait for its inputs and a free output buffer, then
         the model's step; finally wait for the last store."""
+        loaded, stored = buf.loaded, buf.stored
         for i, tile in enumerate(plan.tiles):
             if plan.pipelined:   # waiting for the producer's rows is idle time, not a memory stall
                 yield from self._await_rows(plan, i)
-            yield from self._wait(buf.loaded[i], buf.load_x[i], acct, (plan, i, "in"))
-            if i >= 2:
-                yield from self._wait(buf.stored[i - 2], buf.store_x[i - 2], acct, (plan, i - 2, "out"))
+            # (an event already processed has no callbacks: no wait, no generator for it)
+            if loaded[i].callbacks is not None:
+                yield from self._wait(loaded[i], buf.load_x[i], acct, (plan, i, "in"))
+            if i >= 2 and stored[i - 2].callbacks is not None:
+                yield from self._wait(stored[i - 2], buf.store_x[i - 2], acct, (plan, i - 2, "out"))
             if plan.ring is not None:   # fused: the reader must be done with the rows overwritten
                 yield from self._await_ring(plan, i)
             yield from model.step(self, comp, plan, tile, i, acct)
@@ -370,14 +413,26 @@ class Simulation:
         n = len(plan.tiles)
         yield from self._wait(buf.stored[n - 1], buf.store_x[n - 1], acct, (plan, n - 1, "out"))
 
+    def rows(self, plan: LayerPlan) -> list:
+        """:func:`tile_rows` of each tile of ``plan``, worked out once (the loader, the engine
+        step, the storer and the models each read them)."""
+        r = self._rows.get(plan.layer.name)
+        if r is None:
+            r = self._rows[plan.layer.name] = [tile_rows(plan, i) for i in range(len(plan.tiles))]
+        return r
+
     def _await_rows(self, plan: LayerPlan, i: int):
         """Pipelining: wait until every producer has written the rows tile ``i`` needs."""
-        _, h0, h1, _ = tile_rows(plan, i)
-        for d in plan.depends_on:
-            need = rows_needed(plan.layer, self.plan_of[d].layer, h0, h1)
-            ev = self.progress[d].wait(need)
-            if ev is not None:
-                yield ev
+        needs = self._needs.get(plan.layer.name)
+        if needs is None:   # (producer progress, rows) per tile, worked out once
+            deps = [(self.progress[d], self.plan_of[d].layer) for d in plan.depends_on]
+            needs = self._needs[plan.layer.name] = [
+                tuple((prog, min(prog.total, rows_needed(plan.layer, pl, h0, h1)))
+                      for prog, pl in deps)
+                for _, h0, h1, _ in self.rows(plan)]
+        for prog, need in needs[i]:
+            if need > prog.rows:   # (RowProgress.wait's test, without the call when written)
+                yield prog.wait(need)
 
     def _await_ring(self, plan: LayerPlan, i: int):
         """Fusion (:mod:`hwsim.mapping.fusion`): the output lives in a window of ``W`` rows of
@@ -385,7 +440,7 @@ class Simulation:
         has no more use for producer row ``x`` once it has written ``P`` output rows with
         ``P * stride - pad_top > x``; until then this tile waits (idle time)."""
         w, reader = plan.ring
-        free_below = tile_rows(plan, i)[2] - w
+        free_below = self.rows(plan)[i][2] - w
         if free_below <= 0:
             return
         c = self.plan_of[reader].layer
@@ -412,6 +467,10 @@ class Simulation:
         acct.ps["contention"] += cont
         acct.ps["memory_stall"] += rest - cont
         _attribute(acct, xfers, {}, t0, self.env._now, cont, rest - cont)
+
+    def all_of(self, events) -> AllDone:
+        """An event for a model's step to wait for all of ``events`` (see :class:`AllDone`)."""
+        return AllDone(self.env, events)
 
     def bank_conflict_ps(self, cl, op: str, kernel_cycles: int, dur: int) -> int:
         """Extra ps the cores stall on L1 bank conflicts during a tile of ``kernel_cycles``
@@ -461,6 +520,12 @@ def _attribute(acct: _Acct, xfers: list, snap: dict, t0: int, now: int, cont: in
 
 
 def _split(acct: _Acct, weights: dict, amount: int, category: str = "contention") -> bool:
+    if len(weights) == 1:   # the common case: one resource takes it all
+        for k, v in weights.items():
+            if not v:
+                return False
+            acct.add_stall(k, amount, category)
+            return True
     total = sum(weights.values())
     if not total:
         return False

@@ -207,7 +207,7 @@ class Route:
     """A precomputed path between two endpoints: the channels a burst holds, in global
     acquisition order, and the once-per-transfer latency in ps."""
 
-    __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "names",
+    __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "queues",
                  "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans",
                  "label", "slots", "dma_queue", "setup_ps", "burst")
 
@@ -222,7 +222,8 @@ class Route:
         self.plans: dict = {}   # (bytes, burst, row) -> burst ends and holds (burst_plan)
         self.svc_channels = [c for c in self.channels if c.service is not None]
         self.latency_ps = sum(c.latency_ps for c in channels)
-        self.names = [c.name for c in self.channels]
+        #: the channels' request queues, in route order: a burst train's test for waiters
+        self.queues = [c.queue for c in self.channels]
         #: the master arbitrating for the channels (DMA engine, else the source component)
         self.requester = requester if requester is not None else (dma.name if dma else src)
         self.priority = priority
@@ -415,6 +416,7 @@ class Interconnect:
         t.start_ps = env._now
         obs = self.observer
         slot = dq = None
+        setup = 0   # the DMA's descriptor set-up once it holds a slot
         who, prio = route.requester, route.priority
         me = env._active_proc  # the process running this transfer: the holder it records
         if route.dma is not None:
@@ -428,20 +430,23 @@ class Interconnect:
                 dq_t0 = env._now  # the entry is busy from its grant, not from the request
                 if setup_ps:
                     yield env.timeout(setup_ps)
+            else:
+                setup = setup_ps
             slot = route.slots
             ev = slot.acquire(who, prio)
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
             slot_t0 = env._now  # the slot is busy from its grant, not from the request
-            if setup_ps and dq is None:
-                yield env.timeout(setup_ps)
-        if obs is not None:
-            obs.transfer_begin(t)
         train = _Train(env, route, t, nbytes, route.burst, obs, me, who, prio, self.trains)
-        if train.n:  # arbitrate, run the bursts and the latency from callbacks (see _Train)
-            yield train.run()
-        elif route.latency_ps:
-            yield env.timeout(route.latency_ps)
+        if train.n:  # set-up, arbitration, the bursts and the latency from callbacks (_Train)
+            yield train.run(setup)
+        else:
+            if setup:
+                yield env.timeout(setup)
+            if obs is not None:
+                obs.transfer_begin(t)
+            if route.latency_ps:
+                yield env.timeout(route.latency_ps)
         if slot is not None:
             slot.busy_ps += env._now - slot_t0
             slot.release()
@@ -511,8 +516,9 @@ def _free_all(chans) -> None:
 
 class _Train:
     """The bursts of one transfer, run from SimPy callbacks without resuming the transfer's
-    process: arbitration for the route's channels, each burst's hold, and the release and
-    re-arbitration between bursts.
+    process: the DMA's descriptor set-up (when no descriptor queue overlaps it), arbitration
+    for the route's channels, each burst's hold, and the release and re-arbitration between
+    bursts.
 
     Exact: the per-burst model takes every channel of the route (in global order, queueing
     FIFO or by policy where one is busy), holds them for the burst, releases them all and
@@ -526,8 +532,8 @@ class _Train:
     request is queued on any channel the next burst just starts. The process waits on one
     event, ``wake``, triggered once the last burst has released the route, the transfer's
     statistics are booked and the route's latency has passed. The event count and order are
-    those of a process that waits on each grant, each burst's timeout and the latency's
-    timeout.
+    those of a process that waits on the DMA's set-up timeout, each grant, each burst's
+    timeout and the latency's timeout.
 
     The train is itself the event of each burst's end and of each grant it waits for: it is
     pushed on SimPy's queue with the key a ``Timeout`` or a succeeded event would get (time,
@@ -539,7 +545,7 @@ class _Train:
     runs, those before the one it queues on while it waits, none before and after); a
     channel's :meth:`Channel.held_by` reads it from the trains in flight (``trains``)."""
 
-    __slots__ = ("env", "chans", "svc", "t", "obs", "ends", "holds", "k", "total",
+    __slots__ = ("env", "chans", "queues", "svc", "t", "obs", "ends", "holds", "k", "total",
                  "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
                  "priority", "j", "t0", "callbacks", "_end", "_grant", "n", "latency", "trains",
                  "plain", "heap", "eid")
@@ -547,8 +553,8 @@ class _Train:
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
                  who, prio: int, trains: dict):
-        self.env, self.chans, self.svc, self.t, self.obs = env, route.channels, \
-            route.svc_channels, t, obs
+        self.env, self.chans, self.queues, self.svc, self.t, self.obs = env, route.channels, \
+            route.queues, route.svc_channels, t, obs
         self.heap, self.eid = env._queue, env._eid   # SimPy's event queue and id counter
         # as a channel request: holder process, requester (master) name, priority
         self.who, self.requester, self.priority = me, who, prio
@@ -569,13 +575,24 @@ class _Train:
         self.latency = route.latency_ps
         self.trains = trains
 
-    def run(self):
-        """Start: arbitrate for burst 0; returns the event the process waits on (``wake``)."""
+    def run(self, setup: int = 0):
+        """Start: after ``setup`` ps (the DMA's descriptor set-up; as a timeout would take it),
+        tell the observer and arbitrate for burst 0; returns the event the process waits on
+        (``wake``)."""
         self.wake = self.env.event()
         self.wake.train = self   # for deadlock reports: the train may wait in a channel's queue
+        if setup:
+            self.callbacks = (self._start,)
+            heappush(self.heap, (self.env._now + setup, NORMAL, next(self.eid), self))
+        else:
+            self._start(None)
+        return self.wake
+
+    def _start(self, _event) -> None:
+        if self.obs is not None:
+            self.obs.transfer_begin(self.t)
         self.trains[self] = None
         self._acquire(0)
-        return self.wake
 
     def _acquire(self, j: int) -> None:
         """Take the route's channels from index ``j`` on, then start burst ``k``; where one is
@@ -584,10 +601,11 @@ class _Train:
         for c in chans[j:] if j else chans:
             if c.free:   # Channel.acquire, inlined
                 c.free -= 1
+                j += 1
             else:
-                self._queue(c, chans.index(c))
+                self._queue(c, j)
                 return
-        self.j = len(chans)
+        self.j = j
         if self.plain:   # _burst, inlined
             self.callbacks = self._end
             heappush(self.heap, (self.env._now + self.holds[self.k], NORMAL, next(self.eid), self))
@@ -655,10 +673,7 @@ class _Train:
         self.k = k = self.k + 1
         chans = self.chans
         if k < self.n:
-            for c in chans:
-                if c.queue:
-                    break
-            else:   # nobody waits: keep the route for the next burst
+            if not any(self.queues):   # nobody waits: keep the route for the next burst
                 if self.plain:   # _burst, inlined
                     self.callbacks = self._end
                     heappush(self.heap, (self.env._now + self.holds[k], NORMAL, next(self.eid),
@@ -667,7 +682,9 @@ class _Train:
                     self._burst()
                 return
             # give up the channels from the first one with a waiter on, queue on it again
-            j = chans.index(c)
+            queues, j = self.queues, 0
+            while not queues[j]:
+                j += 1
             _free_all(chans[j:])
             self._queue(chans[j], j)
             return
