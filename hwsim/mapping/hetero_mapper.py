@@ -43,7 +43,7 @@ from ..workload.trace import NETWORK_INPUT, Layer, Trace
 from .aimc import aimc_tiles, allocate, layer_blocks, packing_report
 from .cost import CostModel, tile_compute_ps
 from .fusion import fusion_summary, keep_in_l1
-from .placement import input_memories, place
+from .placement import input_memories, locate, place
 from .replication import expand, replication_factors, replication_summary
 from .plan import AimcMapping, LayerPlan, Mapping
 from .tiling import tile_layer
@@ -83,8 +83,9 @@ def host_clusters(platform) -> list:
                 accels.setdefault(em.kind, []).append(e)
         out.append(Cluster(core, platform.components[core.l1], tiles, accels))
     if not out:
-        raise MappingError(f"{platform.file}: the mapper needs a core_cluster (it runs the layers "
-                           "no accelerator takes and orchestrates the DMA)")
+        raise MappingError("the mapper needs a core_cluster (it runs the layers no accelerator "
+                           "takes and orchestrates the DMA)", file=platform.file,
+                           field="components", fix="add a component of type core_cluster")
     return out
 
 
@@ -117,23 +118,26 @@ def _hinted(platform, l: Layer, cls: list, hint: str, aimc_ok: bool, lb, xb, n_t
     m = model_of(comp) if comp is not None else None
     if hint == "aimc" or (m is not None and m.crossbar):
         if not aimc_ok:
-            raise MappingError(f"layer {l.name}: engine 'aimc' requested but "
+            raise MappingError("engine 'aimc' requested but "
                                + ("the platform has no aimc_tile" if xb is None else
                                   f"it needs {lb.n_blocks if lb else '?'} crossbars of "
-                                  f"{xb.rows}x{xb.cols}, the platform has {n_tiles}"))
+                                  f"{xb.rows}x{xb.cols}, the platform has {n_tiles}"),
+                               field="engine", fix="remove the hint (engine: auto) or use a "
+                               "platform with enough crossbars")
         return "aimc"
     kind = hint if hint in _accelerator_kinds() else (
         m.kind if m is not None and not m.host else None)
     if kind is not None:
         acc = next((a for c in cls for a in c.accels.get(kind, ())), None)
         if acc is None or not model_of(acc).accepts(acc, l):
-            raise MappingError(f"layer {l.name}: engine {kind!r} requested but the platform has "
-                               f"none or it cannot run {l.op}")
+            raise MappingError(f"engine {kind!r} requested but the platform has none or it "
+                               f"cannot run {l.op}", field="engine",
+                               fix="remove the hint (engine: auto) or name an engine that runs it")
         return kind
     if hint != "cores" and not (comp is not None and comp in [c.core for c in cls]):
         kinds = ", ".join(repr(k) for k in ["cores", "aimc", *sorted(_accelerator_kinds()), "auto"])
-        raise MappingError(f"layer {l.name}: unknown engine hint {hint!r} (use {kinds} or a "
-                           "component name)")
+        raise MappingError(f"unknown engine hint {hint!r}", field="engine",
+                           fix=f"use {kinds} or a component name")
     return "cores"
 
 
@@ -154,8 +158,12 @@ def _choose(platform, l: Layer, cls: list, pol, n_tiles: int) -> str:
         else:
             kind = {"crossbar": "aimc"}.get(pol.depthwise, pol.depthwise)
             if kind not in cands:
-                raise MappingError(f"layer {l.name}: mapping.depthwise pins {pol.depthwise}, "
-                                   "which cannot run it on this platform")
+                raise MappingError(
+                    f"pins {pol.depthwise}, which cannot run depthwise layer {l.name}"
+                    + (f" (it needs {lb.n_blocks} crossbars of {xb.rows}x{xb.cols}; "
+                       f"{n_tiles} free)" if kind == "aimc" and lb is not None else ""),
+                    file=platform.file, field="mapping.depthwise",
+                    fix="use depthwise: fastest, or pin an engine that runs it")
     elif l.op in DENSE_OPS and l.groups == 1 and not l.is_sequence_linear:
         # (crossbar streams are per pixel: a per-token linear stays on the cores)
         cands = _candidates(platform, l, cl0, aimc_ok)
@@ -166,9 +174,10 @@ def _choose(platform, l: Layer, cls: list, pol, n_tiles: int) -> str:
     else:
         kind = "cores"
     if kind == "cores" and not model_of(cl0.core).accepts(cl0.core, l):
-        raise MappingError(f"layer {l.name}: core cluster {cl0.core.name} has no kernel for "
-                           f"{l.op} at {l.bits_key} bits (add components.{cl0.core.name}.kernels."
-                           f"{l.op}) and no accelerator can run it")
+        raise MappingError(f"core cluster {cl0.core.name} has no kernel for {l.op} at "
+                           f"{l.bits_key} bits and no accelerator can run layer {l.name}",
+                           file=platform.file, field=f"components.{cl0.core.name}.kernels",
+                           fix=f"add components.{cl0.core.name}.kernels.{l.op}")
     return kind
 
 
@@ -178,14 +187,20 @@ def _choose_engines(platform, trace: Trace, cls: list, pol, pool: list) -> dict:
     crossbar); with ``overflow: cores``, layers that do not fit the crossbars even packed move
     to the cores, fewest MACs per block first (:func:`_keep_stationary`)."""
     xb0 = pool[0][1] if pool else None
-    kinds = {l.name: _choose(platform, l, cls, pol, len(pool))
-             for l in trace.layers if l.op != "depthwise"}
+
+    def choose(l, n_tiles):
+        try:
+            return _choose(platform, l, cls, pol, n_tiles)
+        except MappingError as e:   # a fault of the layer's own fields: point at it
+            raise (e if e.file else locate(e, trace, l)) from None
+
+    kinds = {l.name: choose(l, len(pool)) for l in trace.layers if l.op != "depthwise"}
     left = len(pool) - sum(layer_blocks(l, xb0).n_blocks for l in trace.layers
                            if kinds.get(l.name) == "aimc")
     for l in trace.layers:
         if l.op == "depthwise":
             fixed = l.engine not in (None, "auto") or pol.depthwise != "fastest"
-            kinds[l.name] = _choose(platform, l, cls, pol, len(pool) if fixed else max(0, left))
+            kinds[l.name] = choose(l, len(pool) if fixed else max(0, left))
             if kinds[l.name] == "aimc":
                 left -= layer_blocks(l, xb0).n_blocks
     demands = [(l.name, layer_blocks(l, xb0)) for l in trace.layers if kinds[l.name] == "aimc"]
@@ -303,7 +318,9 @@ def _placement(platform, trace: Trace, kinds: dict, xbars: _Crossbars):
     l2 = (platform.memories("L2") or [None])[0]
     l3 = (platform.memories("L3") or [None])[0]
     if l2 is None and l3 is None:
-        raise MappingError(f"{platform.file}: no L2 or L3 memory to hold activations and weights")
+        raise MappingError("no L2 or L3 memory to hold activations and weights",
+                           file=platform.file, field="components",
+                           fix="add a memory of level L2 (or L3)")
     tensor_mem, weight_mem = place(trace, l2, l3, kinds, xbars.program_once, _updated(trace),
                                    platform.file)
     return tensor_mem, weight_mem, l3
