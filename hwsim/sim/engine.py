@@ -481,6 +481,7 @@ class Simulation:
             return 0
         return cl.clock.cycles_to_ps(int(cl.clock.ps_to_cycles(dur) + round(kernel_cycles * ov))) - dur
 
+
 def _most_queued(xfers: list) -> int:
     """The longest queueing time (ps) of ``xfers``, 0 for none (a loop: a generator
     expression under ``max`` costs more for these few transfers)."""
