@@ -27,7 +27,8 @@ shared machine's load hits them alike. Figures and their baselines:
   (CPU of parent + workers with 1 worker over that with 2: extra CPU that parallelism costs);
   per-point overhead = sweep CPU per point (1 worker: parent + worker) over the CPU per point
   of the points' own work in this process (build the point's platform, map, simulate), minus
-  one: the pool, inter-process traffic, records and the base files' parsing.
+  one: the pool, inter-process traffic, records and the base files' parsing. Each round runs
+  both sweeps and the points' own work; each figure is the best of the rounds.
 """
 from __future__ import annotations
 
@@ -156,40 +157,44 @@ def timeline(rounds: int) -> dict:
             "extra_1x_bytes": extra[1], "extra_4x_bytes": extra[4]}
 
 
-def sweep(n: int = 6, workers: int = 2) -> dict:
-    """Parallel efficiency (wall and CPU) and per-point overhead of an ``n``^3-point sweep."""
-    from hwsim.explore.sweep import load_workload, make_points, run_sweep
+def sweep(n: int = 6, workers: int = 2, rounds: int = 3) -> dict:
+    """Parallel efficiency (wall and CPU) and per-point overhead of an ``n``^3-point sweep.
+    Each round runs the sweep on 1 and on ``workers`` workers and then the points' own work
+    in this process; each figure is the best of the rounds (a shared machine's load hits
+    the compared runs alike)."""
+    from hwsim.explore.sweep import (_raw_platform, load_workload, make_points, resolve_path,
+                                     run_sweep, split_params)
+    from hwsim.hardware.platform import apply_overrides, platform_from_dict
 
     platform, trace = str(PLAT / "pulp_cluster.yaml"), str(TRACES / "resnet8.json")
     axes = {"cluster.cores": list(range(1, n + 1)),
             "l1.size_bytes": [16000 + 8000 * i for i in range(n)],
             "l2.port_bandwidth_bytes_per_cycle": [1 + i for i in range(n)]}
-    wall, cpu = {}, {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for w in (1, workers):
-            w0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
-            res = run_sweep(platform, trace, grid_axes=axes, out=Path(tmp) / f"w{w}.jsonl",
-                            workers=w, progress=False)
-            wall[w] = time.perf_counter() - w0
-            cpu[w] = time.process_time() - c0 + _children_cpu() - k0
-    # the points' own work, in this process: build the point's platform, map and simulate
-    from hwsim.explore.sweep import _raw_platform, resolve_path, split_params
-    from hwsim.hardware.platform import apply_overrides, platform_from_dict
+    inf = float("inf")
+    wall, cpu = {1: inf, workers: inf}, {1: inf, workers: inf}
+    sim_cpu = inf
     tr = load_workload(trace)
-    sim_cpu = float("inf")
-    for _ in range(2):   # best of two passes, like the other figures
-        total = 0.0
-        for p in make_points(platform, trace, axes):
-            over, _, _ = split_params(p.params)
-            raw = _raw_platform(platform)
-            c0 = time.process_time()
-            try:
-                simulate(platform_from_dict(apply_overrides(
-                    raw, {resolve_path(raw, k): v for k, v in over.items()}), platform), tr)
-            except Exception:   # noqa: BLE001 - an unmappable point is recorded as an error
-                pass
-            total += time.process_time() - c0
-        sim_cpu = min(sim_cpu, total)
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for w in (1, workers):
+                w0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
+                res = run_sweep(platform, trace, grid_axes=axes,
+                                out=Path(tmp) / f"w{w}_{r}.jsonl", workers=w, progress=False)
+                wall[w] = min(wall[w], time.perf_counter() - w0)
+                cpu[w] = min(cpu[w], time.process_time() - c0 + _children_cpu() - k0)
+            # the points' own work, in this process: build the point's platform, map, simulate
+            total = 0.0
+            for p in make_points(platform, trace, axes):
+                over, _, _ = split_params(p.params)
+                raw = _raw_platform(platform)
+                c0 = time.process_time()
+                try:
+                    simulate(platform_from_dict(apply_overrides(
+                        raw, {resolve_path(raw, k): v for k, v in over.items()}), platform), tr)
+                except Exception:   # noqa: BLE001 - an unmappable point is recorded as an error
+                    pass
+                total += time.process_time() - c0
+            sim_cpu = min(sim_cpu, total)
     pts = res.records
     per_point = cpu[1] / len(pts)
     return {"points": len(pts), "workers": workers, "wall_1_s": wall[1], "wall_n_s": wall[workers],
