@@ -674,3 +674,16 @@ def test_reductions_and_decomposed_layernorm():
     assert t.layers[1].input_shapes == ((10, 32), (10, 1))
     res = hwsim.simulate(hwsim.load_platform(PULP), t)
     assert res.cycles > 0
+
+
+def test_equal_layers_are_one_object_across_traces():
+    """Traces intern their layers (hwsim.workload.trace.Trace): the mapper's memo tables then
+    match a second load of the same network by identity, not field by field."""
+    import dataclasses
+
+    a, b = hwsim.load_trace("traces/resnet8.json"), hwsim.load_trace("traces/resnet8.json")
+    assert all(x is y for x, y in zip(a.layers, b.layers))
+    renamed = dataclasses.replace(a.layers[0], name="other")
+    c = dataclasses.replace(a, layers=(renamed,) + a.layers[1:])
+    assert c.layers[0] is not a.layers[0] and c.layers[1] is a.layers[1]
+    assert c.layers[0] == renamed and hash(c.layers[0]) == hash(renamed)

@@ -14,6 +14,7 @@ import dataclasses
 
 import json
 import math
+import weakref
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -234,18 +235,26 @@ class Layer:
             object.__setattr__(self, "bias", self.op in WEIGHTED_OPS)
 
     # The layer is frozen, so every derived figure below is computed once per layer
-    # (cached_property) and its hash is cached: the mapper memoises tiling by layer.
+    # (cached_property), and so are its fields as one tuple and that tuple's hash: the mapper
+    # memoises tiling by layer (and traces intern their layers, see Trace).
+    def _fields(self) -> tuple:
+        t = self.__dict__.get("_key")
+        if t is None:
+            t = self.__dict__["_key"] = tuple(getattr(self, f) for f in _LAYER_FIELDS)
+        return t
+
     def __hash__(self) -> int:
         h = self.__dict__.get("_hash")
         if h is None:
-            h = self.__dict__["_hash"] = hash(tuple(getattr(self, f) for f in _LAYER_FIELDS))
+            h = self.__dict__["_hash"] = hash(self._fields())
         return h
 
     def __getstate__(self) -> dict:
         # str hashes differ between processes (PYTHONHASHSEED): a pickled layer (sweep
-        # workers) must not carry its cached hash
+        # workers) must not carry its cached hash (nor the field tuple, rebuilt on demand)
         state = dict(self.__dict__)
         state.pop("_hash", None)
+        state.pop("_key", None)
         return state
 
     @cached_property
@@ -474,17 +483,33 @@ class Layer:
 
 
 _LAYER_FIELDS = tuple(f.name for f in fields(Layer))
+#: field tuple -> the layer object with those fields (alive while any trace holds it)
+_INTERNED: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+
+
+def _intern(l: Layer) -> Layer:
+    if l.__class__ is not Layer:
+        return l
+    return _INTERNED.setdefault(l._fields(), l)
 
 
 @dataclass(frozen=True)
 class Trace:
-    """A network as an ordered list of layers (a topological order of its graph)."""
+    """A network as an ordered list of layers (a topological order of its graph).
+
+    Equal layers are one object in a process (interned): the mapper's memo tables, keyed by
+    layer, then match them by identity; comparing two equal layers field by field on every
+    lookup (the same file loaded twice, a sweep worker's copy next to its parent's) cost a
+    fifth of a small network's mapping."""
 
     name: str
     layers: tuple
     source: str = ""
     meta: dict = field(default_factory=dict, compare=False)
     file: str = field(default="<dict>", compare=False)   # where it was loaded from (errors)
+
+    def __post_init__(self):
+        object.__setattr__(self, "layers", tuple(_intern(l) for l in self.layers))
 
     @property
     def total_macs(self) -> int:
