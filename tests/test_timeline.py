@@ -295,3 +295,21 @@ def test_windowed_bandwidth_never_exceeds_a_member_channels_peak(tmp_path_factor
             assert top[key] <= ch.bandwidth * ch.clock.freq_hz * ch.capacity / 1e9 * (1 + 1e-9), ch.name
             checked += 1
     assert checked >= 6
+
+
+def test_fast_string_and_time_formatting_match_the_general_ones():
+    """The timeline's hot-path formatters: names as json.dumps writes them, times as the exact
+    decimal microseconds (also negative and non-int inputs)."""
+    import json
+    from decimal import Decimal
+
+    from hwsim.base.units import ps_to_us_str
+    from hwsim.report.timeline import _json_str
+
+    for s in ("conv1 t3 in", 'say "hi"', "back\\slash", "tab\there", "naïve", "\x7f", "", "a/b"):
+        assert _json_str(s) == json.dumps(s), s
+    for ps in (0, 1, 999_999, 1_000_000, 1_000_001, 123_456_789_012, -1, -1_500_000):
+        want = Decimal(ps) / Decimal(10 ** 6)
+        assert Decimal(ps_to_us_str(ps)) == want, ps
+        assert not ps_to_us_str(ps).endswith(".") and (ps % 10 ** 6 == 0 or not ps_to_us_str(ps).endswith("0"))
+    assert ps_to_us_str(2_500_000.0) == "2.5"

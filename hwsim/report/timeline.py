@@ -462,6 +462,14 @@ def _tag_name(tag) -> str:
     return str(tag)
 
 
+def _json_str(s: str) -> str:
+    """``json.dumps(s)``; plain printable ASCII (most names) needs no escaping and skips the
+    encoder."""
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
+    return json.dumps(s)
+
+
 def _number(v) -> str:
     """JSON text of a number, as json.dumps writes it (ints and floats without a call)."""
     t = type(v)
@@ -508,14 +516,14 @@ class _JsonSink:
 
     def slice(self, pid, tid, name, cat, start_ps, end_ps, args) -> None:
         self._emit('{"ph":"X","name":%s,"cat":"%s","pid":%d,"tid":%d,"ts":%s,"dur":%s,"args":%s}'
-                   % (json.dumps(name), cat, pid, tid, ps_to_us_str(start_ps),
+                   % (_json_str(name), cat, pid, tid, ps_to_us_str(start_ps),
                       ps_to_us_str(end_ps - start_ps), json.dumps(args, sort_keys=True)))
 
     def transfer(self, pid, tid, name, start_ps, end_ps, nbytes, route_json, queued_cycles) -> None:
         """A transfer's slice (the most frequent slice: formatted by hand, keys sorted)."""
         self._emit('{"ph":"X","name":%s,"cat":"transfer","pid":%d,"tid":%d,"ts":%s,"dur":%s,'
                    '"args":{"queued_cycles": %d, "route": %s, "size_bytes": %d}}'
-                   % (json.dumps(name), pid, tid, ps_to_us_str(start_ps),
+                   % (_json_str(name), pid, tid, ps_to_us_str(start_ps),
                       ps_to_us_str(end_ps - start_ps), queued_cycles, route_json, nbytes))
 
     def counter(self, pid, name, series, ts_ps, value) -> None:
