@@ -67,7 +67,9 @@ class CostModel:
         self._links = None
         self._hops: dict = {}
         self.compute: dict = {}   # (engine, layer, host) -> tile_compute_ps function
-        self.tiling_memo: dict = {}   # the tiler's per-layer working sets and candidate keys
+        #: the tiler's searches (hwsim.mapping.tiling._Search) per layer and context, and its
+        #: candidates ranked by compute time per (layer, engine)
+        self.tiling_memo: dict = {}
 
     def hops(self, src: str, dst: str) -> list:
         """[(fixed ps, ps per byte)] per hop from ``src`` to ``dst`` (empty: no route)."""

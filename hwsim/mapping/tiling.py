@@ -315,6 +315,9 @@ class _Search:
         return best
 
     def _search(self, budget: int, max_rows: int | None) -> tuple:
+        """The winner over every candidate that fits (the reference the best-first search is
+        tested against; also the row-first, training and untimed searches), or MappingError
+        naming the smallest working set when none fits."""
         l, cout, ho, ws = self.l, self.cout, self.ho, self.ws
         choices, key_of = self.row_choices, self.key_of
         best = None
