@@ -103,9 +103,10 @@ def tile_ops(l: Layer, co: int, rows: int) -> int:
     return pix
 
 
-def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, weights_move: bool = True,
-               prefer_row_tiles: bool = False, budget: int | None = None, cost=None,
-               compute_ps=None, max_rows: int | None = None, window_fallback: bool = True) -> Tiling:
+def tile_layer(l: Layer, l1: Memory, in_mem, w_mem, out_mem, *, cost, compute_ps,
+               weights_move: bool = True, prefer_row_tiles: bool = False,
+               budget: int | None = None, max_rows: int | None = None,
+               window_fallback: bool = True) -> Tiling:
     """Tile ``l`` for ``l1`` (``budget`` bytes of it, default all). ``in_mem``: one memory or
     one per elementwise operand; ``weights_move``: the engine reads its weights from ``w_mem``
     each inference (False: stationary in crossbars); ``prefer_row_tiles``: full channel groups
@@ -227,20 +228,19 @@ class _Search:
     def __init__(self, l: Layer, l1: Memory, in_mems: tuple, w_mem, out_mem, with_w: bool,
                  prefer_row_tiles: bool, cost, compute_ps):
         self.l, self.l1, self.in_mems, self.w_mem, self.out_mem = l, l1, in_mems, w_mem, out_mem
-        self.with_w, self.prefer_row_tiles, self.timed = with_w, prefer_row_tiles, cost is not None
+        self.with_w, self.prefer_row_tiles = with_w, prefer_row_tiles
         self.table = _layer_table(l)
         self.cout, self.ho = self.table.cout, self.table.ho
         self.in_dma = sum(m != l1.name for m in in_mems) / len(in_mems)   # share moved by DMA
         self.out_dma = out_mem != l1.name
         self.compute_ps = compute_ps
         self.reload_inputs = l.op in ("conv2d", "pointwise", "linear")   # per channel tile
-        if cost is not None:
-            self.in_hops = [cost.hops(m, l1.name) for m in sorted(set(in_mems)) if m != l1.name]
-            self.w_hops = cost.hops(w_mem, l1.name) if with_w and w_mem else []
-            self.out_hops = cost.hops(l1.name, out_mem) if self.out_dma else []
-            self.total_ops = tile_ops(l, self.cout, self.ho)
-            self.w_total = tile_bytes(l, self.cout, 0, 1, True)[1] if with_w else 0
-            self.out_total = tile_bytes(l, self.cout, 0, self.ho, False)[2]
+        self.in_hops = [cost.hops(m, l1.name) for m in sorted(set(in_mems)) if m != l1.name]
+        self.w_hops = cost.hops(w_mem, l1.name) if with_w and w_mem else []
+        self.out_hops = cost.hops(l1.name, out_mem) if self.out_dma else []
+        self.total_ops = tile_ops(l, self.cout, self.ho)
+        self.w_total = tile_bytes(l, self.cout, 0, 1, True)[1] if with_w else 0
+        self.out_total = tile_bytes(l, self.cout, 0, self.ho, False)[2]
         self.row_choices = _row_choices(self.ho)
         self.ws_of: dict = {}      # (channels, rows) -> L1 working set, bytes
         self.key_of: dict = {}     # (channels, rows) -> (key, modelled ps)
@@ -251,8 +251,6 @@ class _Search:
 
     @classmethod
     def of(cls, l, l1, in_mems, w_mem, out_mem, with_w, prefer_row_tiles, cost, compute_ps):
-        if cost is None:
-            return cls(l, l1, in_mems, w_mem, out_mem, with_w, prefer_row_tiles, None, compute_ps)
         key = (l, l1.name, in_mems, w_mem, out_mem, with_w, prefer_row_tiles, id(compute_ps))
         s = cost.tiling_memo.get(key)
         if s is None:
@@ -280,7 +278,7 @@ class _Search:
 
     def choose(self, budget: int, max_rows: int | None) -> tuple:
         """``(key, channels, rows, working set, modelled ps)`` of the best tile that fits."""
-        for b, mr, won in self.answers if self.timed else ():   # untimed: one rows per co
+        for b, mr, won in self.answers:
             if (b >= budget and (mr is None or max_rows is not None and mr >= max_rows)
                     and won[3] <= budget and (max_rows is None or won[2] <= max_rows)):
                 return won
@@ -308,7 +306,7 @@ class _Search:
                 continue
             got = key_of.get((co, rows))
             if got is None:
-                got = key_of[(co, rows)] = self._timed_key(co, n_co, rows, c)
+                got = key_of[(co, rows)] = self._key(co, n_co, rows, c)
             if best is None or got[0] < best[0]:
                 best = (got[0], co, rows, ws(co, rows), got[1])
                 stop = got[1] * (1 + 1e-9)
@@ -316,7 +314,7 @@ class _Search:
 
     def _search(self, budget: int, max_rows: int | None) -> tuple:
         """The winner over every candidate that fits (the reference the best-first search is
-        tested against; also the row-first, training and untimed searches), or MappingError
+        tested against; also the row-first and training searches), or MappingError
         naming the smallest working set when none fits."""
         l, cout, ho, ws = self.l, self.cout, self.ho, self.ws
         choices, key_of = self.row_choices, self.key_of
@@ -329,18 +327,6 @@ class _Search:
             if ws(co, 1) > budget:
                 smallest = min(smallest, ws(co, 1))
                 continue
-            if not self.timed:   # DORY: the most rows that fit
-                lo, hi = 1, min(ho, max_rows or ho)
-                while lo < hi:  # (ws is monotone in rows)
-                    mid = (lo + hi + 1) // 2
-                    if ws(co, mid) <= budget:
-                        lo = mid
-                    else:
-                        hi = mid - 1
-                key, t = self._key(co, n_co, lo)
-                if best is None or key < best[0]:
-                    best = (key, co, lo, ws(co, lo), t)
-                continue
             # every row choice up to the largest that fits: choices[:fit] (1 row fits)
             fit, hi = 1, bisect_right(choices, min(ho, max_rows or ho))
             while fit < hi:
@@ -352,7 +338,7 @@ class _Search:
             for rows in choices[:fit]:
                 got = key_of.get((co, rows))
                 if got is None:
-                    got = key_of[(co, rows)] = self._timed_key(co, n_co, rows)
+                    got = key_of[(co, rows)] = self._key(co, n_co, rows)
                 if best is None or got[0] < best[0]:
                     best = (got[0], co, rows, ws(co, rows), got[1])
         if best is None:
@@ -368,7 +354,7 @@ class _Search:
                 fix=f"enlarge {l1.name}.size_bytes to at least {smallest + l1.size_bytes - budget}")
         return best
 
-    def _timed_key(self, co: int, n_co: int, rows: int, c: float | None = None) -> tuple:
+    def _key(self, co: int, n_co: int, rows: int, c: float | None = None) -> tuple:
         """(sort key, modelled ps) of the ``co`` x ``rows`` tile under the cost model: the
         double-buffered pipeline of its mean tile (cost.pipeline_ps), the first row tile of
         each channel group also loading its weights. Weights and outputs move once whatever
@@ -393,15 +379,6 @@ class _Search:
         else:   # a pipelined reader waits for the first tile: count its fill too
             key = (t, n, -co) if not self.prefer_row_tiles else (n_co, t + a_w + c + s, n, -co)
         return key, t
-
-    def _key(self, co: int, n_co: int, rows: int) -> tuple:
-        """(sort key, 0.0) of the ``co`` x ``rows`` tile without a cost model (DORY: fewest
-        DMA bytes, then fewest tiles); the timed key is worked out in :meth:`_search`.
-        Weights and outputs move once whatever the tiling; inputs (with their halo) are
-        reloaded for every channel tile unless the op is channel-wise."""
-        n = n_co * -(-self.ho // rows)
-        dma = self.table.inputs(rows) * (n_co if self.reload_inputs else 1)
-        return ((dma, n, -co) if not self.prefer_row_tiles else (n_co, dma, n, -co)), 0.0
 
     def tiling(self, co: int, rows: int, l1_bytes: int, modelled: float) -> Tiling:
         """The tiles of the ``co`` x ``rows`` tiling (channel groups outer, rows inner)."""
