@@ -109,3 +109,28 @@ def test_pulp_nn_work_matches_the_core_by_core_sum():
                     else (max(per_core), sum(per_core)))
             w = pulp_nn.work(l, l.op, co, rows, cores)
             assert (w.cycles, w.active_core_cycles) == want, (l.name, co, rows, cores)
+
+
+def test_working_set_of_an_add_with_one_operand_resident_by_hand():
+    """An element-wise add reads two operands; the DMA buffers hold only the share moved by
+    DMA (one of two operands when the other is resident in L1), the output double-buffered.
+    16 x 8 x 8, 8 bit, one tile of all channels and rows: 2 x 1024 B in, 1024 B out."""
+    from hwsim.workload.trace import trace_from_dict
+
+    t = trace_from_dict({"name": "add", "input_shape": [16, 8, 8], "layers": [
+        {"name": "a", "op": "maxpool", "input_shape": [16, 8, 8], "output_shape": [16, 8, 8],
+         "kernel": [1, 1], "inputs": ["input"]},
+        {"name": "s", "op": "add", "input_shape": [16, 8, 8], "output_shape": [16, 8, 8],
+         "inputs": ["input", "a"]}]})
+    add = t.layers[1]
+    p = hwsim.load_platform("platforms/pulp_cluster.yaml")
+    cl, l1 = p.components["cluster"], p.components["l1"]
+    cost = CostModel(p)
+    compute = tile_compute_ps(p, cl, add, cl, cost)
+
+    def ws(ins, out):
+        return _Search(add, l1, ins, None, out, False, False, cost, compute).ws(16, 8)
+    assert ws(("l2", "l2"), "l2") == 2 * (2048 + 1024)
+    assert ws(("l1", "l2"), "l2") == 2 * (1024 + 1024)
+    assert ws(("l1", "l1"), "l2") == 2 * 1024
+    assert ws(("l1", "l1"), "l1") == 0
