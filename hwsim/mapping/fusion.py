@@ -79,7 +79,7 @@ def keep_in_l1(trace, l1_of: dict, tensor_mem: dict, tile, policy) -> list:
         if (policy.fusion and len(rd) == 1 and rd[0] == ip + 1 and l1_of[c.name].name == home.name
                 and c.op in RING_OPS and p.op != "linear" and len(c.input_shape) == 3
                 and c.in_hw[0] == p.out_hw[0]
-                and not (_holds_engine(plans[p.name]) or _holds_engine(plans[c.name]))):
+                and not (plans[p.name].holds_engine or plans[c.name].holds_engine)):
             ring = _try_ring(p, c, plans, budget, trial_mem, tile, limit)
         if whole is not None and (ring is None or sum(pl.modelled_ps for pl in whole.values()) <= ring[0]):
             tensor_mem[p.name] = home.name
@@ -185,11 +185,6 @@ def _pair_ps(a, b) -> float:
     if a.engine == b.engine:
         return ta + tb
     return max(ta, tb) + min(ta / a.n_tiles, tb / b.n_tiles)
-
-
-def _holds_engine(plan) -> bool:
-    """Whether the layer holds its engine from its first tile to its last (module docstring)."""
-    return plan.aimc is not None and plan.aimc.program_each_inference
 
 
 def _channel_groups(plan) -> int:

@@ -99,6 +99,13 @@ class LayerPlan:
     def n_tiles(self) -> int:
         return len(self.tiles)
 
+    @property
+    def holds_engine(self) -> bool:
+        """Whether the layer holds its engines from its first tile to its last, not tile by
+        tile: crossbars reprogrammed each inference are held from programming to the last
+        MVM, so no other layer rewrites them in between (:mod:`hwsim.models.aimc`)."""
+        return self.aimc is not None and self.aimc.program_each_inference
+
     def planned_bytes(self) -> dict:
         """Bytes the plan moves, keyed ``"src->dst"`` by memory name."""
         out: dict = {}

@@ -91,13 +91,13 @@ class AimcModel(ComponentModel, spec=AimcTile):
         MVM: another layer must not rewrite them in between. Layers with stationary weights
         hold their crossbars per tile step only, so layers packed on one crossbar, or
         pipelined, interleave their MVMs."""
-        if plan.aimc.program_each_inference:
+        if plan.holds_engine:
             for xb in plan.aimc.tiles:
                 yield from sim.hold(xb, acct)
             yield from self._program(sim, plan, acct)
 
     def finish(self, sim, comp, plan) -> None:
-        if plan.aimc.program_each_inference:
+        if plan.holds_engine:
             for xb in plan.aimc.tiles:
                 sim.release(xb, 0)
 
@@ -105,7 +105,7 @@ class AimcModel(ComponentModel, spec=AimcTile):
         env = sim.env
         comps = sim.platform.components
         pl = plan.aimc
-        own = not pl.program_each_inference     # else the layer holds them already
+        own = not plan.holds_engine     # else the layer holds them already
         key = (comp.name, plan.layer.name, tile.mvms,
                None if plan.tile_blocks is None else plan.tile_blocks[i])
         figs = sim.memo.get(key)
