@@ -218,7 +218,7 @@ class Route:
         self.bw_channels = [c for c in self.channels if c.bandwidth]
         # distinct (bytes/cycle, Hz) of the bandwidth channels, read by the burst loop's inlined
         # math (channels with equal bandwidth and clock always give equal occupancy)
-        self.bw_params = sorted({(c.bandwidth, c.clock.freq_hz) for c in self.bw_channels})
+        self.bw_params = tuple(sorted({(c.bandwidth, c.clock.freq_hz) for c in self.bw_channels}))
         self.plans: dict = {}   # (bytes, burst, row) -> burst ends and holds (burst_plan)
         self.svc_channels = [c for c in self.channels if c.service is not None]
         self.latency_ps = sum(c.latency_ps for c in channels)
@@ -297,6 +297,8 @@ class Interconnect:
         self.dma_dir: dict[tuple, Channel] = {}  # (dma name, "rd"|"wr") -> burst channel
         self.observer = observer
         self.trains: dict = {}   # burst trains in flight (insertion-ordered set)
+        #: burst plans by (bandwidth parameters, bytes, burst, row), shared by all routes
+        self.plans: dict = {}
         for comp in platform.components.values():
             if isinstance(comp, Dram):
                 ch = Channel(env, f"{comp.name}.port", "memory", comp.clock, None, comp.ports,
@@ -437,7 +439,8 @@ class Interconnect:
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
             slot_t0 = env._now  # the slot is busy from its grant, not from the request
-        train = _Train(env, route, t, nbytes, route.burst, obs, me, who, prio, self.trains)
+        train = _Train(env, route, t, nbytes, route.burst, obs, me, who, prio, self.trains,
+                       self.plans)
         if train.n:  # set-up, arbitration, the bursts and the latency from callbacks (_Train)
             yield train.run(setup)
         else:
@@ -463,16 +466,22 @@ class Interconnect:
 DEFAULT_BURST_BYTES = 1024
 
 
-def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
+def burst_plan(route: Route, nbytes: int, burst: int, row: int, shared: dict | None = None) -> tuple:
     """``(ends, holds, total)`` of a transfer of ``nbytes`` on ``route``: the byte offset at
     which each burst ends (a 2D transfer's burst never crosses a row of ``row`` bytes), the ps
     each burst holds the route for its bandwidth channels, and their sum. Each bandwidth channel has moved
     ``ceil(sent / bw)`` cycles' worth of the transfer after a burst; a burst holds the route
     for the largest increment of that count converted to ps (``Clock.cycles_to_ps``), so the
-    bursts add up exactly to ``ceil(n / bw)``. A pure function of its arguments, cached on the
-    route (a layer's tiles repeat the same few sizes)."""
+    bursts add up exactly to ``ceil(n / bw)``. A pure function of the route's bandwidth
+    parameters and the other arguments, cached on the route (a layer's tiles repeat the same
+    few sizes) and in ``shared`` (the interconnect's: routes with equal bandwidths, such as
+    a mesh's many paths, share their plans)."""
     key = (nbytes, burst, row)
     plan = route.plans.get(key)
+    if plan is not None:
+        return plan
+    skey = (route.bw_params, nbytes, burst, row)
+    plan = shared.get(skey) if shared is not None else None
     if plan is None:
         if row:
             ends, sent = [], 0
@@ -498,7 +507,10 @@ def burst_plan(route: Route, nbytes: int, burst: int, row: int) -> tuple:
                 if ps - prev > holds[k]:
                     holds[k] = ps - prev
                 prev = ps
-        plan = route.plans[key] = (ends, holds, sum(holds))
+        plan = (ends, holds, sum(holds))
+        if shared is not None:
+            shared[skey] = plan
+    route.plans[key] = plan
     return plan
 
 
@@ -552,14 +564,15 @@ class _Train:
     _ok = True   # as a SimPy event: a burst's end always succeeds
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
-                 who, prio: int, trains: dict):
+                 who, prio: int, trains: dict, plans: dict):
         self.env, self.chans, self.queues, self.svc, self.t, self.obs = env, route.channels, \
             route.queues, route.svc_channels, t, obs
         self.heap, self.eid = env._queue, env._eid   # SimPy's event queue and id counter
         # as a channel request: holder process, requester (master) name, priority
         self.who, self.requester, self.priority = me, who, prio
         plan = route.plans.get((nbytes, burst, t.row_bytes))
-        self.ends, self.holds, self.total = plan or burst_plan(route, nbytes, burst, t.row_bytes)
+        self.ends, self.holds, self.total = plan or burst_plan(route, nbytes, burst, t.row_bytes,
+                                                               plans)
         #: each burst's hold is the plan's: no timed memory, no observer to tell
         self.plain = not self.svc and obs is None
         if not self.plain:
