@@ -15,8 +15,6 @@ from __future__ import annotations
 import dataclasses
 import time as _time
 
-import simpy
-from simpy.events import PENDING
 
 from ..base.errors import DeadlockError, Interrupted, SimulationLimitError
 from ..hardware.fidelity import fidelity_of
@@ -31,10 +29,11 @@ from ..workload.trace import ELEMENTWISE_OPS, TRAIN_OPS, Trace
 from .collect import collect
 from .faults import LIVELOCK_EVENTS, check_limits, drive, wait_report
 from .interconnect import Channel, Interconnect, Transfer
+from .kernel import AllDone, Env, fire
 from .l1banks import conflict_overhead
 from .pipeline import RowProgress, rows_needed, tile_rows
 
-__all__ = ["Simulation", "simulate", "AllDone"]
+__all__ = ["Simulation", "simulate"]
 
 
 class _Acct:
@@ -63,36 +62,6 @@ class _Acct:
         self.comp_energy[component] = self.comp_energy.get(component, 0.0) + pj
 
 
-class AllDone(simpy.Event):
-    """``simpy.AllOf`` for a process that waits for ``events`` and uses no value: triggered
-    (scheduled as ``AllOf`` would be, at the same point of the event order) once all of them
-    have been processed, or failed with the first failure; without the ``ConditionValue``
-    that ``AllOf`` builds and the per-event clean-up, a visible share of a tile's work."""
-
-    def __init__(self, env, events):
-        super().__init__(env)
-        self._left = len(events)
-        if not events:
-            self.succeed()
-            return
-        for ev in events:
-            if ev.callbacks is None:   # processed already
-                self._check(ev)
-            else:
-                ev.callbacks.append(self._check)
-
-    def _check(self, event) -> None:
-        if self._value is not PENDING:   # failed already
-            return
-        if not event._ok:
-            event._defused = True
-            self.fail(event._value)
-            return
-        self._left -= 1
-        if not self._left:
-            self.succeed()
-
-
 class _Buffers:
     """Events and transfers of a layer's double-buffered tile pipeline, one slot per tile."""
 
@@ -113,7 +82,7 @@ class Simulation:
                  timeline=None):
         self.platform, self.trace = platform, trace
         self.mapping = mapping or map_trace(platform, trace)
-        self.env = simpy.Environment()
+        self.env = Env()
         # a path, or a Timeline made by the caller (e.g. full resolution)
         self.timeline = (timeline if isinstance(timeline, Timeline) or not timeline
                          else Timeline(timeline, platform))
@@ -345,7 +314,7 @@ class Simulation:
         self.progress[name].advance(self.progress[name].total)
         if self.timeline is not None:
             self.timeline.layer(name, start, env._now, acct.ps)
-        self.done[name].succeed()
+        fire(self.done[name])
 
     def _ready(self, plan: LayerPlan):
         """Wait for the producers: all of them, or (pipelined) the rows the first tile needs."""
@@ -373,7 +342,7 @@ class Simulation:
                 yield AllDone(env, [env.process(self.move(
                     mem, plan.l1, nb, (name, f"t{i}", "in"), buf.load_x[i], acct))
                     for mem, nb in tile.loads])
-            buf.loaded[i].succeed()
+            fire(buf.loaded[i])
 
     def _storer(self, plan: LayerPlan, buf: _Buffers, acct: _Acct):
         """DMA tile ``i``'s outputs out of L1 once computed; publish rows for pipelining."""
@@ -388,7 +357,7 @@ class Simulation:
                     self.free_move(plan.l1, mem, nb, acct)
                     continue
                 yield from self.move(plan.l1, mem, nb, (name, f"t{i}", "out"), buf.store_x[i], acct)
-            buf.stored[i].succeed()
+            fire(buf.stored[i])
             _, _, h1, last = rows[i]
             if last:
                 self.progress[name].advance(h1)
@@ -408,7 +377,7 @@ class Simulation:
             if plan.ring is not None:   # fused: the reader must be done with the rows overwritten
                 yield from self._await_ring(plan, i)
             yield from model.step(self, comp, plan, tile, i, acct)
-            buf.computed[i].succeed()
+            fire(buf.computed[i])
         n = len(plan.tiles)
         yield from self._wait(buf.stored[n - 1], buf.store_x[n - 1], acct, (plan, n - 1, "out"))
 

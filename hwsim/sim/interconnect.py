@@ -31,6 +31,7 @@ from .arbitration import make_queue
 
 from ..base.errors import ConfigError
 from .dram import DramTiming
+from .kernel import fire
 from ..hardware.platform import DmaEngine, Dram, Memory, Platform
 from ..base.units import PS_PER_S, Clock
 
@@ -184,7 +185,7 @@ class Channel:
             heappush(ev.heap, (now, NORMAL, next(ev.eid), ev))
         else:
             self.holders.append(ev.who)
-            ev.succeed()
+            fire(ev)
         if self.observer is not None:
             self.observer.queue_depth(self, now, n - 1)
 

@@ -20,6 +20,7 @@ import math
 
 from ..base.units import PS_PER_S
 from ..workload.trace import ELEMENTWISE_OPS
+from .kernel import fire
 
 __all__ = ["RowProgress", "tile_rows", "rows_needed", "steady_state"]
 
@@ -40,7 +41,7 @@ class RowProgress:
         keep = []
         for need, ev in self._waiters:
             if need <= rows:
-                ev.succeed()
+                fire(ev)
             else:
                 keep.append((need, ev))
         self._waiters = keep

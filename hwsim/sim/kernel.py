@@ -1,0 +1,124 @@
+"""hwsim's specialisations of SimPy's kernel: the same events, in the same order, for less work.
+
+A run's cost is its events (see ``tools/bench_vs_simpy.py``). These classes keep SimPy's
+semantics exactly (each schedules what SimPy would schedule, with the same key: time,
+priority, next event id) and drop work hwsim never needs:
+
+* :class:`Env`: a ``simpy.Environment`` whose :meth:`~Env.process` makes :class:`Proc`.
+* :class:`Proc`: ``simpy.Process`` with its resume callback bound once, not at every
+  ``yield``, and its start scheduled without a method call per step.
+* :class:`AllDone`: ``simpy.AllOf`` for a process that uses no value.
+* :func:`fire`: ``Event.succeed()`` of an event hwsim made and triggers exactly once.
+
+The run loop that processes the events is :func:`hwsim.sim.faults.drive`.
+"""
+from __future__ import annotations
+
+from heapq import heappush
+
+import simpy
+from simpy.core import NORMAL, URGENT
+from simpy.events import PENDING, Initialize
+
+__all__ = ["Env", "Proc", "AllDone", "fire"]
+
+
+def fire(ev) -> None:
+    """``ev.succeed()`` for an event made by hwsim that nothing else triggers (no check that it
+    is still pending): scheduled now, ``NORMAL`` priority, next event id, as SimPy does."""
+    ev._ok = True
+    ev._value = None
+    env = ev.env
+    heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
+
+
+class Proc(simpy.Process):
+    """``simpy.Process`` (SimPy 4.1 semantics, exceptions included) that binds its resume
+    callback once. SimPy appends ``self._resume``, a new bound method, to every event the
+    process waits on; here it is ``self._cb``. The process and its callback refer to each
+    other until the generator ends, when the reference is dropped (a run leaves no cycles
+    for the garbage collector; ``tests/test_faults.py``)."""
+
+    def __init__(self, env, generator):
+        if not hasattr(generator, "throw"):
+            raise ValueError(f"{generator} is not a generator.")
+        self.env = env
+        self.callbacks = []
+        self._generator = generator
+        self._cb = cb = self._resume
+        init = Initialize.__new__(Initialize)   # Initialize(env, self), its schedule inlined
+        init.env, init.callbacks, init._value, init._ok = env, [cb], None, True
+        heappush(env._queue, (env._now, URGENT, next(env._eid), init))
+        self._target = init
+
+    def _resume(self, event) -> None:
+        env = self.env
+        env._active_proc = self
+        gen = self._generator
+        while True:
+            try:
+                if event._ok:
+                    event = gen.send(event._value)
+                else:   # the process handles the failure (or fails): a copy of the exception
+                    event._defused = True
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    event = gen.throw(exc)
+            except StopIteration as e:
+                self._ok, self._value = True, (e.args[0] if e.args else None)
+                break
+            except BaseException as e:
+                e.__traceback__ = e.__traceback__.tb_next
+                self._ok, self._value = False, e
+                break
+            try:
+                cbs = event.callbacks
+            except AttributeError:
+                raise RuntimeError(f'Invalid yield value "{event}"') from None
+            if cbs is not None:   # not processed yet: resume when it is
+                cbs.append(self._cb)
+                self._target = event
+                env._active_proc = None
+                return
+        # the generator ended: the process is triggered with its outcome
+        self._cb = None
+        self._target = None
+        heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
+        env._active_proc = None
+
+
+class Env(simpy.Environment):
+    """``simpy.Environment`` whose processes are :class:`Proc`."""
+
+    def process(self, generator) -> Proc:
+        return Proc(self, generator)
+
+
+class AllDone(simpy.Event):
+    """``simpy.AllOf`` for a process that waits for ``events`` and uses no value: triggered
+    (scheduled as ``AllOf`` would be, at the same point of the event order) once all of them
+    have been processed, or failed with the first failure; without the ``ConditionValue``
+    that ``AllOf`` builds and the per-event clean-up, a visible share of a tile's work."""
+
+    def __init__(self, env, events):
+        super().__init__(env)
+        self._left = len(events)
+        if not events:
+            self.succeed()
+            return
+        for ev in events:
+            if ev.callbacks is None:   # processed already
+                self._check(ev)
+            else:
+                ev.callbacks.append(self._check)
+
+    def _check(self, event) -> None:
+        if self._value is not PENDING:   # failed already
+            return
+        if not event._ok:
+            event._defused = True
+            self.fail(event._value)
+            return
+        self._left -= 1
+        if not self._left:
+            self.succeed()
