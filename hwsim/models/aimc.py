@@ -156,20 +156,23 @@ class AimcModel(ComponentModel, spec=AimcTile):
             sim.free_move(xb.name, plan.l1, b_out, acct)
             b_in = b_out = 0
 
-        def s_in():
+        if xb.stream_mode == "sequential":
             if b_in:
                 yield from sim.move(plan.l1, xb.name, b_in, (name, f"t{i}", "stream-in"), xfers, acct)
-
-        def s_out():
+            yield env.timeout(mvm_ps)
             if b_out:
                 yield from sim.move(xb.name, plan.l1, b_out, (name, f"t{i}", "stream-out"), xfers, acct)
-
-        if xb.stream_mode == "sequential":
-            yield from s_in()
-            yield env.timeout(mvm_ps)
-            yield from s_out()
         else:
-            yield sim.all_of([env.timeout(mvm_ps), env.process(s_in()), env.process(s_out())])
+            s_in = self._stream(sim, plan.l1, xb.name, b_in, (name, f"t{i}", "stream-in"), xfers, acct)
+            s_out = self._stream(sim, xb.name, plan.l1, b_out, (name, f"t{i}", "stream-out"), xfers,
+                                 acct)
+            yield sim.all_of([env.timeout(mvm_ps), env.process(s_in), env.process(s_out)])
+
+    @staticmethod
+    def _stream(sim, src: str, dst: str, nbytes: int, tag, xfers: list, acct):
+        """A streamer's transfer as a process of its own (``stream_mode: parallel``)."""
+        if nbytes:
+            yield from sim.move(src, dst, nbytes, tag, xfers, acct)
 
     def _program(self, sim, plan, acct):
         """Write the layer's weights into its crossbars (already held by the layer): DMA each

@@ -284,14 +284,19 @@ class Simulation:
                            "contention" if cont > stall else "memory_stall", resource, stall, cont)
 
     def hold(self, name: str, acct: _Acct):
-        """Wait for engine ``name``'s slot; the wait is contention on it."""
+        """Take engine ``name``'s slot: use as ``yield from sim.hold(name, acct)``. When the
+        slot is free it is taken at once and the result is ``()`` (no generator to run);
+        else a generator that waits for it, the wait being contention on the engine."""
         ev = self.engines[name].acquire()
-        if ev is not None:
-            t0 = self.env._now
-            yield ev
-            acct.ps["contention"] += self.env._now - t0
-            acct.waits[name] = acct.waits.get(name, 0) + self.env._now - t0
-            acct.add_stall(name, self.env._now - t0)
+        return () if ev is None else self._hold_wait(ev, name, acct)
+
+    def _hold_wait(self, ev, name: str, acct: _Acct):
+        t0 = self.env._now
+        yield ev
+        waited = self.env._now - t0
+        acct.ps["contention"] += waited
+        acct.waits[name] = acct.waits.get(name, 0) + waited
+        acct.add_stall(name, waited)
 
     # ------------------------------------------------------------------------------------
     def _layer(self, plan: LayerPlan):

@@ -4,7 +4,8 @@ A run's cost is its events (see ``tools/bench_vs_simpy.py``). These classes keep
 semantics exactly (each schedules what SimPy would schedule, with the same key: time,
 priority, next event id) and drop work hwsim never needs:
 
-* :class:`Env`: a ``simpy.Environment`` whose :meth:`~Env.process` makes :class:`Proc`.
+* :class:`Env`: a ``simpy.Environment`` whose :meth:`~Env.process` makes :class:`Proc`, with
+  a leaner :meth:`~Env.timeout`.
 * :class:`Proc`: ``simpy.Process`` with its resume callback bound once, not at every
   ``yield``, and its start scheduled without a method call per step.
 * :class:`AllDone`: ``simpy.AllOf`` for a process that uses no value.
@@ -18,7 +19,7 @@ from heapq import heappush
 
 import simpy
 from simpy.core import NORMAL, URGENT
-from simpy.events import PENDING, Initialize
+from simpy.events import PENDING, Initialize, Timeout
 
 __all__ = ["Env", "Proc", "AllDone", "fire"]
 
@@ -88,10 +89,19 @@ class Proc(simpy.Process):
 
 
 class Env(simpy.Environment):
-    """``simpy.Environment`` whose processes are :class:`Proc`."""
+    """``simpy.Environment`` whose processes are :class:`Proc` and whose timeouts are
+    scheduled without the calls of ``Timeout.__init__`` (same fields, same key)."""
 
     def process(self, generator) -> Proc:
         return Proc(self, generator)
+
+    def timeout(self, delay, value=None) -> Timeout:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        ev = Timeout.__new__(Timeout)
+        ev.env, ev.callbacks, ev._value, ev._delay, ev._ok = self, [], value, delay, True
+        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), ev))
+        return ev
 
 
 class AllDone(simpy.Event):
