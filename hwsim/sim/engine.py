@@ -29,7 +29,7 @@ from ..workload.trace import ELEMENTWISE_OPS, TRAIN_OPS, Trace
 from .collect import collect
 from .faults import LIVELOCK_EVENTS, check_limits, drive, wait_report
 from .interconnect import Channel, Interconnect, Transfer
-from .kernel import AllDone, Env, fire
+from .kernel import AllDone, Env, Signal, fire
 from .l1banks import conflict_overhead
 from .pipeline import RowProgress, rows_needed, tile_rows
 
@@ -68,9 +68,9 @@ class _Buffers:
     __slots__ = ("loaded", "computed", "stored", "load_x", "store_x")
 
     def __init__(self, env, n: int):
-        self.loaded = [env.event() for _ in range(n)]
-        self.computed = [env.event() for _ in range(n)]
-        self.stored = [env.event() for _ in range(n)]
+        self.loaded = [Signal(env) for _ in range(n)]
+        self.computed = [Signal(env) for _ in range(n)]
+        self.stored = [Signal(env) for _ in range(n)]
         self.load_x = [[] for _ in range(n)]     # transfers loading tile i
         self.store_x = [[] for _ in range(n)]    # transfers storing tile i
 
@@ -89,7 +89,7 @@ class Simulation:
         self.ic = Interconnect(self.env, platform, observer=self.timeline)
         self.engines = {c.name: Channel(self.env, c.name, "engine", c.clock, None, 1, owner=c.name)
                         for c in platform.engines()}
-        self.done = {p.layer.name: self.env.event() for p in self.mapping.plans}
+        self.done = {p.layer.name: Signal(self.env) for p in self.mapping.plans}
         self.engine_busy_ps = dict.fromkeys(self.engines, 0)
         self.accts: dict = {}
         self._route_pj: dict = {}   # Route -> [(component, pJ/byte)]

@@ -31,7 +31,7 @@ from .arbitration import make_queue
 
 from ..base.errors import ConfigError
 from .dram import DramTiming
-from .kernel import fire
+from .kernel import Signal, fire
 from ..hardware.platform import DmaEngine, Dram, Memory, Platform
 from ..base.units import PS_PER_S, Clock
 
@@ -119,7 +119,7 @@ class Channel:
     def _enqueue(self, requester, priority: int, holder):
         """Queue a request of process ``holder`` (the channel is busy); ``n_grants`` was
         already counted."""
-        ev = self.env.event()
+        ev = Signal(self.env)
         ev.who = holder
         if self.policy != "fifo":
             ev.requester, ev.priority = requester, priority
@@ -591,7 +591,7 @@ class _Train:
         """Start: after ``setup`` ps (the DMA's descriptor set-up; as a timeout would take it),
         tell the observer and arbitrate for burst 0; returns the event the process waits on
         (``wake``)."""
-        self.wake = self.env.event()
+        self.wake = Signal(self.env)
         self.wake.train = self   # for deadlock reports: the train may wait in a channel's queue
         if setup:
             self.callbacks = self.START

@@ -9,6 +9,8 @@ priority, next event id) and drop work hwsim never needs:
 * :class:`Proc`: ``simpy.Process`` with its resume callback bound once, not at every
   ``yield``, and its start scheduled without a method call per step.
 * :class:`AllDone`: ``simpy.AllOf`` for a process that uses no value.
+* :class:`Signal`: an event hwsim makes and triggers itself (a tile loaded, a layer done,
+  rows written, a grant): SimPy's ``Event`` in slots, without a ``__dict__`` per event.
 * :func:`fire`: ``Event.succeed()`` of an event hwsim made and triggers exactly once.
 
 The run loop that processes the events is :func:`hwsim.sim.faults.drive`.
@@ -21,7 +23,7 @@ import simpy
 from simpy.core import NORMAL, URGENT
 from simpy.events import PENDING, Initialize, Timeout
 
-__all__ = ["Env", "Proc", "AllDone", "fire"]
+__all__ = ["Env", "Proc", "AllDone", "Signal", "fire"]
 
 
 def fire(ev) -> None:
@@ -31,6 +33,59 @@ def fire(ev) -> None:
     ev._value = None
     env = ev.env
     heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
+
+
+class Signal:
+    """An event that hwsim makes and triggers itself: what SimPy's run loop, a process and
+    :class:`AllDone` read of an event (``env``, ``callbacks``, ``_ok``, ``_value``,
+    ``_defused``) in slots; ``who``/``requester``/``priority``: a channel request's waiter and
+    arbitration keys; ``train``: the burst train a transfer's process waits on (both for
+    deadlock reports). A run makes one per tile buffer and grant, tens of thousands."""
+
+    __slots__ = ("env", "callbacks", "_value", "_ok", "_defused", "who", "requester",
+                 "priority", "train")
+
+    def __init__(self, env):
+        self.env, self.callbacks, self._value = env, [], PENDING
+
+    @property
+    def triggered(self) -> bool:
+        return self._value is not PENDING
+
+    @property
+    def processed(self) -> bool:
+        return self.callbacks is None
+
+    @property
+    def ok(self) -> bool:
+        return self._ok
+
+    @property
+    def value(self):
+        if self._value is PENDING:
+            raise AttributeError(f"Value of {self} is not yet available")
+        return self._value
+
+    def succeed(self, value=None) -> "Signal":
+        if self._value is not PENDING:
+            raise RuntimeError(f"{self} has already been triggered")
+        self._ok, self._value = True, value
+        env = self.env
+        heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
+        return self
+
+    def fail(self, exception: BaseException) -> "Signal":
+        if self._value is not PENDING:
+            raise RuntimeError(f"{self} has already been triggered")
+        if not isinstance(exception, BaseException):
+            raise ValueError(f"{exception} is not an exception.")
+        self._ok, self._value = False, exception
+        env = self.env
+        heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
+        return self
+
+    def __repr__(self):
+        return f"<Signal() object at {id(self):#x}>"
 
 
 class Proc(simpy.Process):

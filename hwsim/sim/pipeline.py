@@ -20,7 +20,7 @@ import math
 
 from ..base.units import PS_PER_S
 from ..workload.trace import ELEMENTWISE_OPS
-from .kernel import fire
+from .kernel import Signal, fire
 
 __all__ = ["RowProgress", "tile_rows", "rows_needed", "steady_state"]
 
@@ -51,7 +51,7 @@ class RowProgress:
         rows = min(rows, self.total)
         if rows <= self.rows:
             return None
-        ev = self.env.event()
+        ev = Signal(self.env)
         self._waiters.append((rows, ev))
         return ev
 
