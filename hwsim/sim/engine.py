@@ -395,7 +395,8 @@ class Simulation:
         return r
 
     def _await_rows(self, plan: LayerPlan, i: int):
-        """Pipelining: wait until every producer has written the rows tile ``i`` needs."""
+        """Pipelining: wait until every producer has written the rows tile ``i`` needs (use as
+        ``yield from``; like :meth:`hold`, ``()`` when there is nothing to wait for)."""
         needs = self._needs.get(plan.layer.name)
         if needs is None:   # (producer progress, rows) per tile, worked out once
             deps = [(self.progress[d], self.plan_of[d].layer) for d in plan.depends_on]
@@ -405,6 +406,13 @@ class Simulation:
                 for _, h0, h1, _ in self.rows(plan)]
         for prog, need in needs[i]:
             if need > prog.rows:   # (RowProgress.wait's test, without the call when written)
+                return self._rows_wait(needs[i])
+        return ()   # written already: nothing to wait for, no generator
+
+    @staticmethod
+    def _rows_wait(needs: tuple):
+        for prog, need in needs:   # one producer after another, as each is written
+            if need > prog.rows:
                 yield prog.wait(need)
 
     def _await_ring(self, plan: LayerPlan, i: int):
@@ -415,12 +423,11 @@ class Simulation:
         w, reader = plan.ring
         free_below = self.rows(plan)[i][2] - w
         if free_below <= 0:
-            return
+            return ()
         c = self.plan_of[reader].layer
         s, pt = (1, 0) if c.op in ELEMENTWISE_OPS else (c.stride[0], c.padding[0])
         ev = self.progress[reader].wait(-(-(free_below + pt) // s))
-        if ev is not None:
-            yield ev
+        return () if ev is None else (ev,)   # for ``yield from``: no generator
 
     # -- services to the models' steps (hwsim.models.base.StepContext) -------------------------
     def release(self, name: str, busy_ps: int) -> None:
