@@ -159,14 +159,16 @@ class Env(simpy.Environment):
         return ev
 
 
-class AllDone(simpy.Event):
+class AllDone(Signal):
     """``simpy.AllOf`` for a process that waits for ``events`` and uses no value: triggered
     (scheduled as ``AllOf`` would be, at the same point of the event order) once all of them
     have been processed, or failed with the first failure; without the ``ConditionValue``
     that ``AllOf`` builds and the per-event clean-up, a visible share of a tile's work."""
 
+    __slots__ = ("_left",)
+
     def __init__(self, env, events):
-        super().__init__(env)
+        self.env, self.callbacks, self._value = env, [], PENDING
         self._left = len(events)
         if not events:
             self.succeed()
