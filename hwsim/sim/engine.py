@@ -116,6 +116,8 @@ class Simulation:
         self.procs = {plan.layer.name: self.env.process(self._layer(plan))
                       for plan in self.mapping.plans}
         limit_ps = check_limits(until_ps, max_sim_s, max_wall_s)
+        if limit_ps is not None:   # burst ends past the limit stay queued, as every event does
+            self.ic.horizon = min(self.ic.horizon, limit_ps)
         try:
             why, events = drive(self.env, limit_ps, max_wall_s, livelock_events)
         except KeyboardInterrupt:
@@ -124,6 +126,7 @@ class Simulation:
             if self.timeline is not None:
                 self.timeline.close({"reason": "error", "at_ps": self.env._now})
             raise
+        events += self.ic.in_place   # burst ends processed in place by their trains
         unfinished = [n for n, ev in self.done.items() if not ev.processed]
         if self.timeline is not None:
             self.timeline.close({"reason": why, "at_ps": self.env._now,

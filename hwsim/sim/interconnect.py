@@ -300,6 +300,10 @@ class Interconnect:
         self.trains: dict = {}   # burst trains in flight (insertion-ordered set)
         #: burst plans by (bandwidth parameters, bytes, burst, row), shared by all routes
         self.plans: dict = {}
+        #: burst ends processed in place by their train (see ``_Train._ended``), and the time
+        #: after which none is (a run's limit on simulated time: its events stay queued)
+        self.in_place = 0
+        self.horizon = math.inf
         for comp in platform.components.values():
             if isinstance(comp, Dram):
                 ch = Channel(env, f"{comp.name}.port", "memory", comp.clock, None, comp.ports,
@@ -440,8 +444,7 @@ class Interconnect:
             if ev is not None:
                 yield from _wait(env, ev, t, slot)
             slot_t0 = env._now  # the slot is busy from its grant, not from the request
-        train = _Train(env, route, t, nbytes, route.burst, obs, me, who, prio, self.trains,
-                       self.plans)
+        train = _Train(env, route, t, nbytes, route.burst, obs, me, who, prio, self)
         if train.n:  # set-up, arbitration, the bursts and the latency from callbacks (_Train)
             yield train.run(setup)
         else:
@@ -561,11 +564,11 @@ class _Train:
     __slots__ = ("env", "chans", "queues", "svc", "t", "obs", "ends", "holds", "k", "total",
                  "wake", "seg_start", "seg_end", "seg_bytes", "segs", "who", "requester",
                  "priority", "j", "t0", "callbacks", "n", "latency", "trains",
-                 "plain", "heap", "eid")
+                 "plain", "heap", "eid", "ic")
     _ok = True   # as a SimPy event: a burst's end always succeeds
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
-                 who, prio: int, trains: dict, plans: dict):
+                 who, prio: int, ic: "Interconnect"):
         self.env, self.chans, self.queues, self.svc, self.t, self.obs = env, route.channels, \
             route.queues, route.svc_channels, t, obs
         self.heap, self.eid = env._queue, env._eid   # SimPy's event queue and id counter
@@ -573,7 +576,7 @@ class _Train:
         self.who, self.requester, self.priority = me, who, prio
         plan = route.plans.get((nbytes, burst, t.row_bytes))
         self.ends, self.holds, self.total = plan or burst_plan(route, nbytes, burst, t.row_bytes,
-                                                               plans)
+                                                               ic.plans)
         #: each burst's hold is the plan's: no timed memory, no observer to tell
         self.plain = not self.svc and obs is None
         if not self.plain:
@@ -585,7 +588,7 @@ class _Train:
         self.k = self.j = self.t0 = 0   # burst; channels held (chans[:j]) / waited for; since
         self.wake = self.callbacks = None
         self.latency = route.latency_ps
-        self.trains = trains
+        self.ic, self.trains = ic, ic.trains
 
     def run(self, setup: int = 0):
         """Start: after ``setup`` ps (the DMA's descriptor set-up; as a timeout would take it),
@@ -658,11 +661,16 @@ class _Train:
         self._acquire(j + 1)
 
     def _burst(self) -> None:
-        """Start burst ``k`` of a train that is not plain (its plain bursts are started inline):
-        its hold with timed memories (from address and bank/row state), told to the
-        observer; its end is this train's next event."""
-        env, k = self.env, self.k
-        now = env._now
+        """Start burst ``k`` of a train that is not plain (its plain bursts are started inline);
+        its end is this train's next event."""
+        now = self.env._now
+        self.callbacks = self.END   # env.timeout(hold).callbacks.append(self), inlined
+        heappush(self.heap, (now + self._hold(now), NORMAL, next(self.eid), self))
+
+    def _hold(self, now: int) -> int:
+        """The hold of burst ``k`` of a train that is not plain, starting at ``now``: with
+        timed memories from address and bank/row state; told to the observer."""
+        k = self.k
         hold, nxt = self.holds[k], self.ends[k]
         sent = self.ends[k - 1] if k else 0
         for c in self.svc:
@@ -677,29 +685,41 @@ class _Train:
             self.seg_bytes += nxt - sent
             self.seg_end = now + hold
         self.total += hold
-        self.callbacks = self.END   # env.timeout(hold).callbacks.append(self), inlined
-        heappush(self.heap, (now + hold, NORMAL, next(self.eid), self))
+        return hold
 
     def _ended(self) -> None:
-        """End of burst ``k``."""
-        self.k = k = self.k + 1
-        chans = self.chans
-        if k < self.n:
-            if not any(self.queues):   # nobody waits: keep the route for the next burst
-                if self.plain:   # _burst, inlined
-                    self.callbacks = self.END
-                    heappush(self.heap, (self.env._now + self.holds[k], NORMAL, next(self.eid),
-                                         self))
-                else:
-                    self._burst()
+        """End of burst ``k``, and of the bursts after it that are processed in place.
+
+        While nobody waits for the route, the next burst starts at once. When its end is
+        earlier than every event in SimPy's queue (and within the run's horizon), it is the
+        very next event SimPy would process: pushing and popping it would change nothing, so
+        it is processed here, in place (the clock set to it, the count of such events kept in
+        ``Interconnect.in_place``: the run adds them to its events). Exact: this is the
+        train's own event, whose one callback is this method, so nothing can run between its
+        push and its pop."""
+        env, heap, ic = self.env, self.heap, self.ic
+        while True:
+            self.k = k = self.k + 1
+            if k >= self.n:
+                break
+            if any(self.queues):
+                # give up the channels from the first one with a waiter on, queue on it again
+                queues, j = self.queues, 0
+                while not queues[j]:
+                    j += 1
+                _free_all(self.chans[j:])
+                self._queue(self.chans[j], j)
                 return
-            # give up the channels from the first one with a waiter on, queue on it again
-            queues, j = self.queues, 0
-            while not queues[j]:
-                j += 1
-            _free_all(chans[j:])
-            self._queue(chans[j], j)
-            return
+            # nobody waits: keep the route for the next burst
+            now = env._now
+            end = now + (self.holds[k] if self.plain else self._hold(now))
+            if (heap and end >= heap[0][0]) or end > ic.horizon:
+                self.callbacks = self.END
+                heappush(heap, (end, NORMAL, next(self.eid), self))
+                return
+            env._now = end   # burst k's end, processed in place
+            ic.in_place += 1
+        chans = self.chans
         _free_all(chans)
         self.j = 0
         del self.trains[self]
@@ -713,7 +733,7 @@ class _Train:
             c.n_grants += n
         if self.latency:   # then the route's latency, as a timeout would take it
             self.callbacks = self.WAKE
-            heappush(self.heap, (self.env._now + self.latency, NORMAL, next(self.eid), self))
+            heappush(heap, (env._now + self.latency, NORMAL, next(self.eid), self))
         else:
             self._wake()
 
