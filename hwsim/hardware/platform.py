@@ -27,7 +27,7 @@ from .registry import COMPONENT_TYPES
 __all__ = ["PLATFORM_FORMAT", "ARBITRATION", "PLATFORM_KEYS", "spec", "Component", "CoreCluster",
            "Memory", "Dram", "DmaEngine", "AimcTile", "Router", "Link", "Platform", "NAME_RE",
            "parse_quantity", "default_invalid", "platform_from_dict", "load_platform",
-           "apply_overrides"]
+           "apply_overrides", "connected_components", "shortest_path"]
 
 PLATFORM_FORMAT = "hwsim-platform/1"
 #: arbitration policies of links and memory ports (see hwsim.sim.arbitration)
@@ -383,6 +383,49 @@ class Platform:
             adj = {name: list(d) for name, d in nbrs.items()}
             object.__setattr__(self, "_adjacency", adj)
         return adj
+
+    def route_path(self, src: str, dst: str) -> tuple | None:
+        """The nodes data passes from ``src`` to ``dst``: the pinned route of the pair (the
+        ``routes:`` section), else the fewest-hop path whose inner nodes are routers, links'
+        ends and DMA engines (never a memory or an engine), else, staging through memories,
+        the fewest-hop path through anything but an engine; ``None`` when there is none. Ties
+        break as ``networkx.shortest_path`` breaks them on :meth:`graph` (:func:`shortest_path`).
+
+        Searched once per pair and cached on the platform: a Platform does not change after
+        load (sweeps and what-ifs load new ones), so every simulation of it shares the paths.
+        A pair whose endpoints touch no common component of the allowed nodes (labelled once,
+        linear in the graph) is answered without a search: on a large mesh a failed search
+        would visit the whole component first."""
+        cache = self.__dict__.get("_paths")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_paths", cache)   # a cache, not a field
+        key = (src, dst)
+        if key in cache:
+            return cache[key]
+        path = self.routes.get(key)
+        if path is None:
+            adj = self.adjacency()
+            for allowed, label in self._route_spaces():
+                if _joined(adj, label, src, dst):
+                    path = tuple(shortest_path(adj, src, dst, allowed))
+                    break
+        cache[key] = path
+        return path
+
+    def _route_spaces(self) -> tuple:
+        """``((allowed nodes, their components), ...)`` for a direct route (no memory or engine
+        inside) and a staged one (no engine inside), in the order they are tried."""
+        hit = self.__dict__.get("_spaces")
+        if hit is None:
+            adj, comps = self.adjacency(), self.components
+            direct = frozenset(n for n, c in comps.items()
+                               if not (c.ENGINE or isinstance(c, Memory)))
+            staged = frozenset(n for n, c in comps.items() if not c.ENGINE)
+            hit = tuple((a, connected_components(adj, skip=comps.keys() - a))
+                        for a in (direct, staged))
+            object.__setattr__(self, "_spaces", hit)   # a cache, not a field
+        return hit
 
     def graph(self):
         """Undirected interconnect graph (a ``networkx.Graph``, imported here: simulation
@@ -831,6 +874,69 @@ def connected_components(adj: dict, skip=frozenset()) -> dict:
                     label[w] = n
                     stack.append(w)
     return label
+
+
+def _joined(adj: dict, label: dict, src, dst) -> bool:
+    """Whether a path from ``src`` to ``dst`` exists whose inner nodes all carry a ``label``
+    (:func:`connected_components` of the allowed nodes): they are one node or neighbours, or
+    a neighbour of each lies in one component."""
+    if src == dst or dst in adj[src]:
+        return True
+    near = {label[n] for n in adj[src] if n in label}
+    return any(label.get(n) in near for n in adj[dst])
+
+
+def shortest_path(adj: dict, src, dst, allowed) -> list | None:
+    """Fewest-hop path from ``src`` to ``dst`` over ``adj`` (``{node: [neighbour, ...]}``)
+    whose inner nodes are all in ``allowed``, or ``None``. The bidirectional breadth-first
+    search of ``networkx.bidirectional_shortest_path`` (networkx 3.x), step for step, so ties
+    go the same way as ``networkx.shortest_path`` on the subgraph of ``allowed | {src, dst}``."""
+    if src == dst:
+        return [src]
+    pred, succ = {src: None}, {dst: None}
+    fwd, rev = [src], [dst]
+    meet = None
+    while fwd and rev and meet is None:
+        if len(fwd) <= len(rev):
+            level, fwd = fwd, []
+            for v in level:
+                for w in adj[v]:
+                    if w not in allowed and w != src and w != dst:
+                        continue
+                    if w not in pred:
+                        fwd.append(w)
+                        pred[w] = v
+                    if w in succ:
+                        meet = w
+                        break
+                if meet is not None:
+                    break
+        else:
+            level, rev = rev, []
+            for v in level:
+                for w in adj[v]:
+                    if w not in allowed and w != src and w != dst:
+                        continue
+                    if w not in succ:
+                        succ[w] = v
+                        rev.append(w)
+                    if w in pred:
+                        meet = w
+                        break
+                if meet is not None:
+                    break
+    if meet is None:
+        return None
+    path, w = [], meet
+    while w is not None:
+        path.append(w)
+        w = pred[w]
+    path.reverse()
+    w = succ[path[-1]]
+    while w is not None:
+        path.append(w)
+        w = succ[w]
+    return path
 
 
 def read_platform_document(path):

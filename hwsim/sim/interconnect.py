@@ -34,8 +34,7 @@ from .dram import DramTiming
 from ..hardware.platform import DmaEngine, Dram, Memory, Platform
 from ..base.units import PS_PER_S, Clock
 
-__all__ = ["Channel", "Route", "Transfer", "Interconnect", "DEFAULT_BURST_BYTES", "burst_plan",
-           "shortest_path"]
+__all__ = ["Channel", "Route", "Transfer", "Interconnect", "DEFAULT_BURST_BYTES", "burst_plan"]
 
 
 class Channel:
@@ -278,13 +277,13 @@ class Transfer:
 class Interconnect:
     """Channels of a platform and the routes between its endpoints.
 
-    Routes are shortest paths (fewest hops, ties broken by the platform file's order, exactly
-    as ``networkx.shortest_path`` breaks them on :meth:`Platform.graph`) through routers, links
-    and DMA engines, searched once per (source, destination) pair on the platform's cached
-    adjacency lists (no graph views: a route costs a search over the nodes it visits). Memories are endpoints, never pass-through: if data must
-    pass through an intermediate memory (e.g. L3 -> L2 -> L1) the path is split into hops
-    that the caller executes one after another (staging). A platform's ``routes:`` section pins
-    the path of a (source, destination) pair instead.
+    Routes follow :meth:`Platform.route_path` (fewest hops through routers, links and DMA
+    engines, ties broken as ``networkx.shortest_path`` breaks them; a ``routes:`` section pins
+    a pair's path instead), searched once per (source, destination) pair and platform; each
+    Interconnect builds its :class:`Route` of its own channels once per pair. Memories are
+    endpoints, never pass-through: if data must pass through an intermediate memory (e.g.
+    L3 -> L2 -> L1) the path is split into hops that the caller executes one after another
+    (staging).
     """
 
     def __init__(self, env, platform: Platform, observer=None):
@@ -338,11 +337,6 @@ class Interconnect:
             for ch in self.channels:
                 ch.observer = observer
         self._routes: dict = {}
-        comps = platform.components
-        #: nodes a route may pass through (a memory or an engine only ends a route) ...
-        self._passable = {n for n, c in comps.items() if not (c.ENGINE or isinstance(c, Memory))}
-        #: ... and, when no such route exists, nodes a staged route may pass through
-        self._stageable = {n for n, c in comps.items() if not c.ENGINE}
 
     def _add(self, ch: Channel) -> Channel:
         ch.order = len(self.channels)
@@ -359,15 +353,7 @@ class Interconnect:
         return self._routes[key]
 
     def _find(self, src, dst) -> list[Route]:
-        pinned = self.platform.routes.get((src, dst))
-        if pinned is not None:
-            return self._split(list(pinned))
-        adj = self.platform.adjacency()
-        path = shortest_path(adj, src, dst, self._passable)
-        if path is not None:
-            return [self._route(path)]
-        # Allow staging through memories (never through compute engines).
-        path = shortest_path(adj, src, dst, self._stageable)
+        path = self.platform.route_path(src, dst)   # searched once per platform
         if path is None:
             raise ConfigError(self.platform.file, "links", f"no route from {src} to {dst}",
                               f"connect {src} and {dst} through links")
@@ -375,6 +361,8 @@ class Interconnect:
 
     def _split(self, path) -> list[Route]:
         """One route per hop between the memories a path passes through (staging)."""
+        if len(path) == 1:   # from a node to itself
+            return [self._route(path)]
         routes, start = [], 0
         for i in range(1, len(path)):
             if i == len(path) - 1 or isinstance(self.platform.components[path[i]], Memory):
@@ -716,59 +704,6 @@ class _Train:
     # the callbacks of the train's events (set-up done, grant, burst end, latency passed):
     # its own functions, which SimPy calls with the event, the train itself (no bound methods)
     START, GRANT, END, WAKE = (_start,), (_granted,), (_ended,), (_wake,)
-
-
-def shortest_path(adj: dict, src, dst, allowed) -> list | None:
-    """Fewest-hop path from ``src`` to ``dst`` over ``adj`` (``{node: [neighbour, ...]}``)
-    whose inner nodes are all in ``allowed``, or ``None``. The bidirectional breadth-first
-    search of ``networkx.bidirectional_shortest_path`` (networkx 3.x), step for step, so ties
-    go the same way as ``networkx.shortest_path`` on the subgraph of ``allowed | {src, dst}``."""
-    if src == dst:
-        return [src]
-    pred, succ = {src: None}, {dst: None}
-    fwd, rev = [src], [dst]
-    meet = None
-    while fwd and rev and meet is None:
-        if len(fwd) <= len(rev):
-            level, fwd = fwd, []
-            for v in level:
-                for w in adj[v]:
-                    if w not in allowed and w != src and w != dst:
-                        continue
-                    if w not in pred:
-                        fwd.append(w)
-                        pred[w] = v
-                    if w in succ:
-                        meet = w
-                        break
-                if meet is not None:
-                    break
-        else:
-            level, rev = rev, []
-            for v in level:
-                for w in adj[v]:
-                    if w not in allowed and w != src and w != dst:
-                        continue
-                    if w not in succ:
-                        succ[w] = v
-                        rev.append(w)
-                    if w in pred:
-                        meet = w
-                        break
-                if meet is not None:
-                    break
-    if meet is None:
-        return None
-    path, w = [], meet
-    while w is not None:
-        path.append(w)
-        w = pred[w]
-    path.reverse()
-    w = succ[path[-1]]
-    while w is not None:
-        path.append(w)
-        w = succ[w]
-    return path
 
 
 def _dma_direction(platform, nodes) -> str:
