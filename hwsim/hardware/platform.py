@@ -384,6 +384,20 @@ class Platform:
             object.__setattr__(self, "_adjacency", adj)
         return adj
 
+    def derived(self, build):
+        """``build(self)``, computed once per platform and ``build`` function and kept: a
+        Platform does not change after load (sweeps and what-ifs load new ones), so what the
+        layers above derive from it alone (e.g. the interconnect's channel table) is shared by
+        every simulation of it."""
+        memo = self.__dict__.get("_derived")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_derived", memo)   # a cache, not a field
+        hit = memo.get(build)
+        if hit is None:
+            hit = memo[build] = build(self)
+        return hit
+
     def route_path(self, src: str, dst: str) -> tuple | None:
         """The nodes data passes from ``src`` to ``dst``: the pinned route of the pair (the
         ``routes:`` section), else the fewest-hop path whose inner nodes are routers, links'

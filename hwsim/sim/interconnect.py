@@ -296,53 +296,23 @@ class Interconnect:
         self.dma_dir: dict[tuple, Channel] = {}  # (dma name, "rd"|"wr") -> burst channel
         self.observer = observer
         self.trains: dict = {}   # burst trains in flight (insertion-ordered set)
-        for comp in platform.components.values():
-            if isinstance(comp, Dram):
-                ch = Channel(env, f"{comp.name}.port", "memory", comp.clock, None, comp.ports,
-                             0, owner=comp.name, policy=comp.arbitration)
-                ch.service = DramTiming(comp)
-                self.port[comp.name] = self._add(ch)
-            elif isinstance(comp, Memory):
-                self.port[comp.name] = self._add(Channel(
-                    env, f"{comp.name}.port", "memory", comp.clock,
-                    comp.port_bandwidth_bytes_per_cycle, comp.ports, comp.latency_cycles,
-                    owner=comp.name, policy=comp.arbitration))
-            elif isinstance(comp, DmaEngine):
-                if comp.queue_depth:
-                    self.dma_queue[comp.name] = self._add(Channel(
-                        env, f"{comp.name}.queue", "dma", comp.clock, None,
-                        comp.max_outstanding + comp.queue_depth, owner=comp.name))
-                self.dma_slots[comp.name] = self._add(Channel(
-                    env, f"{comp.name}.slots", "dma", comp.clock, None, comp.max_outstanding,
-                    owner=comp.name))
-                if comp.max_outstanding_bursts or comp.bandwidth_bytes_per_cycle:
-                    for d in ("rd", "wr"):
-                        self.dma_dir[(comp.name, d)] = self._add(Channel(
-                            env, f"{comp.name}.{d}", "dma", comp.clock,
-                            comp.bandwidth_bytes_per_cycle or None,
-                            comp.max_outstanding_bursts or comp.max_outstanding, owner=comp.name))
-        for link in platform.links:
-            if link.duplex == "half":
-                ch = self._add(Channel(env, f"{link.name}", "link", link.clock,
-                                       link.bandwidth_bytes_per_cycle, 1, link.latency_cycles,
-                                       link.pj_per_byte, owner=link.name, policy=link.arbitration))
-                self.link_dir[(link.a, link.b)] = self.link_dir[(link.b, link.a)] = ch
-            else:
-                for a, b in ((link.a, link.b), (link.b, link.a)):
-                    self.link_dir[(a, b)] = self._add(Channel(
-                        env, f"{a}->{b}", "link", link.clock, link.bandwidth_bytes_per_cycle, 1,
-                        link.latency_cycles, link.pj_per_byte, owner=link.name,
-                        policy=link.arbitration))
-        if observer is not None and hasattr(observer, "queue_depth"):
-            for ch in self.channels:
-                ch.observer = observer
+        tables = {"port": self.port, "dma_slots": self.dma_slots, "link_dir": self.link_dir,
+                  "dma_queue": self.dma_queue, "dma_dir": self.dma_dir}
+        chans, trains = self.channels, self.trains
+        queue_obs = observer if observer is not None and hasattr(observer, "queue_depth") else None
+        for table, keys, args, dram in platform.derived(_channel_table):
+            ch = Channel(env, *args)
+            ch.order = len(chans)   # global acquisition order (deadlock freedom)
+            ch.trains = trains
+            if dram is not None:
+                ch.service = DramTiming(dram)
+            if queue_obs is not None:
+                ch.observer = queue_obs
+            chans.append(ch)
+            table = tables[table]
+            for key in keys:
+                table[key] = ch
         self._routes: dict = {}
-
-    def _add(self, ch: Channel) -> Channel:
-        ch.order = len(self.channels)
-        ch.trains = self.trains
-        self.channels.append(ch)
-        return ch
 
     def hops(self, src: str, dst: str) -> list[Route]:
         """Routes to execute in sequence to move data from ``src`` to ``dst`` (one unless the
@@ -704,6 +674,46 @@ class _Train:
     # the callbacks of the train's events (set-up done, grant, burst end, latency passed):
     # its own functions, which SimPy calls with the event, the train itself (no bound methods)
     START, GRANT, END, WAKE = (_start,), (_granted,), (_ended,), (_wake,)
+
+
+def _channel_table(platform: Platform) -> tuple:
+    """The channels of ``platform``, in the order an :class:`Interconnect` creates them (their
+    acquisition order): ``(table, keys, Channel arguments after env, timed DRAM or None)``,
+    ``table`` naming the Interconnect dict that finds the channel under each of ``keys``.
+    Derived once per platform (:meth:`Platform.derived`): every simulation of it only makes
+    the channel objects (a large mesh has thousands)."""
+    out = []
+    for comp in platform.components.values():
+        name = comp.name
+        if isinstance(comp, Dram):
+            out.append(("port", (name,), (f"{name}.port", "memory", comp.clock, None, comp.ports,
+                                          0, 0.0, name, comp.arbitration), comp))
+        elif isinstance(comp, Memory):
+            out.append(("port", (name,), (f"{name}.port", "memory", comp.clock,
+                                          comp.port_bandwidth_bytes_per_cycle, comp.ports,
+                                          comp.latency_cycles, 0.0, name, comp.arbitration), None))
+        elif isinstance(comp, DmaEngine):
+            if comp.queue_depth:
+                out.append(("dma_queue", (name,), (f"{name}.queue", "dma", comp.clock, None,
+                                                   comp.max_outstanding + comp.queue_depth, 0,
+                                                   0.0, name), None))
+            out.append(("dma_slots", (name,), (f"{name}.slots", "dma", comp.clock, None,
+                                               comp.max_outstanding, 0, 0.0, name), None))
+            if comp.max_outstanding_bursts or comp.bandwidth_bytes_per_cycle:
+                for d in ("rd", "wr"):
+                    out.append(("dma_dir", ((name, d),), (
+                        f"{name}.{d}", "dma", comp.clock, comp.bandwidth_bytes_per_cycle or None,
+                        comp.max_outstanding_bursts or comp.max_outstanding, 0, 0.0, name), None))
+    for link in platform.links:
+        rest = (link.clock, link.bandwidth_bytes_per_cycle, 1, link.latency_cycles,
+                link.pj_per_byte, link.name, link.arbitration)
+        if link.duplex == "half":   # one channel for both directions
+            out.append(("link_dir", ((link.a, link.b), (link.b, link.a)),
+                        (link.name, "link") + rest, None))
+        else:
+            for a, b in ((link.a, link.b), (link.b, link.a)):
+                out.append(("link_dir", ((a, b),), (f"{a}->{b}", "link") + rest, None))
+    return tuple(out)
 
 
 def _dma_direction(platform, nodes) -> str:
