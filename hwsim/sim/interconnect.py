@@ -331,30 +331,29 @@ class Interconnect:
 
     def _split(self, path) -> list[Route]:
         """One route per hop between the memories a path passes through (staging)."""
-        if len(path) == 1:   # from a node to itself
-            return [self._route(path)]
-        routes, start = [], 0
-        for i in range(1, len(path)):
-            if i == len(path) - 1 or isinstance(self.platform.components[path[i]], Memory):
+        port, routes, start = self.port, [], 0   # port: one per memory
+        for i in range(1, len(path) - 1):
+            if path[i] in port:
                 routes.append(self._route(path[start:i + 1]))
                 start = i
+        routes.append(self._route(path[start:]))   # (all of it from a node to itself)
         return routes
 
     def _route(self, nodes) -> Route:
+        port, comps = self.port, self.platform.components   # port: one per memory
         chans, dma = [], None
         for node in nodes:
-            if node in self.port:
-                chans.append(self.port[node])
-            elif node in self.dma_slots and dma is None:
-                dma = self.platform.components[node]
-        for a, b in zip(nodes, nodes[1:]):
-            chans.append(self.link_dir[(a, b)])
+            ch = port.get(node)
+            if ch is not None:
+                chans.append(ch)
+            elif dma is None and node in self.dma_slots:
+                dma = comps[node]
+        link_dir = self.link_dir
+        chans += [link_dir[edge] for edge in zip(nodes, nodes[1:])]
         if dma is not None and (dma.name, "rd") in self.dma_dir:
             chans.append(self.dma_dir[(dma.name, _dma_direction(self.platform, nodes))])
-        comps = self.platform.components
         # the master: the DMA engine, else the endpoint that is not a memory (AIMC streamer)
-        master = next((n for n in (nodes[0], nodes[-1]) if not isinstance(comps[n], Memory)),
-                      nodes[0])
+        master = nodes[-1] if nodes[0] in port and nodes[-1] not in port else nodes[0]
         prio = dma.priority if dma is not None else getattr(comps[master], "priority", 0)
         route = Route(nodes[0], nodes[-1], list(nodes), chans, dma,
                       requester=dma.name if dma is not None else master, priority=prio)
