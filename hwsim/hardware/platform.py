@@ -408,8 +408,8 @@ class Platform:
         Searched once per pair and cached on the platform: a Platform does not change after
         load (sweeps and what-ifs load new ones), so every simulation of it shares the paths.
         A pair whose endpoints touch no common component of the allowed nodes (labelled once,
-        linear in the graph) is answered without a search: on a large mesh a failed search
-        would visit the whole component first."""
+        linear in the graph) is answered without a search, which could otherwise visit a
+        whole component of a large mesh before failing."""
         cache = self.__dict__.get("_paths")
         if cache is None:
             cache = {}
@@ -420,26 +420,12 @@ class Platform:
         path = self.routes.get(key)
         if path is None:
             adj = self.adjacency()
-            for allowed, label in self._route_spaces():
+            for allowed, label in self.derived(_route_spaces):
                 if _joined(adj, label, src, dst):
                     path = tuple(shortest_path(adj, src, dst, allowed))
                     break
         cache[key] = path
         return path
-
-    def _route_spaces(self) -> tuple:
-        """``((allowed nodes, their components), ...)`` for a direct route (no memory or engine
-        inside) and a staged one (no engine inside), in the order they are tried."""
-        hit = self.__dict__.get("_spaces")
-        if hit is None:
-            adj, comps = self.adjacency(), self.components
-            direct = frozenset(n for n, c in comps.items()
-                               if not (c.ENGINE or isinstance(c, Memory)))
-            staged = frozenset(n for n, c in comps.items() if not c.ENGINE)
-            hit = tuple((a, connected_components(adj, skip=comps.keys() - a))
-                        for a in (direct, staged))
-            object.__setattr__(self, "_spaces", hit)   # a cache, not a field
-        return hit
 
     def graph(self):
         """Undirected interconnect graph (a ``networkx.Graph``, imported here: simulation
@@ -888,6 +874,16 @@ def connected_components(adj: dict, skip=frozenset()) -> dict:
                     label[w] = n
                     stack.append(w)
     return label
+
+
+def _route_spaces(p: Platform) -> tuple:
+    """``((allowed nodes, their components), ...)`` for a direct route (no memory or engine
+    inside) and a staged one (no engine inside), in the order :meth:`Platform.route_path`
+    tries them."""
+    adj, comps = p.adjacency(), p.components
+    direct = frozenset(n for n, c in comps.items() if not (c.ENGINE or isinstance(c, Memory)))
+    staged = frozenset(n for n, c in comps.items() if not c.ENGINE)
+    return tuple((a, connected_components(adj, skip=comps.keys() - a)) for a in (direct, staged))
 
 
 def _joined(adj: dict, label: dict, src, dst) -> bool:
