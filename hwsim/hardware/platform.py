@@ -350,10 +350,7 @@ class Platform:
         """Components that are instances of ``cls``, in file order (indexed once per class:
         mappers ask for every cluster's engines, which would scan a 512-cluster mesh each
         time)."""
-        index = self.__dict__.get("_of_type")
-        if index is None:
-            index = {}
-            object.__setattr__(self, "_of_type", index)   # a cache, not a field
+        index = self._memo("_of_type")
         hit = index.get(cls)
         if hit is None:
             hit = index[cls] = [c for c in self.components.values() if isinstance(c, cls)]
@@ -361,11 +358,7 @@ class Platform:
 
     def engines(self) -> list:
         """The compute engines (components whose type declares ``ENGINE``), in file order."""
-        hit = self.__dict__.get("_engines")
-        if hit is None:
-            hit = [c for c in self.components.values() if c.ENGINE]
-            object.__setattr__(self, "_engines", hit)   # a cache, not a field
-        return list(hit)
+        return list(self.derived(_engines))
 
     def memories(self, level: str) -> list:
         return [m for m in self.of_type(Memory) if m.level == level]
@@ -373,26 +366,23 @@ class Platform:
     def adjacency(self) -> dict:
         """Neighbours of every component, ``{name: [name, ...]}``, in the order NetworkX's
         :meth:`graph` lists them (first link naming the pair first): route searches over it
-        break ties like ``networkx.shortest_path`` on that graph. Built once and cached."""
-        adj = self.__dict__.get("_adjacency")
-        if adj is None:
-            nbrs: dict = {name: {} for name in self.components}
-            for link in self.links:
-                nbrs[link.a][link.b] = None
-                nbrs[link.b][link.a] = None
-            adj = {name: list(d) for name, d in nbrs.items()}
-            object.__setattr__(self, "_adjacency", adj)
-        return adj
+        break ties like ``networkx.shortest_path`` on that graph. Built once; read only."""
+        return self.derived(_adjacency)
+
+    def _memo(self, name: str) -> dict:
+        """The dict kept on this platform as attribute ``name``: a cache, not a field."""
+        memo = self.__dict__.get(name)
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, name, memo)
+        return memo
 
     def derived(self, build):
         """``build(self)``, computed once per platform and ``build`` function and kept: a
         Platform does not change after load (sweeps and what-ifs load new ones), so what the
         layers above derive from it alone (e.g. the interconnect's channel table) is shared by
         every simulation of it."""
-        memo = self.__dict__.get("_derived")
-        if memo is None:
-            memo = {}
-            object.__setattr__(self, "_derived", memo)   # a cache, not a field
+        memo = self._memo("_derived")
         hit = memo.get(build)
         if hit is None:
             hit = memo[build] = build(self)
@@ -410,10 +400,7 @@ class Platform:
         A pair whose endpoints touch no common component of the allowed nodes (labelled once,
         linear in the graph) is answered without a search, which could otherwise visit a
         whole component of a large mesh before failing."""
-        cache = self.__dict__.get("_paths")
-        if cache is None:
-            cache = {}
-            object.__setattr__(self, "_paths", cache)   # a cache, not a field
+        cache = self._memo("_paths")
         key = (src, dst)
         if key in cache:
             return cache[key]
@@ -874,6 +861,18 @@ def connected_components(adj: dict, skip=frozenset()) -> dict:
                     label[w] = n
                     stack.append(w)
     return label
+
+
+def _engines(p: Platform) -> list:
+    return [c for c in p.components.values() if c.ENGINE]
+
+
+def _adjacency(p: Platform) -> dict:
+    nbrs: dict = {name: {} for name in p.components}
+    for link in p.links:
+        nbrs[link.a][link.b] = None
+        nbrs[link.b][link.a] = None
+    return {name: list(d) for name, d in nbrs.items()}
 
 
 def _route_spaces(p: Platform) -> tuple:
