@@ -176,7 +176,8 @@ def test_route_path_is_the_networkx_route_or_none_and_shared_by_simulations():
     common component of the allowed nodes is answered without a search) against NetworkX on
     the allowed subgraphs, for pairs of platforms with direct routes (the mesh resized to 4x4),
     with staging through L2, and with a part no route reaches; a pair without a path is the
-    interconnect's ConfigError. Every Interconnect of one platform reuses its paths."""
+    interconnect's ConfigError (the mapper's cost model: no hops). Every Interconnect of one
+    platform reuses its paths; the cost model times the hops the interconnect takes."""
     from pathlib import Path
 
     import networkx as nx
@@ -184,6 +185,7 @@ def test_route_path_is_the_networkx_route_or_none_and_shared_by_simulations():
     from hwsim import load_platform
     from hwsim.base.errors import ConfigError
     from hwsim.hardware.platform import Memory
+    from hwsim.mapping.cost import CostModel
 
     from .helpers import interconnect
 
@@ -213,7 +215,7 @@ def test_route_path_is_the_networkx_route_or_none_and_shared_by_simulations():
     for p, step in ((staged, 1), (split, 1), (mesh, 5)):
         last = None
         g, names = p.graph(), list(p.components)
-        ic = interconnect(p)[1]
+        ic, cost = interconnect(p)[1], CostModel(p)
         for a in names[::step]:
             for b in names:
                 ref = reference(p, g, a, b)
@@ -222,12 +224,16 @@ def test_route_path_is_the_networkx_route_or_none_and_shared_by_simulations():
                     seen["none"] += 1
                     with pytest.raises(ConfigError, match=f"no route from {a} to {b}"):
                         ic.hops(a, b)
+                    assert cost.hops(a, b) == []
                     continue
                 inner = [n for n in ref[1:-1] if isinstance(p.components[n], Memory)]
                 seen["staged" if inner else "direct"] += 1
                 hops = ic.hops(a, b)
                 assert [n for r in hops for n in r.nodes[1:]] == list(ref[1:]), (a, b)
                 assert [r.dst for r in hops[:-1]] == inner
+                # the mapper's cost model times the very hops the simulation takes
+                if a != b:
+                    assert cost.hops(a, b) == [cost._hop(list(r.nodes)) for r in hops], (a, b)
                 last = (a, b) if a != b else last
         # a second simulation: the platform's path, its own routes over its own channels
         again = interconnect(p)[1]
