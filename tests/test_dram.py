@@ -160,3 +160,20 @@ def test_bad_dram_fields_are_config_errors(field, value):
     with pytest.raises(ConfigError) as e:
         _platform(**{field: value})
     assert field in str(e.value)
+
+
+def test_every_interconnect_of_a_platform_has_its_own_channels_and_dram_state():
+    """The channel table is derived once per platform (``Platform.derived``), but each
+    simulation makes its own channels and DRAM timing state: a second run on the same platform
+    object starts with every bank closed, as the first (a shared state would find the last
+    row still open and be faster)."""
+    p = _platform()
+    jobs = [(4096, 0, 0, 0), (512, 1 << 20, 0, 0)]
+    first, ic1 = _run(p, jobs)
+    second, ic2 = _run(p, jobs)
+    assert first == second
+    assert [c.name for c in ic1.channels] == [c.name for c in ic2.channels]
+    assert [c.order for c in ic2.channels] == list(range(len(ic2.channels)))
+    assert not set(map(id, ic1.channels)) & set(map(id, ic2.channels))
+    assert ic1.port["dram"].service is not ic2.port["dram"].service
+    assert ic2.port["dram"].n_grants == ic1.port["dram"].n_grants > 0

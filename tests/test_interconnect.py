@@ -171,6 +171,78 @@ def test_bad_pinned_routes_are_config_errors(route, field, words):
     assert ei.value.field == field and words in str(ei.value)
 
 
+def test_route_path_is_the_networkx_route_or_none_and_shared_by_simulations():
+    """``Platform.route_path`` (pinned, else direct, else staged; a pair whose ends touch no
+    common component of the allowed nodes is answered without a search) against NetworkX on
+    the allowed subgraphs, for pairs of platforms with direct routes (the mesh resized to 4x4),
+    with staging through L2, and with a part no route reaches; a pair without a path is the
+    interconnect's ConfigError (the mapper's cost model: no hops). Every Interconnect of one
+    platform reuses its paths; the cost model times the hops the interconnect takes."""
+    from pathlib import Path
+
+    import networkx as nx
+
+    from hwsim import load_platform
+    from hwsim.base.errors import ConfigError
+    from hwsim.hardware.platform import Memory
+    from hwsim.mapping.cost import CostModel
+
+    from .helpers import interconnect
+
+    def reference(p, g, a, b):
+        if (a, b) in p.routes:
+            return tuple(p.routes[(a, b)])
+        for inner in ({n for n, c in p.components.items() if not (c.ENGINE or isinstance(c, Memory))},
+                      {n for n, c in p.components.items() if not c.ENGINE}):
+            try:
+                return tuple(nx.shortest_path(g.subgraph(inner | {a, b}), a, b))
+            except nx.NetworkXNoPath:
+                pass
+        return None
+
+    mem = {"type": "memory", "clock": "clk", "size_bytes": 1 << 20, "port_bandwidth_bytes_per_cycle": 8}
+    bus = {"clock": "clk", "bandwidth_bytes_per_cycle": 8}
+    staged = platform(**{"components.l3": dict(mem, level="L3"),
+                         "links": [dict(bus, between=["l2", "dma"]), dict(bus, between=["dma", "l1"]),
+                                   dict(bus, between=["l3", "l2"])]})
+    split = platform(**{"components.l1b": dict(mem, level="L1"), "components.l2b": dict(mem, level="L1"),
+                        "components.rb": {"type": "router", "clock": "clk"},
+                        "links": [dict(bus, between=["l2", "dma"]), dict(bus, between=["dma", "l1"]),
+                                  dict(bus, between=["l2b", "rb"]), dict(bus, between=["rb", "l1b"])]})
+    mesh = load_platform(Path(__file__).resolve().parent.parent / "platforms" / "mesh_imc.yaml",
+                         {"generate.mesh.width": 4, "generate.mesh.height": 4})
+    seen = {"direct": 0, "staged": 0, "none": 0}
+    for p, step in ((staged, 1), (split, 1), (mesh, 5)):
+        last = None
+        g, names = p.graph(), list(p.components)
+        ic, cost = interconnect(p)[1], CostModel(p)
+        for a in names[::step]:
+            for b in names:
+                ref = reference(p, g, a, b)
+                assert p.route_path(a, b) == ref, (p.name, a, b)
+                if ref is None:
+                    seen["none"] += 1
+                    with pytest.raises(ConfigError, match=f"no route from {a} to {b}"):
+                        ic.hops(a, b)
+                    assert cost.hops(a, b) == []
+                    continue
+                inner = [n for n in ref[1:-1] if isinstance(p.components[n], Memory)]
+                seen["staged" if inner else "direct"] += 1
+                hops = ic.hops(a, b)
+                assert [n for r in hops for n in r.nodes[1:]] == list(ref[1:]), (a, b)
+                assert [r.dst for r in hops[:-1]] == inner
+                # the mapper's cost model times the very hops the simulation takes
+                if a != b:
+                    assert cost.hops(a, b) == [cost._hop(list(r.nodes)) for r in hops], (a, b)
+                last = (a, b) if a != b else last
+        # a second simulation: the platform's path, its own routes over its own channels
+        again = interconnect(p)[1]
+        assert p.route_path(*last) is p.route_path(*last)
+        assert [r.nodes for r in again.hops(*last)] == [r.nodes for r in ic.hops(*last)]
+        assert again.hops(*last)[0].channels[0] is not ic.hops(*last)[0].channels[0]
+    assert min(seen.values()) > 10, seen
+
+
 def test_route_search_breaks_ties_like_networkx():
     """Routes come from a bidirectional BFS over cached adjacency lists (no graph views);
     it must pick the very path ``networkx.shortest_path`` picks on the subgraph a route may
@@ -182,7 +254,7 @@ def test_route_search_breaks_ties_like_networkx():
 
     from hwsim import load_platform
     from hwsim.hardware.platform import AimcTile, CoreCluster, Memory
-    from hwsim.sim.interconnect import shortest_path
+    from hwsim.hardware.platform import shortest_path
 
     def same(g, adj, allowed, pairs):
         for a, b in pairs:

@@ -1184,6 +1184,10 @@ def test_aimc_accepts_weighted_layers_that_fit_and_states_its_peak():
                                  "peak_tops_per_w": pytest.approx(131.072)}
     assert platform_peaks(p, {"cluster"}) == {"peak_tops": pytest.approx(3.2e-3),
                                               "peak_tops_per_w": pytest.approx(1.0)}
+    # derived once per platform and shared: what a caller gets is its own copy
+    engine_peaks(p)["xb0"]["tops"] = 0.0
+    assert engine_peaks(p)["xb0"]["tops"] == pytest.approx(0.8192)
+    assert platform_peaks(p)["peak_tops"] == pytest.approx(0.8192 + 3.2e-3)
 
 
 def test_weight_free_layers_have_no_weight_memory():

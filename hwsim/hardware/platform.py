@@ -27,7 +27,7 @@ from .registry import COMPONENT_TYPES
 __all__ = ["PLATFORM_FORMAT", "ARBITRATION", "PLATFORM_KEYS", "spec", "Component", "CoreCluster",
            "Memory", "Dram", "DmaEngine", "AimcTile", "Router", "Link", "Platform", "NAME_RE",
            "parse_quantity", "default_invalid", "platform_from_dict", "load_platform",
-           "apply_overrides"]
+           "apply_overrides", "connected_components", "shortest_path"]
 
 PLATFORM_FORMAT = "hwsim-platform/1"
 #: arbitration policies of links and memory ports (see hwsim.sim.arbitration)
@@ -350,10 +350,7 @@ class Platform:
         """Components that are instances of ``cls``, in file order (indexed once per class:
         mappers ask for every cluster's engines, which would scan a 512-cluster mesh each
         time)."""
-        index = self.__dict__.get("_of_type")
-        if index is None:
-            index = {}
-            object.__setattr__(self, "_of_type", index)   # a cache, not a field
+        index = self._memo("_of_type")
         hit = index.get(cls)
         if hit is None:
             hit = index[cls] = [c for c in self.components.values() if isinstance(c, cls)]
@@ -361,11 +358,7 @@ class Platform:
 
     def engines(self) -> list:
         """The compute engines (components whose type declares ``ENGINE``), in file order."""
-        hit = self.__dict__.get("_engines")
-        if hit is None:
-            hit = [c for c in self.components.values() if c.ENGINE]
-            object.__setattr__(self, "_engines", hit)   # a cache, not a field
-        return list(hit)
+        return list(self.derived(_engines))
 
     def memories(self, level: str) -> list:
         return [m for m in self.of_type(Memory) if m.level == level]
@@ -373,16 +366,53 @@ class Platform:
     def adjacency(self) -> dict:
         """Neighbours of every component, ``{name: [name, ...]}``, in the order NetworkX's
         :meth:`graph` lists them (first link naming the pair first): route searches over it
-        break ties like ``networkx.shortest_path`` on that graph. Built once and cached."""
-        adj = self.__dict__.get("_adjacency")
-        if adj is None:
-            nbrs: dict = {name: {} for name in self.components}
-            for link in self.links:
-                nbrs[link.a][link.b] = None
-                nbrs[link.b][link.a] = None
-            adj = {name: list(d) for name, d in nbrs.items()}
-            object.__setattr__(self, "_adjacency", adj)
-        return adj
+        break ties like ``networkx.shortest_path`` on that graph. Built once; read only."""
+        return self.derived(_adjacency)
+
+    def _memo(self, name: str) -> dict:
+        """The dict kept on this platform as attribute ``name``: a cache, not a field."""
+        memo = self.__dict__.get(name)
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, name, memo)
+        return memo
+
+    def derived(self, build):
+        """``build(self)``, computed once per platform and ``build`` function and kept: a
+        Platform does not change after load (sweeps and what-ifs load new ones), so what the
+        layers above derive from it alone (e.g. the interconnect's channel table) is shared by
+        every simulation of it."""
+        memo = self._memo("_derived")
+        hit = memo.get(build)
+        if hit is None:
+            hit = memo[build] = build(self)
+        return hit
+
+    def route_path(self, src: str, dst: str) -> tuple | None:
+        """The nodes data passes from ``src`` to ``dst``: the pinned route of the pair (the
+        ``routes:`` section), else the fewest-hop path whose inner nodes are routers, links'
+        ends and DMA engines (never a memory or an engine), else, staging through memories,
+        the fewest-hop path through anything but an engine; ``None`` when there is none. Ties
+        break as ``networkx.shortest_path`` breaks them on :meth:`graph` (:func:`shortest_path`).
+
+        Searched once per pair and cached on the platform: a Platform does not change after
+        load (sweeps and what-ifs load new ones), so every simulation of it shares the paths.
+        A pair whose endpoints touch no common component of the allowed nodes (labelled once,
+        linear in the graph) is answered without a search, which could otherwise visit a
+        whole component of a large mesh before failing."""
+        cache = self._memo("_paths")
+        key = (src, dst)
+        if key in cache:
+            return cache[key]
+        path = self.routes.get(key)
+        if path is None:
+            adj = self.adjacency()
+            for allowed, label in self.derived(_route_spaces):
+                if _joined(adj, label, src, dst):
+                    path = tuple(shortest_path(adj, src, dst, allowed))
+                    break
+        cache[key] = path
+        return path
 
     def graph(self):
         """Undirected interconnect graph (a ``networkx.Graph``, imported here: simulation
@@ -831,6 +861,91 @@ def connected_components(adj: dict, skip=frozenset()) -> dict:
                     label[w] = n
                     stack.append(w)
     return label
+
+
+def _engines(p: Platform) -> list:
+    return [c for c in p.components.values() if c.ENGINE]
+
+
+def _adjacency(p: Platform) -> dict:
+    nbrs: dict = {name: {} for name in p.components}
+    for link in p.links:
+        nbrs[link.a][link.b] = None
+        nbrs[link.b][link.a] = None
+    return {name: list(d) for name, d in nbrs.items()}
+
+
+def _route_spaces(p: Platform) -> tuple:
+    """``((allowed nodes, their components), ...)`` for a direct route (no memory or engine
+    inside) and a staged one (no engine inside), in the order :meth:`Platform.route_path`
+    tries them."""
+    adj, comps = p.adjacency(), p.components
+    direct = frozenset(n for n, c in comps.items() if not (c.ENGINE or isinstance(c, Memory)))
+    staged = frozenset(n for n, c in comps.items() if not c.ENGINE)
+    return tuple((a, connected_components(adj, skip=comps.keys() - a)) for a in (direct, staged))
+
+
+def _joined(adj: dict, label: dict, src, dst) -> bool:
+    """Whether a path from ``src`` to ``dst`` exists whose inner nodes all carry a ``label``
+    (:func:`connected_components` of the allowed nodes): they are one node or neighbours, or
+    a neighbour of each lies in one component."""
+    if src == dst or dst in adj[src]:
+        return True
+    near = {label[n] for n in adj[src] if n in label}
+    return any(label.get(n) in near for n in adj[dst])
+
+
+def shortest_path(adj: dict, src, dst, allowed) -> list | None:
+    """Fewest-hop path from ``src`` to ``dst`` over ``adj`` (``{node: [neighbour, ...]}``)
+    whose inner nodes are all in ``allowed``, or ``None``. The bidirectional breadth-first
+    search of ``networkx.bidirectional_shortest_path`` (networkx 3.x), step for step, so ties
+    go the same way as ``networkx.shortest_path`` on the subgraph of ``allowed | {src, dst}``."""
+    if src == dst:
+        return [src]
+    pred, succ = {src: None}, {dst: None}
+    fwd, rev = [src], [dst]
+    meet = None
+    while fwd and rev and meet is None:
+        if len(fwd) <= len(rev):
+            level, fwd = fwd, []
+            for v in level:
+                for w in adj[v]:
+                    if w not in allowed and w != src and w != dst:
+                        continue
+                    if w not in pred:
+                        fwd.append(w)
+                        pred[w] = v
+                    if w in succ:
+                        meet = w
+                        break
+                if meet is not None:
+                    break
+        else:
+            level, rev = rev, []
+            for v in level:
+                for w in adj[v]:
+                    if w not in allowed and w != src and w != dst:
+                        continue
+                    if w not in succ:
+                        succ[w] = v
+                        rev.append(w)
+                    if w in pred:
+                        meet = w
+                        break
+                if meet is not None:
+                    break
+    if meet is None:
+        return None
+    path, w = [], meet
+    while w is not None:
+        path.append(w)
+        w = pred[w]
+    path.reverse()
+    w = succ[path[-1]]
+    while w is not None:
+        path.append(w)
+        w = succ[w]
+    return path
 
 
 def read_platform_document(path):

@@ -15,7 +15,6 @@ set-up, the engine's ``tile_overhead_cycles``) are inside ``a``, ``c`` and ``s``
 from __future__ import annotations
 
 import math
-from collections import deque
 
 from ..base.units import PS_PER_S
 from ..hardware.platform import DmaEngine, Memory, Platform
@@ -78,11 +77,7 @@ class CostModel:
             return self._hops[key]
         p = self.platform
         comps = p.components
-        path = p.routes.get(key)
-        if path is None:   # as the interconnect: direct through routers/DMA, else staged
-            path = (_bfs(p.adjacency(), src, dst, {n for n, c in comps.items()
-                                                   if not (c.ENGINE or isinstance(c, Memory))})
-                    or _bfs(p.adjacency(), src, dst, {n for n, c in comps.items() if not c.ENGINE}))
+        path = p.route_path(src, dst)
         if not path:
             self._hops[key] = []
             return []
@@ -129,22 +124,3 @@ class CostModel:
         ``to_dst=False``, out of) ``dst``: the slowest, as the engine runs them in parallel."""
         return max((self.move_ps(m, dst, n) if to_dst else self.move_ps(dst, m, n)
                     for m, n in moves), default=0.0)
-
-
-def _bfs(adj: dict, src: str, dst: str, allowed: set) -> list | None:
-    """Fewest-hop path from ``src`` to ``dst`` through ``allowed`` nodes (ties: adjacency order)."""
-    prev = {src: None}
-    q = deque([src])
-    while q:
-        n = q.popleft()
-        if n == dst:
-            out = []
-            while n is not None:
-                out.append(n)
-                n = prev[n]
-            return out[::-1]
-        for m in adj.get(n, ()):
-            if m not in prev and (m == dst or m in allowed):
-                prev[m] = n
-                q.append(m)
-    return None

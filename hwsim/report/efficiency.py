@@ -25,6 +25,12 @@ __all__ = ["engine_peaks", "platform_peaks", "efficiency_totals"]
 def engine_peaks(platform) -> dict:
     """name -> {"tops": peak TOPS, "tops_per_w": peak TOPS/W or None, "kind": ...}, from each
     engine's model (:meth:`hwsim.models.base.ComponentModel.peak`)."""
+    return {k: dict(v) for k, v in platform.derived(_engine_peaks).items()}
+
+
+def _engine_peaks(platform) -> dict:
+    """:func:`engine_peaks`, derived once per platform (every report asks for them: a
+    512-cluster mesh has 1,024 engines), shared: read only."""
     out = {}
     for c in platform.engines():
         m = model_of(c)
@@ -46,7 +52,8 @@ def engines_used(plans) -> set:
 def platform_peaks(platform, engines=None) -> dict:
     """Peak TOPS (sum) and TOPS/W (best) over the platform's engines, or only ``engines``
     (names, e.g. :func:`engines_used` of a mapping: a chip with its accelerators off)."""
-    eng = {k: v for k, v in engine_peaks(platform).items() if engines is None or k in engines}
+    eng = {k: v for k, v in platform.derived(_engine_peaks).items()
+           if engines is None or k in engines}
     eff = [v["tops_per_w"] for v in eng.values() if v["tops_per_w"]]
     return {"peak_tops": sum(v["tops"] for v in eng.values()),
             "peak_tops_per_w": max(eff) if eff else None}

@@ -23,14 +23,17 @@ def collect(sim) -> SimulationResult:
     """The result of a finished :class:`~hwsim.sim.engine.Simulation`."""
     p, ref = sim.platform, sim.platform.reference_clock
     makespan = sim.env.now
-    leakage_by_layer(sim)
+    powered = powered_leakage_mw(sim)
+    leakage_by_layer(sim, powered)
     level = {m.name: m.level for m in p.of_type(Memory)}
     records = [layer_record(sim, pl, level) for pl in sim.mapping.plans]
-    by_comp = energy_by_component(sim, makespan)
+    by_comp = energy_by_component(sim, makespan, powered)
     resources = resource_stats(sim, makespan)
     totals = setup_cost(sim)
     busy = dict(sim.engine_busy_ps)
-    busy.update({ch.name: ch.busy_ps / ch.capacity for ch in sim.ic.channels})
+    for ch in sim.ic.channels:   # the idle ones only as steady_state would drop them (0 ps)
+        if ch.busy_ps or ch.name in busy:
+            busy[ch.name] = ch.busy_ps / ch.capacity
     totals.update(steady_state(busy, makespan, stages=set(sim.engine_busy_ps)))
     totals.update(efficiency_totals(p, records, makespan, sum(by_comp.values())))
     skipped = (sim.trace.meta.get("onnx") or {}).get("unsupported_skipped")
@@ -67,10 +70,13 @@ def powered_leakage_mw(sim) -> dict:
             if c.leakage_mw and (not c.power_gating or c.name in used)}
 
 
-def leakage_by_layer(sim) -> None:
+def leakage_by_layer(sim, powered: dict | None = None) -> None:
     """Leakage: the platform's total static power x makespan, split over the layers by
-    completion order (each layer gets the time since the previous one ended)."""
-    leak_total_mw = sum(powered_leakage_mw(sim).values())
+    completion order (each layer gets the time since the previous one ended). ``powered``:
+    :func:`powered_leakage_mw` if the caller has it."""
+    if powered is None:
+        powered = powered_leakage_mw(sim)
+    leak_total_mw = sum(powered.values())
     plans = sim.mapping.plans
     # by end time, ties in plan order (sorted is stable; no list.index on dataclass equality,
     # which made this quadratic in the number of layers)
@@ -134,36 +140,36 @@ def _bottleneck(acct) -> tuple:
     return bottleneck, top, top_ps
 
 
-def energy_by_component(sim, makespan: int) -> dict:
-    """Dynamic energy from every layer, plus each component's leakage over the makespan (pJ)."""
+def energy_by_component(sim, makespan: int, powered: dict | None = None) -> dict:
+    """Dynamic energy from every layer, plus each component's leakage over the makespan (pJ);
+    ``powered``: :func:`powered_leakage_mw` if the caller has it."""
+    if powered is None:
+        powered = powered_leakage_mw(sim)
     by_comp: dict = {}
     for acct in sim.accts.values():
         for k, v in acct.comp_energy.items():
             by_comp[k] = by_comp.get(k, 0.0) + v
-    for name, mw in powered_leakage_mw(sim).items():
+    for name, mw in powered.items():
         by_comp[name] = by_comp.get(name, 0.0) + mw * PJ_PER_MW_PS * makespan
     return by_comp
 
 
 def resource_stats(sim, makespan: int) -> list:
-    """Utilisation, bytes and waiting statistics of every channel and engine."""
+    """Utilisation, bytes and waiting statistics of every channel, then every engine."""
     ref = sim.platform.reference_clock
     out = []
-    for ch in sim.ic.channels + list(sim.engines.values()):
-        if not ch.n_grants and ch.kind != "engine":
+    add = out.append
+    for ch in sim.ic.channels:
+        if ch.n_grants:
+            add(_resource(ch, ch.busy_ps, ref, makespan))
+        else:
             # never used (most channels of a large platform): nothing was busy, moved or
             # waited; the defaults of the fields are those zeros
-            out.append(ResourceStats(ch.name, ch.kind, ch.capacity, 0.0, ch.bytes, 0, 0, 0.0, 0,
-                                     ch.policy))
-            continue
-        busy = sim.engine_busy_ps[ch.name] if ch.kind == "engine" else ch.busy_ps
-        clock = ch.clock or ref
-        out.append(ResourceStats(
-            name=ch.name, kind=ch.kind, capacity=ch.capacity,
-            utilisation=busy / (ch.capacity * makespan) if makespan else 0.0, bytes=ch.bytes,
-            grants=ch.n_grants, waits=ch.n_waits,
-            mean_wait_cycles=(clock.ps_to_cycles_floor(ch.wait_ps) / ch.n_waits) if ch.n_waits else 0.0,
-            max_queue=ch.max_queue, **_wait_stats(ch, clock, makespan)))
+            add(ResourceStats(ch.name, ch.kind, ch.capacity, 0.0, ch.bytes, 0, 0, 0.0, 0,
+                              ch.policy))
+    busy = sim.engine_busy_ps
+    for ch in sim.engines.values():
+        add(_resource(ch, busy[ch.name], ref, makespan))
     return out
 
 
@@ -181,20 +187,22 @@ def setup_cost(sim) -> dict:
     return {"setup_programming_s": ps / PS_PER_S, "setup_programming_pj": pj}
 
 
-def _wait_stats(ch, clock, makespan: int) -> dict:
-    """Waiting-time distribution (over all grants, zero waits included) and queue depth."""
-    cyc = clock.ps_to_cycles_floor
-    n = ch.n_grants
-    if not ch.wait_samples:   # nobody ever waited (most channels of a large platform)
-        return {"policy": ch.policy, "mean_wait_all_cycles": cyc(ch.wait_ps) / n if n else 0.0,
-                "p50_wait_cycles": 0, "p95_wait_cycles": 0, "max_wait_cycles": 0,
-                "mean_queue": ch.queue_area / makespan if makespan else 0.0}
-    ranked = sorted(ch.wait_samples)   # once for every percentile
-    return {"policy": ch.policy,
-            "mean_wait_all_cycles": cyc(ch.wait_ps) / n if n else 0.0,
-            "p50_wait_cycles": cyc(ch.wait_percentile_ps(0.50, ranked)),
-            "p95_wait_cycles": cyc(ch.wait_percentile_ps(0.95, ranked)),
-            "max_wait_cycles": cyc(ranked[-1]),
-            "mean_queue": ch.queue_area / makespan if makespan else 0.0}
-
-
+def _resource(ch, busy: int, ref, makespan: int) -> ResourceStats:
+    """The record of channel or engine ``ch`` busy ``busy`` ps: its waiting-time
+    distribution over all grants (zero waits included) and queue depth, in cycles of its
+    clock (the reference clock for a channel without one). Fields in declaration order: a
+    record per channel of a large platform, so no keyword or dict building."""
+    cyc = (ch.clock or ref).ps_to_cycles_floor
+    n, waits, samples = ch.n_grants, ch.n_waits, ch.wait_samples
+    if samples:
+        ranked = sorted(samples)   # once for every percentile
+        p50 = cyc(ch.wait_percentile_ps(0.50, ranked))
+        p95 = cyc(ch.wait_percentile_ps(0.95, ranked))
+        top = cyc(ranked[-1])
+    else:   # nobody ever waited (most channels of a large platform)
+        p50 = p95 = top = 0
+    wait = cyc(ch.wait_ps)
+    return ResourceStats(
+        ch.name, ch.kind, ch.capacity, busy / (ch.capacity * makespan) if makespan else 0.0,
+        ch.bytes, n, waits, wait / waits if waits else 0.0, ch.max_queue, ch.policy,
+        wait / n if n else 0.0, p50, p95, top, ch.queue_area / makespan if makespan else 0.0)

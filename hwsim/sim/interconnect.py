@@ -35,8 +35,7 @@ from .kernel import Signal, fire
 from ..hardware.platform import DmaEngine, Dram, Memory, Platform
 from ..base.units import PS_PER_S, Clock
 
-__all__ = ["Channel", "Route", "Transfer", "Interconnect", "DEFAULT_BURST_BYTES", "burst_plan",
-           "shortest_path"]
+__all__ = ["Channel", "Route", "Transfer", "Interconnect", "DEFAULT_BURST_BYTES", "burst_plan"]
 
 
 class Channel:
@@ -279,13 +278,13 @@ class Transfer:
 class Interconnect:
     """Channels of a platform and the routes between its endpoints.
 
-    Routes are shortest paths (fewest hops, ties broken by the platform file's order, exactly
-    as ``networkx.shortest_path`` breaks them on :meth:`Platform.graph`) through routers, links
-    and DMA engines, searched once per (source, destination) pair on the platform's cached
-    adjacency lists (no graph views: a route costs a search over the nodes it visits). Memories are endpoints, never pass-through: if data must
-    pass through an intermediate memory (e.g. L3 -> L2 -> L1) the path is split into hops
-    that the caller executes one after another (staging). A platform's ``routes:`` section pins
-    the path of a (source, destination) pair instead.
+    Routes follow :meth:`Platform.route_path` (fewest hops through routers, links and DMA
+    engines, ties broken as ``networkx.shortest_path`` breaks them; a ``routes:`` section pins
+    a pair's path instead), searched once per (source, destination) pair and platform; each
+    Interconnect builds its :class:`Route` of its own channels once per pair. Memories are
+    endpoints, never pass-through: if data must pass through an intermediate memory (e.g.
+    L3 -> L2 -> L1) the path is split into hops that the caller executes one after another
+    (staging).
     """
 
     def __init__(self, env, platform: Platform, observer=None):
@@ -304,58 +303,23 @@ class Interconnect:
         #: after which none is (a run's limit on simulated time: its events stay queued)
         self.in_place = 0
         self.horizon = math.inf
-        for comp in platform.components.values():
-            if isinstance(comp, Dram):
-                ch = Channel(env, f"{comp.name}.port", "memory", comp.clock, None, comp.ports,
-                             0, owner=comp.name, policy=comp.arbitration)
-                ch.service = DramTiming(comp)
-                self.port[comp.name] = self._add(ch)
-            elif isinstance(comp, Memory):
-                self.port[comp.name] = self._add(Channel(
-                    env, f"{comp.name}.port", "memory", comp.clock,
-                    comp.port_bandwidth_bytes_per_cycle, comp.ports, comp.latency_cycles,
-                    owner=comp.name, policy=comp.arbitration))
-            elif isinstance(comp, DmaEngine):
-                if comp.queue_depth:
-                    self.dma_queue[comp.name] = self._add(Channel(
-                        env, f"{comp.name}.queue", "dma", comp.clock, None,
-                        comp.max_outstanding + comp.queue_depth, owner=comp.name))
-                self.dma_slots[comp.name] = self._add(Channel(
-                    env, f"{comp.name}.slots", "dma", comp.clock, None, comp.max_outstanding,
-                    owner=comp.name))
-                if comp.max_outstanding_bursts or comp.bandwidth_bytes_per_cycle:
-                    for d in ("rd", "wr"):
-                        self.dma_dir[(comp.name, d)] = self._add(Channel(
-                            env, f"{comp.name}.{d}", "dma", comp.clock,
-                            comp.bandwidth_bytes_per_cycle or None,
-                            comp.max_outstanding_bursts or comp.max_outstanding, owner=comp.name))
-        for link in platform.links:
-            if link.duplex == "half":
-                ch = self._add(Channel(env, f"{link.name}", "link", link.clock,
-                                       link.bandwidth_bytes_per_cycle, 1, link.latency_cycles,
-                                       link.pj_per_byte, owner=link.name, policy=link.arbitration))
-                self.link_dir[(link.a, link.b)] = self.link_dir[(link.b, link.a)] = ch
-            else:
-                for a, b in ((link.a, link.b), (link.b, link.a)):
-                    self.link_dir[(a, b)] = self._add(Channel(
-                        env, f"{a}->{b}", "link", link.clock, link.bandwidth_bytes_per_cycle, 1,
-                        link.latency_cycles, link.pj_per_byte, owner=link.name,
-                        policy=link.arbitration))
-        if observer is not None and hasattr(observer, "queue_depth"):
-            for ch in self.channels:
-                ch.observer = observer
+        tables = {"port": self.port, "dma_slots": self.dma_slots, "link_dir": self.link_dir,
+                  "dma_queue": self.dma_queue, "dma_dir": self.dma_dir}
+        chans, trains = self.channels, self.trains
+        queue_obs = observer if observer is not None and hasattr(observer, "queue_depth") else None
+        for table, keys, args, dram in platform.derived(_channel_table):
+            ch = Channel(env, *args)
+            ch.order = len(chans)   # global acquisition order (deadlock freedom)
+            ch.trains = trains
+            if dram is not None:
+                ch.service = DramTiming(dram)
+            if queue_obs is not None:
+                ch.observer = queue_obs
+            chans.append(ch)
+            table = tables[table]
+            for key in keys:
+                table[key] = ch
         self._routes: dict = {}
-        comps = platform.components
-        #: nodes a route may pass through (a memory or an engine only ends a route) ...
-        self._passable = {n for n, c in comps.items() if not (c.ENGINE or isinstance(c, Memory))}
-        #: ... and, when no such route exists, nodes a staged route may pass through
-        self._stageable = {n for n, c in comps.items() if not c.ENGINE}
-
-    def _add(self, ch: Channel) -> Channel:
-        ch.order = len(self.channels)
-        ch.trains = self.trains
-        self.channels.append(ch)
-        return ch
 
     def hops(self, src: str, dst: str) -> list[Route]:
         """Routes to execute in sequence to move data from ``src`` to ``dst`` (one unless the
@@ -366,15 +330,7 @@ class Interconnect:
         return self._routes[key]
 
     def _find(self, src, dst) -> list[Route]:
-        pinned = self.platform.routes.get((src, dst))
-        if pinned is not None:
-            return self._split(list(pinned))
-        adj = self.platform.adjacency()
-        path = shortest_path(adj, src, dst, self._passable)
-        if path is not None:
-            return [self._route(path)]
-        # Allow staging through memories (never through compute engines).
-        path = shortest_path(adj, src, dst, self._stageable)
+        path = self.platform.route_path(src, dst)   # searched once per platform
         if path is None:
             raise ConfigError(self.platform.file, "links", f"no route from {src} to {dst}",
                               f"connect {src} and {dst} through links")
@@ -382,28 +338,29 @@ class Interconnect:
 
     def _split(self, path) -> list[Route]:
         """One route per hop between the memories a path passes through (staging)."""
-        routes, start = [], 0
-        for i in range(1, len(path)):
-            if i == len(path) - 1 or isinstance(self.platform.components[path[i]], Memory):
+        port, routes, start = self.port, [], 0   # port: one per memory
+        for i in range(1, len(path) - 1):
+            if path[i] in port:
                 routes.append(self._route(path[start:i + 1]))
                 start = i
+        routes.append(self._route(path[start:]))   # (all of it from a node to itself)
         return routes
 
     def _route(self, nodes) -> Route:
+        port, comps = self.port, self.platform.components   # port: one per memory
         chans, dma = [], None
         for node in nodes:
-            if node in self.port:
-                chans.append(self.port[node])
-            elif node in self.dma_slots and dma is None:
-                dma = self.platform.components[node]
-        for a, b in zip(nodes, nodes[1:]):
-            chans.append(self.link_dir[(a, b)])
+            ch = port.get(node)
+            if ch is not None:
+                chans.append(ch)
+            elif dma is None and node in self.dma_slots:
+                dma = comps[node]
+        link_dir = self.link_dir
+        chans += [link_dir[edge] for edge in zip(nodes, nodes[1:])]
         if dma is not None and (dma.name, "rd") in self.dma_dir:
             chans.append(self.dma_dir[(dma.name, _dma_direction(self.platform, nodes))])
-        comps = self.platform.components
         # the master: the DMA engine, else the endpoint that is not a memory (AIMC streamer)
-        master = next((n for n in (nodes[0], nodes[-1]) if not isinstance(comps[n], Memory)),
-                      nodes[0])
+        master = nodes[-1] if nodes[0] in port and nodes[-1] not in port else nodes[0]
         prio = dma.priority if dma is not None else getattr(comps[master], "priority", 0)
         route = Route(nodes[0], nodes[-1], list(nodes), chans, dma,
                       requester=dma.name if dma is not None else master, priority=prio)
@@ -752,57 +709,44 @@ class _Train:
     START, GRANT, END, WAKE = (_start,), (_granted,), (_ended,), (_wake,)
 
 
-def shortest_path(adj: dict, src, dst, allowed) -> list | None:
-    """Fewest-hop path from ``src`` to ``dst`` over ``adj`` (``{node: [neighbour, ...]}``)
-    whose inner nodes are all in ``allowed``, or ``None``. The bidirectional breadth-first
-    search of ``networkx.bidirectional_shortest_path`` (networkx 3.x), step for step, so ties
-    go the same way as ``networkx.shortest_path`` on the subgraph of ``allowed | {src, dst}``."""
-    if src == dst:
-        return [src]
-    pred, succ = {src: None}, {dst: None}
-    fwd, rev = [src], [dst]
-    meet = None
-    while fwd and rev and meet is None:
-        if len(fwd) <= len(rev):
-            level, fwd = fwd, []
-            for v in level:
-                for w in adj[v]:
-                    if w not in allowed and w != src and w != dst:
-                        continue
-                    if w not in pred:
-                        fwd.append(w)
-                        pred[w] = v
-                    if w in succ:
-                        meet = w
-                        break
-                if meet is not None:
-                    break
+def _channel_table(platform: Platform) -> tuple:
+    """The channels of ``platform``, in the order an :class:`Interconnect` creates them (their
+    acquisition order): ``(table, keys, Channel arguments after env, timed DRAM or None)``,
+    ``table`` naming the Interconnect dict that finds the channel under each of ``keys``.
+    Derived once per platform (:meth:`Platform.derived`): every simulation of it only makes
+    the channel objects (a large mesh has thousands)."""
+    out = []
+    for comp in platform.components.values():
+        name = comp.name
+        if isinstance(comp, Dram):
+            out.append(("port", (name,), (f"{name}.port", "memory", comp.clock, None, comp.ports,
+                                          0, 0.0, name, comp.arbitration), comp))
+        elif isinstance(comp, Memory):
+            out.append(("port", (name,), (f"{name}.port", "memory", comp.clock,
+                                          comp.port_bandwidth_bytes_per_cycle, comp.ports,
+                                          comp.latency_cycles, 0.0, name, comp.arbitration), None))
+        elif isinstance(comp, DmaEngine):
+            if comp.queue_depth:
+                out.append(("dma_queue", (name,), (f"{name}.queue", "dma", comp.clock, None,
+                                                   comp.max_outstanding + comp.queue_depth, 0,
+                                                   0.0, name), None))
+            out.append(("dma_slots", (name,), (f"{name}.slots", "dma", comp.clock, None,
+                                               comp.max_outstanding, 0, 0.0, name), None))
+            if comp.max_outstanding_bursts or comp.bandwidth_bytes_per_cycle:
+                for d in ("rd", "wr"):
+                    out.append(("dma_dir", ((name, d),), (
+                        f"{name}.{d}", "dma", comp.clock, comp.bandwidth_bytes_per_cycle or None,
+                        comp.max_outstanding_bursts or comp.max_outstanding, 0, 0.0, name), None))
+    for link in platform.links:
+        rest = (link.clock, link.bandwidth_bytes_per_cycle, 1, link.latency_cycles,
+                link.pj_per_byte, link.name, link.arbitration)
+        if link.duplex == "half":   # one channel for both directions
+            out.append(("link_dir", ((link.a, link.b), (link.b, link.a)),
+                        (link.name, "link") + rest, None))
         else:
-            level, rev = rev, []
-            for v in level:
-                for w in adj[v]:
-                    if w not in allowed and w != src and w != dst:
-                        continue
-                    if w not in succ:
-                        succ[w] = v
-                        rev.append(w)
-                    if w in pred:
-                        meet = w
-                        break
-                if meet is not None:
-                    break
-    if meet is None:
-        return None
-    path, w = [], meet
-    while w is not None:
-        path.append(w)
-        w = pred[w]
-    path.reverse()
-    w = succ[path[-1]]
-    while w is not None:
-        path.append(w)
-        w = succ[w]
-    return path
+            for a, b in ((link.a, link.b), (link.b, link.a)):
+                out.append(("link_dir", ((a, b),), (f"{a}->{b}", "link") + rest, None))
+    return tuple(out)
 
 
 def _dma_direction(platform, nodes) -> str:
