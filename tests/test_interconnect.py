@@ -10,6 +10,8 @@ import pytest
 
 from hwsim.base.units import Clock
 
+from hwsim.sim.interconnect import Route
+
 from .helpers import platform, run_transfers
 
 CLK = Clock("clk", 100_000_000)  # 10 ns = 10,000 ps per cycle
@@ -278,3 +280,39 @@ def test_route_search_breaks_ties_like_networkx():
         allowed = {v for v in g if rng.random() < 0.7}
         same(g, {v: list(g.adj[v]) for v in g}, allowed, [(a, b) for a in g for b in g])
 
+
+
+def test_a_route_of_another_simulation_of_the_platform_is_built_from_its_spec_alike():
+    """``Interconnect.hops`` builds a pair's routes once per platform and, for every other
+    interconnect of it, from their :meth:`Route.spec` on its own channels: the same as a
+    route built from scratch there, channel for channel (a DMA route with a descriptor queue
+    and a timed memory, a staged pair, an AIMC streamer's route on the 4x4 mesh)."""
+    from pathlib import Path
+
+    from hwsim import load_platform
+
+    from .helpers import interconnect
+
+    root = Path(__file__).resolve().parent.parent / "platforms"
+    checked = 0
+    for p in (load_platform(root / "pulp_imc_cluster.yaml"),
+              load_platform(root / "mesh_imc.yaml", {"generate.mesh.width": 4,
+                                                     "generate.mesh.height": 4})):
+        first = interconnect(p)[1]
+        names = list(p.components)
+        pairs = [(a, b) for a in names for b in names if a != b and p.route_path(a, b)][:400]
+        for a, b in pairs:
+            first.hops(a, b)
+        second = interconnect(p)[1]
+        for a, b in pairs:
+            cloned, fresh = second.hops(a, b), second._find(a, b)
+            assert len(cloned) == len(fresh)
+            for c, f in zip(cloned, fresh):
+                for attr in Route.__slots__:
+                    if attr == "plans":
+                        continue
+                    assert getattr(c, attr) == getattr(f, attr), (a, b, attr)
+                assert all(x is y for x, y in zip(c.channels, f.channels))
+                assert c.channels[0] is not first.hops(a, b)[0].channels[0]   # its own channels
+                checked += 1
+    assert checked > 300

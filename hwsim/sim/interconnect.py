@@ -236,6 +236,30 @@ class Route:
         self.setup_ps = 0
         self.burst = dma.burst_bytes if dma is not None else DEFAULT_BURST_BYTES
 
+    def spec(self) -> tuple:
+        """What this route shares with the same hop's route in any interconnect of the
+        platform: all but its channel objects (their positions in ``Interconnect.channels``
+        instead) and their request queues. The burst plans are shared too (pure functions)."""
+        return (self.src, self.dst, self.nodes, tuple(c.order for c in self.channels), self.dma,
+                self.label, self.bw_params, self.latency_ps, self.requester, self.priority,
+                self.bottleneck, self.setup_ps, self.burst, self.plans)
+
+    @classmethod
+    def from_spec(cls, spec: tuple, ic: "Interconnect") -> "Route":
+        """The route of :meth:`spec` on the channels of interconnect ``ic``."""
+        r = cls.__new__(cls)
+        (r.src, r.dst, r.nodes, orders, r.dma, r.label, r.bw_params, r.latency_ps, r.requester,
+         r.priority, r.bottleneck, r.setup_ps, r.burst, r.plans) = spec
+        channels = ic.channels
+        r.channels = chans = [channels[i] for i in orders]
+        r.bw_channels = [c for c in chans if c.bandwidth]
+        r.svc_channels = [c for c in chans if c.service is not None]
+        r.queues = [c.queue for c in chans]
+        dma = r.dma
+        r.slots, r.dma_queue = ((ic.dma_slots[dma.name], ic.dma_queue.get(dma.name))
+                                if dma is not None else (None, None))
+        return r
+
     def __repr__(self):
         return f"Route({' -> '.join(self.nodes)})"
 
@@ -325,9 +349,19 @@ class Interconnect:
         """Routes to execute in sequence to move data from ``src`` to ``dst`` (one unless the
         data must be staged through intermediate memories)."""
         key = (src, dst)
-        if key not in self._routes:
-            self._routes[key] = self._find(src, dst)
-        return self._routes[key]
+        routes = self._routes.get(key)
+        if routes is None:
+            # what a route shares with the same pair's routes in every other simulation of the
+            # platform (path, channel positions, latency, burst plans, ...) is worked out once
+            specs = self.platform.derived(_route_specs)
+            spec = specs.get(key)
+            if spec is None:
+                routes = self._find(src, dst)
+                specs[key] = [r.spec() for r in routes]
+            else:
+                routes = [Route.from_spec(x, self) for x in spec]
+            self._routes[key] = routes
+        return routes
 
     def _find(self, src, dst) -> list[Route]:
         path = self.platform.route_path(src, dst)   # searched once per platform
@@ -707,6 +741,12 @@ class _Train:
     # the callbacks of the train's events (set-up done, grant, burst end, latency passed):
     # its own functions, which SimPy calls with the event, the train itself (no bound methods)
     START, GRANT, END, WAKE = (_start,), (_granted,), (_ended,), (_wake,)
+
+
+def _route_specs(platform: Platform) -> dict:
+    """(source, destination) -> :meth:`Route.spec` of each hop, filled as pairs are first used
+    (per platform: :meth:`Platform.derived`)."""
+    return {}
 
 
 def _channel_table(platform: Platform) -> tuple:
