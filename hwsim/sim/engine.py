@@ -255,8 +255,8 @@ class Simulation:
         env = self.env
         t0 = env._now
         q0 = 0
-        for t in xfers:
-            q = t.queued_until(t0)
+        for t in xfers:   # (Transfer.queued_until, inlined)
+            q = t.queued_ps if t.waiting_since is None else t.queued_ps + t0 - t.waiting_since
             if q > q0:
                 q0 = q
         snap = _queued_by_resource(xfers, t0)
@@ -500,16 +500,27 @@ def _attribute(acct: _Acct, xfers: list, snap: dict, t0: int, now: int, cont: in
         if not _split(acct, {k: v for k, v in delta.items() if v > 0}, cont):
             stall += cont
     if stall:
-        overlap: dict = {}
+        # overlap of each transfer with the wait, by bottleneck; no dict while there is one
+        # bottleneck (the common case: it takes the whole stall, as _split would give it)
+        one, one_ps, overlap = None, 0, None
         for t in xfers:
-            if t.start_ps is None:
+            start = t.start_ps
+            if start is None:
                 continue
-            o = min(now, t.end_ps if t.end_ps is not None else now) - max(t0, t.start_ps)
+            end = t.end_ps
+            o = (now if end is None or end > now else end) - (t0 if t0 > start else start)
             if o > 0:
                 k = t.route.bottleneck
+                if overlap is None:
+                    if one is None or k == one:
+                        one, one_ps = k, one_ps + o
+                        continue
+                    overlap = {one: one_ps}
                 overlap[k] = overlap.get(k, 0) + o
-        if not _split(acct, overlap, stall, "memory_stall"):
-            acct.add_stall("memory", stall, "memory_stall")
+        if overlap is not None:
+            _split(acct, overlap, stall, "memory_stall")
+        else:
+            acct.add_stall("memory" if one is None else one, stall, "memory_stall")
 
 
 def _split(acct: _Acct, weights: dict, amount: int, category: str = "contention") -> bool:
