@@ -656,12 +656,11 @@ class _Train:
         its end is this train's next event."""
         now = self.env._now
         self.callbacks = self.END   # env.timeout(hold).callbacks.append(self), inlined
-        heappush(self.heap, (now + self._hold(now), NORMAL, next(self.eid), self))
+        heappush(self.heap, (now + self._hold(self.k, now), NORMAL, next(self.eid), self))
 
-    def _hold(self, now: int) -> int:
+    def _hold(self, k: int, now: int) -> int:
         """The hold of burst ``k`` of a train that is not plain, starting at ``now``: with
         timed memories from address and bank/row state; told to the observer."""
-        k = self.k
         hold, nxt = self.holds[k], self.ends[k]
         sent = self.ends[k - 1] if k else 0
         for c in self.svc:
@@ -689,13 +688,15 @@ class _Train:
         train's own event, whose one callback is this method, so nothing can run between its
         push and its pop."""
         env, heap, ic = self.env, self.heap, self.ic
-        while True:
-            self.k = k = self.k + 1
-            if k >= self.n:
-                break
-            if any(self.queues):
+        k, n, queues, horizon = self.k + 1, self.n, self.queues, ic.horizon
+        holds = self.holds if self.plain else None
+        ran = 0   # burst ends processed in place
+        while k < n:
+            if any(queues):
+                self.k = k
+                ic.in_place += ran
                 # give up the channels from the first one with a waiter on, queue on it again
-                queues, j = self.queues, 0
+                j = 0
                 while not queues[j]:
                     j += 1
                 _free_all(self.chans[j:])
@@ -703,13 +704,18 @@ class _Train:
                 return
             # nobody waits: keep the route for the next burst
             now = env._now
-            end = now + (self.holds[k] if self.plain else self._hold(now))
-            if (heap and end >= heap[0][0]) or end > ic.horizon:
+            end = now + (holds[k] if holds is not None else self._hold(k, now))
+            if (heap and end >= heap[0][0]) or end > horizon:
+                self.k = k
+                ic.in_place += ran
                 self.callbacks = self.END
                 heappush(heap, (end, NORMAL, next(self.eid), self))
                 return
             env._now = end   # burst k's end, processed in place
-            ic.in_place += 1
+            ran += 1
+            k += 1
+        self.k = k
+        ic.in_place += ran
         chans = self.chans
         _free_all(chans)
         self.j = 0
