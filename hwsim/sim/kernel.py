@@ -21,7 +21,7 @@ from heapq import heappush
 
 import simpy
 from simpy.core import NORMAL, URGENT
-from simpy.events import PENDING, Initialize, Timeout
+from simpy.events import PENDING, Timeout
 
 __all__ = ["Env", "Proc", "AllDone", "Signal", "fire"]
 
@@ -90,7 +90,7 @@ class Signal:
 
 class Proc(simpy.Process):
     """``simpy.Process`` (SimPy 4.1 semantics, exceptions included) that binds its resume
-    callback once. SimPy appends ``self._resume``, a new bound method, to every event the
+    callback once and starts on a :class:`Signal` (SimPy's ``Initialize``: urgent, now). SimPy appends ``self._resume``, a new bound method, to every event the
     process waits on; here it is ``self._cb``. The process and its callback refer to each
     other until the generator ends, when the reference is dropped (a run leaves no cycles
     for the garbage collector; ``tests/test_faults.py``)."""
@@ -102,8 +102,10 @@ class Proc(simpy.Process):
         self.callbacks = []
         self._generator = generator
         self._cb = cb = self._resume
-        init = Initialize.__new__(Initialize)   # Initialize(env, self), its schedule inlined
-        init.env, init.callbacks, init._value, init._ok = env, [cb], None, True
+        # the start: SimPy's Initialize event (urgent, now), as a Signal
+        init = Signal(env)
+        init.callbacks.append(cb)
+        init._ok, init._value = True, None
         heappush(env._queue, (env._now, URGENT, next(env._eid), init))
         self._target = init
 
