@@ -104,7 +104,7 @@ def test_event_rate(benchmark, platform_file, network):
 
     result = benchmark.pedantic(lambda sim: sim.run(), setup=setup, rounds=3)
     loop = raw_simpy_loop(result.perf["events"])
-    benchmark.extra_info.update(events=result.perf["events"],
+    benchmark.extra_info.update(events=result.perf["events"], in_place=sims[-1].ic.in_place,
                                 simpy_timeout_loop_events_per_cpu_s=loop["events"] / loop["cpu_s"])
     assert loop["events"] >= result.perf["events"] - 4
     assert result.perf["events"] < result.cycles / 10

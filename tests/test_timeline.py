@@ -313,3 +313,20 @@ def test_fast_string_and_time_formatting_match_the_general_ones():
         assert Decimal(ps_to_us_str(ps)) == want, ps
         assert not ps_to_us_str(ps).endswith(".") and (ps % 10 ** 6 == 0 or not ps_to_us_str(ps).endswith("0"))
     assert ps_to_us_str(2_500_000.0) == "2.5"
+
+
+def test_slice_arguments_are_written_as_json_dumps_writes_them():
+    """The hand-written slice arguments (``_json_args``) are ``json.dumps(args,
+    sort_keys=True)`` byte for byte: ints, floats, plain strings, and the encoder's cases
+    (bools, None, non-finite floats, escapes, non-ASCII, nested values, odd keys)."""
+    import json
+    import math
+
+    from hwsim.report.timeline import _json_args
+
+    cases = [{}, {"work_ops": 12, "duration_cycles": 3}, {"b": 1.5, "a": -2, "c": "x y"},
+             {"f": 1e-20, "g": 123456789.125, "h": 0.1 + 0.2}, {"ok": True}, {"n": None},
+             {"x": math.inf}, {"x": math.nan}, {"s": 'say "hi"'}, {"s": "a\\b"}, {"s": "é"},
+             {"s": "tab\there"}, {"l": [1, 2]}, {'k"': 1}, {"é": 2}, {"big": 10 ** 30}]
+    for args in cases:
+        assert _json_args(args) == json.dumps(args, sort_keys=True), args

@@ -465,9 +465,33 @@ def _tag_name(tag) -> str:
 def _json_str(s: str) -> str:
     """``json.dumps(s)``; plain printable ASCII (most names) needs no escaping and skips the
     encoder."""
-    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
-        return '"' + s + '"'
-    return json.dumps(s)
+    return '"' + s + '"' if _plain(s) else json.dumps(s)
+
+
+def _plain(s: str) -> bool:
+    """A string JSON writes as is, between quotes (printable ASCII, no quote or backslash)."""
+    return s.isascii() and s.isprintable() and '"' not in s and "\\" not in s
+
+
+def _json_args(args: dict) -> str:
+    """``json.dumps(args, sort_keys=True)`` of a slice's arguments: ints, finite floats and
+    plain strings under plain keys written by hand (the common case), else the encoder."""
+    parts = []
+    for k in sorted(args):
+        v = args[k]
+        t = type(v)
+        if t is int:
+            text = str(v)
+        elif t is float and v - v == 0:   # finite
+            text = repr(v)
+        elif t is str and _plain(v):
+            text = '"' + v + '"'
+        else:
+            return json.dumps(args, sort_keys=True)
+        if not _plain(k):
+            return json.dumps(args, sort_keys=True)
+        parts.append('"' + k + '": ' + text)
+    return "{" + ", ".join(parts) + "}"
 
 
 def _number(v) -> str:
@@ -517,7 +541,7 @@ class _JsonSink:
     def slice(self, pid, tid, name, cat, start_ps, end_ps, args) -> None:
         self._emit('{"ph":"X","name":%s,"cat":"%s","pid":%d,"tid":%d,"ts":%s,"dur":%s,"args":%s}'
                    % (_json_str(name), cat, pid, tid, ps_to_us_str(start_ps),
-                      ps_to_us_str(end_ps - start_ps), json.dumps(args, sort_keys=True)))
+                      ps_to_us_str(end_ps - start_ps), _json_args(args)))
 
     def transfer(self, pid, tid, name, start_ps, end_ps, nbytes, route_json, queued_cycles) -> None:
         """A transfer's slice (the most frequent slice: formatted by hand, keys sorted)."""
