@@ -591,18 +591,23 @@ class _Train:
             self.callbacks = self.START
             heappush(self.heap, (self.env._now + setup, NORMAL, next(self.eid), self))
         else:
-            self._start()
+            self._begin(False)
         return self.wake
 
-    def _start(self) -> None:
+    def _start(self) -> None:   # the set-up's end: the train's own event
+        self._begin(True)
+
+    def _begin(self, own_event: bool) -> None:
         if self.obs is not None:
             self.obs.transfer_begin(self.t)
         self.trains[self] = None
-        self._acquire(0)
+        self._acquire(0, own_event)
 
-    def _acquire(self, j: int) -> None:
+    def _acquire(self, j: int, own_event: bool) -> None:
         """Take the route's channels from index ``j`` on, then start burst ``k``; where one is
-        busy, queue on it and continue from its grant (:meth:`_granted`)."""
+        busy, queue on it and continue from its grant (:meth:`_granted`). ``own_event``: this
+        runs in the callback of the train's own event (its set-up's end or a grant), so the
+        burst's end may be processed in place (see :meth:`_ended`)."""
         chans = self.chans
         for c in chans[j:] if j else chans:
             if c.free:   # Channel.acquire, inlined
@@ -612,11 +617,18 @@ class _Train:
                 self._queue(c, j)
                 return
         self.j = j
-        if self.plain:   # _burst, inlined
-            self.callbacks = self.END
-            heappush(self.heap, (self.env._now + self.holds[self.k], NORMAL, next(self.eid), self))
-        else:
-            self._burst()
+        env, k = self.env, self.k
+        now = env._now
+        end = now + (self.holds[k] if self.plain else self._hold(k, now))
+        if own_event:
+            heap = self.heap
+            if (not heap or end < heap[0][0]) and end <= self.ic.horizon:
+                env._now = end   # burst k's end, processed in place
+                self.ic.in_place += 1
+                self._ended()
+                return
+        self.callbacks = self.END   # env.timeout(hold).callbacks.append(self), inlined
+        heappush(self.heap, (end, NORMAL, next(self.eid), self))
 
     def _queue(self, c: Channel, j: int) -> None:
         """Queue on ``c``, the route's ``j``-th channel (holding the ones before it)."""
@@ -649,14 +661,7 @@ class _Train:
         if w is None:
             t.waits = w = {}
         w[c.owner] = w.get(c.owner, 0) + waited
-        self._acquire(j + 1)
-
-    def _burst(self) -> None:
-        """Start burst ``k`` of a train that is not plain (its plain bursts are started inline);
-        its end is this train's next event."""
-        now = self.env._now
-        self.callbacks = self.END   # env.timeout(hold).callbacks.append(self), inlined
-        heappush(self.heap, (now + self._hold(self.k, now), NORMAL, next(self.eid), self))
+        self._acquire(j + 1, True)
 
     def _hold(self, k: int, now: int) -> int:
         """The hold of burst ``k`` of a train that is not plain, starting at ``now``: with
