@@ -337,7 +337,7 @@ class Simulation:
         """DMA tile ``i``'s inputs into L1 once buffer ``i % 2`` is free (tile ``i - 2`` computed)."""
         env, name = self.env, plan.layer.name
         for i, tile in enumerate(plan.tiles):
-            if i >= 2:   # (SimPy resumes at once on an event already processed)
+            if i >= 2 and buf.computed[i - 2].callbacks is not None:   # not processed yet
                 yield buf.computed[i - 2]
             if plan.pipelined:
                 yield from self._await_rows(plan, i)
