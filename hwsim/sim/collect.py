@@ -157,20 +157,9 @@ def energy_by_component(sim, makespan: int, powered: dict | None = None) -> dict
 def resource_stats(sim, makespan: int) -> list:
     """Utilisation, bytes and waiting statistics of every channel, then every engine."""
     ref = sim.platform.reference_clock
-    out = []
-    add = out.append
-    for ch in sim.ic.channels:
-        if ch.n_grants:
-            add(_resource(ch, ch.busy_ps, ref, makespan))
-        else:
-            # never used (most channels of a large platform): nothing was busy, moved or
-            # waited; the defaults of the fields are those zeros
-            add(ResourceStats(ch.name, ch.kind, ch.capacity, 0.0, ch.bytes, 0, 0, 0.0, 0,
-                              ch.policy))
     busy = sim.engine_busy_ps
-    for ch in sim.engines.values():
-        add(_resource(ch, busy[ch.name], ref, makespan))
-    return out
+    return ([_resource(ch, ch.busy_ps, ref, makespan) for ch in sim.ic.channels]
+            + [_resource(ch, busy[ch.name], ref, makespan) for ch in sim.engines.values()])
 
 
 def setup_cost(sim) -> dict:
@@ -192,6 +181,10 @@ def _resource(ch, busy: int, ref, makespan: int) -> ResourceStats:
     distribution over all grants (zero waits included) and queue depth, in cycles of its
     clock (the reference clock for a channel without one). Fields in declaration order: a
     record per channel of a large platform, so no keyword or dict building."""
+    if not ch.n_grants and not busy:
+        # never used (most channels and engines of a large platform): nothing was busy,
+        # moved or waited; the defaults of the fields are those zeros
+        return ResourceStats(ch.name, ch.kind, ch.capacity, 0.0, ch.bytes, 0, 0, 0.0, 0, ch.policy)
     cyc = (ch.clock or ref).ps_to_cycles_floor
     n, waits, samples = ch.n_grants, ch.n_waits, ch.wait_samples
     if samples:
