@@ -146,9 +146,10 @@ def test_deadlock_report_names_a_burst_train_holding_part_of_its_route(inputs):
     ("mesh_imc.yaml", "ds_cnn.json", False),               # contended NoC routes
 ])
 def test_a_run_leaves_no_cyclic_garbage(tmp_path, platform, trace, timeline):
-    """``drive`` pauses Python's cyclic collector during the run: that is free only while a
-    run creates no reference cycles (everything freed by reference counting), else memory
-    would grow with run length. A collection right after a run must find nothing."""
+    """``drive`` pauses Python's cyclic collector during the run, and ``Simulation.run``
+    while it collects the report: that is free only while neither creates reference cycles
+    (everything freed by reference counting), else memory would grow with run length. A
+    collection right after a run must find nothing."""
     import gc
 
     sim = Simulation(hwsim.load_platform(ROOT / "platforms" / platform),

@@ -27,7 +27,7 @@ from ..report.stats import CATEGORIES, SimulationResult
 from ..report.timeline import Timeline
 from ..workload.trace import ELEMENTWISE_OPS, TRAIN_OPS, Trace
 from .collect import collect
-from .faults import LIVELOCK_EVENTS, check_limits, drive, wait_report
+from .faults import LIVELOCK_EVENTS, check_limits, drive, gc_paused, wait_report
 from .interconnect import Channel, Interconnect, Transfer
 from .kernel import AllDone, Env, Signal, fire
 from .l1banks import conflict_overhead
@@ -135,7 +135,8 @@ class Simulation:
         if unfinished:
             self._fault(why, unfinished, limit_ps, max_wall_s)
         wall = _time.perf_counter() - wall0
-        result = collect(self)
+        with gc_paused():
+            result = collect(self)
         result.perf = {"wall_s": wall, "events": events, "events_per_s": events / wall if wall else 0,
                        "sim_cycles_per_s": result.cycles / wall if wall else 0}
         return result

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import gc
 import time
+from contextlib import contextmanager
 from heapq import heappop
 
-__all__ = ["CHECK_EVERY", "LIVELOCK_EVENTS", "drive", "describe_process", "wait_report",
+__all__ = ["CHECK_EVERY", "LIVELOCK_EVENTS", "drive", "gc_paused", "describe_process", "wait_report",
            "procs_started"]
 
 #: events between two wall-clock / livelock checks
@@ -80,10 +81,19 @@ def drive(env, max_sim_ps: int | None = None, max_wall_s: float | None = None,
     the collector would only re-scan the long-lived platform and mapping objects every few
     hundred allocations (2-6% of a run's CPU time).
     """
+    with gc_paused():
+        return _loop(env, max_sim_ps, max_wall_s, livelock_events)
+
+
+@contextmanager
+def gc_paused():
+    """Python's cyclic garbage collector paused (then restored as it was) for work that
+    makes no reference cycles but many objects: the run's events, the report's records (on
+    a large mesh the collector would re-scan the whole simulation for them)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _loop(env, max_sim_ps, max_wall_s, livelock_events)
+        yield
     finally:
         if enabled:
             gc.enable()
