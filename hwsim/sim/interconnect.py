@@ -509,16 +509,20 @@ def burst_plan(route: Route, nbytes: int, burst: int, row: int, shared: dict | N
     return plan
 
 
-def _free_all(chans) -> None:
-    """:meth:`Channel._free` of each channel, its idle and FIFO cases inlined (a burst train
-    releases its route once per contended burst and at its end)."""
-    for c in chans:
+def _free_all(chans: list, j: int = 0) -> None:
+    """:meth:`Channel._free` of each channel ``chans[j:]``, its idle and FIFO cases inlined (a
+    burst train releases its route once per contended burst and at its end; by index: a
+    mesh route has up to ~20 channels, and a slice would copy them each time)."""
+    n = len(chans)
+    while j < n:
+        c = chans[j]
         if not c.queue:
             c.free += 1
         elif c.fifo:
             c._grant_next(None)
         else:
             c._free()
+        j += 1
 
 
 class _Train:
@@ -609,7 +613,9 @@ class _Train:
         runs in the callback of the train's own event (its set-up's end or a grant), so the
         burst's end may be processed in place (see :meth:`_ended`)."""
         chans = self.chans
-        for c in chans[j:] if j else chans:
+        n = len(chans)
+        while j < n:   # by index from j (after a grant: no copy of the route's tail)
+            c = chans[j]
             if c.free:   # Channel.acquire, inlined
                 c.free -= 1
                 j += 1
@@ -704,7 +710,7 @@ class _Train:
                 j = 0
                 while not queues[j]:
                     j += 1
-                _free_all(self.chans[j:])
+                _free_all(self.chans, j)
                 self._queue(self.chans[j], j)
                 return
             # nobody waits: keep the route for the next burst
