@@ -229,6 +229,17 @@ def test_exact_microsecond_rendering():
     assert ps_to_us_str(1) == "0.000001"
     assert ps_to_us_str(2_500_000) == "2.5"
     assert ps_to_us_str(123_456_789_012) == "123456.789012"
+    # every digit pattern against exact decimal arithmetic: below, at and above 1 us, whole
+    # microseconds, trailing zeros, negative times
+    import random
+    from decimal import Decimal
+
+    rng = random.Random(7)
+    values = [0, 1, 10, 999_999, 1_000_000, 1_000_001, 1_100_000, 10 ** 12, -1, -2_500_000]
+    values += [rng.randrange(10 ** rng.randrange(1, 15)) * 10 ** rng.randrange(0, 7) for _ in range(3000)]
+    for ps in values:
+        exact = format((Decimal(ps) / 10 ** 6).normalize(), "f")
+        assert ps_to_us_str(ps) == exact, ps
 
 
 def test_counter_numbers_are_written_as_json_writes_them():

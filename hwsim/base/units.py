@@ -59,9 +59,10 @@ class Clock:
 
 def ps_to_us_str(ps: int) -> str:
     """Exact decimal rendering of ``ps`` in microseconds (for Chrome-trace ``ts``/``dur``)."""
-    if ps.__class__ is int and ps >= 0:   # the timeline's hot path: no sign, no conversion
-        whole, frac = divmod(ps, PS_PER_US)
-        return f"{whole}.{frac:06d}".rstrip("0") if frac else str(whole)
+    if ps.__class__ is int and ps >= PS_PER_US:   # the timeline's hot path: from the digits
+        s = str(ps)
+        frac = s[-6:].rstrip("0")
+        return s[:-6] + "." + frac if frac else s[:-6]
     sign = "-" if ps < 0 else ""
     ps = abs(int(ps))
     whole, frac = divmod(ps, PS_PER_US)

@@ -488,10 +488,16 @@ def _json_args(args: dict) -> str:
             text = '"' + v + '"'
         else:
             return json.dumps(args, sort_keys=True)
-        if not _plain(k):
+        key = _KEYS.get(k)
+        if key is None:   # a slice's keys are a few constant names: checked once each
+            key = _KEYS[k] = '"' + k + '": ' if type(k) is str and _plain(k) else ""
+        if not key:
             return json.dumps(args, sort_keys=True)
-        parts.append('"' + k + '": ' + text)
+        parts.append(key + text)
     return "{" + ", ".join(parts) + "}"
+
+
+_KEYS: dict = {}   # slice argument name -> its JSON text and separator ("" if not plain)
 
 
 def _number(v) -> str:
