@@ -23,7 +23,6 @@ from pathlib import Path
 
 from ..base.errors import HwsimError
 from ..base.units import PS_PER_S, TERA
-from ..hardware.registry import model_of
 
 __all__ = ["COLORS", "CATS", "plot_layers", "plot_gantt", "plot_roofline", "plot_pareto"]
 

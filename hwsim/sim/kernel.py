@@ -7,7 +7,7 @@ priority, next event id) and drop work hwsim never needs:
 * :class:`Env`: a ``simpy.Environment`` whose :meth:`~Env.process` makes :class:`Proc`, with
   a leaner :meth:`~Env.timeout`.
 * :class:`Proc`: ``simpy.Process`` with its resume callback bound once, not at every
-  ``yield``, and its start scheduled without a method call per step.
+  ``yield``, and its start (SimPy's ``Initialize``) a :class:`Signal`.
 * :class:`AllDone`: ``simpy.AllOf`` for a process that uses no value.
 * :class:`Signal`: an event hwsim makes and triggers itself (a tile loaded, a layer done,
   rows written, a grant): SimPy's ``Event`` in slots, without a ``__dict__`` per event.
