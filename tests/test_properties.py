@@ -334,7 +334,7 @@ def _serial_ps(route, n, comps):
     if route.dma is not None and route.dma.setup_cycles:
         ps += route.dma.clock.cycles_to_ps(route.dma.setup_cycles)
     if n:
-        ps += sum(_hold_ps(c, n) for c in route.bw_channels)
+        ps += sum(_hold_ps(c, n) for c in route.channels if c.bandwidth)
         burst = route.dma.burst_bytes if route.dma is not None else DEFAULT_BURST_BYTES
         ps += sum(_dram_max_ps(d, n, burst) for d in _route_drams(route, comps))
     return ps + route.latency_ps
@@ -421,7 +421,9 @@ def check_invariants(platform, trace, result, mapping, timeline_path, sim=None):
         for src, dst, n in moves:
             for route in ic.hops(src, dst):
                 serial += _serial_ps(route, n, comps)
-                for c in route.bw_channels:
+                for c in route.channels:
+                    if not c.bandwidth:
+                        continue
                     per_channel[c] = per_channel.get(c, 0) + _hold_ps(c, n)
                 for c in route.svc_channels:   # a DRAM's data bus at its peak rate
                     per_channel[c] = per_channel.get(c, 0) + _dram_min_ps(comps[c.owner], n)

@@ -207,7 +207,7 @@ class Route:
     """A precomputed path between two endpoints: the channels a burst holds, in global
     acquisition order, and the once-per-transfer latency in ps."""
 
-    __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "bw_channels", "queues",
+    __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "queues",
                  "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans",
                  "label", "slots", "dma_queue", "setup_ps", "burst")
 
@@ -215,10 +215,10 @@ class Route:
         self.src, self.dst, self.nodes, self.dma = src, dst, nodes, dma
         self.label = f"{src}->{dst}"   # the key of its bytes in reports
         self.channels = sorted(channels, key=lambda c: c.order)
-        self.bw_channels = [c for c in self.channels if c.bandwidth]
         # distinct (bytes/cycle, Hz) of the bandwidth channels, read by the burst loop's inlined
         # math (channels with equal bandwidth and clock always give equal occupancy)
-        self.bw_params = tuple(sorted({(c.bandwidth, c.clock.freq_hz) for c in self.bw_channels}))
+        self.bw_params = tuple(sorted({(c.bandwidth, c.clock.freq_hz) for c in self.channels
+                                       if c.bandwidth}))
         self.plans: dict = {}   # (bytes, burst, row) -> burst ends and holds (burst_plan)
         self.svc_channels = [c for c in self.channels if c.service is not None]
         self.latency_ps = sum(c.latency_ps for c in channels)
@@ -252,7 +252,6 @@ class Route:
          r.priority, r.bottleneck, r.setup_ps, r.burst, r.plans) = spec
         channels = ic.channels
         r.channels = chans = [channels[i] for i in orders]
-        r.bw_channels = [c for c in chans if c.bandwidth]
         r.svc_channels = [c for c in chans if c.service is not None]
         r.queues = [c.queue for c in chans]
         dma = r.dma
