@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import time as _time
 
-
 from ..base.errors import DeadlockError, Interrupted, SimulationLimitError
 from ..hardware.fidelity import fidelity_of
 from ..hardware.platform import Memory, Platform
@@ -256,8 +255,8 @@ class Simulation:
         env = self.env
         t0 = env._now
         q0 = 0
-        for t in xfers:   # (Transfer.queued_until, inlined)
-            q = t.queued_ps if t.waiting_since is None else t.queued_ps + t0 - t.waiting_since
+        for t in xfers:
+            q = t.queued_until(t0)
             if q > q0:
                 q0 = q
         snap = _queued_by_resource(xfers, t0)

@@ -211,35 +211,43 @@ class Route:
                  "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans",
                  "label", "slots", "dma_queue", "setup_ps", "burst")
 
-    def __init__(self, src, dst, nodes, channels, dma, requester=None, priority: int = 0):
+    def __init__(self, src, dst, nodes, channels, dma, ic: "Interconnect", requester=None,
+                 priority: int = 0, setup_ps: int = 0):
         self.src, self.dst, self.nodes, self.dma = src, dst, nodes, dma
         self.label = f"{src}->{dst}"   # the key of its bytes in reports
-        self.channels = sorted(channels, key=lambda c: c.order)
+        chans = sorted(channels, key=lambda c: c.order)
         # distinct (bytes/cycle, Hz) of the bandwidth channels, read by the burst loop's inlined
         # math (channels with equal bandwidth and clock always give equal occupancy)
-        self.bw_params = tuple(sorted({(c.bandwidth, c.clock.freq_hz) for c in self.channels
+        self.bw_params = tuple(sorted({(c.bandwidth, c.clock.freq_hz) for c in chans
                                        if c.bandwidth}))
         self.plans: dict = {}   # (bytes, burst, row) -> burst ends and holds (burst_plan)
-        self.svc_channels = [c for c in self.channels if c.service is not None]
-        self.latency_ps = sum(c.latency_ps for c in channels)
-        #: the channels' request queues, in route order: a burst train's test for waiters
-        self.queues = [c.queue for c in self.channels]
+        self.latency_ps = sum(c.latency_ps for c in chans)
         #: the master arbitrating for the channels (DMA engine, else the source component)
         self.requester = requester if requester is not None else (dma.name if dma else src)
         self.priority = priority
         #: owner of the rate-limiting channel (lowest bytes/ps; a timed memory counts as
         #: its peak rate): what a wait for this route's data is attributed to
-        self.bottleneck = _slowest(self.channels)
-        #: the DMA engine's slot and descriptor-queue channels (set by the Interconnect), its
-        #: setup time in ps, and the burst size of the route's transfers
-        self.slots = self.dma_queue = None
-        self.setup_ps = 0
+        self.bottleneck = _slowest(chans)
+        #: the DMA's set-up time in ps, and the burst size of the route's transfers
+        self.setup_ps = setup_ps
         self.burst = dma.burst_bytes if dma is not None else DEFAULT_BURST_BYTES
+        self._bind(chans, ic)
+
+    def _bind(self, chans: list, ic: "Interconnect") -> None:
+        """The part of a route that is its simulation's own: its channels (in global
+        acquisition order), their request queues (a burst train's test for waiters), the timed
+        ones, and the DMA engine's slot and descriptor-queue channels."""
+        self.channels = chans
+        self.svc_channels = [c for c in chans if c.service is not None]
+        self.queues = [c.queue for c in chans]
+        dma = self.dma
+        self.slots, self.dma_queue = ((ic.dma_slots[dma.name], ic.dma_queue.get(dma.name))
+                                      if dma is not None else (None, None))
 
     def spec(self) -> tuple:
         """What this route shares with the same hop's route in any interconnect of the
-        platform: all but its channel objects (their positions in ``Interconnect.channels``
-        instead) and their request queues. The burst plans are shared too (pure functions)."""
+        platform: all but what :meth:`_bind` sets (the channels as their positions in
+        ``Interconnect.channels`` instead). The burst plans are shared too (pure functions)."""
         return (self.src, self.dst, self.nodes, tuple(c.order for c in self.channels), self.dma,
                 self.label, self.bw_params, self.latency_ps, self.requester, self.priority,
                 self.bottleneck, self.setup_ps, self.burst, self.plans)
@@ -251,12 +259,7 @@ class Route:
         (r.src, r.dst, r.nodes, orders, r.dma, r.label, r.bw_params, r.latency_ps, r.requester,
          r.priority, r.bottleneck, r.setup_ps, r.burst, r.plans) = spec
         channels = ic.channels
-        r.channels = chans = [channels[i] for i in orders]
-        r.svc_channels = [c for c in chans if c.service is not None]
-        r.queues = [c.queue for c in chans]
-        dma = r.dma
-        r.slots, r.dma_queue = ((ic.dma_slots[dma.name], ic.dma_queue.get(dma.name))
-                                if dma is not None else (None, None))
+        r._bind([channels[i] for i in orders], ic)
         return r
 
     def __repr__(self):
@@ -320,8 +323,9 @@ class Interconnect:
         self.dma_dir: dict[tuple, Channel] = {}  # (dma name, "rd"|"wr") -> burst channel
         self.observer = observer
         self.trains: dict = {}   # burst trains in flight (insertion-ordered set)
-        #: burst plans by (bandwidth parameters, bytes, burst, row), shared by all routes
-        self.plans: dict = {}
+        #: burst plans by (bandwidth parameters, bytes, burst, row), shared by all routes of
+        #: all simulations of the platform (pure functions of those)
+        self.plans: dict = platform.derived(_burst_plans)
         #: burst ends processed in place by their train (see ``_Train._ended``), and the time
         #: after which none is (a run's limit on simulated time: its events stay queued)
         self.in_place = 0
@@ -395,12 +399,11 @@ class Interconnect:
         # the master: the DMA engine, else the endpoint that is not a memory (AIMC streamer)
         master = nodes[-1] if nodes[0] in port and nodes[-1] not in port else nodes[0]
         prio = dma.priority if dma is not None else getattr(comps[master], "priority", 0)
-        route = Route(nodes[0], nodes[-1], list(nodes), chans, dma,
-                      requester=dma.name if dma is not None else master, priority=prio)
-        if dma is not None:
-            route.slots, route.dma_queue = self.dma_slots[dma.name], self.dma_queue.get(dma.name)
-            route.setup_ps = dma.clock.cycles_to_ps(dma.setup_cycles) if dma.setup_cycles else 0
-        return route
+        setup = (dma.clock.cycles_to_ps(dma.setup_cycles)
+                 if dma is not None and dma.setup_cycles else 0)
+        return Route(nodes[0], nodes[-1], list(nodes), chans, dma, self,
+                     requester=dma.name if dma is not None else master, priority=prio,
+                     setup_ps=setup)
 
     # --------------------------------------------------------------------------------------
     def transfer(self, route: Route, nbytes: int, tag=None, transfer: Transfer | None = None):
@@ -460,16 +463,17 @@ class Interconnect:
 DEFAULT_BURST_BYTES = 1024
 
 
-def burst_plan(route: Route, nbytes: int, burst: int, row: int, shared: dict | None = None) -> tuple:
+def burst_plan(route: Route, nbytes: int, burst: int, row: int,
+               shared: dict | None = None) -> tuple:
     """``(ends, holds, total)`` of a transfer of ``nbytes`` on ``route``: the byte offset at
     which each burst ends (a 2D transfer's burst never crosses a row of ``row`` bytes), the ps
-    each burst holds the route for its bandwidth channels, and their sum. Each bandwidth channel has moved
-    ``ceil(sent / bw)`` cycles' worth of the transfer after a burst; a burst holds the route
+    each burst holds the route for its bandwidth channels, and their sum. Each bandwidth
+    channel has moved ``ceil(sent / bw)`` cycles' worth of the transfer after a burst; a burst holds the route
     for the largest increment of that count converted to ps (``Clock.cycles_to_ps``), so the
     bursts add up exactly to ``ceil(n / bw)``. A pure function of the route's bandwidth
     parameters and the other arguments, cached on the route (a layer's tiles repeat the same
-    few sizes) and in ``shared`` (the interconnect's: routes with equal bandwidths, such as
-    a mesh's many paths, share their plans)."""
+    few sizes) and in ``shared`` (the platform's, by bandwidth parameters: routes with equal
+    bandwidths, such as a mesh's many paths, share their plans)."""
     key = (nbytes, burst, row)
     plan = route.plans.get(key)
     if plan is not None:
@@ -757,6 +761,12 @@ class _Train:
     # the callbacks of the train's events (set-up done, grant, burst end, latency passed):
     # its own functions, which SimPy calls with the event, the train itself (no bound methods)
     START, GRANT, END, WAKE = (_start,), (_granted,), (_ended,), (_wake,)
+
+
+def _burst_plans(platform: Platform) -> dict:
+    """(bandwidth parameters, bytes, burst, row) -> :func:`burst_plan`, filled as transfers
+    are first made (per platform: :meth:`Platform.derived`)."""
+    return {}
 
 
 def _route_specs(platform: Platform) -> dict:

@@ -90,7 +90,8 @@ class Signal:
 
 class Proc(simpy.Process):
     """``simpy.Process`` (SimPy 4.1 semantics, exceptions included) that binds its resume
-    callback once and starts on a :class:`Signal` (SimPy's ``Initialize``: urgent, now). SimPy appends ``self._resume``, a new bound method, to every event the
+    callback once and starts on a :class:`Signal` (SimPy's ``Initialize``: urgent, now).
+    SimPy appends ``self._resume``, a new bound method, to every event the
     process waits on; here it is ``self._cb``. The process and its callback refer to each
     other until the generator ends, when the reference is dropped (a run leaves no cycles
     for the garbage collector; ``tests/test_faults.py``)."""
