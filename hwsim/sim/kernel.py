@@ -67,19 +67,19 @@ class Signal:
         return self._value
 
     def succeed(self, value=None) -> "Signal":
-        if self._value is not PENDING:
-            raise RuntimeError(f"{self} has already been triggered")
-        self._ok, self._value = True, value
-        env = self.env
-        heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
-        return self
+        return self._trigger(True, value)
 
     def fail(self, exception: BaseException) -> "Signal":
-        if self._value is not PENDING:
-            raise RuntimeError(f"{self} has already been triggered")
         if not isinstance(exception, BaseException):
             raise ValueError(f"{exception} is not an exception.")
-        self._ok, self._value = False, exception
+        return self._trigger(False, exception)
+
+    def _trigger(self, ok: bool, value) -> "Signal":
+        """Schedule this event now with outcome ``ok``/``value``, as ``Event.succeed`` and
+        ``Event.fail`` do (at most once)."""
+        if self._value is not PENDING:
+            raise RuntimeError(f"{self} has already been triggered")
+        self._ok, self._value = ok, value
         env = self.env
         heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
         return self
