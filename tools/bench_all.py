@@ -15,7 +15,8 @@ shared machine's load hits them alike. Figures and their baselines:
   event count (SimPy's own ceiling). MobileNetV2 on ``pulp_imc_cluster`` and ResNet-18 on
   ``mesh_imc`` (512 clusters), repeated runs on one loaded platform; also the first run on a
   freshly loaded one, and the rate counting only the events that passed through SimPy's
-  queue (a burst end that is the very next event is processed in place by its train, see
+  queue (a burst end or a route latency's end that is the very next event is processed in
+  place by its train, see
   ``hwsim.sim.interconnect._Train._ended``; it counts as the event it is).
 * **CLI**: ``python -m hwsim run platforms/pulp_imc_cluster.yaml traces/mobilenetv2.json -q``
   as a whole process (interpreter start and imports included); **in-process**: load + map +
@@ -74,7 +75,7 @@ def event_rate(platform_file, network: str, rounds: int) -> dict:
     The best round runs on a platform already simulated once in this process (its route
     paths and plans derived); the first round, on the freshly loaded platform, is reported
     too (``first_ratio``, against the loop's best rate), and so is the rate of the events that went through SimPy's queue
-    only (``queue_ratio``: without the burst ends a train processed in place)."""
+    only (``queue_ratio``: without the burst ends and latencies a train processed in place)."""
     platform = load_platform(platform_file)
     trace = load_trace(TRACES / f"{network}.json")
     h_cpu = s_cpu = float("inf")
@@ -262,7 +263,7 @@ def rows(f: dict) -> list:
         ("event rate, first run on a freshly loaded platform",
          f"{m['first_ratio']:.2f}x / {r['first_ratio']:.2f}x", "", "MobileNetV2 / ResNet-18, as above"),
         ("event rate, queued events only", f"{m['queue_ratio']:.2f}x / {r['queue_ratio']:.2f}x", "",
-         f"without the burst ends run in place ({m['in_place']:,} / {r['in_place']:,} of them)"),
+         f"without the burst ends and latencies run in place ({m['in_place']:,} / {r['in_place']:,} of them)"),
         ("simulation CPU, MobileNetV2 / pulp_imc_cluster", f"{m['sim_cpu_s']:.3f} s ({m['events']:,} events)",
          "", "Simulation.run"),
         ("simulation CPU, ResNet-18 / mesh_imc", f"{r['sim_cpu_s']:.3f} s ({r['events']:,} events)",

@@ -16,8 +16,8 @@ Measures, in one run:
    overstated the ratio.) hwsim's event count is that of one timeout per burst and one event per
    grant: running bursts and their arbitration from callbacks, with no event object
    (:class:`hwsim.sim.interconnect._Train`), saves work per event without changing the count,
-   so the rate compares like with like. A burst end that is the very next event SimPy would
-   process is processed in place by its train, without the push and pop (exact; counted as
+   so the rate compares like with like. A burst end (or a route latency's end) that is the very
+   next event SimPy would process is processed in place by its train, without the push and pop (exact; counted as
    the event it is, in ``Interconnect.in_place``); ``tools/bench_all.py`` also reports the
    rate of the queued events alone. hwsim's run loop (:func:`hwsim.sim.faults.drive`)
    processes each event as ``Environment.step`` does, inlined; the raw loop runs under

@@ -107,15 +107,23 @@ class DramTiming:
                 durs = tuple(lat + (-(-min(max_tx, n - k) // atom)) * atom_ps
                              for k in range(0, n, max_tx))
                 self.simple_hold[n] = durs
-            first = True
+            busy = self.bus_free   # the data in flight: a refresh waits for its end
             for d in durs:
-                if nr is not None and time >= nr:
-                    if not first:
-                        self.bus_free = time
-                    time = self._refresh(time)
-                    nr = self.next_ref
+                if nr is not None and time >= nr:   # _refresh, inlined (most bursts meet one)
+                    refi = self.t_refi
+                    k = (time - nr) // refi
+                    if k > 1:   # refreshes entirely in the idle past happened on schedule
+                        self.n_refresh += k - 1
+                        nr += (k - 1) * refi
+                    while time >= nr:
+                        end = (nr if nr > busy else busy) + self.t_rfc
+                        if end > time:
+                            time = end
+                        self.n_refresh += 1
+                        nr += refi
+                    self.next_ref = nr
                 time += d
-                first = False
+                busy = time
             self.bus_free = self.last_end[0] = time
             self.n_misses += len(durs)
             return time - now

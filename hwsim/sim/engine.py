@@ -111,6 +111,12 @@ class Simulation:
         on simulated time, ``max_wall_s`` on wall-clock time; hitting one with layers left
         raises :class:`SimulationLimitError`. A drained event queue (deadlock) or
         ``livelock_events`` events without time advancing raise :class:`DeadlockError`."""
+        # the collector paused once for the events and the report's records (both make no
+        # cycles): one collection after the run, not one after each
+        with gc_paused():
+            return self._run(until_ps, max_sim_s, max_wall_s, livelock_events)
+
+    def _run(self, until_ps, max_sim_s, max_wall_s, livelock_events) -> SimulationResult:
         wall0 = _time.perf_counter()
         self.procs = {plan.layer.name: self.env.process(self._layer(plan))
                       for plan in self.mapping.plans}
@@ -125,7 +131,7 @@ class Simulation:
             if self.timeline is not None:
                 self.timeline.close({"reason": "error", "at_ps": self.env._now})
             raise
-        events += self.ic.in_place   # burst ends processed in place by their trains
+        events += self.ic.in_place   # burst ends and latencies processed in place by trains
         unfinished = [n for n, ev in self.done.items() if not ev.processed]
         if self.timeline is not None:
             self.timeline.close({"reason": why, "at_ps": self.env._now,
@@ -134,8 +140,7 @@ class Simulation:
         if unfinished:
             self._fault(why, unfinished, limit_ps, max_wall_s)
         wall = _time.perf_counter() - wall0
-        with gc_paused():
-            result = collect(self)
+        result = collect(self)
         result.perf = {"wall_s": wall, "events": events, "events_per_s": events / wall if wall else 0,
                        "sim_cycles_per_s": result.cycles / wall if wall else 0}
         return result

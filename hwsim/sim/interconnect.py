@@ -326,7 +326,7 @@ class Interconnect:
         #: burst plans by (bandwidth parameters, bytes, burst, row), shared by all routes of
         #: all simulations of the platform (pure functions of those)
         self.plans: dict = platform.derived(_burst_plans)
-        #: burst ends processed in place by their train (see ``_Train._ended``), and the time
+        #: burst ends and route latencies processed in place by their train (``_Train._ended``), and the time
         #: after which none is (a run's limit on simulated time: its events stay queued)
         self.in_place = 0
         self.horizon = math.inf
@@ -700,7 +700,7 @@ class _Train:
         it is processed here, in place (the clock set to it, the count of such events kept in
         ``Interconnect.in_place``: the run adds them to its events). Exact: this is the
         train's own event, whose one callback is this method, so nothing can run between its
-        push and its pop."""
+        push and its pop. The same holds for the route's latency after the last burst."""
         env, heap, ic = self.env, self.heap, self.ic
         k, n, queues, horizon = self.k + 1, self.n, self.queues, ic.horizon
         holds = self.holds if self.plain else None
@@ -731,22 +731,31 @@ class _Train:
         self.k = k
         ic.in_place += ran
         chans = self.chans
-        _free_all(chans)
+        nbytes, n, total = self.ends[-1], self.n, self.total
+        for c in chans:   # release (_free_all, inlined) and statistics once per transfer
+            if not c.queue:
+                c.free += 1
+            elif c.fifo:
+                c._grant_next(None)
+            else:
+                c._free()
+            c.busy_ps += total
+            c.bytes += nbytes
+            c.n_grants += n
         self.j = 0
         del self.trains[self]
         if not self.plain and self.seg_bytes:   # runs of back-to-back bursts, told once
             self.segs.append((self.seg_start, self.seg_end, self.seg_bytes))
             self.obs.bursts(chans, self.segs)
-        nbytes, n, total = self.ends[-1], self.n, self.total
-        for c in chans:  # statistics once per transfer, not per burst
-            c.busy_ps += total
-            c.bytes += nbytes
-            c.n_grants += n
         if self.latency:   # then the route's latency, as a timeout would take it
-            self.callbacks = self.WAKE
-            heappush(heap, (env._now + self.latency, NORMAL, next(self.eid), self))
-        else:
-            self._wake()
+            end = env._now + self.latency
+            if (heap and end >= heap[0][0]) or end > horizon:
+                self.callbacks = self.WAKE
+                heappush(heap, (end, NORMAL, next(self.eid), self))
+                return
+            env._now = end   # the latency's end, processed in place as a burst's end is
+            ic.in_place += 1
+        self._wake()
 
     def _wake(self) -> None:
         w = self.wake  # resume the process, as if it waited on this timeout
