@@ -171,8 +171,8 @@ class CoreModel(ComponentModel, spec=CoreCluster):
             conflict_ps = (sim.bank_conflict_ps(cl, op, int(work.cycles), dur)
                            if self.l1_bank_conflicts else 0)
             pj = core_energy_pj(cl, op, ops, work, cl.clock.ps_to_cycles(dur + conflict_ps))
-            cost = sim.memo[key] = (dur, conflict_ps, pj)
-        dur, conflict_ps, pj = cost
+            cost = sim.memo[key] = (dur, conflict_ps, pj, f"{cl.l1}.banks")
+        dur, conflict_ps, pj, banks = cost
         yield from sim.hold(cl.name, acct)
         env = sim.env
         t0 = env._now
@@ -181,7 +181,7 @@ class CoreModel(ComponentModel, spec=CoreCluster):
         acct.ps["compute"] += dur
         if conflict_ps:
             acct.ps["contention"] += conflict_ps
-            acct.add_stall(f"{cl.l1}.banks", conflict_ps)
+            acct.add_stall(banks, conflict_ps)
         acct.add_energy("postprocessing" if label == "accumulate" else "compute", cl.name, pj)
         if sim.timeline is not None:
             sim.timeline.compute(cl.name, plan.layer.name, i, label, t0, env._now, {"work_ops": ops})

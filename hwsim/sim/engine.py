@@ -91,7 +91,6 @@ class Simulation:
         self.done = {p.layer.name: Signal(self.env) for p in self.mapping.plans}
         self.engine_busy_ps = dict.fromkeys(self.engines, 0)
         self.accts: dict = {}
-        self._route_pj: dict = {}   # Route -> [(component, pJ/byte)]
         self.spans: dict = {}
         self.dram_cursor: dict = {}  # timed memory -> next byte address (see _address)
         self.progress = {p.layer.name: RowProgress(self.env, p.layer.out_hw[0])
@@ -180,7 +179,11 @@ class Simulation:
             yield from self.ic.transfer(route, nbytes, tag, t)
             key = route.label
             acct.bytes[key] = acct.bytes.get(key, 0) + nbytes
-            self._transfer_energy(route, nbytes, acct)
+            energy, by_comp = acct.energy, acct.comp_energy
+            for comp, pj in route.energy_pj_per_byte:   # acct.add_energy, inlined
+                e = nbytes * pj
+                energy["data_movement"] += e
+                by_comp[comp] = by_comp.get(comp, 0.0) + e
             if t.waits:
                 for k, v in t.waits.items():
                     acct.waits[k] = acct.waits.get(k, 0) + v
@@ -215,26 +218,6 @@ class Simulation:
             if keep:
                 loads.append((mem, keep))
         return dataclasses.replace(tile, loads=tuple(loads))
-
-    def _transfer_energy(self, route, nbytes, acct: _Acct) -> None:
-        """Source read, destination write and link energy of moving ``nbytes`` on ``route``."""
-        costs = self._route_pj.get(route)
-        if costs is None:   # (component, pJ/byte) of a route, worked out once
-            comps = self.platform.components
-            src, dst = comps[route.src], comps[route.dst]
-            costs = []
-            if isinstance(src, Memory) and src.read_pj_per_byte:
-                costs.append((src.name, src.read_pj_per_byte))
-            if isinstance(dst, Memory) and dst.write_pj_per_byte:
-                costs.append((dst.name, dst.write_pj_per_byte))
-            costs += [(c.owner, c.pj_per_byte) for c in route.channels
-                      if c.kind == "link" and c.pj_per_byte]
-            self._route_pj[route] = costs
-        energy, by_comp = acct.energy, acct.comp_energy
-        for name, pj in costs:   # acct.add_energy, inlined (per transfer)
-            e = nbytes * pj
-            energy["data_movement"] += e
-            by_comp[name] = by_comp.get(name, 0.0) + e
 
     def _address(self, route, nbytes: int):
         """Byte address of a transfer in the timed memory (DRAM) it touches, else None.

@@ -209,7 +209,7 @@ class Route:
 
     __slots__ = ("src", "dst", "nodes", "channels", "dma", "latency_ps", "queues",
                  "bw_params", "svc_channels", "requester", "priority", "bottleneck", "plans",
-                 "label", "slots", "dma_queue", "setup_ps", "burst")
+                 "label", "slots", "dma_queue", "setup_ps", "burst", "energy_pj_per_byte")
 
     def __init__(self, src, dst, nodes, channels, dma, ic: "Interconnect", requester=None,
                  priority: int = 0, setup_ps: int = 0):
@@ -231,6 +231,17 @@ class Route:
         #: the DMA's set-up time in ps, and the burst size of the route's transfers
         self.setup_ps = setup_ps
         self.burst = dma.burst_bytes if dma is not None else DEFAULT_BURST_BYTES
+        #: (component, pJ/byte) of moving data on this route: the source memory's read, the
+        #: destination memory's write and each link's energy (nonzero ones only)
+        comps = ic.platform.components
+        src_c, dst_c = comps[src], comps[dst]
+        energy = []
+        if isinstance(src_c, Memory) and src_c.read_pj_per_byte:
+            energy.append((src, src_c.read_pj_per_byte))
+        if isinstance(dst_c, Memory) and dst_c.write_pj_per_byte:
+            energy.append((dst, dst_c.write_pj_per_byte))
+        energy += [(c.owner, c.pj_per_byte) for c in chans if c.kind == "link" and c.pj_per_byte]
+        self.energy_pj_per_byte = tuple(energy)
         self._bind(chans, ic)
 
     def _bind(self, chans: list, ic: "Interconnect") -> None:
@@ -250,14 +261,14 @@ class Route:
         ``Interconnect.channels`` instead). The burst plans are shared too (pure functions)."""
         return (self.src, self.dst, self.nodes, tuple(c.order for c in self.channels), self.dma,
                 self.label, self.bw_params, self.latency_ps, self.requester, self.priority,
-                self.bottleneck, self.setup_ps, self.burst, self.plans)
+                self.bottleneck, self.setup_ps, self.burst, self.plans, self.energy_pj_per_byte)
 
     @classmethod
     def from_spec(cls, spec: tuple, ic: "Interconnect") -> "Route":
         """The route of :meth:`spec` on the channels of interconnect ``ic``."""
         r = cls.__new__(cls)
         (r.src, r.dst, r.nodes, orders, r.dma, r.label, r.bw_params, r.latency_ps, r.requester,
-         r.priority, r.bottleneck, r.setup_ps, r.burst, r.plans) = spec
+         r.priority, r.bottleneck, r.setup_ps, r.burst, r.plans, r.energy_pj_per_byte) = spec
         channels = ic.channels
         r._bind([channels[i] for i in orders], ic)
         return r
@@ -567,26 +578,36 @@ class _Train:
 
     def __init__(self, env, route: Route, t: Transfer, nbytes: int, burst: int, obs, me,
                  who, prio: int, ic: "Interconnect"):
-        self.env, self.chans, self.queues, self.svc, self.t, self.obs = env, route.channels, \
-            route.queues, route.svc_channels, t, obs
-        self.heap, self.eid = env._queue, env._eid   # SimPy's event queue and id counter
+        # (one assignment per field: cheaper than tuple assignment; ``j``, ``t0``, ``wake`` and
+        # ``callbacks`` are set before they are first read)
+        self.env = env
+        self.chans = route.channels
+        self.queues = route.queues
+        self.t = t
+        self.obs = obs
+        self.heap = env._queue   # SimPy's event queue and id counter
+        self.eid = env._eid
         # as a channel request: holder process, requester (master) name, priority
-        self.who, self.requester, self.priority = me, who, prio
+        self.who = me
+        self.requester = who
+        self.priority = prio
         plan = route.plans.get((nbytes, burst, t.row_bytes))
-        self.ends, self.holds, self.total = plan or burst_plan(route, nbytes, burst, t.row_bytes,
-                                                               ic.plans)
+        if plan is None:
+            plan = burst_plan(route, nbytes, burst, t.row_bytes, ic.plans)
+        self.ends, self.holds, self.total = plan
+        self.n = len(plan[0])   # bursts
+        self.k = 0   # the burst running or next
+        self.latency = route.latency_ps
+        self.ic = ic
+        self.trains = ic.trains
         #: each burst's hold is the plan's: no timed memory, no observer to tell
-        self.plain = not self.svc and obs is None
+        svc = self.svc = route.svc_channels
+        self.plain = not svc and obs is None
         if not self.plain:
             self.total = 0   # summed burst by burst
             # for the observer: runs of back-to-back bursts as (start ps, end ps, bytes)
             self.seg_start = self.seg_end = -1
             self.seg_bytes, self.segs = 0, []
-        self.n = len(self.ends)   # bursts
-        self.k = self.j = self.t0 = 0   # burst; channels held (chans[:j]) / waited for; since
-        self.wake = self.callbacks = None
-        self.latency = route.latency_ps
-        self.ic, self.trains = ic, ic.trains
 
     def run(self, setup: int = 0):
         """Start: after ``setup`` ps (the DMA's descriptor set-up; as a timeout would take it),
