@@ -109,12 +109,10 @@ def test_active_core_cycle_energy_charges_imbalance():
     plan = map_trace(p, t).plans[0]
     assert plan.tile_shape["channels"] == 4   # rows only: each tile is one row split
     expected = 0.0
-    for i in range(len(plan.tiles)):
-        _, h0, h1, _ = tile_rows(plan, i)
+    for _, h0, h1, _ in tile_rows(plan):
         active, span = (h1 - h0) * row, -(-(h1 - h0) // 8) * row
         expected += active * 4.0 + (8 * span - active) * 1.0
-    assert sum(h1 - h0 for _, h0, h1, _ in map(lambda i: tile_rows(plan, i),
-                                              range(len(plan.tiles)))) == 9
+    assert sum(h1 - h0 for _, h0, h1, _ in tile_rows(plan)) == 9
     assert res.layers[0].energy_pj["compute"] == pytest.approx(expected)
     # energy sums still add up
     assert sum(res.energy_by_component_pj.values()) == pytest.approx(

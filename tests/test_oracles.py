@@ -858,7 +858,7 @@ def test_depthwise_channel_tiles_run_only_the_crossbars_holding_their_channels(w
     held = [(0, 28), (28, 56), (56, 64)]
     pj = 0.0
     for i, t in enumerate(plan.tiles):
-        c0 = tile_rows(plan, i)[0] * co
+        c0 = tile_rows(plan)[i][0] * co
         c1 = min(64, c0 + co)
         need = tuple(k for k, (lo, hi) in enumerate(held) if lo < c1 and hi > c0)
         assert plan.tile_blocks[i] == need, (i, c0, c1)

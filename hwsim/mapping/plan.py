@@ -129,14 +129,14 @@ class Mapping:
     summary: dict
 
 
-def tile_rows(plan, i: int) -> tuple:
-    """(channel group index, h0, h1, last channel group?) of tile ``i`` of ``plan``."""
-    ho = plan.layer.out_hw[0]
+def tile_rows(plan) -> list:
+    """``(channel group index, h0, h1, last channel group?)`` of each tile of ``plan``: tiles
+    run channel group by channel group, each group's output rows ``[h0, h1)`` top to bottom."""
+    ho, n = plan.layer.out_hw[0], len(plan.tiles)
     if "rows" not in plan.tile_shape:   # a hand-built plan: rows complete with its last tile
-        return 0, 0, ho, i == len(plan.tiles) - 1
+        return [(0, 0, ho, i == n - 1) for i in range(n)]
     rows = plan.tile_shape["rows"]
     n_h = -(-ho // rows)
-    n_c = -(-plan.layer.out_channels // plan.tile_shape["channels"])
-    ci, hi = divmod(i, n_h)
-    h0 = hi * rows
-    return ci, h0, min(ho, h0 + rows), ci == n_c - 1
+    last = -(-plan.layer.out_channels // plan.tile_shape["channels"]) - 1
+    bands = [(h0, min(ho, h0 + rows)) for h0 in range(0, n_h * rows, rows)]
+    return [(ci, h0, h1, ci == last) for ci in range(-(-n // n_h)) for h0, h1 in bands][:n]

@@ -382,7 +382,7 @@ class Simulation:
         step, the storer and the models each read them)."""
         r = self._rows.get(plan.layer.name)
         if r is None:
-            r = self._rows[plan.layer.name] = [tile_rows(plan, i) for i in range(len(plan.tiles))]
+            r = self._rows[plan.layer.name] = tile_rows(plan)
         return r
 
     def _await_rows(self, plan: LayerPlan, i: int):
@@ -390,11 +390,12 @@ class Simulation:
         ``yield from``; like :meth:`hold`, ``()`` when there is nothing to wait for)."""
         needs = self._needs.get(plan.layer.name)
         if needs is None:   # (producer progress, rows) per tile, worked out once
-            deps = [(self.progress[d], self.plan_of[d].layer) for d in plan.depends_on]
-            needs = self._needs[plan.layer.name] = [
-                tuple((prog, min(prog.total, rows_needed(plan.layer, pl, h0, h1)))
-                      for prog, pl in deps)
-                for _, h0, h1, _ in self.rows(plan)]
+            h1s = [h1 for _, _, h1, _ in self.rows(plan)]
+            per_producer = [[(self.progress[d], r) for r in
+                             rows_needed(plan.layer, self.plan_of[d].layer, h1s)]
+                            for d in plan.depends_on]
+            needs = self._needs[plan.layer.name] = (list(zip(*per_producer)) if per_producer
+                                                    else [()] * len(h1s))
         for prog, need in needs[i]:
             if need > prog.rows:   # (RowProgress.wait's test, without the call when written)
                 return self._rows_wait(needs[i])

@@ -723,13 +723,13 @@ class _Train:
         train's own event, whose one callback is this method, so nothing can run between its
         push and its pop. The same holds for the route's latency after the last burst."""
         env, heap, ic = self.env, self.heap, self.ic
-        k, n, queues, horizon = self.k + 1, self.n, self.queues, ic.horizon
-        holds = self.holds if self.plain else None
-        ran = 0   # burst ends processed in place
-        while k < n:
+        k, n, horizon = self.k + 1, self.n, ic.horizon
+        if k < n:
+            # nothing else runs while bursts are processed in place: the queues of the route
+            # and the next queued event stay as they are, so both are looked at once
+            queues = self.queues
             if any(queues):
                 self.k = k
-                ic.in_place += ran
                 # give up the channels from the first one with a waiter on, queue on it again
                 j = 0
                 while not queues[j]:
@@ -737,20 +737,25 @@ class _Train:
                 _free_all(self.chans, j)
                 self._queue(self.chans[j], j)
                 return
-            # nobody waits: keep the route for the next burst
-            now = env._now
-            end = now + (holds[k] if holds is not None else self._hold(k, now))
-            if (heap and end >= heap[0][0]) or end > horizon:
-                self.k = k
-                ic.in_place += ran
-                self.callbacks = self.END
-                heappush(heap, (end, NORMAL, next(self.eid), self))
-                return
-            env._now = end   # burst k's end, processed in place
-            ran += 1
-            k += 1
+            # nobody waits: keep the route for the next bursts
+            head = heap[0][0] if heap else math.inf
+            holds = self.holds if self.plain else None
+            now, ran = env._now, 0   # burst ends processed in place
+            while k < n:
+                end = now + (holds[k] if holds is not None else self._hold(k, now))
+                if end >= head or end > horizon:
+                    env._now = now
+                    self.k = k
+                    ic.in_place += ran
+                    self.callbacks = self.END
+                    heappush(heap, (end, NORMAL, next(self.eid), self))
+                    return
+                now = end   # burst k's end, processed in place
+                ran += 1
+                k += 1
+            env._now = now
+            ic.in_place += ran
         self.k = k
-        ic.in_place += ran
         chans = self.chans
         nbytes, n, total = self.ends[-1], self.n, self.total
         for c in chans:   # release (_free_all, inlined) and statistics once per transfer

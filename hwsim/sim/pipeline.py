@@ -56,16 +56,18 @@ class RowProgress:
         return ev
 
 
-def rows_needed(consumer, producer, h0: int, h1: int) -> int:
-    """Rows of ``producer``'s output the consumer's output rows ``[h0, h1)`` depend on."""
+def rows_needed(consumer, producer, h1s: list) -> list:
+    """For each ``h1`` of ``h1s``: the rows of ``producer``'s output (a prefix, written top to
+    bottom) that the consumer's output rows up to ``h1`` depend on (the same for any band
+    ``[h0, h1)`` ending there)."""
     p_rows = producer.out_hw[0]
     c = consumer
     if c.op == "linear" or c.in_hw[0] != p_rows or len(c.input_shape) != 3:
-        return p_rows
+        return [p_rows] * len(h1s)
     if c.op in ELEMENTWISE_OPS:
-        return h1
+        return [min(p_rows, h1) for h1 in h1s]
     s, kh, pt = c.stride[0], c.kernel[0], c.padding[0]
-    return max(0, min(p_rows, (h1 - 1) * s - pt + kh))
+    return [max(0, min(p_rows, (h1 - 1) * s - pt + kh)) for h1 in h1s]
 
 
 def steady_state(busy_ps: dict, makespan_ps: int, stages=None) -> dict:
