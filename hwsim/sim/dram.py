@@ -100,13 +100,19 @@ class DramTiming:
         if self.simple:
             # closed page, one bank, no tRP/tRAS (HyperRAM): transactions back to back, each
             # a fixed duration for its size (cached); refreshes fall between transactions
-            durs = self.simple_hold.get(n)
-            if durs is None:
+            hold = self.simple_hold.get(n)
+            if hold is None:   # (each transaction's ps, the start of the last after the first's)
                 max_tx = self.max_tx or n
                 lat, atom, atom_ps = self.t_rcd + self.t_cl, self.atom, self.atom_ps
                 durs = tuple(lat + (-(-min(max_tx, n - k) // atom)) * atom_ps
                              for k in range(0, n, max_tx))
-                self.simple_hold[n] = durs
+                hold = self.simple_hold[n] = (durs, sum(durs[:-1]))
+            durs, last_start = hold
+            if nr is None or time + last_start < nr:   # no refresh due at any transaction
+                time += last_start + durs[-1]
+                self.bus_free = self.last_end[0] = time
+                self.n_misses += len(durs)
+                return time - now
             busy = self.bus_free   # the data in flight: a refresh waits for its end
             for d in durs:
                 if nr is not None and time >= nr:   # _refresh, inlined (most bursts meet one)
