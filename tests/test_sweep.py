@@ -83,6 +83,24 @@ def test_sweep_records_match_direct_simulation_and_failures_are_recorded(tmp_pat
     assert [json.loads(l) for l in lines] == res.records
 
 
+def test_points_in_one_process_leave_the_cached_platform_document_as_read():
+    """A worker keeps the parsed platform document for every point and hands each point one
+    private copy: points with and without overrides, run one after another in a process,
+    leave it equal to a fresh parse and give the results of their own platforms."""
+    from hwsim.explore.sweep import _RAW_CACHE, _raw_platform, run_point
+    from hwsim.hardware.platform import read_platform_document
+
+    fresh = read_platform_document(PLATFORM)[0]
+    recs = [run_point({"id": str(i), "index": i, "params": params, "platform": PLATFORM,
+                       "trace": SMALL})
+            for i, params in enumerate([{"cluster.cores": 2}, {}, {"l1.size_bytes": 32000}, {}])]
+    assert [r["status"] for r in recs] == ["ok"] * 4
+    assert _raw_platform(PLATFORM) == fresh and list(_RAW_CACHE.values()) == [fresh]
+    assert recs[1]["summary"] == recs[3]["summary"] != recs[0]["summary"]
+    direct = simulate(load_platform(PLATFORM), load_trace(SMALL))
+    assert recs[3]["summary"]["latency_cycles"] == direct.cycles
+
+
 def test_records_identical_across_back_ends_and_runs(tmp_path):
     a = run_sweep(PLATFORM, SMALL, grid_axes=AXES, out=tmp_path / "a.jsonl", workers=0, progress=False)
     b = run_sweep(PLATFORM, SMALL, grid_axes=AXES, out=tmp_path / "b.jsonl", workers=2, progress=False)

@@ -172,7 +172,7 @@ def timeline(rounds: int) -> dict:
             "extra_1x_bytes": extra[1], "extra_4x_bytes": extra[4]}
 
 
-def sweep(n: int = 6, workers: int = 2, rounds: int = 3) -> dict:
+def sweep(n: int = 6, workers: int = 2, rounds: int = 4) -> dict:
     """Parallel efficiency (wall and CPU) and per-point overhead of an ``n``^3-point sweep.
     Each round runs the sweep on 1 and on ``workers`` workers and then the points' own work
     in this process; each figure is the best of the rounds (a shared machine's load hits

@@ -40,6 +40,7 @@ Back ends share one :class:`concurrent.futures.Executor` interface: a local proc
 from __future__ import annotations
 
 import concurrent.futures as cf
+import copy
 import hashlib
 import itertools
 import json
@@ -207,9 +208,8 @@ _RAW_CACHE: dict = {}
 
 def _raw_platform(path) -> dict:
     """The parsed platform YAML, cached per worker process (keyed by path, mtime and size:
-    parsing costs about as much as a small simulation). Returns a private deep copy."""
-    import copy
-
+    parsing costs about as much as a small simulation). The cached document itself: callers
+    copy it before changing anything (:func:`apply_overrides` returns a copy)."""
     from ..hardware.platform import read_platform_document
 
     try:
@@ -220,7 +220,7 @@ def _raw_platform(path) -> dict:
     if key not in _RAW_CACHE:
         _RAW_CACHE.clear()
         _RAW_CACHE[key] = read_platform_document(path)[0]
-    return copy.deepcopy(_RAW_CACHE[key])
+    return _RAW_CACHE[key]
 
 
 _WORKLOAD_CACHE: dict = {}
@@ -261,7 +261,9 @@ def run_point(task: dict) -> dict:
         path = task["platform"]
         raw = _raw_platform(path)
         full = {resolve_path(raw, k, path): v for k, v in overrides.items()}
-        platform = platform_from_dict(apply_overrides(raw, full, path) if full else raw, path)
+        # one private copy of the cached document: the overridden one, else a plain copy
+        data = apply_overrides(raw, full, path) if full else copy.deepcopy(raw)
+        platform = platform_from_dict(data, path)
         trace = _workload(trace_spec if trace_spec is not None else task["trace"], topts)
         timeline = None
         if task.get("timeline_dir"):
