@@ -263,7 +263,8 @@ def rows(f: dict) -> list:
         ("event rate, first run on a freshly loaded platform",
          f"{m['first_ratio']:.2f}x / {r['first_ratio']:.2f}x", "", "MobileNetV2 / ResNet-18, as above"),
         ("event rate, queued events only", f"{m['queue_ratio']:.2f}x / {r['queue_ratio']:.2f}x", "",
-         f"without the burst ends and latencies run in place ({m['in_place']:,} / {r['in_place']:,} of them)"),
+         f"without the burst ends and latencies run in place ({m['in_place']:,} / "
+         f"{r['in_place']:,} of them)"),
         ("simulation CPU, MobileNetV2 / pulp_imc_cluster", f"{m['sim_cpu_s']:.3f} s ({m['events']:,} events)",
          "", "Simulation.run"),
         ("simulation CPU, ResNet-18 / mesh_imc", f"{r['sim_cpu_s']:.3f} s ({r['events']:,} events)",

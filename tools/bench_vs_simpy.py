@@ -17,12 +17,12 @@ Measures, in one run:
    grant: running bursts and their arbitration from callbacks, with no event object
    (:class:`hwsim.sim.interconnect._Train`), saves work per event without changing the count,
    so the rate compares like with like. A burst end (or a route latency's end) that is the very
-   next event SimPy would process is processed in place by its train, without the push and pop (exact; counted as
-   the event it is, in ``Interconnect.in_place``); ``tools/bench_all.py`` also reports the
-   rate of the queued events alone. hwsim's run loop (:func:`hwsim.sim.faults.drive`)
-   processes each event as ``Environment.step`` does, inlined; the raw loop runs under
-   ``env.run()`` (driving the raw loop with ``drive`` instead makes it ~4% faster: the
-   inlining is not where hwsim's ratio comes from).
+   next event SimPy would process is processed in place by its train, without the push and
+   pop (exact; counted as the event it is, in ``Interconnect.in_place``);
+   ``tools/bench_all.py`` also reports the rate of the queued events alone. hwsim's run loop
+   (:func:`hwsim.sim.faults.drive`) processes each event as ``Environment.step`` does,
+   inlined; the raw loop runs under ``env.run()`` (driving the raw loop with ``drive``
+   instead makes it ~4% faster: the inlining is not where hwsim's ratio comes from).
 2. **Linearity.** The network repeated 1x, 2x, 4x back to back (:func:`hwsim.explore.sweep.repeat_trace`;
    the last-level memory enlarged to hold the repeated weights, :func:`room_for`):
    wall time end to end (mapping + simulation) and of the simulation alone, each as

@@ -337,8 +337,9 @@ class Interconnect:
         #: burst plans by (bandwidth parameters, bytes, burst, row), shared by all routes of
         #: all simulations of the platform (pure functions of those)
         self.plans: dict = platform.derived(_burst_plans)
-        #: burst ends and route latencies processed in place by their train (``_Train._ended``), and the time
-        #: after which none is (a run's limit on simulated time: its events stay queued)
+        #: burst ends and route latencies processed in place by their train (``_Train._ended``),
+        #: and the time after which none is (a run's limit on simulated time: its events stay
+        #: queued)
         self.in_place = 0
         self.horizon = math.inf
         tables = {"port": self.port, "dma_slots": self.dma_slots, "link_dir": self.link_dir,
