@@ -758,14 +758,9 @@ class _Train:
             ic.in_place += ran
         self.k = k
         chans = self.chans
+        _free_all(chans)
         nbytes, n, total = self.ends[-1], self.n, self.total
-        for c in chans:   # release (_free_all, inlined) and statistics once per transfer
-            if not c.queue:
-                c.free += 1
-            elif c.fifo:
-                c._grant_next(None)
-            else:
-                c._free()
+        for c in chans:  # statistics once per transfer, not per burst
             c.busy_ps += total
             c.bytes += nbytes
             c.n_grants += n
