@@ -126,6 +126,30 @@ def test_hyperram_like_single_bank_transactions():
     assert (dt.n_misses, dt.n_hits) == (3, 0)     # every transaction activates
 
 
+def test_hyperram_refresh_falls_between_transactions():
+    """HyperRAM-like, transactions of 8, 8 and 4 bytes (16, 16 and 12 cycles, as above) and a
+    refresh of tRFC 2 every tREFI cycles, due at a transaction's start or postponed to its end:
+    * tREFI 16: refreshes due at 16 (the second transaction's start) and 32 (during it, so
+      after it ends at 34): 44 + 2 + 2 = 48 cycles.
+    * tREFI 32: the refresh is due exactly at the last transaction's start (32): 46 cycles.
+    * tREFI 33: due after the last transaction starts: none in this burst, 44 cycles.
+    * tREFI 16, requested at 100 after idling: the refreshes at 16 .. 96 fell in the idle
+      past (6, no delay); then at 112 (postponed to the first transaction's end, 116) and at
+      128 (to the second's, 134): 100 + 48 = 148, 8 refreshes in all."""
+    def hyperram(refi):
+        return _dram(banks=1, page_policy="closed", t_rp_cycles=0, t_ras_cycles=0,
+                     max_transaction_bytes=8, t_refi_cycles=refi, t_rfc_cycles=2)
+
+    dt = hyperram(16)
+    assert dt.simple
+    assert _burst(dt, 0, 0, 20) == 48 and dt.n_refresh == 2
+    assert _burst(hyperram(32), 0, 0, 20) == 46
+    dt = hyperram(33)
+    assert _burst(dt, 0, 0, 20) == 44 and dt.n_refresh == 0
+    dt = hyperram(16)
+    assert _burst(dt, 100, 0, 20) == 48 and dt.n_refresh == 8
+
+
 @pytest.mark.parametrize("link_bw,slowest", [(4096, "d"), (0.125, "d--dma")])
 def test_a_waits_resource_is_the_routes_slowest_channel(link_bw, slowest):
     """A DRAM of 1 GB/s peak (1 byte per 1 GHz cycle) behind a 4 GHz link: at 4096 B/cycle

@@ -17,7 +17,7 @@ import time as _time
 
 from ..base.errors import DeadlockError, Interrupted, SimulationLimitError
 from ..hardware.fidelity import fidelity_of
-from ..hardware.platform import Memory, Platform
+from ..hardware.platform import Platform
 from ..hardware.registry import model_of
 from ..mapping.mapper import map_trace
 from ..mapping.plan import LayerPlan, Mapping
